@@ -1,0 +1,227 @@
+"""Compile an astropy WCS into the flat numeric description kernels evaluate.
+
+:func:`describe_wcs` returns a :class:`NativeWCS` (the float64 vector plus the
+celestial frame) or raises :class:`UnsupportedWCS` when the WCS needs
+something the native engine does not implement (gwcs, TPV, lookup-table
+distortions, unusual projections...); callers then fall back to astropy.
+
+References
+----------
+Calabretta, M. R. & Greisen, E. W. 2002, A&A 395, 1077 (C&G):
+    projections (section 5) and the native -> celestial rotation (section 2.3,
+    eq. 2, with the pole (alpha_p, delta_p) of eqs. 8-10).
+Shupe, D. L. et al. 2005, ASP Conf. Ser. 347, 491: the SIP convention.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._layout import (
+    N_PV,
+    PROJ_CODES,
+    SIP_BLOCK,
+    SIP_MAX_ORDER,
+    W_CODE,
+    W_CRPIX,
+    W_M,
+    W_MINV,
+    W_PV,
+    W_ROT,
+    W_SIP,
+    W_SIPC,
+    W_SIPORD,
+    WCS_LEN,
+)
+from ._projections import NATIVE_PROJECTIONS, default_pv, derived_parameters, native_reference
+
+
+class UnsupportedWCS(Exception):
+    """The WCS cannot be evaluated natively; use the astropy fallback."""
+
+
+@dataclass
+class NativeWCS:
+    """A celestial WCS compiled for the kernels.
+
+    Attributes
+    ----------
+    vector : ndarray
+        float64 vector of length ``WCS_LEN`` (see ``_layout``).
+    frame : astropy frame instance
+        Celestial frame of the world coordinates.
+    projection : str
+        Three-letter FITS projection code.
+    """
+
+    vector: np.ndarray
+    frame: object
+    projection: str
+
+
+def _rotation_native_to_celestial(alpha0, delta0, phi0, theta0, phip, deltap):
+    """3x3 rotation taking native unit vectors to celestial ones (C&G eq. 2).
+
+    ``alpha_p`` is solved from the requirement that the native fiducial point
+    ``(phi0, theta0)`` lands on ``(alpha0, delta0)`` (equivalent to C&G eq. 10
+    but without dividing by cos(delta0)).
+    """
+    d2r = np.pi / 180
+    if theta0 == 90.0:
+        alphap = alpha0
+        deltap = delta0
+    else:
+        st0, ct0 = np.sin(theta0 * d2r), np.cos(theta0 * d2r)
+        sdp, cdp = np.sin(deltap * d2r), np.cos(deltap * d2r)
+        dphi = (phi0 - phip) * d2r
+        alphap = alpha0 - np.degrees(
+            np.arctan2(-ct0 * np.sin(dphi), st0 * cdp - ct0 * sdp * np.cos(dphi))
+        )
+
+    def nat2cel(phi, theta):
+        t, dp, dph = theta * d2r, deltap * d2r, (phi - phip) * d2r
+        a = alphap * d2r + np.arctan2(
+            -np.cos(t) * np.sin(dph), np.sin(t) * np.cos(dp) - np.cos(t) * np.sin(dp) * np.cos(dph)
+        )
+        d = np.arcsin(np.clip(np.sin(t) * np.sin(dp) + np.cos(t) * np.cos(dp) * np.cos(dph), -1, 1))
+        return np.array([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)])
+
+    cols = [nat2cel(0.0, 0.0), nat2cel(90.0, 0.0), nat2cel(0.0, 90.0)]
+    R = np.stack(cols, axis=1)
+    # re-orthonormalise (removes rounding in the three evaluations)
+    u, _, vt = np.linalg.svd(R)
+    return u @ vt
+
+
+def celestial_frame(wcs):
+    """Astropy celestial frame of a FITS WCS, or raise UnsupportedWCS."""
+    from astropy.wcs.utils import wcs_to_celestial_frame
+
+    try:
+        return wcs_to_celestial_frame(wcs)
+    except Exception as exc:  # pragma: no cover - depends on astropy internals
+        raise UnsupportedWCS(f"unknown celestial frame: {exc}") from exc
+
+
+def describe_wcs(wcs):
+    """Compile a 2-D celestial :class:`astropy.wcs.WCS` into a :class:`NativeWCS`.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+
+    Raises
+    ------
+    UnsupportedWCS
+        If any part of the WCS is outside what the native engine evaluates.
+    """
+    from astropy.wcs import WCS
+
+    if not isinstance(wcs, WCS):
+        raise UnsupportedWCS("not an astropy.wcs.WCS")
+    if wcs.naxis != 2 or not wcs.has_celestial:
+        raise UnsupportedWCS("native engine needs a 2-D celestial WCS")
+    if any(getattr(wcs, a, None) is not None for a in ("cpdis1", "cpdis2", "det2im1", "det2im2")):
+        raise UnsupportedWCS("lookup-table distortions")
+    w = wcs.wcs
+    w.set()
+    lng, lat = w.lng, w.lat
+    if lng < 0 or lat < 0:
+        raise UnsupportedWCS("no celestial axis pair")
+    ctype = [str(c) for c in w.ctype]
+    code_name = ctype[lng][5:8]
+    for c in ctype:
+        if len(c) > 8 and c[8:] not in ("-SIP",):
+            raise UnsupportedWCS(f"CTYPE {c!r} carries a distortion code")
+    if code_name not in NATIVE_PROJECTIONS:
+        raise UnsupportedWCS(f"projection {code_name!r} is not native")
+    if ctype[lat][5:8] != code_name:
+        raise UnsupportedWCS("mismatched projection codes")
+    for i in (lng, lat):
+        unit = str(w.cunit[i])
+        if unit not in ("deg", ""):
+            raise UnsupportedWCS(f"celestial unit {unit!r}")
+    pvs = w.get_pv()
+    pv = default_pv(code_name)
+    for i, m, val in pvs:
+        if i - 1 == lng:
+            raise UnsupportedWCS("PV parameters on the longitude axis")
+        if i - 1 == lat and 0 <= m <= 20:
+            pv[m] = float(val)
+    frame = celestial_frame(wcs)
+
+    vec = np.zeros(WCS_LEN, dtype=np.float64)
+    vec[W_CODE] = PROJ_CODES[code_name]
+    vec[W_CRPIX] = w.crpix[0] - 1.0
+    vec[W_CRPIX + 1] = w.crpix[1] - 1.0
+    M = np.asarray(wcs.pixel_scale_matrix, dtype=float)[[lng, lat], :]
+    if not np.all(np.isfinite(M)) or abs(np.linalg.det(M)) == 0:
+        raise UnsupportedWCS("singular pixel scale matrix")
+    vec[W_M : W_M + 4] = M.ravel()
+    vec[W_MINV : W_MINV + 4] = np.linalg.inv(M).ravel()
+
+    sip = wcs.sip
+    vec[W_SIPORD : W_SIPORD + 4] = -1
+    if sip is not None:
+        vec[W_SIP] = 1.0
+        if not np.allclose(np.asarray(sip.crpix, float), np.asarray(w.crpix, float)):
+            raise UnsupportedWCS("SIP CRPIX differs from WCS CRPIX")
+        for k, coeff in enumerate((sip.a, sip.b, sip.ap, sip.bp)):
+            if coeff is None:
+                continue
+            coeff = np.asarray(coeff, dtype=float)
+            order = coeff.shape[0] - 1
+            if order > SIP_MAX_ORDER:
+                raise UnsupportedWCS(f"SIP order {order} > {SIP_MAX_ORDER}")
+            block = np.zeros((SIP_MAX_ORDER + 1, SIP_MAX_ORDER + 1))
+            block[: order + 1, : order + 1] = coeff
+            vec[W_SIPORD + k] = order
+            vec[W_SIPC + k * SIP_BLOCK : W_SIPC + (k + 1) * SIP_BLOCK] = block.ravel()
+
+    pvarr = np.zeros(N_PV)
+    pvarr[:21] = pv
+    derived_parameters(code_name, pvarr)
+    vec[W_PV : W_PV + N_PV] = pvarr
+
+    phi0, theta0 = native_reference(code_name, pvarr)
+    alpha0, delta0 = float(w.crval[lng]), float(w.crval[lat])
+    R = _rotation_native_to_celestial(alpha0, delta0, phi0, theta0, float(w.lonpole), float(w.latpole))
+    vec[W_ROT : W_ROT + 9] = R.ravel()
+    nw = NativeWCS(vec, frame, code_name)
+    _check_against_wcslib(wcs, nw)
+    return nw
+
+
+def _check_against_wcslib(wcs, nw):
+    """Guard: the native rotation must reproduce wcslib's native coordinates.
+
+    Evaluates wcslib ``s2p`` at the reference point and a few nearby sky
+    positions; any disagreement (an unusual LONPOLE/LATPOLE case) sends the
+    WCS to the astropy fallback instead of producing wrong pixels.
+    """
+    w = wcs.wcs
+    lng, lat = w.lng, w.lat
+    a0, d0 = float(w.crval[lng]), float(w.crval[lat])
+    pts = np.array([[a0, d0], [a0 + 0.01, d0], [a0, d0 + 0.01 if d0 < 89 else d0 - 0.01]])
+    world = np.zeros((3, 2))
+    world[:, lng] = pts[:, 0]
+    world[:, lat] = pts[:, 1]
+    try:
+        res = w.s2p(world, 0)
+    except Exception:
+        return
+    phi, theta = res["phi"], res["theta"]
+    ok = np.isfinite(phi) & np.isfinite(theta)
+    if not ok.any():
+        return
+    R = nw.vector[W_ROT : W_ROT + 9].reshape(3, 3)
+    d2r = np.pi / 180
+    nat = np.stack(
+        [np.cos(theta * d2r) * np.cos(phi * d2r), np.cos(theta * d2r) * np.sin(phi * d2r), np.sin(theta * d2r)]
+    )
+    cel = R @ nat
+    a, d = pts[:, 0] * d2r, pts[:, 1] * d2r
+    ref = np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)])
+    err = np.abs(cel - ref)[:, ok].max()
+    if err > 1e-10:
+        raise UnsupportedWCS(f"native rotation disagrees with wcslib ({err:.1e})")

@@ -1,0 +1,89 @@
+"""Memory layout of the flat float64 vectors that describe WCS transforms to kernels.
+
+Kernels receive every WCS setting as a single contiguous ``float64`` array so
+that one compiled signature serves every projection and the compiled code can
+be cached on disk.  This module only defines offsets; it imports nothing heavy.
+
+A *WCS vector* (length :data:`WCS_LEN`) describes one celestial FITS WCS:
+
+=============  ====  ====================================================
+offset         size  meaning
+=============  ====  ====================================================
+``W_CODE``     1     projection code (see :data:`PROJ_CODES`)
+``W_CRPIX``    2     reference pixel, 0-based (x, y)
+``W_M``        4     2x2 matrix pixel offset -> intermediate degrees,
+                     rows (longitude, latitude), row-major
+``W_MINV``     4     inverse of ``W_M``
+``W_SIP``      1     1.0 if SIP distortion is present
+``W_SIPORD``   4     orders of A, B, AP, BP (-1 when absent)
+``W_PV``       32    projection parameters PV_lat_0..20 and derived values
+``W_ROT``      9     3x3 rotation native -> celestial (row-major)
+``W_SIPC``     400   SIP coefficients A, B, AP, BP as 10x10 blocks,
+                     ``[p, q]`` is the coefficient of u**p v**q
+=============  ====  ====================================================
+
+A *transform vector* (length :data:`TR_LEN`) describes the mapping from output
+pixels to input pixels: a header, the output and input WCS vectors, and the
+3x3 rotation from the output's native sphere to the input's native sphere.
+"""
+
+W_CODE = 0
+W_CRPIX = 1
+W_M = 3
+W_MINV = 7
+W_SIP = 11
+W_SIPORD = 12
+W_PV = 16
+N_PV = 32
+W_ROT = W_PV + N_PV  # 48
+W_SIPC = W_ROT + 9  # 57
+SIP_MAX_ORDER = 9
+SIP_BLOCK = (SIP_MAX_ORDER + 1) ** 2  # 100
+WCS_LEN = W_SIPC + 4 * SIP_BLOCK  # 457
+
+# Transform header
+T_MODE = 0  # 0: native, 1: control grid
+T_GX0 = 1  # control grid origin (output pixel x of grid column 0)
+T_GY0 = 2
+T_GSTEP = 3  # control grid spacing in output pixels
+T_ROUNDTRIP = 4  # 1.0: reject points whose round trip moves > 1 output pixel
+T_HEADER = 8
+T_OUT = T_HEADER
+T_IN = T_OUT + WCS_LEN
+T_M = T_IN + WCS_LEN  # native out -> native in (3x3 row-major)
+T_MT = T_M + 9  # its transpose (native in -> native out)
+TR_LEN = T_MT + 9
+
+MODE_NATIVE = 0
+MODE_GRID = 1
+
+# Projection codes.  Zenithal < 100, cylindrical/pseudo-cylindrical 100-199,
+# conic 200-299, HEALPix 300.
+PROJ_CODES = {
+    "TAN": 1,
+    "SIN": 2,
+    "ARC": 3,
+    "ZEA": 4,
+    "STG": 5,
+    "AZP": 6,
+    "SZP": 7,
+    "ZPN": 8,
+    "AIR": 9,
+    "CAR": 101,
+    "CEA": 102,
+    "MER": 103,
+    "CYP": 104,
+    "SFL": 105,
+    "GLS": 105,
+    "PAR": 106,
+    "MOL": 107,
+    "AIT": 108,
+    "COP": 201,
+    "COE": 202,
+    "COD": 203,
+    "COO": 204,
+    "HPX": 300,
+}
+
+#: native fiducial latitude theta_0 (degrees) for each family; conics use theta_a
+ZENITHAL_MAX = 99

@@ -1,0 +1,256 @@
+"""Pixel-to-pixel transforms between an output and an input WCS.
+
+:func:`build_transform` produces a :class:`PixelTransform` that kernels
+evaluate per point through :func:`numbamosaic.wcs._native.out_to_in`:
+
+* **native mode**: both WCS compile with :func:`describe_wcs`; the two
+  spherical rotations and the celestial frame change (ICRS, FK5 at any
+  equinox, Galactic, ecliptic: any pair astropy relates by a fixed rotation)
+  are fused into one 3x3 matrix.
+* **grid mode** (any other WCS astropy can evaluate: gwcs, TPV, lookup
+  tables, rare projections, frames related by more than a rotation):
+  astropy evaluates the mapping on a control grid over the needed output
+  region, in bounded chunks; the kernels interpolate it bilinearly.  The grid
+  spacing is halved until the interpolation error, measured against astropy
+  at the cell centres, is below ``grid_tolerance`` output... input pixels
+  (default 1e-3 pixel).
+"""
+
+import math
+
+import numpy as np
+
+from ._describe import UnsupportedWCS, describe_wcs
+from ._layout import (
+    MODE_GRID,
+    MODE_NATIVE,
+    T_GSTEP,
+    T_GX0,
+    T_GY0,
+    T_IN,
+    T_M,
+    T_MODE,
+    T_MT,
+    T_OUT,
+    T_ROUNDTRIP,
+    TR_LEN,
+    W_ROT,
+    WCS_LEN,
+)
+from ._native import empty_grid, in_to_out_array, out_to_in_array
+
+#: points per astropy call in the fallback path (bounds its temporaries)
+ASTROPY_CHUNK = 262144
+
+
+def frame_rotation(frame_from, frame_to):
+    """3x3 rotation taking unit vectors in ``frame_from`` to ``frame_to``.
+
+    Computed once with astropy.  Raises :class:`UnsupportedWCS` when the two
+    frames are not related by a fixed rotation (e.g. FK4 with E-terms, frames
+    that depend on an observer), checked on random directions to 1e-12.
+    """
+    from astropy.coordinates import SkyCoord, UnitSphericalRepresentation
+    import astropy.units as u
+
+    try:
+        if frame_from.is_equivalent_frame(frame_to):
+            return np.eye(3)
+    except Exception:
+        pass
+    rng = np.random.default_rng(12345)
+    lon = np.concatenate([[0.0, 90.0, 0.0], rng.uniform(0, 360, 8)])
+    lat = np.concatenate([[0.0, 0.0, 90.0], np.degrees(np.arcsin(rng.uniform(-1, 1, 8)))])
+    try:
+        c = SkyCoord(lon * u.deg, lat * u.deg, frame=frame_from).transform_to(frame_to)
+        rep = c.represent_as(UnitSphericalRepresentation)
+    except Exception as exc:
+        raise UnsupportedWCS(f"frame change not available as a rotation: {exc}") from exc
+    lo, la = rep.lon.radian, rep.lat.radian
+    v = np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+    R = v[:, :3]
+    uu, _, vt = np.linalg.svd(R)
+    R = uu @ vt
+    lor, lar = np.radians(lon), np.radians(lat)
+    src = np.stack([np.cos(lar) * np.cos(lor), np.cos(lar) * np.sin(lor), np.sin(lar)])
+    err = np.abs(R @ src - v).max()
+    if err > 1e-12:
+        raise UnsupportedWCS(f"frame change is not a pure rotation (residual {err:.1e})")
+    return R
+
+
+class PixelTransform:
+    """Mapping from output pixels to input pixels, ready for the kernels.
+
+    Attributes
+    ----------
+    vector : ndarray
+        Transform vector (``_layout.TR_LEN`` float64).
+    grid : ndarray
+        Control grid ``(2, ny, nx)`` of input positions (grid mode) or a
+        placeholder (native mode).
+    native : bool
+        True when evaluated natively.
+    grid_error : float
+        Measured maximum control-grid interpolation error in input pixels
+        (0 in native mode).
+    reason : str
+        Why the fallback was used (empty in native mode).
+    """
+
+    def __init__(self, wcs_in, wcs_out, vector, grid, native, grid_error=0.0, reason=""):
+        self.wcs_in = wcs_in
+        self.wcs_out = wcs_out
+        self.vector = vector
+        self.grid = grid
+        self.native = native
+        self.grid_error = grid_error
+        self.reason = reason
+
+    def __repr__(self):
+        mode = "native" if self.native else f"control grid (step {self.vector[T_GSTEP]:g} px, error {self.grid_error:.1e} px)"
+        return f"<PixelTransform {mode}>"
+
+    def out_to_in(self, x, y):
+        """Map output pixel arrays to input pixel arrays (NaN where invalid)."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        xi = np.empty_like(x)
+        yi = np.empty_like(y)
+        out_to_in_array(self.vector, self.grid, x.ravel(), y.ravel(), xi.reshape(-1), yi.reshape(-1))
+        return xi, yi
+
+    def in_to_out(self, x, y):
+        """Map input pixel arrays to output pixel arrays (NaN where invalid)."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        if self.native:
+            xo = np.empty_like(x)
+            yo = np.empty_like(y)
+            in_to_out_array(self.vector, x.ravel(), y.ravel(), xo.reshape(-1), yo.reshape(-1))
+            return xo, yo
+        return _astropy_pixel_to_pixel(self.wcs_in, self.wcs_out, x, y, roundtrip=False)
+
+
+def _astropy_pixel_to_pixel(wcs_from, wcs_to, x, y, roundtrip):
+    """astropy pixel_to_pixel in bounded chunks, with reproject's round trip."""
+    from astropy.wcs.utils import pixel_to_pixel
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    xf, yf = x.ravel(), y.ravel()
+    xo = np.empty_like(xf)
+    yo = np.empty_like(yf)
+    for s in range(0, xf.size, ASTROPY_CHUNK):
+        sl = slice(s, s + ASTROPY_CHUNK)
+        with np.errstate(all="ignore"):
+            a, b = pixel_to_pixel(wcs_from, wcs_to, xf[sl], yf[sl])
+            a = np.array(a, dtype=float)
+            b = np.array(b, dtype=float)
+            if roundtrip:
+                xb, yb = pixel_to_pixel(wcs_to, wcs_from, a, b)
+                bad = ~((np.abs(np.asarray(xb) - xf[sl]) <= 1) & (np.abs(np.asarray(yb) - yf[sl]) <= 1))
+                a[bad] = np.nan
+                b[bad] = np.nan
+        xo[sl] = a
+        yo[sl] = b
+    return xo.reshape(x.shape), yo.reshape(y.shape)
+
+
+def _make_vector(mode, roundtrip):
+    vec = np.zeros(TR_LEN, dtype=np.float64)
+    vec[T_MODE] = mode
+    vec[T_ROUNDTRIP] = 1.0 if roundtrip else 0.0
+    return vec
+
+
+def build_transform(wcs_in, wcs_out, region=None, roundtrip=True, grid_tolerance=1e-3, force_grid=False):
+    """Build the output->input pixel transform.
+
+    Parameters
+    ----------
+    wcs_in, wcs_out : astropy.wcs.WCS or APE-14 WCS
+        Input and output WCS (2-D celestial).
+    region : tuple (y0, y1, x0, x1), optional
+        Output pixel region the transform must cover (grid mode only; the
+        grid covers ``[x0 - 1, x1]`` x ``[y0 - 1, y1]`` so that pixel corners
+        at +-0.5 are inside).  Required unless native.
+    roundtrip : bool
+        Reject points whose round trip moves by more than one output pixel
+        (reproject's ``roundtrip_coords``).
+    grid_tolerance : float
+        Maximum control-grid interpolation error, in input pixels.
+    force_grid : bool
+        Use the astropy control grid even when native evaluation is possible
+        (used by tests and for validation).
+    """
+    reason = ""
+    if not force_grid:
+        try:
+            nin = describe_wcs(wcs_in)
+            nout = describe_wcs(wcs_out)
+            F = frame_rotation(nout.frame, nin.frame)
+            vec = _make_vector(MODE_NATIVE, roundtrip)
+            vec[T_OUT : T_OUT + WCS_LEN] = nout.vector
+            vec[T_IN : T_IN + WCS_LEN] = nin.vector
+            Rout = nout.vector[W_ROT : W_ROT + 9].reshape(3, 3)
+            Rin = nin.vector[W_ROT : W_ROT + 9].reshape(3, 3)
+            M = Rin.T @ F @ Rout
+            vec[T_M : T_M + 9] = M.ravel()
+            vec[T_MT : T_MT + 9] = M.T.ravel()
+            return PixelTransform(wcs_in, wcs_out, vec, empty_grid(), True)
+        except UnsupportedWCS as exc:
+            reason = str(exc)
+    else:
+        reason = "forced"
+    if region is None:
+        raise ValueError("a region is needed to build a control-grid transform")
+    grid, step, x0, y0, err = _control_grid(wcs_in, wcs_out, region, roundtrip, grid_tolerance)
+    vec = _make_vector(MODE_GRID, roundtrip)
+    vec[T_GX0] = x0
+    vec[T_GY0] = y0
+    vec[T_GSTEP] = step
+    return PixelTransform(wcs_in, wcs_out, vec, grid, False, err, reason)
+
+
+def _grid_eval(wcs_in, wcs_out, x0, y0, step, nx, ny, roundtrip):
+    gx = x0 + step * np.arange(nx)
+    gy = y0 + step * np.arange(ny)
+    X, Y = np.meshgrid(gx, gy)
+    xi, yi = _astropy_pixel_to_pixel(wcs_out, wcs_in, X, Y, roundtrip)
+    return np.stack([xi, yi])
+
+
+def _control_grid(wcs_in, wcs_out, region, roundtrip, tol):
+    """Adaptive control grid: halve the spacing until the measured error < tol."""
+    y0r, y1r, x0r, x1r = region
+    x0 = x0r - 1.0
+    y0 = y0r - 1.0
+    span = max(x1r - x0r, y1r - y0r) + 2
+    step = float(2 ** int(math.floor(math.log2(max(1, min(32, span / 4))))))
+    rng = np.random.default_rng(0)
+    while True:
+        nx = int(math.ceil((x1r + 1.0 - x0) / step)) + 1
+        ny = int(math.ceil((y1r + 1.0 - y0) / step)) + 1
+        grid = _grid_eval(wcs_in, wcs_out, x0, y0, step, nx, ny, roundtrip)
+        if step <= 1.0:
+            return grid, step, x0, y0, 0.0
+        # measure the interpolation error at cell centres (worst place for bilinear)
+        ncell = (nx - 1) * (ny - 1)
+        k = min(ncell, 4096)
+        cells = rng.choice(ncell, size=k, replace=False) if k < ncell else np.arange(ncell)
+        cx = x0 + step * (cells % (nx - 1) + 0.5)
+        cy = y0 + step * (cells // (nx - 1) + 0.5)
+        truth_x, truth_y = _astropy_pixel_to_pixel(wcs_out, wcs_in, cx, cy, roundtrip)
+        vec = _make_vector(MODE_GRID, False)
+        vec[T_GX0], vec[T_GY0], vec[T_GSTEP] = x0, y0, step
+        xi = np.empty_like(cx)
+        yi = np.empty_like(cy)
+        out_to_in_array(vec, grid, cx, cy, xi, yi)
+        with np.errstate(invalid="ignore"):
+            e = np.maximum(np.abs(xi - truth_x), np.abs(yi - truth_y))
+        e = e[np.isfinite(e)]
+        err = float(e.max()) if e.size else 0.0
+        if err <= tol:
+            return grid, step, x0, y0, err
+        step /= 2.0
