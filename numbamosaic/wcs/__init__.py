@@ -8,7 +8,7 @@ Public pieces: :func:`describe_wcs`, :func:`build_transform`,
 import numpy as np
 
 from ._describe import NativeWCS, UnsupportedWCS, describe_wcs
-from ._transform import PixelTransform, build_transform, frame_rotation
+from ._transform import PixelTransform, build_transform, frame_rotation, transform_and_bbox
 
 __all__ = [
     "NativeWCS",
@@ -17,6 +17,7 @@ __all__ = [
     "PixelTransform",
     "build_transform",
     "frame_rotation",
+    "transform_and_bbox",
     "native_pixel_to_world",
     "native_world_to_pixel",
 ]

@@ -12,8 +12,8 @@ evaluate per point through :func:`numbamosaic.wcs._native.out_to_in`:
   astropy evaluates the mapping on a control grid over the needed output
   region, in bounded chunks; the kernels interpolate it bilinearly.  The grid
   spacing is halved until the interpolation error, measured against astropy
-  at the cell centres, is below ``grid_tolerance`` output... input pixels
-  (default 1e-3 pixel).
+  at the cell centres, is below ``grid_tolerance`` input pixels (default
+  1e-3 pixel).
 """
 
 import math
@@ -203,6 +203,8 @@ def build_transform(wcs_in, wcs_out, region=None, roundtrip=True, grid_tolerance
             reason = str(exc)
     else:
         reason = "forced"
+    if force_grid and not reason:
+        reason = "forced"
     if region is None:
         raise ValueError("a region is needed to build a control-grid transform")
     grid, step, x0, y0, err = _control_grid(wcs_in, wcs_out, region, roundtrip, grid_tolerance)
@@ -254,3 +256,35 @@ def _control_grid(wcs_in, wcs_out, region, roundtrip, tol):
         if err <= tol:
             return grid, step, x0, y0, err
         step /= 2.0
+
+
+def transform_and_bbox(wcs_in, wcs_out, shape_in, shape_out, roundtrip=True, grid_tolerance=1e-3, force_grid=False):
+    """Build the transform and the input's bounding box in the output.
+
+    Returns ``(transform, bbox)`` with ``bbox = (y0, y1, x0, x1)`` or
+    ``(None, None)`` when the input does not overlap the output.  In grid mode
+    the control grid covers only the bounding box.
+    """
+    from .._bbox import input_bbox
+
+    tr = None
+    if not force_grid:
+        try:
+            tr = build_transform(wcs_in, wcs_out, roundtrip=roundtrip)
+        except ValueError:
+            tr = None
+    if tr is not None and tr.native:
+        bbox = input_bbox(tr.in_to_out, lambda x, y: tr.out_to_in(x, y), shape_in, shape_out)
+        return (tr if bbox is not None else None), bbox
+
+    def i2o(x, y):
+        return _astropy_pixel_to_pixel(wcs_in, wcs_out, x, y, roundtrip=False)
+
+    def o2i(x, y):
+        return _astropy_pixel_to_pixel(wcs_out, wcs_in, x, y, roundtrip=False)
+
+    bbox = input_bbox(i2o, o2i, shape_in, shape_out)
+    if bbox is None:
+        return None, None
+    tr = build_transform(wcs_in, wcs_out, region=bbox, roundtrip=roundtrip, grid_tolerance=grid_tolerance, force_grid=True)
+    return tr, bbox

@@ -1,0 +1,90 @@
+"""Shared front end of the three reprojection functions.
+
+:func:`prepare_single` does the argument checking and parsing common to
+``reproject_interp``, ``reproject_exact`` and ``reproject_adaptive`` *before*
+any heavy work, so bad input fails fast with a message naming the argument.
+:func:`allocate_outputs` validates or creates the output arrays.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._io import (
+    as_kernel_array,
+    check_celestial_2d,
+    check_data_2d,
+    parse_input_data,
+    parse_output_projection,
+)
+
+
+@dataclass
+class SingleJob:
+    """Parsed inputs of a single-image reprojection."""
+
+    data: np.ndarray  # native float32/float64 2-D
+    wcs_in: object
+    wcs_out: object
+    shape_out: tuple
+
+
+def prepare_single(input_data, output_projection, shape_out, hdu_in):
+    """Parse and validate inputs; returns a :class:`SingleJob`."""
+    array, wcs_in = parse_input_data(input_data, hdu_in=hdu_in)
+    wcs_out, shape_out = parse_output_projection(output_projection, shape_out=shape_out)
+    array = np.asarray(array) if not isinstance(array, np.ndarray) else array
+    check_data_2d(array, "input_data")
+    check_celestial_2d(wcs_in, "input_data")
+    check_celestial_2d(wcs_out, "output_projection")
+    data = as_kernel_array(array)
+    return SingleJob(data, wcs_in, wcs_out, shape_out)
+
+
+def check_output_array(arr, shape_out, name):
+    """Validate a caller-provided output array (shape, float dtype, writable)."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array (or np.memmap), got {type(arr).__name__}")
+    if tuple(arr.shape) != tuple(shape_out):
+        raise ValueError(f"{name}: shape {arr.shape} does not match shape_out {tuple(shape_out)}")
+    if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
+        raise ValueError(f"{name}: dtype must be float32 or float64, got {arr.dtype}")
+    if not arr.dtype.isnative:
+        raise ValueError(f"{name}: dtype must be native-endian, got {arr.dtype}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{name}: the array is read-only")
+    return arr
+
+
+def allocate_outputs(shape_out, dtype, output_array, output_footprint, return_footprint):
+    """Validate or allocate the output array and footprint.
+
+    The footprint is allocated only when returned or requested.
+    """
+    if output_array is None:
+        output_array = np.empty(shape_out, dtype=dtype)
+    else:
+        check_output_array(output_array, shape_out, "output_array")
+    if output_footprint is None:
+        if return_footprint:
+            output_footprint = np.empty(shape_out, dtype=output_array.dtype)
+    else:
+        check_output_array(output_footprint, shape_out, "output_footprint")
+    return output_array, output_footprint
+
+
+def parse_parallel(parallel):
+    """Split ``parallel`` into (n_threads, distributed_client_or_None)."""
+    from ._threads import resolve_threads
+
+    if isinstance(parallel, str):
+        if parallel != "current-scheduler":
+            raise ValueError(f"parallel: expected True, False, an int or 'current-scheduler', got {parallel!r}")
+        return 1, "current-scheduler"
+    if parallel is not None and type(parallel).__name__ == "Client":
+        return 1, parallel
+    return resolve_threads(parallel), None
+
+
+def return_result(array, footprint, return_footprint):
+    return (array, footprint) if return_footprint else array

@@ -1,0 +1,76 @@
+"""Resamplers: the per-method piece every driver calls.
+
+A resampler wraps one family of Numba kernels (interpolation, exact overlap,
+adaptive) behind a tiny protocol so that ``reproject_*``, the threaded
+mosaic driver and the distributed driver all run the same kernels:
+
+``prepare(data)``
+    Per-input state computed once (spline coefficients, ...).
+``tile(data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)``
+    Serial, GIL-free kernel call resampling the output box
+    ``[y0, y1) x [x0, x1)`` into buffers ``val``/``wt`` indexed relative to
+    ``(oy, ox)``, depositing with ``sink`` (see ``kernels._sinks``), after
+    subtracting the background model ``bg = (c, cx, cy)``.
+``parallel(...)``
+    Same arguments; rows spread over Numba threads (single-image path).
+``state_nbytes(shape, itemsize)``
+    Bytes of per-input state, for the planner.
+``margin``
+    Extra output pixels around an input's bounding box the method can reach.
+
+:func:`get_resampler` maps a method name (``'interp'``, ``'exact'``,
+``'adaptive'``) and its keyword arguments to a resampler instance.
+"""
+
+import numpy as np
+
+_REGISTRY = {}
+
+
+def register(name):
+    def deco(cls):
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def get_resampler(name, **kwargs):
+    """Instantiate the resampler registered under ``name``."""
+    if name not in _REGISTRY:
+        # importing the method modules registers them
+        from . import exact, adaptive  # noqa: F401
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown reprojection method {name!r}; expected one of {sorted(_REGISTRY)}")
+    return _REGISTRY[name](**kwargs)
+
+
+@register("interp")
+class InterpResampler:
+    """Interpolation (orders 0-4) through ``kernels._interp``."""
+
+    margin = 0
+
+    def __init__(self, order="bilinear", roundtrip_coords=True, **ignored):
+        from .interpolation import parse_order
+
+        self.order = order if isinstance(order, int) and 0 <= order <= 4 else parse_order(order)
+        self.roundtrip = bool(roundtrip_coords)
+
+    def prepare(self, data):
+        from .interpolation import spline_coefficients_for
+
+        return spline_coefficients_for(data, self.order)
+
+    def state_nbytes(self, shape, itemsize):
+        return int(np.prod(shape)) * itemsize if self.order in (2, 3) else 0
+
+    def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+        from .kernels._interp import interp_tile
+
+        interp_tile(data, state, wdata, tr.vector, tr.grid, self.order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+
+    def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+        from .kernels._interp import interp_tile_parallel
+
+        interp_tile_parallel(data, state, wdata, tr.vector, tr.grid, self.order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)

@@ -1,0 +1,47 @@
+"""Single-image driver shared by reproject_interp, reproject_exact, reproject_adaptive.
+
+It builds the transform and the input's bounding box in the output, blanks
+the output outside it, and runs the resampler's parallel (or serial) kernel
+over the box, writing straight into the caller's arrays.
+"""
+
+import numpy as np
+
+from ._threads import numba_threads
+from .kernels._sinks import SINK_VALUE, SINK_WRITE
+
+
+def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
+    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
+    from .wcs import transform_and_bbox
+
+    tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip_coords)
+    out[...] = np.nan
+    if fp is not None:
+        fp[...] = 0
+    if bbox is None:
+        return
+    y0, y1, x0, x1 = bbox
+    m = resampler.margin
+    ny, nx = job.shape_out
+    y0, y1, x0, x1 = max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m)
+    state = resampler.prepare(job.data)
+    nowt = np.empty((0, 0), dtype=job.data.dtype)
+    bg = np.zeros(3)
+    val = np.asarray(out)
+    sink = SINK_WRITE if fp is not None else SINK_VALUE
+    wt = np.asarray(fp) if fp is not None else np.empty((1, 1), dtype=val.dtype)
+    direct = val.flags.c_contiguous and wt.flags.c_contiguous
+    if direct:
+        vbuf, wbuf, oy, ox = val, wt, 0, 0
+    else:  # write through contiguous buffers, then copy into the caller's arrays
+        vbuf = np.empty((y1 - y0, x1 - x0), dtype=val.dtype)
+        wbuf = np.empty_like(vbuf) if fp is not None else wt
+        oy, ox = y0, x0
+    run = resampler.parallel if nthreads > 1 else resampler.tile
+    with numba_threads(nthreads):
+        run(job.data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
+    if not direct:
+        val[y0:y1, x0:x1] = vbuf
+        if fp is not None:
+            fp[y0:y1, x0:x1] = wbuf

@@ -1,0 +1,71 @@
+"""Where a resampled value goes: the per-pixel accumulation step ("sink").
+
+Every resampling kernel (interpolation, exact, adaptive) produces, for one
+output pixel, a value ``v`` and a weight ``f`` (footprint x input weight) and
+hands them to :func:`deposit`, which implements reproject's combine semantics
+in place on a pair of buffers ``(val, wt)``:
+
+=========  ===========================================================
+sink       update (only where v and f are finite)
+=========  ===========================================================
+WRITE      ``val = v``, ``wt = f`` (NaN / 0 where invalid): plain output
+VALUE      ``val = v`` only (no footprint wanted)
+MEAN/SUM   ``val += v f``, ``wt += f`` (mean divides at the end)
+FIRST      where ``f > 0`` and ``wt == 0``: ``val = v``, ``wt = f``
+LAST       where ``f > 0``: ``val = v``, ``wt = f``
+MIN, MAX   where ``f > 0`` and ``v`` beats ``val`` (initialised +-inf)
+=========  ===========================================================
+
+The background model ``bg`` (constant + tilt in output pixels) is subtracted
+before depositing.  Inputs are deposited in input order and each output
+pixel is owned by one thread, so results do not depend on the thread count.
+"""
+
+import math
+
+from numba import njit
+
+SINK_WRITE = 0
+SINK_SUM = 1
+SINK_FIRST = 2
+SINK_LAST = 3
+SINK_MIN = 4
+SINK_MAX = 5
+SINK_VALUE = 6  # like WRITE, but the weight buffer is not touched
+
+
+@njit(nogil=True, cache=True, inline="always")
+def deposit(sink, val, wt, j, i, v, f):
+    """Deposit value ``v`` with weight ``f`` at buffer index ``(j, i)``."""
+    if sink == SINK_WRITE:
+        if v == v and f == f:
+            val[j, i] = v
+            wt[j, i] = f
+        else:
+            val[j, i] = math.nan
+            wt[j, i] = 0.0
+        return
+    if sink == SINK_VALUE:
+        val[j, i] = v if (v == v and f == f) else math.nan
+        return
+    if not (v == v and f == f):
+        return
+    if sink == SINK_SUM:
+        val[j, i] += v * f
+        wt[j, i] += f
+    elif f > 0.0:
+        if sink == SINK_FIRST:
+            if wt[j, i] == 0.0:
+                val[j, i] = v
+                wt[j, i] = f
+        elif sink == SINK_LAST:
+            val[j, i] = v
+            wt[j, i] = f
+        elif sink == SINK_MIN:
+            if v < val[j, i]:
+                val[j, i] = v
+                wt[j, i] = f
+        elif sink == SINK_MAX:
+            if v > val[j, i]:
+                val[j, i] = v
+                wt[j, i] = f
