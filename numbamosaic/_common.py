@@ -23,22 +23,27 @@ from ._io import (
 class SingleJob:
     """Parsed inputs of a single-image reprojection."""
 
-    data: np.ndarray  # native float32/float64 2-D
+    data: np.ndarray  # kernel array (see ``_io.as_kernel_array``)
     wcs_in: object
     wcs_out: object
     shape_out: tuple
+    dtype: np.dtype  # float dtype the data stand for (default output dtype)
 
 
-def prepare_single(input_data, output_projection, shape_out, hdu_in):
-    """Parse and validate inputs; returns a :class:`SingleJob`."""
+def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=False):
+    """Parse and validate inputs; returns a :class:`SingleJob`.
+
+    ``allow_swapped``: the method's kernels decode big-endian views
+    (``kernels._load``), so FITS memmaps are used without a copy.
+    """
     array, wcs_in = parse_input_data(input_data, hdu_in=hdu_in)
     wcs_out, shape_out = parse_output_projection(output_projection, shape_out=shape_out)
     array = np.asarray(array) if not isinstance(array, np.ndarray) else array
     check_data_2d(array, "input_data")
     check_celestial_2d(wcs_in, "input_data")
     check_celestial_2d(wcs_out, "output_projection")
-    data = as_kernel_array(array)
-    return SingleJob(data, wcs_in, wcs_out, shape_out)
+    data, dtype = as_kernel_array(array, allow_swapped=allow_swapped)
+    return SingleJob(data, wcs_in, wcs_out, shape_out, dtype)
 
 
 def check_output_array(arr, shape_out, name):

@@ -36,13 +36,22 @@ def kernel_dtype(dtype):
     return np.dtype(np.float64)
 
 
-def as_kernel_array(array, name="input_data"):
-    """Return a native-endian float32/float64 2-D view or converted copy."""
+def as_kernel_array(array, allow_swapped=False):
+    """Return ``(kernel_array, float_dtype)`` for ``array``.
+
+    ``float_dtype`` is the native float type the data stand for (and of the
+    output).  ``kernel_array`` is the array itself when it is native
+    float32/float64; with ``allow_swapped`` a big-endian float array becomes a
+    zero-copy unsigned view decoded by ``kernels._load.load``; anything else
+    is converted (one copy of the input).
+    """
     array = np.asarray(array)
     target = kernel_dtype(array.dtype)
-    if array.dtype == target and array.dtype.isnative:
-        return array
-    return array.astype(target)
+    if array.dtype == target:
+        return array, target
+    if allow_swapped and array.dtype.kind == "f" and array.dtype.newbyteorder("=") == target and not array.dtype.isnative:
+        return array.view(np.uint32 if target.itemsize == 4 else np.uint64), target
+    return array.astype(target), target
 
 
 def _is_path(obj):

@@ -32,7 +32,8 @@ def spline_coefficients_for(data, order):
     if order in (2, 3):
         from .kernels._spline import prefilter
 
-        return prefilter(data, order)
+        dtype = np.float32 if data.dtype.itemsize == 4 else np.float64
+        return prefilter(data, order, dtype)
     return data
 
 
@@ -101,8 +102,8 @@ def reproject_interp(
     nthreads, client = parse_parallel(parallel)
     if return_type not in (None, "numpy"):
         raise ValueError(f"return_type: only 'numpy' is supported, got {return_type!r}")
-    job = prepare_single(input_data, output_projection, shape_out, hdu_in)
-    out, fp = allocate_outputs(job.shape_out, job.data.dtype, output_array, output_footprint, return_footprint)
+    job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
+    out, fp = allocate_outputs(job.shape_out, job.dtype, output_array, output_footprint, return_footprint)
     if client is not None:
         from .distributed import reproject_single_distributed
 

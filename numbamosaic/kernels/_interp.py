@@ -21,6 +21,7 @@ import math
 from numba import njit, prange
 
 from ..wcs._native import out_to_in
+from ._load import load
 from ._sinks import deposit
 
 NAN = math.nan
@@ -65,8 +66,9 @@ def sample(order, data, coef, x, y):
     ----------
     order : int
         0 nearest, 1 bilinear, 2 biquadratic, 3 bicubic, 4 Lanczos-3.
-    data : 2-D float array
-        Input image (NaN = blank).
+    data : 2-D array
+        Input image (NaN = blank): float32/float64, or a uint32/uint64 view
+        of big-endian floats (see ``_load``).
     coef : 2-D float array
         Spline coefficients for orders 2 and 3 (ignored otherwise).
     x, y : float
@@ -84,7 +86,7 @@ def sample(order, data, coef, x, y):
     elif y > ny - 1:
         y = ny - 1.0
     if order == 0:
-        return data[int(math.floor(y + 0.5)), int(math.floor(x + 0.5))]
+        return load(data, int(math.floor(y + 0.5)), int(math.floor(x + 0.5)))
     if order == 1:
         ix = int(math.floor(x))
         iy = int(math.floor(y))
@@ -99,17 +101,17 @@ def sample(order, data, coef, x, y):
         v = 0.0
         w = (1.0 - fx) * (1.0 - fy)
         if w != 0.0:
-            v += w * data[iy, ix]
+            v += w * load(data, iy, ix)
         if fx != 0.0:
             w = fx * (1.0 - fy)
             if w != 0.0:
-                v += w * data[iy, ix + 1]
+                v += w * load(data, iy, ix + 1)
         if fy != 0.0:
             w = (1.0 - fx) * fy
             if w != 0.0:
-                v += w * data[iy + 1, ix]
+                v += w * load(data, iy + 1, ix)
             if fx != 0.0:
-                v += fx * fy * data[iy + 1, ix + 1]
+                v += fx * fy * load(data, iy + 1, ix + 1)
         return v
     if order == 2 or order == 3:
         wx0 = 0.0
@@ -154,7 +156,8 @@ def sample(order, data, coef, x, y):
             for b in range(n):
                 wx = wx0 if b == 0 else (wx1 if b == 1 else (wx2 if b == 2 else wx3))
                 ii = _mirror(sx + b, nx)
-                if data[jj, ii] != data[jj, ii]:
+                d = load(data, jj, ii)
+                if d != d:
                     return NAN
                 row += wx * coef[jj, ii]
             v += wy * row
@@ -174,7 +177,7 @@ def sample(order, data, coef, x, y):
             if wx == 0.0:
                 continue
             w = wx * wy
-            v += w * data[jj, _clampi(ix + b, nx)]
+            v += w * load(data, jj, _clampi(ix + b, nx))
             wsum += w
     return v / wsum
 

@@ -19,6 +19,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._load import load
+
 POLES = {2: math.sqrt(8.0) - 3.0, 3: math.sqrt(3.0) - 2.0}
 
 
@@ -59,18 +61,18 @@ def _filter_line(c, z):
 
 
 @njit(nogil=True, cache=True)
-def _fill_row(src, dst):
-    """Copy a row, filling NaN by linear interpolation between valid neighbours."""
-    n = src.shape[0]
+def _fill_row(data, j, dst):
+    """Copy row ``j``, filling NaN by linear interpolation between valid neighbours."""
+    n = data.shape[1]
     last = -1
     for k in range(n):
-        v = src[k]
+        v = load(data, j, k)
         if v == v:
             if last == -1 and k > 0:
                 for m in range(k):
                     dst[m] = v
             elif last >= 0 and k - last > 1:
-                a = src[last]
+                a = dst[last]
                 for m in range(last + 1, k):
                     t = (m - last) / (k - last)
                     dst[m] = a + (v - a) * t
@@ -80,7 +82,7 @@ def _fill_row(src, dst):
         for m in range(n):
             dst[m] = 0.0
     else:
-        a = src[last]
+        a = dst[last]
         for m in range(last + 1, n):
             dst[m] = a
 
@@ -91,7 +93,7 @@ def spline_coefficients(data, coef, z):
     ny, nx = data.shape
     for j in prange(ny):
         row = np.empty(nx, dtype=np.float64)
-        _fill_row(data[j], row)
+        _fill_row(data, j, row)
         _filter_line(row, z)
         for i in range(nx):
             coef[j, i] = row[i]
@@ -109,11 +111,11 @@ def spline_coefficients(data, coef, z):
                 coef[j, i] = col[j]
 
 
-def prefilter(data, order):
-    """Spline coefficients for ``order`` 2 or 3, same dtype as ``data``.
+def prefilter(data, order, dtype):
+    """Spline coefficients (float ``dtype``) for ``order`` 2 or 3.
 
     Allocates one array the size of the input (counted by the planner).
     """
-    coef = np.empty(data.shape, dtype=data.dtype)
+    coef = np.empty(data.shape, dtype=dtype)
     spline_coefficients(data, coef, POLES[order])
     return coef
