@@ -189,7 +189,48 @@ def describe_wcs(wcs):
     vec[W_ROT : W_ROT + 9] = R.ravel()
     nw = NativeWCS(vec, frame, code_name)
     _check_against_wcslib(wcs, nw)
+    _check_pixel_to_world(wcs, nw)
     return nw
+
+
+def _check_pixel_to_world(wcs, nw):
+    """Guard: native pixel -> world must reproduce astropy's full chain.
+
+    wcslib folds some distortions into the linear transformation and reports
+    a plain projection code (e.g. ``RA---TPV`` becomes ``RA---TAN`` with the
+    TPV polynomial hidden from Python), so they cannot be detected from the
+    keywords.  A 5x5 grid of pixels spanning the image (or +-2048 pixels when
+    the shape is unknown) is evaluated both ways; any disagreement above
+    1e-6 pixel sends the WCS to the astropy fallback.
+    """
+    from ._native import pixel_to_world_array
+
+    w = wcs.wcs
+    c = np.asarray(w.crpix, dtype=float) - 1.0
+    shape = getattr(wcs, "pixel_shape", None)
+    span = float(max(shape)) if shape else 2048.0
+    t = np.array([-1.0, -0.5, 0.0, 0.5, 1.0]) * span
+    X, Y = np.meshgrid(c[0] + t, c[1] + t)
+    x, y = X.ravel(), Y.ravel()
+    lon = np.empty_like(x)
+    lat = np.empty_like(y)
+    pixel_to_world_array(nw.vector, x, y, lon, lat)
+    with np.errstate(all="ignore"):
+        ref = wcs.all_pix2world(np.stack([x, y], axis=1), 0)
+    rlon, rlat = ref[:, w.lng], ref[:, w.lat]
+    ok = np.isfinite(lon) & np.isfinite(lat) & np.isfinite(rlon) & np.isfinite(rlat)
+    if not ok.any():
+        return
+    d2r = np.pi / 180
+    a, b = np.radians(lon[ok]), np.radians(lat[ok])
+    ra, rb = np.radians(rlon[ok]), np.radians(rlat[ok])
+    v = np.stack([np.cos(b) * np.cos(a), np.cos(b) * np.sin(a), np.sin(b)])
+    r = np.stack([np.cos(rb) * np.cos(ra), np.cos(rb) * np.sin(ra), np.sin(rb)])
+    sep = np.sqrt(((v - r) ** 2).sum(axis=0)) / d2r  # degrees (chord ~ angle)
+    scale = np.sqrt(abs(np.linalg.det(nw.vector[W_M : W_M + 4].reshape(2, 2))))
+    err = float(sep.max()) / scale
+    if err > 1e-6:
+        raise UnsupportedWCS(f"native pixel->world disagrees with astropy ({err:.1e} px); hidden distortion?")
 
 
 def _check_against_wcslib(wcs, nw):
