@@ -235,8 +235,6 @@ def _control_grid(wcs_in, wcs_out, region, roundtrip, tol):
         nx = int(math.ceil((x1r + 1.0 - x0) / step)) + 1
         ny = int(math.ceil((y1r + 1.0 - y0) / step)) + 1
         grid = _grid_eval(wcs_in, wcs_out, x0, y0, step, nx, ny, roundtrip)
-        if step <= 1.0:
-            return grid, step, x0, y0, 0.0
         # measure the interpolation error at cell centres (worst place for bilinear)
         ncell = (nx - 1) * (ny - 1)
         k = min(ncell, 4096)
@@ -253,7 +251,8 @@ def _control_grid(wcs_in, wcs_out, region, roundtrip, tol):
             e = np.maximum(np.abs(xi - truth_x), np.abs(yi - truth_y))
         e = e[np.isfinite(e)]
         err = float(e.max()) if e.size else 0.0
-        if err <= tol:
+        # a 1-pixel grid is the finest: report its measured (possibly > tol) error
+        if err <= tol or step <= 1.0:
             return grid, step, x0, y0, err
         step /= 2.0
 
