@@ -24,13 +24,13 @@ import numpy as np
 FLOAT32_KINDS = {np.dtype(t).newbyteorder("=") for t in ("f2", "f4", "i1", "u1", "i2", "u2")}
 
 
-def kernel_dtype(dtype):
+def kernel_dtype(dtype, name="input_data"):
     """The float dtype kernels use for data of ``dtype`` (float32 or float64)."""
     dtype = np.dtype(dtype)
     if dtype.kind == "b":
         return np.dtype(np.float32)
     if dtype.kind not in "iuf":
-        raise TypeError(f"input data must be numeric (got dtype {dtype})")
+        raise TypeError(f"{name}: data must be real integers or floats, got dtype {dtype}")
     if dtype.newbyteorder("=") in FLOAT32_KINDS:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -97,6 +97,9 @@ def as_high_level_wcs(wcs, name):
     if isinstance(wcs, WCS):
         return wcs
     if isinstance(wcs, BaseHighLevelWCS):
+        # unwrap astropy WCS so that the native engine (not the grid fallback) is used
+        if isinstance(getattr(wcs, "low_level_wcs", None), WCS):
+            return wcs.low_level_wcs
         return wcs
     if isinstance(wcs, BaseLowLevelWCS):
         return HighLevelWCSWrapper(wcs)
@@ -177,7 +180,7 @@ def parse_output_projection(output_projection, shape_out=None, name="output_proj
             shape_out = shape
     try:
         shape_out = tuple(int(s) for s in shape_out)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"shape_out: expected a tuple of integers, got {shape_out!r}") from None
     if len(shape_out) != 2 or any(s <= 0 for s in shape_out):
         raise ValueError(f"shape_out: expected two positive integers (ny, nx), got {shape_out}")
