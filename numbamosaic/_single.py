@@ -26,7 +26,7 @@ def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
     ny, nx = job.shape_out
     y0, y1, x0, x1 = max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m)
     state = resampler.prepare(job.data)
-    nowt = np.empty((0, 0), dtype=job.dtype)
+    nowt = np.empty((0, 0), dtype=np.float32)
     bg = np.zeros(3)
     val = np.asarray(out)
     sink = SINK_WRITE if fp is not None else SINK_VALUE

@@ -1,0 +1,1 @@
+"""Numba kernels: per-pixel math shared by every driver."""

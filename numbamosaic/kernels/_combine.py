@@ -1,0 +1,176 @@
+"""Per-tile combine kernels of the mosaic engine.
+
+* :func:`finalize_tile` turns accumulated tile buffers (see ``_sinks``) into
+  output values and footprint, writing straight into the caller's output
+  (possibly a memmap) and applying ``blank_pixel_value``.
+* :func:`stack_median` / :func:`stack_clipped_mean` reduce a stack of
+  per-input tile layers (value, weight) for combines that need every value.
+* :func:`deposit_block` feeds precomputed per-input cutouts (the generic
+  ``reproject_function`` path) through the same sinks.
+
+All are serial and GIL-free; the drivers run one tile per thread.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._sinks import deposit
+
+COMBINE_MEAN = 0
+COMBINE_SUM = 1
+COMBINE_FIRST = 2
+COMBINE_LAST = 3
+COMBINE_MIN = 4
+COMBINE_MAX = 5
+COMBINE_MEDIAN = 6
+COMBINE_CLIPPED = 7
+
+
+@njit(nogil=True, cache=True)
+def finalize_tile(combine, val, wt, out, fp, blank):
+    """Write a finished tile: ``out``/``fp`` are views of the output arrays.
+
+    ``mean`` divides the weighted sum by the summed weight; every combine
+    writes ``blank`` where the footprint is exactly zero (reproject's rule).
+    """
+    ny, nx = val.shape
+    for j in range(ny):
+        for i in range(nx):
+            w = wt[j, i]
+            if w == 0.0:
+                out[j, i] = blank
+                fp[j, i] = 0.0
+            else:
+                if combine == COMBINE_MEAN:
+                    out[j, i] = val[j, i] / w
+                else:
+                    out[j, i] = val[j, i]
+                fp[j, i] = w
+
+
+@njit(nogil=True, cache=True)
+def _median_inplace(buf, n):
+    """Median of ``buf[:n]`` (sorts in place); mean of the two middle values."""
+    s = np.sort(buf[:n])
+    if n % 2 == 1:
+        return s[n // 2]
+    return 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+@njit(nogil=True, cache=True)
+def stack_median(vals, wts, depth, out, fp, blank):
+    """Median over the first ``depth`` layers of values with weight > 0.
+
+    The footprint is the summed weight of the contributing layers.
+    """
+    ny, nx = out.shape
+    buf = np.empty(max(depth, 1), dtype=np.float64)
+    for j in range(ny):
+        for i in range(nx):
+            n = 0
+            wsum = 0.0
+            for k in range(depth):
+                w = wts[k, j, i]
+                v = vals[k, j, i]
+                if w > 0.0 and v == v:
+                    buf[n] = v
+                    n += 1
+                    wsum += w
+            if n == 0:
+                out[j, i] = blank
+                fp[j, i] = 0.0
+            else:
+                out[j, i] = _median_inplace(buf, n)
+                fp[j, i] = wsum
+
+
+@njit(nogil=True, cache=True)
+def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
+    """Iterative sigma-clipped weighted mean over the stack.
+
+    Each iteration computes the median of the surviving values and a robust
+    scatter (1.4826 x median absolute deviation), rejects values further than
+    ``nsigma`` scatters from the median, and stops when nothing changes or
+    after ``maxiter`` rounds.  The result is the weighted mean of survivors;
+    the footprint is their summed weight.  With fewer than three values
+    nothing is rejected.
+    """
+    ny, nx = out.shape
+    d = max(depth, 1)
+    buf = np.empty(d, dtype=np.float64)
+    dev = np.empty(d, dtype=np.float64)
+    keep = np.empty(d, dtype=np.bool_)
+    for j in range(ny):
+        for i in range(nx):
+            n = 0
+            for k in range(depth):
+                w = wts[k, j, i]
+                keep[k] = w > 0.0 and vals[k, j, i] == vals[k, j, i]
+                if keep[k]:
+                    n += 1
+            for _ in range(maxiter):
+                if n < 3:
+                    break
+                m = 0
+                for k in range(depth):
+                    if keep[k]:
+                        buf[m] = vals[k, j, i]
+                        m += 1
+                med = _median_inplace(buf, m)
+                m = 0
+                for k in range(depth):
+                    if keep[k]:
+                        dev[m] = abs(vals[k, j, i] - med)
+                        m += 1
+                sigma = 1.4826 * _median_inplace(dev, m)
+                changed = False
+                for k in range(depth):
+                    if keep[k] and abs(vals[k, j, i] - med) > nsigma * sigma and sigma > 0.0:
+                        keep[k] = False
+                        n -= 1
+                        changed = True
+                if not changed:
+                    break
+            s = 0.0
+            wsum = 0.0
+            for k in range(depth):
+                if keep[k]:
+                    s += vals[k, j, i] * wts[k, j, i]
+                    wsum += wts[k, j, i]
+            if wsum == 0.0:
+                out[j, i] = blank
+                fp[j, i] = 0.0
+            else:
+                out[j, i] = s / wsum
+                fp[j, i] = wsum
+
+
+@njit(nogil=True, cache=True)
+def deposit_block(src_val, src_wt, sy0, sx0, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Deposit a precomputed cutout (origin ``(sy0, sx0)`` in output pixels).
+
+    Values whose cutout weight is NaN or whose value is NaN contribute
+    nothing; the background model ``bg`` is subtracted as in the kernels.
+    """
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            v = src_val[y - sy0, x - sx0]
+            f = src_wt[y - sy0, x - sx0]
+            if f == f and v == v:
+                v -= bg[0] + bg[1] * x + bg[2] * y
+            else:
+                v = math.nan
+            deposit(sink, val, wt, y - oy, x - ox, v, f)
+
+
+@njit(nogil=True, cache=True)
+def init_tile(val, wt, value):
+    """Reset tile buffers: ``val = value``, ``wt = 0``."""
+    ny, nx = val.shape
+    for j in range(ny):
+        for i in range(nx):
+            val[j, i] = value
+            wt[j, i] = 0.0
+

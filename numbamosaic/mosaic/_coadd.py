@@ -1,0 +1,567 @@
+"""``reproject_and_coadd`` and ``plan_mosaic``: the threaded mosaic driver.
+
+Pipeline (each stage a function below):
+
+1. ``_prepare``: validate every argument, parse inputs lazily, build each
+   input's transform and bounding box, and plan (``_plan.make_plan``).
+2. ``_materialise_custom``: only for a user ``reproject_function`` that is
+   not numbamosaic's: per-input cutouts (RAM or memmap), the generic path.
+3. ``_match_backgrounds``: optional pass over tiles collecting pairwise
+   overlap differences, then a global solve (``_background``).
+4. ``_run_tiles``: threads take output tiles; each tile resamples its
+   overlapping inputs in input order and combines them (``_tiles``), writing
+   straight into the output.  No two threads write the same pixel and the
+   arithmetic per pixel is fixed, so results are bitwise identical for any
+   thread count (and for the distributed driver, which runs the same tiles).
+
+Temporary files (disk-backed outputs or intermediates) are unlinked right
+after they are mapped, so nothing is left behind on success, error or Ctrl-C.
+"""
+
+import inspect
+import logging
+import os
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _threads  # noqa: F401
+from .._common import check_output_array, parse_parallel
+from .._io import parse_output_projection
+from .._resamplers import get_resampler
+from ..kernels._sinks import SINK_WRITE
+from ._background import PairCollector, solve_backgrounds
+from ._inputs import make_sources
+from ._plan import make_plan, tile_members, tiles_for
+from ._tiles import COMBINES, compute_tile, stack_tile
+
+log = logging.getLogger("numbamosaic")
+
+_LOAD_LOCK = threading.Lock()
+
+
+@dataclass
+class MosaicJob:
+    """Everything the drivers need to execute a mosaic."""
+
+    sources: list
+    wcs_out: object
+    shape_out: tuple
+    resampler: object
+    method: str
+    combine: str
+    plan: object
+    tiles: list
+    members: list
+    blank: float
+    match_background: bool
+    background_reference: object
+    background_model: str
+    custom_function: object = None
+    custom_kwargs: dict = field(default_factory=dict)
+    clip_sigma: float = 3.0
+    clip_iters: int = 5
+    client: object = None
+    progress_bar: object = None
+
+
+def _method_of(reproject_function):
+    """('interp'|'exact'|'adaptive'|'custom', public function)."""
+    from .. import interpolation
+
+    if reproject_function is None or reproject_function is interpolation.reproject_interp:
+        return "interp", interpolation.reproject_interp
+    try:
+        from .. import exact
+
+        if reproject_function is exact.reproject_exact:
+            return "exact", reproject_function
+    except ImportError:
+        pass
+    try:
+        from .. import adaptive
+
+        if reproject_function is adaptive.reproject_adaptive:
+            return "adaptive", reproject_function
+    except ImportError:
+        pass
+    if not callable(reproject_function):
+        raise TypeError(f"reproject_function: expected a callable, got {type(reproject_function).__name__}")
+    return "custom", reproject_function
+
+
+_COADD_ONLY = {"block_size", "return_type", "dask_method", "parallel"}
+
+
+def _resampler_kwargs(func, kwargs):
+    """Keep keywords ``func`` accepts; unknown ones raise like a direct call would."""
+    params = inspect.signature(func).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        known = set(params)
+    else:
+        known = set(params)
+    clean = {}
+    for k, v in kwargs.items():
+        if k in _COADD_ONLY:
+            continue
+        if k not in known:
+            raise TypeError(f"reproject_and_coadd: unexpected keyword argument {k!r} for {func.__name__}")
+        clean[k] = v
+    return clean
+
+
+def _validate(combine_function, intermediate_memmap, background_model, background_reference, n_inputs, blank_pixel_value):
+    if combine_function not in COMBINES:
+        raise ValueError(f"combine_function: expected one of {sorted(COMBINES)}, got {combine_function!r}")
+    if intermediate_memmap not in (True, False, "auto"):
+        raise ValueError(f"intermediate_memmap: expected True, False or 'auto', got {intermediate_memmap!r}")
+    if background_model not in ("offset", "plane"):
+        raise ValueError(f"background_model: expected 'offset' or 'plane', got {background_model!r}")
+    if background_reference is not None:
+        if not isinstance(background_reference, (int, np.integer)) or isinstance(background_reference, bool):
+            raise TypeError(f"background_reference: expected an input index or None, got {background_reference!r}")
+        if not 0 <= background_reference < n_inputs:
+            raise ValueError(f"background_reference: index {background_reference} out of range for {n_inputs} inputs")
+    try:
+        float(blank_pixel_value)
+    except (TypeError, ValueError):
+        raise TypeError(f"blank_pixel_value: expected a number, got {blank_pixel_value!r}") from None
+
+
+def _prepare(
+    input_data,
+    output_projection,
+    shape_out=None,
+    input_weights=None,
+    hdu_in=None,
+    hdu_weights=None,
+    reproject_function=None,
+    combine_function="mean",
+    match_background=False,
+    background_reference=None,
+    output_array=None,
+    output_footprint=None,
+    blank_pixel_value=0,
+    intermediate_memmap=False,
+    parallel=True,
+    memory_limit=None,
+    tmpdir=None,
+    background_model="offset",
+    tile_size=None,
+    progress_bar=None,
+    clip_sigma=3.0,
+    clip_iters=5,
+    **kwargs,
+):
+    """Stage 1: validate, parse, transform, bound and plan (no heavy allocation)."""
+    from ._plan import parse_memory
+
+    nthreads, client = parse_parallel(parallel)
+    method, func = _method_of(reproject_function)
+    rkw = _resampler_kwargs(func, kwargs)
+    n_guess = len(input_data) if hasattr(input_data, "__len__") else 0
+    _validate(combine_function, intermediate_memmap, background_model, background_reference, max(n_guess, 1), blank_pixel_value)
+    parse_memory(memory_limit)
+    if tmpdir is not None and not os.path.isdir(tmpdir):
+        raise ValueError(f"tmpdir: {tmpdir!r} is not an existing directory")
+    wcs_out, shape_out = parse_output_projection(output_projection, shape_out=shape_out)
+    from .._io import check_celestial_2d
+
+    check_celestial_2d(wcs_out, "output_projection")
+    if output_array is not None:
+        check_output_array(output_array, shape_out, "output_array")
+    if output_footprint is not None:
+        check_output_array(output_footprint, shape_out, "output_footprint")
+    if (output_array is None) != (output_footprint is None):
+        pass  # one given: the other is allocated by the planner's choice
+    sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method == "interp"))
+    if method == "custom":
+        resampler = _CustomResampler()
+    else:
+        resampler = get_resampler(method, **rkw)
+    roundtrip = bool(rkw.get("roundtrip_coords", True))
+    from ..wcs import transform_and_bbox
+
+    bboxes, dropped = {}, []
+    for src in sources:
+        tr, bbox = transform_and_bbox(src.wcs, wcs_out, src.shape, shape_out, roundtrip=roundtrip)
+        if bbox is None:
+            dropped.append(src.index)
+            continue
+        src.transform, src.bbox = tr, bbox
+        bboxes[src.index] = bbox
+    if output_array is not None:
+        dtype = output_array.dtype
+    elif output_footprint is not None:
+        dtype = output_footprint.dtype
+    else:
+        dtype = np.float32 if all(s.dtype == np.float32 for s in sources) else np.float64
+    from .._io import kernel_dtype
+
+    input_bytes = 0
+    state_bytes = 0
+    for s in sources:
+        if s.index in bboxes:
+            state_bytes += getattr(resampler, "state_nbytes", lambda shape, itemsize: 0)(s.shape, s.dtype.itemsize)
+            if s.ref.array is not None and not _zero_copy(s.ref.array, method):
+                input_bytes += int(np.prod(s.shape)) * kernel_dtype(s.ref.array.dtype).itemsize
+    margin = getattr(resampler, "margin", 0)
+    plan = make_plan(
+        shape_out,
+        dtype,
+        bboxes,
+        dropped,
+        combine_function,
+        method,
+        nthreads,
+        input_bytes,
+        state_bytes,
+        caller_outputs=output_array is not None and output_footprint is not None,
+        needs_intermediates=method == "custom",
+        intermediate_memmap=intermediate_memmap,
+        memory_limit=memory_limit,
+        tmpdir=tmpdir or tempfile.gettempdir(),
+        match_background=match_background,
+        tile_size=tile_size,
+        margin=margin,
+    )
+    tiles = tiles_for(shape_out, plan.tile_shape)
+    members = tile_members(tiles, bboxes, margin)
+    keep = [k for k, m in enumerate(members) if m]
+    return MosaicJob(
+        sources=sources,
+        wcs_out=wcs_out,
+        shape_out=shape_out,
+        resampler=resampler,
+        method=method,
+        combine=combine_function,
+        plan=plan,
+        tiles=tiles,
+        members=members,
+        blank=float(blank_pixel_value),
+        match_background=bool(match_background) and len(bboxes) > 1,
+        background_reference=background_reference,
+        background_model=background_model,
+        custom_function=func if method == "custom" else None,
+        custom_kwargs=rkw if method == "custom" else {},
+        clip_sigma=float(clip_sigma),
+        clip_iters=int(clip_iters),
+        client=client,
+        progress_bar=progress_bar,
+    )
+
+
+def _zero_copy(array, method):
+    dt = np.asarray(array).dtype if not hasattr(array, "dtype") else array.dtype
+    if dt.kind != "f" or dt.itemsize not in (4, 8):
+        return False
+    return dt.isnative or method == "interp"
+
+
+class _CustomResampler:
+    """Placeholder resampler for the generic path (sources carry cutouts)."""
+
+    margin = 0
+
+    def prepare(self, data):
+        return data
+
+    def state_nbytes(self, shape, itemsize):
+        return 0
+
+
+def _temp_memmap(tmpdir, shape, dtype):
+    """A memmap whose file is unlinked at once: nothing can be left behind."""
+    fd, path = tempfile.mkstemp(prefix="numbamosaic-", suffix=".dat", dir=tmpdir)
+    try:
+        os.close(fd)
+        arr = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
+    finally:
+        os.unlink(path)
+    return arr
+
+
+def _allocate_outputs(job, output_array, output_footprint):
+    plan = job.plan
+    shape, dtype = job.shape_out, plan.dtype
+    if plan.outputs == "memmap":
+        mk = lambda: _temp_memmap(plan.tmpdir, shape, dtype)  # noqa: E731
+    else:
+        mk = lambda: np.empty(shape, dtype=dtype)  # noqa: E731
+    if output_array is None:
+        output_array = mk()
+    if output_footprint is None:
+        output_footprint = mk()
+    return output_array, output_footprint
+
+
+def _wcs_slice(wcs, box):
+    from astropy.wcs import WCS
+    from astropy.wcs.wcsapi import HighLevelWCSWrapper, SlicedLowLevelWCS
+
+    y0, y1, x0, x1 = box
+    if isinstance(wcs, WCS):
+        return wcs[y0:y1, x0:x1]
+    ll = getattr(wcs, "low_level_wcs", wcs)
+    return HighLevelWCSWrapper(SlicedLowLevelWCS(ll, (slice(y0, y1), slice(x0, x1))))
+
+
+def _materialise_custom(job):
+    """Generic path: run the user's function once per input on its box."""
+    plan = job.plan
+    for src in job.sources:
+        if src.bbox is None:
+            continue
+        y0, y1, x0, x1 = src.bbox
+        shape = (y1 - y0, x1 - x0)
+        data, _ = src.ref.load()
+        wsub = _wcs_slice(job.wcs_out, src.bbox)
+        arr, fp = job.custom_function((data, src.wcs), wsub, shape_out=shape, **job.custom_kwargs)
+        weight = np.asarray(fp, dtype=np.float32)
+        if src.wref is not None:
+            w = job.custom_function((src.wref.load()[0], src.wcs), wsub, shape_out=shape, return_footprint=False, **job.custom_kwargs)
+            weight = weight * np.where(np.isfinite(w), w, 0).astype(np.float32)
+        if plan.intermediates_on_disk:
+            val = _temp_memmap(plan.tmpdir, shape, np.float32)
+            wt = _temp_memmap(plan.tmpdir, shape, np.float32)
+        else:
+            val = np.empty(shape, np.float32)
+            wt = np.empty(shape, np.float32)
+        val[...] = arr
+        bad = ~np.isfinite(val) | ~np.isfinite(weight)
+        wt[...] = np.where(bad, 0, weight)
+        src.precomputed = (np.asarray(val), np.asarray(wt), y0, x0)
+        del arr, fp
+
+
+def _preload(job):
+    """Load data and per-input state once (in the driver's process)."""
+    for src in job.sources:
+        if src.bbox is not None and getattr(src, "precomputed", None) is None:
+            with _LOAD_LOCK:
+                src.arrays(job.resampler)
+
+
+class _Progress:
+    """Sized iterator over finished tiles, so tqdm-like callables know the total."""
+
+    def __init__(self, results, n):
+        self.results = results
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        return iter(self.results)
+
+
+def _progress(job, iterable, n, desc):
+    pb = job.progress_bar
+    if pb is None or pb is False:
+        return iterable
+    if pb is True:
+        from tqdm.auto import tqdm
+
+        return tqdm(_Progress(iterable, n), total=n, desc=desc, unit="tile")
+    return pb(_Progress(iterable, n))
+
+
+def _parallel_map(job, fn, items, desc):
+    """Run ``fn(item)`` on threads; yields results in completion order."""
+    n = job.plan.threads
+    if n <= 1:
+        for it in _progress(job, (fn(i) for i in items), len(items), desc):
+            yield it
+        return
+    ex = ThreadPoolExecutor(max_workers=n, thread_name_prefix="numbamosaic")
+    try:
+        futures = [ex.submit(fn, it) for it in items]
+        from concurrent.futures import as_completed
+
+        for r in _progress(job, (f.result() for f in as_completed(futures)), len(futures), desc):
+            yield r
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _match_backgrounds(job):
+    """Stage 3: estimate and store each source's background model."""
+    collector = PairCollector()
+    work = [k for k, m in enumerate(job.members) if len(m) > 1]
+
+    def one(k):
+        tile = job.tiles[k]
+        vals, wts = stack_tile(tile, job.members[k], job.sources, job.resampler, job.resampler.margin, with_background=False)
+        return collector.add_tile(vals, wts, job.members[k], tile[0], tile[2])
+
+    for found in _parallel_map(job, one, work, "background"):
+        collector.merge(found)
+    n = len(job.sources)
+    est = collector.pair_estimates(job.background_model)
+    models = solve_backgrounds(n, est, job.background_reference)
+    for src in job.sources:
+        src.bg = models[src.index].copy()
+    log.info("background models: %s", models.tolist())
+    return models
+
+
+def _run_tiles(job, out, fp):
+    """Stage 4: every tile with inputs is computed; empty tiles are blanked."""
+    members = job.members
+    todo = [k for k, m in enumerate(members) if m]
+    blank = job.blank
+    for k, m in enumerate(members):
+        if not m:
+            y0, y1, x0, x1 = job.tiles[k]
+            out[y0:y1, x0:x1] = blank
+            fp[y0:y1, x0:x1] = 0
+    vout = np.asarray(out)
+    vfp = np.asarray(fp)
+
+    def one(k):
+        y0, y1, x0, x1 = job.tiles[k]
+        compute_tile(
+            job.tiles[k], members[k], job.sources, job.resampler, job.combine, blank,
+            out=vout[y0:y1, x0:x1], fp=vfp[y0:y1, x0:x1], margin=job.resampler.margin,
+            nsigma=job.clip_sigma, maxiter=job.clip_iters,
+        )
+        return k
+
+    for _ in _parallel_map(job, one, todo, "mosaic"):
+        pass
+
+
+def execute(job, output_array=None, output_footprint=None):
+    """Run a prepared :class:`MosaicJob`; returns ``(array, footprint)``."""
+    out, fp = _allocate_outputs(job, output_array, output_footprint)
+    if job.method == "custom":
+        _materialise_custom(job)
+    if job.client is not None:
+        from ..distributed import coadd_distributed
+
+        return coadd_distributed(job, out, fp)
+    _preload(job)
+    if job.match_background:
+        _match_backgrounds(job)
+    _run_tiles(job, out, fp)
+    return out, fp
+
+
+def reproject_and_coadd(
+    input_data,
+    output_projection,
+    shape_out=None,
+    input_weights=None,
+    hdu_in=None,
+    hdu_weights=None,
+    reproject_function=None,
+    combine_function="mean",
+    match_background=False,
+    background_reference=None,
+    output_array=None,
+    output_footprint=None,
+    block_sizes=None,
+    progress_bar=None,
+    blank_pixel_value=0,
+    intermediate_memmap=False,
+    parallel=True,
+    memory_limit=None,
+    tmpdir=None,
+    background_model="offset",
+    clip_sigma=3.0,
+    clip_iters=5,
+    tile_size=None,
+    **kwargs,
+):
+    """Reproject a list of images onto one output and combine them.
+
+    Drop-in for :func:`reproject.mosaicking.reproject_and_coadd` (same
+    arguments, defaults and ``(array, footprint)`` return), executed by a
+    planner-driven, tile-parallel engine: threads take output tiles, each
+    tile resamples the inputs overlapping it (fused Numba kernels) and
+    combines them in input order, writing straight into the output.
+
+    Parameters
+    ----------
+    input_data : sequence
+        Inputs in any form ``reproject_interp`` accepts (file names are read
+        lazily through memory maps).
+    output_projection : Header, WCS or str
+        Output projection; ``shape_out`` is needed for a WCS without
+        ``array_shape``.
+    shape_out : tuple, optional
+    input_weights : sequence, optional
+        One weight per input: arrays (same shape as the input), FITS files or
+        HDUs (with their own WCS, resampled onto the input grid when it
+        differs).  NaN weights count as 0.
+    hdu_in, hdu_weights : int or str, optional
+        HDU for file/HDUList inputs and weights.
+    reproject_function : callable, optional
+        ``numbamosaic.reproject_interp`` (default), ``reproject_exact`` or
+        ``reproject_adaptive`` run fused; any other callable with reproject's
+        signature runs through a generic per-input path.
+    combine_function : str
+        ``'mean'`` (default), ``'sum'``, ``'median'``, ``'first'``,
+        ``'last'``, ``'min'``, ``'max'`` (reproject's semantics) or
+        ``'clipped-mean'`` (iterative sigma clipping, ``clip_sigma``,
+        ``clip_iters``).
+    match_background : bool
+        Solve for additive backgrounds from pairwise overlaps and subtract
+        them (``background_model='offset'`` or ``'plane'``).
+    background_reference : int, optional
+        Input whose background is kept (``0`` works, unlike reproject 0.21).
+    output_array, output_footprint : ndarray, optional
+        Writable float32/float64 arrays (``np.memmap`` included) written in
+        place, tile by tile.
+    block_sizes : ignored
+        Accepted for compatibility; the planner chooses tiles.
+    progress_bar : callable or bool, optional
+        A tqdm-like callable wrapping an iterable, or ``True`` for tqdm.
+    blank_pixel_value : float
+        Value where no input contributes (default 0, as reproject).
+    intermediate_memmap : bool or 'auto'
+        Where per-input intermediates go when they are needed (custom
+        ``reproject_function``): RAM (False), memory-mapped files in
+        ``tmpdir`` (True), or the planner's choice ('auto').  numbamosaic's
+        own functions stream tiles and need no intermediates, even for the
+        median.
+    parallel : bool, int, 'current-scheduler' or distributed.Client
+        Threads for the tile loop, or run on dask.distributed.
+    memory_limit : int or str, optional
+        Memory budget (``'300MB'``); default a safe fraction of available
+        memory.  A :class:`MosaicMemoryError` is raised before any work if
+        nothing fits.
+    tmpdir : str, optional
+        Directory for memory-mapped files (default ``$TMPDIR``).
+    **kwargs
+        Passed to the reprojection (e.g. ``order='bicubic'``).
+
+    Returns
+    -------
+    array, footprint : ndarray
+        The mosaic and the summed weights (float32 for float32 inputs).
+    """
+    job = _prepare(
+        input_data, output_projection, shape_out=shape_out, input_weights=input_weights, hdu_in=hdu_in,
+        hdu_weights=hdu_weights, reproject_function=reproject_function, combine_function=combine_function,
+        match_background=match_background, background_reference=background_reference, output_array=output_array,
+        output_footprint=output_footprint, blank_pixel_value=blank_pixel_value, intermediate_memmap=intermediate_memmap,
+        parallel=parallel, memory_limit=memory_limit, tmpdir=tmpdir, background_model=background_model,
+        tile_size=tile_size, progress_bar=progress_bar, clip_sigma=clip_sigma, clip_iters=clip_iters, **kwargs,
+    )
+    log.info("%r", job.plan)
+    return execute(job, output_array, output_footprint)
+
+
+def plan_mosaic(input_data, output_projection, shape_out=None, **kwargs):
+    """Plan a mosaic without running it: returns the :class:`MosaicPlan`.
+
+    Takes the same arguments as :func:`reproject_and_coadd`.
+    """
+    kwargs.pop("progress_bar", None)
+    job = _prepare(input_data, output_projection, shape_out=shape_out, **kwargs)
+    return job.plan

@@ -1,0 +1,323 @@
+"""The mosaic planner: decide how memory and disk are used before any work.
+
+:func:`make_plan` looks at the output size, every input's bounding box, the
+combine function and the resampler, measures what the machine offers
+(``psutil``: available memory; free space in the temporary directory) and
+chooses:
+
+* where the outputs live: the caller's arrays, RAM, or (when the caller
+  passed none and they do not fit) disk-backed memmaps in ``tmpdir``;
+* the strategy: ``stream`` (every output tile is computed straight from the
+  inputs; needs no per-input intermediates, even for the median) or
+  ``intermediates`` (a custom ``reproject_function`` produces per-input
+  cutouts first, in RAM or memory-mapped under ``tmpdir``);
+* the tile size and thread count, so that per-thread tile buffers (and, for
+  median / clipped mean, the per-tile stack of every overlapping input) fit
+  the budget.
+
+If nothing fits, :class:`MosaicMemoryError` (a ``MemoryError``) is raised,
+naming the numbers, before anything is allocated.
+"""
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_MEMORY_FRACTION = 0.6
+MIN_TILE = 32
+MAX_TILE = 512
+
+
+class MosaicMemoryError(MemoryError):
+    """No strategy fits the memory (and disk) budget."""
+
+
+def parse_memory(value, name="memory_limit"):
+    """Parse ``'300MB'``, ``'2 GiB'``, ``1e9`` into bytes."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"{name}: must be positive, got {value}")
+        return int(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9.]+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", value)
+        if m:
+            num = float(m.group(1))
+            unit = m.group(2).upper()
+            base = 1024 if m.group(3) else 1000
+            mult = {"": 1, "K": base, "M": base**2, "G": base**3, "T": base**4}[unit]
+            if num > 0:
+                return int(num * mult)
+    raise ValueError(f"{name}: expected bytes or a string like '300MB' / '2GiB', got {value!r}")
+
+
+def _fmt(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+
+
+@dataclass
+class MosaicPlan:
+    """What :func:`reproject_and_coadd` will do, and what it will cost.
+
+    Attributes
+    ----------
+    shape_out : tuple
+        Output shape.
+    dtype : numpy dtype
+        Output dtype.
+    combine_function : str
+    method : str
+        Resampling method (``interp``, ``exact``, ``adaptive`` or ``custom``).
+    bboxes : dict
+        Input index -> ``(y0, y1, x0, x1)`` box in the output.
+    dropped : list
+        Indices of inputs that miss the output.
+    strategy : str
+        ``'stream'`` or ``'intermediates'``.
+    intermediates_on_disk : bool
+    outputs : str
+        ``'caller'``, ``'memory'`` or ``'memmap'``.
+    tile_shape : tuple
+    n_tiles : int
+    threads : int
+    max_depth : int
+        Largest number of inputs overlapping one tile.
+    estimates : dict
+        Strategy name -> ``{'memory': bytes, 'disk': bytes}``.
+    memory_budget, available_memory : int
+    tmpdir : str
+    free_disk : int
+    """
+
+    shape_out: tuple
+    dtype: object
+    combine_function: str
+    method: str
+    bboxes: dict
+    dropped: list
+    strategy: str
+    intermediates_on_disk: bool
+    outputs: str
+    tile_shape: tuple
+    n_tiles: int
+    threads: int
+    max_depth: int
+    estimates: dict
+    memory_budget: int
+    available_memory: int
+    tmpdir: str
+    free_disk: int
+    notes: list = field(default_factory=list)
+
+    @property
+    def peak_memory(self):
+        return self.estimates[self.chosen_key]["memory"]
+
+    @property
+    def disk_use(self):
+        return self.estimates[self.chosen_key]["disk"]
+
+    @property
+    def chosen_key(self):
+        return self._key(self.strategy, self.intermediates_on_disk, self.outputs)
+
+    @staticmethod
+    def _key(strategy, on_disk, outputs):
+        s = strategy if strategy == "stream" else f"intermediates-{'memmap' if on_disk else 'memory'}"
+        return f"{s}/outputs-{outputs}"
+
+    def summary_lines(self):
+        ny, nx = self.shape_out
+        lines = [
+            f"output {ny} x {nx} {np.dtype(self.dtype).name}, combine '{self.combine_function}', method '{self.method}'",
+            f"inputs: {len(self.bboxes)} used, {len(self.dropped)} outside the output",
+            f"strategy: {self.strategy}"
+            + (f" (intermediates {'memory-mapped in ' + self.tmpdir if self.intermediates_on_disk else 'in memory'})" if self.strategy != "stream" else ""),
+            f"outputs: {self.outputs}",
+            f"tiles: {self.n_tiles} of {self.tile_shape[0]} x {self.tile_shape[1]}, {self.threads} thread(s), max depth {self.max_depth}",
+            f"estimated peak memory {_fmt(self.peak_memory)}, disk {_fmt(self.disk_use)}; "
+            f"budget {_fmt(self.memory_budget)} of {_fmt(self.available_memory)} available, {_fmt(self.free_disk)} free in {self.tmpdir}",
+        ]
+        for k, v in self.estimates.items():
+            mark = "*" if k == self.chosen_key else " "
+            lines.append(f"  {mark} {k:40s} memory {_fmt(v['memory']):>10s}  disk {_fmt(v['disk']):>10s}")
+        lines += [f"note: {n}" for n in self.notes]
+        return lines
+
+    def __repr__(self):
+        return "MosaicPlan:\n  " + "\n  ".join(self.summary_lines())
+
+    def _repr_html_(self):
+        import html
+
+        rows = "".join(
+            f"<tr><td>{'&#9733;' if k == self.chosen_key else ''}</td><td>{html.escape(k)}</td>"
+            f"<td>{_fmt(v['memory'])}</td><td>{_fmt(v['disk'])}</td></tr>"
+            for k, v in self.estimates.items()
+        )
+        head = "<br>".join(html.escape(line) for line in self.summary_lines()[:6])
+        return (
+            f"<div><b>MosaicPlan</b><br>{head}<table><tr><th></th><th>strategy</th><th>memory</th><th>disk</th></tr>"
+            f"{rows}</table></div>"
+        )
+
+
+def tiles_for(shape_out, tile_shape):
+    """Row-major list of output tiles ``(y0, y1, x0, x1)``."""
+    ny, nx = shape_out
+    ty, tx = tile_shape
+    return [(y, min(ny, y + ty), x, min(nx, x + tx)) for y in range(0, ny, ty) for x in range(0, nx, tx)]
+
+
+def tile_members(tiles, bboxes, margin=0):
+    """For each tile, the input indices (in input order) whose box meets it."""
+    items = sorted(bboxes.items())
+    out = []
+    for (y0, y1, x0, x1) in tiles:
+        members = [
+            i for i, (b0, b1, c0, c1) in items if b0 - margin < y1 and b1 + margin > y0 and c0 - margin < x1 and c1 + margin > x0
+        ]
+        out.append(members)
+    return out
+
+
+def make_plan(
+    shape_out,
+    dtype,
+    bboxes,
+    dropped,
+    combine_function,
+    method,
+    threads,
+    input_bytes,
+    state_bytes,
+    caller_outputs,
+    needs_intermediates,
+    intermediate_memmap,
+    memory_limit=None,
+    tmpdir=None,
+    match_background=False,
+    tile_size=None,
+    margin=0,
+):
+    """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`."""
+    import psutil
+
+    tmpdir = tmpdir or tempfile.gettempdir()
+    available = int(psutil.virtual_memory().available)
+    budget = parse_memory(memory_limit) if memory_limit is not None else int(available * DEFAULT_MEMORY_FRACTION)
+    try:
+        free_disk = int(psutil.disk_usage(tmpdir).free)
+    except OSError:
+        free_disk = 0
+    itemsize = np.dtype(dtype).itemsize
+    n_out = int(np.prod(shape_out))
+    out_bytes = 2 * n_out * itemsize
+    stack = combine_function in ("median", "clipped-mean")
+    inter_bytes = sum((b[1] - b[0]) * (b[3] - b[2]) for b in bboxes.values()) * 8  # float32 value + weight
+    fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64
+
+    def depth_for(tile):
+        members = tile_members(tiles_for(shape_out, tile), bboxes, margin)
+        return max((len(m) for m in members), default=0), len(members)
+
+    def per_thread(tile, depth):
+        t = tile[0] * tile[1]
+        b = t * 16  # float64 accumulators
+        if stack:
+            b += depth * t * 8 + t * 8
+        if match_background:
+            b += depth * t * 8
+        return b
+
+    # tile size: largest power of two <= MAX_TILE keeping >= 2 tiles per thread when possible
+    ny, nx = shape_out
+    if tile_size is not None:
+        tile = (int(tile_size), int(tile_size)) if np.isscalar(tile_size) else tuple(int(t) for t in tile_size)
+        candidates = [tile]
+    else:
+        candidates = []
+        t = MAX_TILE
+        while t >= MIN_TILE:
+            candidates.append((t, t))
+            t //= 2
+        big = max(ny, nx)
+        candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= 2 * threads or c[0] <= MIN_TILE or c[0] <= big // 8] or [candidates[-1]]
+
+    estimates = {}
+    options = []
+    for outputs in (["caller"] if caller_outputs else ["memory", "memmap"]):
+        out_mem = 0 if outputs != "memory" else out_bytes
+        out_disk = out_bytes if outputs == "memmap" else 0
+        inter_opts = [(False, False)] if not needs_intermediates else [(True, False), (True, True)]
+        for needs, on_disk in inter_opts:
+            inter_mem = inter_bytes if needs and not on_disk else 0
+            inter_disk = inter_bytes if needs and on_disk else 0
+            for tile in candidates:
+                depth, n_tiles = depth_for(tile)
+                mem = out_mem + inter_mem + fixed + threads * per_thread(tile, depth)
+                disk = out_disk + inter_disk
+                strategy = "intermediates" if needs else "stream"
+                key = MosaicPlan._key(strategy, on_disk, outputs)
+                if key not in estimates:
+                    estimates[key] = {"memory": mem, "disk": disk}
+                options.append((key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk))
+                if mem <= budget:
+                    break  # largest tile that fits for this configuration
+
+    def allowed(opt):
+        key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk = opt
+        if needs_intermediates:
+            if intermediate_memmap is True and not on_disk:
+                return False
+            if intermediate_memmap is False and on_disk:
+                return False
+        return mem <= budget and disk <= free_disk
+
+    fitting = [o for o in options if allowed(o)]
+    if not fitting:
+        best = min(options, key=lambda o: o[7])
+        raise MosaicMemoryError(
+            f"no mosaic strategy fits: the smallest needs {_fmt(best[7])} of memory and {_fmt(best[8])} of disk, "
+            f"but the memory budget is {_fmt(budget)} ({'memory_limit' if memory_limit is not None else 'default fraction of available memory'}) "
+            f"and {_fmt(free_disk)} is free in {tmpdir}. Pass output_array/output_footprint memmaps, "
+            f"intermediate_memmap='auto', a larger memory_limit, or a tmpdir with more space."
+        )
+    # preference: outputs in memory over memmap, intermediates in memory over disk, larger tiles
+    def rank(o):
+        key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk = o
+        return (outputs == "memmap", on_disk, -tile[0])
+
+    key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk = min(fitting, key=rank)
+    estimates[key] = {"memory": mem, "disk": disk}
+    notes = []
+    if outputs == "memmap":
+        notes.append("outputs do not fit in memory: returning disk-backed np.memmap arrays")
+    return MosaicPlan(
+        shape_out=tuple(shape_out),
+        dtype=np.dtype(dtype),
+        combine_function=combine_function,
+        method=method,
+        bboxes=dict(bboxes),
+        dropped=list(dropped),
+        strategy=strategy,
+        intermediates_on_disk=on_disk,
+        outputs=outputs,
+        tile_shape=tile,
+        n_tiles=n_tiles,
+        threads=threads,
+        max_depth=depth,
+        estimates=estimates,
+        memory_budget=budget,
+        available_memory=available,
+        tmpdir=tmpdir,
+        free_disk=free_disk,
+        notes=notes,
+    )
