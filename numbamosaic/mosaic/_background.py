@@ -19,22 +19,31 @@ gauge is fixed per connected component: corrections average to zero
 import numpy as np
 from numba import njit
 
-MAX_SAMPLES_PER_TILE = 4096
+TARGET_LATTICE_POINTS = 4_000_000
+
+
+def sample_stride(shape_out):
+    """Global lattice spacing: about 4 million candidate pixels over the output."""
+    n = int(np.prod(shape_out))
+    return max(1, int(round(np.sqrt(n / TARGET_LATTICE_POINTS))))
 
 
 @njit(nogil=True, cache=True)
 def pair_samples(vals, wts, a, b, stride, oy, ox, outd, outx, outy):
     """Differences ``layer a - layer b`` where both have weight > 0.
 
-    Samples every ``stride``-th pixel in both directions; returns the count.
-    Positions are output pixel coordinates.
+    Samples the output pixels whose coordinates are multiples of ``stride``
+    (a global lattice, so the samples do not depend on the tiling); returns
+    the count.  Positions are output pixel coordinates.
     """
     ny = vals.shape[1]
     nx = vals.shape[2]
     n = 0
     cap = outd.shape[0]
-    for j in range(0, ny, stride):
-        for i in range(0, nx, stride):
+    j0 = (-oy) % stride
+    i0 = (-ox) % stride
+    for j in range(j0, ny, stride):
+        for i in range(i0, nx, stride):
             if wts[a, j, i] > 0.0 and wts[b, j, i] > 0.0:
                 va = vals[a, j, i]
                 vb = vals[b, j, i]
@@ -48,19 +57,24 @@ def pair_samples(vals, wts, a, b, stride, oy, ox, outd, outx, outy):
 
 
 class PairCollector:
-    """Accumulates difference samples per input pair across tiles."""
+    """Accumulates difference samples per input pair across tiles.
 
-    def __init__(self):
+    Samples are kept per tile and concatenated in tile order, so estimates do
+    not depend on the order in which tiles finish.
+    """
+
+    def __init__(self, stride):
+        self.stride = stride
         self.samples = {}
 
     def add_tile(self, vals, wts, members, oy, ox):
-        """Add the samples of one tile stack (``members[k]`` is layer k's input)."""
+        """Samples of one tile stack (``members[k]`` is layer k's input)."""
         k = len(members)
         if k < 2:
             return {}
         th, tw = vals.shape[1], vals.shape[2]
-        stride = max(1, int(np.sqrt(th * tw / MAX_SAMPLES_PER_TILE)))
-        cap = ((th + stride - 1) // stride) * ((tw + stride - 1) // stride)
+        stride = self.stride
+        cap = ((th + stride - 1) // stride + 1) * ((tw + stride - 1) // stride + 1)
         found = {}
         for p in range(k):
             for q in range(p + 1, k):
@@ -76,15 +90,15 @@ class PairCollector:
                     found[(i, j)] = (d[:n], x[:n], y[:n])
         return found
 
-    def merge(self, found):
+    def merge(self, tile_index, found):
         for key, val in found.items():
-            self.samples.setdefault(key, []).append(val)
+            self.samples.setdefault(key, []).append((tile_index, val))
 
     def pair_estimates(self, model):
-        """Per pair: (i, j, n, params) with params (c,) or (c, a, s)."""
+        """Per pair: (i, j, n, params) with params (c, a, s)."""
         out = []
         for (i, j) in sorted(self.samples):
-            parts = self.samples[(i, j)]
+            parts = [v for _, v in sorted(self.samples[(i, j)], key=lambda t: t[0])]
             d = np.concatenate([p[0] for p in parts])
             if d.size == 0:
                 continue

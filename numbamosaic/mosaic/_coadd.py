@@ -33,7 +33,7 @@ from .._common import check_output_array, parse_parallel
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
 from ..kernels._sinks import SINK_WRITE
-from ._background import PairCollector, solve_backgrounds
+from ._background import PairCollector, sample_stride, solve_backgrounds
 from ._inputs import make_sources
 from ._plan import make_plan, tile_members, tiles_for
 from ._tiles import COMBINES, compute_tile, stack_tile
@@ -390,16 +390,16 @@ def _parallel_map(job, fn, items, desc):
 
 def _match_backgrounds(job):
     """Stage 3: estimate and store each source's background model."""
-    collector = PairCollector()
+    collector = PairCollector(sample_stride(job.shape_out))
     work = [k for k, m in enumerate(job.members) if len(m) > 1]
 
     def one(k):
         tile = job.tiles[k]
         vals, wts = stack_tile(tile, job.members[k], job.sources, job.resampler, job.resampler.margin, with_background=False)
-        return collector.add_tile(vals, wts, job.members[k], tile[0], tile[2])
+        return k, collector.add_tile(vals, wts, job.members[k], tile[0], tile[2])
 
-    for found in _parallel_map(job, one, work, "background"):
-        collector.merge(found)
+    for k, found in _parallel_map(job, one, work, "background"):
+        collector.merge(k, found)
     n = len(job.sources)
     est = collector.pair_estimates(job.background_model)
     models = solve_backgrounds(n, est, job.background_reference)

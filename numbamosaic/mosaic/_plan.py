@@ -29,6 +29,7 @@ import numpy as np
 DEFAULT_MEMORY_FRACTION = 0.6
 MIN_TILE = 32
 MAX_TILE = 512
+MIN_TILES = 16
 
 
 class MosaicMemoryError(MemoryError):
@@ -248,8 +249,10 @@ def make_plan(
         while t >= MIN_TILE:
             candidates.append((t, t))
             t //= 2
-        big = max(ny, nx)
-        candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= 2 * threads or c[0] <= MIN_TILE or c[0] <= big // 8] or [candidates[-1]]
+        # at least MIN_TILES tiles when the output allows it, independent of the
+        # thread count so that the tiling (hence every sample) is the same for any
+        # number of threads or workers
+        candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= MIN_TILES or c[0] == MIN_TILE]
 
     estimates = {}
     options = []
