@@ -1,0 +1,248 @@
+"""Run mosaics and single reprojections on a ``dask.distributed`` cluster.
+
+The distributed driver executes exactly the tiles the planner made for the
+threaded driver, with the same kernels (``mosaic._tiles.compute_tile``), so
+the result is bitwise identical to a local run.
+
+How work and data move:
+
+* Every input is scattered **once** as a light :class:`~numbamosaic.mosaic._inputs.Source`:
+  inputs given as FITS paths travel as ``(path, hdu)`` and are opened lazily
+  (memory-mapped) on the worker; in-memory arrays travel inside the
+  scattered source, once per worker that needs them.  Tasks refer to these
+  futures, so the graph holds one task per non-empty output tile with only
+  the inputs overlapping it: its size grows with the actual overlap, not
+  with inputs x tiles.
+* Workers keep loaded inputs (and per-input state such as spline
+  coefficients) in the scattered object and return finished tiles; the
+  client writes each tile into the output (a memmap is fine) as it arrives
+  and releases it, so client memory stays bounded by a few tiles.
+* Background matching runs a first round of tasks returning pairwise
+  difference samples (small), solved on the client; the background models
+  are then passed to the tile tasks as a small argument.
+* Kernels inside a task run serially (one tile per worker thread); the only
+  multi-threaded step (spline prefilter) gets ``cores // worker threads``
+  Numba threads, so workers never oversubscribe.  A warm-up compiles (or
+  loads from the on-disk cache) every kernel once per worker.
+* A task is a pure function of its inputs: if a worker dies, dask reruns its
+  tasks elsewhere and the mosaic is unchanged.  A failing task raises
+  :class:`DistributedTileError` naming the tile and its inputs.
+"""
+
+import os
+
+import numpy as np
+
+
+class DistributedTileError(RuntimeError):
+    """A tile task failed on a worker."""
+
+
+def resolve_client(client):
+    """The ``distributed.Client`` for ``parallel='current-scheduler'`` or a Client."""
+    try:
+        from distributed import get_client
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError("parallel='current-scheduler' needs dask.distributed: pip install 'numbamosaic[dask]'") from exc
+    if client == "current-scheduler":
+        try:
+            return get_client()
+        except ValueError:
+            raise ValueError(
+                "parallel='current-scheduler' needs an active dask.distributed Client "
+                "(create one first, e.g. Client(LocalCluster()))"
+            ) from None
+    return client
+
+
+def _numba_threads_for_worker():
+    """Numba threads per task so that worker threads x Numba threads <= cores."""
+    try:
+        from distributed import get_worker
+
+        w = get_worker()
+        nthreads = max(1, int(w.state.nthreads if hasattr(w, "state") else w.nthreads))
+    except Exception:
+        nthreads = 1
+    import numba
+
+    return max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // nthreads))
+
+
+def _warmup():
+    """Compile (or load from cache) the kernels once on this worker."""
+    from .. import _threads  # noqa: F401
+
+    return True
+
+
+def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, clip_sigma, clip_iters, dtype):
+    from .._threads import numba_threads
+    from ..mosaic._tiles import compute_tile
+
+    by_index = {s.index: s for s in sources}
+    for s in sources:
+        if bgs is not None:
+            s.bg = bgs[s.index]
+    try:
+        with numba_threads(_numba_threads_for_worker()):
+            th, tw = tile[1] - tile[0], tile[3] - tile[2]
+            out = np.empty((th, tw), dtype=dtype)
+            fp = np.empty((th, tw), dtype=dtype)
+            compute_tile(tile, members, by_index, resampler, combine, blank, out=out, fp=fp, margin=margin,
+                         nsigma=clip_sigma, maxiter=clip_iters)
+    except Exception as exc:
+        raise DistributedTileError(f"tile {tile} with inputs {members} failed: {type(exc).__name__}: {exc}") from exc
+    return tile, out, fp
+
+
+def _pairs_task(k, tile, members, sources, resampler, margin, stride):
+    from .._threads import numba_threads
+    from ..mosaic._background import PairCollector
+    from ..mosaic._tiles import stack_tile
+
+    by_index = {s.index: s for s in sources}
+    try:
+        with numba_threads(_numba_threads_for_worker()):
+            vals, wts = stack_tile(tile, members, by_index, resampler, margin, with_background=False)
+            return k, PairCollector(stride).add_tile(vals, wts, members, tile[0], tile[2])
+    except Exception as exc:
+        raise DistributedTileError(f"background samples of tile {tile} with inputs {members} failed: {exc}") from exc
+
+
+def _scatter_sources(client, job):
+    """Scatter each used source once; returns {index: future}.
+
+    Sources that reference files are tiny and go to every worker; sources
+    holding in-memory arrays are kept on two workers, so losing one worker
+    never loses an input.
+    """
+    futures = {}
+    nworkers = len(client.scheduler_info().get("workers", {})) or 1
+    for src in job.sources:
+        if src.bbox is None:
+            continue
+        by_file = src.ref.array is None and getattr(src, "precomputed", None) is None
+        f = client.scatter(src, hash=False, broadcast=by_file)
+        if not by_file and nworkers > 1:
+            client.replicate([f], n=2)
+        futures[src.index] = f
+    return futures
+
+
+def coadd_distributed(job, out, fp):
+    """Execute a prepared mosaic job on the cluster; fills ``out``/``fp``."""
+    from distributed import as_completed
+
+    client = resolve_client(job.client)
+    client.run(_warmup)
+    src_f = _scatter_sources(client, job)
+    margin = job.resampler.margin
+    bgs = None
+    try:
+        if job.match_background:
+            from ..mosaic._background import PairCollector, sample_stride, solve_backgrounds
+
+            stride = sample_stride(job.shape_out)
+            collector = PairCollector(stride)
+            futs = [
+                client.submit(_pairs_task, k, job.tiles[k], m, [src_f[i] for i in m], job.resampler, margin, stride, pure=False)
+                for k, m in enumerate(job.members)
+                if len(m) > 1
+            ]
+            for fut, (k, found) in as_completed(futs, with_results=True):
+                collector.merge(k, found)
+                fut.release()
+            models = solve_backgrounds(len(job.sources), collector.pair_estimates(job.background_model), job.background_reference)
+            bgs = {i: models[i].copy() for i in src_f}
+            for src in job.sources:
+                src.bg = models[src.index].copy()
+        dtype = np.dtype(job.plan.dtype)
+        vout, vfp = np.asarray(out), np.asarray(fp)
+        futs = []
+        for k, m in enumerate(job.members):
+            y0, y1, x0, x1 = job.tiles[k]
+            if not m:
+                vout[y0:y1, x0:x1] = job.blank
+                vfp[y0:y1, x0:x1] = 0
+                continue
+            futs.append(
+                client.submit(
+                    _tile_task, job.tiles[k], m, [src_f[i] for i in m], job.resampler, job.combine, job.blank, margin,
+                    {i: bgs[i] for i in m} if bgs is not None else None, job.clip_sigma, job.clip_iters, dtype, pure=False,
+                )
+            )
+        from ..mosaic._coadd import _progress
+
+        for fut, (tile, o, f) in _progress(job, as_completed(futs, with_results=True), len(futs), "mosaic"):
+            y0, y1, x0, x1 = tile
+            vout[y0:y1, x0:x1] = o
+            vfp[y0:y1, x0:x1] = f
+            fut.release()
+    finally:
+        for f in src_f.values():
+            f.release()
+    return out, fp
+
+
+def _strip_task(method, data, state_fn_params, tr, box, out_dtype, want_fp):
+    from .._resamplers import get_resampler
+    from .._threads import numba_threads
+    from ..kernels._sinks import SINK_VALUE, SINK_WRITE
+
+    y0, y1, x0, x1 = box
+    with numba_threads(_numba_threads_for_worker()):
+        resampler = get_resampler(method, **state_fn_params)
+        state = resampler.prepare(data)
+        val = np.empty((y1 - y0, x1 - x0), dtype=out_dtype)
+        wt = np.empty_like(val) if want_fp else np.empty((1, 1), dtype=out_dtype)
+        nowt = np.empty((0, 0), dtype=np.float32)
+        resampler.tile(data, state, nowt, tr, y0, y1, x0, x1, val, wt, y0, x0, SINK_WRITE if want_fp else SINK_VALUE, np.zeros(3))
+    return box, val, (wt if want_fp else None)
+
+
+def reproject_single_distributed(method, job, out, fp, return_footprint, client, params):
+    """Single-image reprojection split into output strips on the cluster.
+
+    The input array is scattered once; each task resamples one strip of rows
+    with the method's serial kernel and returns it; the client writes strips
+    as they arrive.  Identical to the threaded result, bit for bit.
+    """
+    from distributed import as_completed
+
+    from ..wcs import transform_and_bbox
+
+    client = resolve_client(client)
+    roundtrip = bool(params.get("roundtrip_coords", True))
+    tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip)
+    out[...] = np.nan
+    if fp is not None:
+        fp[...] = 0
+    if bbox is None:
+        return (out, fp) if return_footprint else out
+    from .._resamplers import get_resampler
+
+    margin = get_resampler(method, **params).margin
+    ny, nx = job.shape_out
+    y0, y1, x0, x1 = bbox
+    y0, y1, x0, x1 = max(0, y0 - margin), min(ny, y1 + margin), max(0, x0 - margin), min(nx, x1 + margin)
+    client.run(_warmup)
+    data_f = client.scatter(job.data, hash=False)
+    tr_f = client.scatter(tr, hash=False)
+    nworkers = max(1, sum(client.nthreads().values()))
+    rows = max(16, -(-(y1 - y0) // (4 * nworkers)))
+    futs = [
+        client.submit(_strip_task, method, data_f, params, tr_f, (ys, min(y1, ys + rows), x0, x1), out.dtype, fp is not None, pure=False)
+        for ys in range(y0, y1, rows)
+    ]
+    try:
+        for fut, (box, val, wt) in as_completed(futs, with_results=True):
+            b0, b1, c0, c1 = box
+            out[b0:b1, c0:c1] = val
+            if fp is not None:
+                fp[b0:b1, c0:c1] = wt
+            fut.release()
+    finally:
+        data_f.release()
+        tr_f.release()
+    return (out, fp) if return_footprint else out
