@@ -1,0 +1,148 @@
+"""The distributed driver equals the threaded driver bit for bit (issue 4).
+
+One LocalCluster (2 worker processes x 1 thread) is shared by the module.
+"""
+
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+import numbamosaic as nm
+
+distributed = pytest.importorskip("distributed")
+
+
+def _wcs(crval=(30.0, 40.0), rot=0.0, cdelt=0.001, shape=(100, 120)):
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = crval
+    w.wcs.crpix = [shape[1] / 2 + 0.3, shape[0] / 2 - 0.2]
+    t = np.radians(rot)
+    w.wcs.cd = cdelt * np.array([[-np.cos(t), np.sin(t)], [np.sin(t), np.cos(t)]])
+    w.wcs.set()
+    return w
+
+
+OFFSETS = [5.0, 0.0, -3.0, 2.0]
+SHAPE_OUT = (220, 260)
+
+
+@pytest.fixture(scope="module")
+def survey():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:100, 0:120]
+    inputs = []
+    for k, (dx, dy) in enumerate([(0, 0), (0.08, 0), (0, 0.07), (0.08, 0.07)]):
+        d = (np.sin(xx / 7.0) + np.cos(yy / 5.0) + OFFSETS[k] + 0.01 * rng.normal(size=(100, 120))).astype(np.float32)
+        d[40:44, 50:53] = np.nan
+        inputs.append((d, _wcs(crval=(30 + dx / np.cos(np.radians(40)), 40 + dy), rot=0.7 * k)))
+    return inputs, _wcs(crval=(30.05, 40.035), shape=SHAPE_OUT)
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as c:
+            yield c
+
+
+def test_no_client_is_a_clear_error(survey):
+    # runs first in this module, before the shared cluster exists
+    inputs, wout = survey
+    try:
+        distributed.get_client()
+        pytest.skip("a client is active in this process")
+    except ValueError:
+        pass
+    with pytest.raises(ValueError, match="current-scheduler"):
+        nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, parallel="current-scheduler")
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(combine_function="mean"),
+        dict(combine_function="median"),
+        dict(combine_function="first"),
+        dict(combine_function="clipped-mean"),
+        dict(combine_function="mean", match_background=True),
+        dict(combine_function="mean", match_background=True, background_reference=0, background_model="plane"),
+    ],
+)
+def test_current_scheduler_equals_threads(survey, client, kw):
+    inputs, wout = survey
+    a, fa = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, parallel="current-scheduler", **kw)
+    b, fb = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, parallel=2, **kw)
+    assert np.array_equal(a, b) and np.array_equal(fa, fb)
+    assert (fa > 0).sum() > 0.5 * fa.size
+
+
+def test_weights_and_client_object(survey, client):
+    inputs, wout = survey
+    weights = [np.linspace(0.5, 2.0, 120, dtype=np.float32)[None, :].repeat(100, 0) * (k + 1) for k in range(4)]
+    a, fa = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, input_weights=weights, parallel=client)
+    b, fb = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, input_weights=weights, parallel=False)
+    assert np.array_equal(a, b) and np.array_equal(fa, fb)
+    assert fa.max() > 4  # weights reached the footprint
+
+
+def test_fits_inputs_by_reference_and_memmap_output(survey, client, tmp_path):
+    inputs, wout = survey
+    paths = []
+    for k, (d, w) in enumerate(inputs):
+        p = tmp_path / f"in{k}.fits"
+        fits.PrimaryHDU(d, header=w.to_header()).writeto(p)
+        paths.append(str(p))
+    out = np.memmap(tmp_path / "out.dat", dtype=np.float32, mode="w+", shape=SHAPE_OUT)
+    fp = np.memmap(tmp_path / "fp.dat", dtype=np.float32, mode="w+", shape=SHAPE_OUT)
+    before = set(os.listdir(tmp_path))
+    nm.reproject_and_coadd(paths, wout, shape_out=SHAPE_OUT, output_array=out, output_footprint=fp,
+                           parallel="current-scheduler", tmpdir=str(tmp_path))
+    b, fb = nm.reproject_and_coadd(paths, wout, shape_out=SHAPE_OUT, parallel=2)
+    assert np.array_equal(np.asarray(out), b) and np.array_equal(np.asarray(fp), fb)
+    # and the FITS round trip (big-endian memmaps read in place) matches the in-memory arrays
+    c, fc = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, parallel=2)
+    np.testing.assert_allclose(b, c, rtol=0, atol=1e-5)
+    assert set(os.listdir(tmp_path)) == before  # no temporary files left
+
+
+def test_single_image_functions(survey, client):
+    inputs, wout = survey
+    for order in ("bilinear", "bicubic"):
+        a, fa = nm.reproject_interp(inputs[0], wout, shape_out=SHAPE_OUT, order=order, parallel="current-scheduler")
+        b, fb = nm.reproject_interp(inputs[0], wout, shape_out=SHAPE_OUT, order=order, parallel=2)
+        assert np.array_equal(a, b, equal_nan=True) and np.array_equal(fa, fb)
+
+
+def test_killed_worker_gives_identical_mosaic(client):
+    # a bigger job, so that a worker can be killed while tiles are in flight
+    rng = np.random.default_rng(3)
+    inputs = []
+    for k in range(6):
+        d = rng.normal(size=(300, 300)).astype(np.float32)
+        inputs.append((d, _wcs(crval=(30 + 0.1 * (k % 3), 40 + 0.1 * (k // 3)), rot=k, shape=(300, 300))))
+    wout = _wcs(crval=(30.1, 40.05), shape=(420, 560))
+    ref, fref = nm.reproject_and_coadd(inputs, wout, shape_out=(420, 560), combine_function="median", parallel=2, tile_size=32)
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed = threading.Event()
+
+    def bar(iterable):
+        for i, item in enumerate(iterable):
+            if i == 3 and not killed.is_set():
+                os.kill(victim, signal.SIGKILL)
+                killed.set()
+            yield item
+
+    out, fp = nm.reproject_and_coadd(inputs, wout, shape_out=(420, 560), combine_function="median",
+                                     parallel=client, tile_size=32, progress_bar=bar)
+    assert killed.is_set()
+    assert np.array_equal(out, ref) and np.array_equal(fp, fref)
+    client.wait_for_workers(2, timeout=60)
