@@ -11,6 +11,8 @@ import os
 
 import numba
 
+from . import _cache  # noqa: F401  (must run before any kernel module is imported)
+
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "threadsafe"
 

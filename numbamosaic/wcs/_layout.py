@@ -52,10 +52,12 @@ T_OUT = T_HEADER
 T_IN = T_OUT + WCS_LEN
 T_M = T_IN + WCS_LEN  # native out -> native in (3x3 row-major)
 T_MT = T_M + 9  # its transpose (native in -> native out)
-TR_LEN = T_MT + 9
+T_H = T_MT + 9  # 3x3 homography output pixel -> input pixel (TAN -> TAN without SIP)
+TR_LEN = T_H + 9
 
 MODE_NATIVE = 0
 MODE_GRID = 1
+MODE_HOMOGRAPHY = 2  # gnomonic -> gnomonic: a projective map, no trigonometry at all
 
 # Projection codes.  Zenithal < 100, cylindrical/pseudo-cylindrical 100-199,
 # conic 200-299, HEALPix 300.

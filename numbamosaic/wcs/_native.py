@@ -19,12 +19,15 @@ import numpy as np
 from numba import njit
 
 from ._layout import (
+    MODE_GRID,
+    MODE_HOMOGRAPHY,
     MODE_NATIVE,
     SIP_BLOCK,
     SIP_MAX_ORDER,
     T_GSTEP,
     T_GX0,
     T_GY0,
+    T_H,
     T_IN,
     T_M,
     T_MODE,
@@ -188,7 +191,7 @@ def _native_out_to_in(tr, x, y):
 
 @njit(nogil=True, cache=True)
 def in_to_out(tr, x, y):
-    """Input pixel -> output pixel (native mode only; NaN if invalid)."""
+    """Input pixel -> output pixel (native and homography modes; NaN if invalid)."""
     vx, vy, vz = pixel_to_native(tr, T_IN, x, y)
     if vx != vx:
         return NAN, NAN
@@ -231,10 +234,19 @@ def out_to_in(tr, grid, x, y):
 
     In native mode the WCS chain is evaluated exactly (with the optional
     round-trip check of reproject: points that do not come back to within one
-    output pixel are rejected).  In grid mode the position is interpolated on
-    the control grid ``grid`` (shape ``(2, ny, nx)``) computed by astropy.
+    output pixel are rejected).  In homography mode (gnomonic to gnomonic, no
+    distortion) the exact map is projective and costs two divisions.  In grid
+    mode the position is interpolated on the control grid ``grid`` (shape
+    ``(2, ny, nx)``) computed by astropy.
     """
-    if tr[T_MODE] == MODE_NATIVE:
+    mode = tr[T_MODE]
+    if mode == MODE_HOMOGRAPHY:
+        h = T_H
+        den = tr[h + 6] * x + tr[h + 7] * y + tr[h + 8]
+        if not den > 0.0:
+            return NAN, NAN
+        return (tr[h] * x + tr[h + 1] * y + tr[h + 2]) / den, (tr[h + 3] * x + tr[h + 4] * y + tr[h + 5]) / den
+    if mode == MODE_NATIVE:
         xi, yi = _native_out_to_in(tr, x, y)
         if xi != xi or yi != yi:
             return NAN, NAN

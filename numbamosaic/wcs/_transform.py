@@ -23,7 +23,14 @@ import numpy as np
 from ._describe import UnsupportedWCS, describe_wcs
 from ._layout import (
     MODE_GRID,
+    MODE_HOMOGRAPHY,
     MODE_NATIVE,
+    T_H,
+    W_CODE,
+    W_CRPIX,
+    W_M,
+    W_MINV,
+    W_SIP,
     T_GSTEP,
     T_GX0,
     T_GY0,
@@ -198,6 +205,7 @@ def build_transform(wcs_in, wcs_out, region=None, roundtrip=True, grid_tolerance
             M = Rin.T @ F @ Rout
             vec[T_M : T_M + 9] = M.ravel()
             vec[T_MT : T_MT + 9] = M.T.ravel()
+            _specialise(vec, nin, nout, M)
             return PixelTransform(wcs_in, wcs_out, vec, empty_grid(), True)
         except UnsupportedWCS as exc:
             reason = str(exc)
@@ -287,3 +295,39 @@ def transform_and_bbox(wcs_in, wcs_out, shape_in, shape_out, roundtrip=True, gri
         return None, None
     tr = build_transform(wcs_in, wcs_out, region=bbox, roundtrip=roundtrip, grid_tolerance=grid_tolerance, force_grid=True)
     return tr, bbox
+
+
+def _specialise(vec, nin, nout, M):
+    """Cheaper exact evaluation where the geometry allows it.
+
+    * TAN -> TAN without SIP: the whole chain pixel -> plane -> sphere ->
+      rotation -> sphere -> plane -> pixel is projective (great circles are
+      straight lines in both gnomonic planes), so it collapses into one 3x3
+      homography: two divisions per pixel.
+    * The round trip of reproject only rejects points of projections that are
+      not one-to-one; zenithal outputs without distortion are one-to-one on
+      the domain the kernels already check, so the round trip is skipped.
+    """
+    r2d = 180.0 / np.pi
+    no_sip = nin.vector[W_SIP] == 0 and nout.vector[W_SIP] == 0
+    code_out = int(nout.vector[W_CODE])
+    if no_sip and code_out < 100:
+        vec[T_ROUNDTRIP] = 0.0
+    if not (no_sip and code_out == 1 and int(nin.vector[W_CODE]) == 1):
+        return
+    mo = nout.vector[W_M : W_M + 4].reshape(2, 2)
+    cxo, cyo = nout.vector[W_CRPIX : W_CRPIX + 2]
+    # pixel (x, y, 1) -> unnormalised native vector (-Y, X, r2d), (X, Y) = mo @ (p - crpix)
+    lin = np.array([[mo[0, 0], mo[0, 1], -mo[0, 0] * cxo - mo[0, 1] * cyo],
+                    [mo[1, 0], mo[1, 1], -mo[1, 0] * cxo - mo[1, 1] * cyo],
+                    [0.0, 0.0, 1.0]])
+    A = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, r2d]]) @ lin
+    mi = nin.vector[W_MINV : W_MINV + 4].reshape(2, 2)
+    cxi, cyi = nin.vector[W_CRPIX : W_CRPIX + 2]
+    # native vector w -> homogeneous input pixel: X = r2d wy/wz, Y = -r2d wx/wz
+    B = np.array([[-r2d * mi[0, 1], r2d * mi[0, 0], cxi],
+                  [-r2d * mi[1, 1], r2d * mi[1, 0], cyi],
+                  [0.0, 0.0, 1.0]])
+    H = B @ M @ A
+    vec[T_H : T_H + 9] = H.ravel()
+    vec[T_MODE] = MODE_HOMOGRAPHY

@@ -1,0 +1,49 @@
+"""Where compiled kernels are cached, keyed by the kernels' source code.
+
+Numba's on-disk cache (``cache=True``) is invalidated only when the file of
+the cached function itself changes, not when a function it calls from
+another module does: after an upgrade or an edit of the WCS engine, a kernel
+could silently run stale machine code.  Before any kernel module is imported
+we point Numba's cache at a directory named after a hash of every kernel and
+WCS-engine source file, so a change anywhere starts a fresh cache.
+
+The base directory is ``$NUMBA_CACHE_DIR`` if the user set it, else
+``$XDG_CACHE_HOME/numbamosaic`` (``~/.cache/numbamosaic``); if it is not
+writable Numba falls back to its defaults.
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_KERNEL_DIRS = ("kernels", "wcs", "mosaic")
+
+
+def source_hash():
+    """Short hash of the sources whose code ends up inside compiled kernels."""
+    h = hashlib.sha256()
+    for sub in _KERNEL_DIRS:
+        for p in sorted((_HERE / sub).glob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def configure():
+    import numba
+
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "numbamosaic"
+    )
+    path = os.path.join(base, source_hash())
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK):
+            numba.config.CACHE_DIR = path
+    except OSError:
+        pass
+    return numba.config.CACHE_DIR
+
+
+CACHE_DIR = configure()
