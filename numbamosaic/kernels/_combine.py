@@ -93,9 +93,11 @@ def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
     Each iteration computes the median of the surviving values and a robust
     scatter (1.4826 x median absolute deviation), rejects values further than
     ``nsigma`` scatters from the median, and stops when nothing changes or
-    after ``maxiter`` rounds.  The result is the weighted mean of survivors;
-    the footprint is their summed weight.  With fewer than three values
-    nothing is rejected.
+    after ``maxiter`` rounds.  When the scatter is zero (most values
+    identical) every value differing from the median is rejected, as
+    astropy's ``sigma_clip`` does.  The result is the weighted mean of
+    survivors; the footprint is their summed weight.  With fewer than three
+    values nothing is rejected.
     """
     ny, nx = out.shape
     d = max(depth, 1)
@@ -127,7 +129,7 @@ def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
                 sigma = 1.4826 * _median_inplace(dev, m)
                 changed = False
                 for k in range(depth):
-                    if keep[k] and abs(vals[k, j, i] - med) > nsigma * sigma and sigma > 0.0:
+                    if keep[k] and abs(vals[k, j, i] - med) > nsigma * sigma:
                         keep[k] = False
                         n -= 1
                         changed = True
