@@ -99,15 +99,12 @@ _COADD_ONLY = {"block_size", "return_type", "dask_method", "parallel"}
 def _resampler_kwargs(func, kwargs):
     """Keep keywords ``func`` accepts; unknown ones raise like a direct call would."""
     params = inspect.signature(func).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        known = set(params)
-    else:
-        known = set(params)
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in params.values())
     clean = {}
     for k, v in kwargs.items():
         if k in _COADD_ONLY:
             continue
-        if k not in known:
+        if k not in params and not open_ended:
             raise TypeError(f"reproject_and_coadd: unexpected keyword argument {k!r} for {func.__name__}")
         clean[k] = v
     return clean
@@ -175,8 +172,6 @@ def _prepare(
         check_output_array(output_array, shape_out, "output_array")
     if output_footprint is not None:
         check_output_array(output_footprint, shape_out, "output_footprint")
-    if (output_array is None) != (output_footprint is None):
-        pass  # one given: the other is allocated by the planner's choice
     sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method == "interp"))
     if method == "custom":
         resampler = _CustomResampler()
@@ -230,7 +225,6 @@ def _prepare(
     )
     tiles = tiles_for(shape_out, plan.tile_shape)
     members = tile_members(tiles, bboxes, margin)
-    keep = [k for k, m in enumerate(members) if m]
     return MosaicJob(
         sources=sources,
         wcs_out=wcs_out,
