@@ -17,16 +17,22 @@ import os
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_KERNEL_DIRS = ("kernels", "wcs", "mosaic")
 
 
 def source_hash():
-    """Short hash of the sources whose code ends up inside compiled kernels."""
+    """Short hash of the package modules that define Numba code.
+
+    Modules without Numba code are left out, so editing pure-Python layers
+    (drivers, planner, CLI) does not throw the compiled kernels away.
+    """
     h = hashlib.sha256()
-    for sub in _KERNEL_DIRS:
-        for p in sorted((_HERE / sub).glob("*.py")):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+    for p in sorted(_HERE.rglob("*.py")):
+        text = p.read_bytes()
+        if b"from numba" in text or b"import numba" in text:
+            if p.name in ("_cache.py", "_threads.py"):
+                continue
+            h.update(str(p.relative_to(_HERE)).encode())
+            h.update(text)
     return h.hexdigest()[:16]
 
 
