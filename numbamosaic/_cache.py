@@ -14,7 +14,10 @@ writable Numba falls back to its defaults.
 
 import hashlib
 import os
+import re
 from pathlib import Path
+
+_USES_NUMBA = re.compile(rb"^\s*(from numba[ .]|import numba\b)", re.MULTILINE)
 
 _HERE = Path(__file__).resolve().parent
 
@@ -28,7 +31,7 @@ def source_hash():
     h = hashlib.sha256()
     for p in sorted(_HERE.rglob("*.py")):
         text = p.read_bytes()
-        if b"from numba" in text or b"import numba" in text:
+        if _USES_NUMBA.search(text):
             if p.name in ("_cache.py", "_threads.py"):
                 continue
             h.update(str(p.relative_to(_HERE)).encode())
