@@ -120,7 +120,9 @@ def parse_input_data(input_data, hdu_in=None, name="input_data"):
         if not path.exists():
             raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
         try:
-            hdul = fits.open(path, memmap=True)
+            # memmap=None (not True): astropy still memory-maps unscaled data, and
+            # scaled images (BZERO/BSCALE/BLANK, e.g. uint16) load instead of raising
+            hdul = fits.open(path)
         except OSError as exc:
             raise ValueError(f"{name}: {str(path)!r} is not a readable FITS file ({exc})") from exc
         return parse_input_data(hdul, hdu_in=hdu_in, name=name)
