@@ -96,15 +96,25 @@ def _method_of(reproject_function):
 _COADD_ONLY = {"block_size", "return_type", "dask_method", "parallel"}
 
 
-def _resampler_kwargs(func, kwargs):
-    """Keep keywords ``func`` accepts; unknown ones raise like a direct call would."""
+# keywords numbamosaic's own functions read from their ``**kwargs``
+_OWN_KWARGS = {"subdivisions", "non_reprojected_dims", "zarr_path"}
+
+
+def _resampler_kwargs(func, kwargs, custom=True):
+    """Keep keywords ``func`` accepts; unknown ones raise like a direct call would.
+
+    A user function with ``**kwargs`` takes anything; numbamosaic's own
+    functions have ``**kwargs`` only for compatibility, so a misspelt keyword
+    must still raise (as it does with reproject's functions).
+    """
     params = inspect.signature(func).parameters
-    open_ended = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    open_ended = custom and any(p.kind == p.VAR_KEYWORD for p in params.values())
+    known = set(params) if custom else set(params) | _OWN_KWARGS
     clean = {}
     for k, v in kwargs.items():
         if k in _COADD_ONLY:
             continue
-        if k not in params and not open_ended:
+        if k not in known and not open_ended:
             raise TypeError(f"reproject_and_coadd: unexpected keyword argument {k!r} for {func.__name__}")
         clean[k] = v
     return clean
@@ -158,7 +168,7 @@ def _prepare(
 
     nthreads, client = parse_parallel(parallel)
     method, func = _method_of(reproject_function)
-    rkw = _resampler_kwargs(func, kwargs)
+    rkw = _resampler_kwargs(func, kwargs, custom=(method == "custom"))
     n_guess = len(input_data) if hasattr(input_data, "__len__") else 0
     _validate(combine_function, intermediate_memmap, background_model, background_reference, max(n_guess, 1), blank_pixel_value)
     parse_memory(memory_limit)
