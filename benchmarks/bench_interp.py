@@ -67,16 +67,19 @@ def worker(args):
     state.mark_baseline()
     out = state.time_call("first", fn, (data, wcs_in), wcs_out, shape_out=shape)
     del out
-    steady = []
+    steady, steady_cpu = [], []
     out = None
     for _ in range(args.repeat):
         out = None  # free the previous result before the next call
         common.gc.collect()
+        c = common.cpu_time()
         t = common.time.perf_counter()
         out = fn((data, wcs_in), wcs_out, shape_out=shape)
         steady.append(common.time.perf_counter() - t)
+        steady_cpu.append(common.cpu_time() - c)
     state.result["steady_all"] = steady
     state.result["steady"] = min(steady) if steady else None
+    state.result["steady_cpu"] = steady_cpu[int(np.argmin(steady))] if steady else None
     if args.save and out is not None:
         arr, fp = out
         np.save(args.save + ".array.npy", np.asarray(arr, dtype=np.float32))
@@ -123,7 +126,8 @@ def run(size=4096, repeat=3, nan_blobs=3, skip=(), keep=None, echo=True):
             name=name, first=r.get("first"), steady=r.get("steady") if name != "numbamosaic (cold)" else None,
             ratio=common.ratio(r.get("steady"), ref) if name != "numbamosaic (cold)" else None,
             peak_rss=r.get("peak_rss_mb"), peak_anon=r.get("peak_anon_mb"),
-            added_anon=r.get("added_anon_mb"), maxrss=r.get("maxrss_mb"), wall=r.get("wall"),
+            added_anon=r.get("added_anon_mb"), hwm=r.get("hwm_mb"), wall=r.get("wall"),
+            steady_cpu=r.get("steady_cpu") if name != "numbamosaic (cold)" else None,
             error=r.get("error"),
         ))
     return rows, agreement
@@ -137,11 +141,12 @@ def report(rows, agreement, size, repeat):
         ("contender", "name"),
         ("first call s", "first"),
         (f"steady s (min of {repeat})", "steady"),
+        ("steady CPU s", "steady_cpu"),
         ("time / numbamosaic", lambda r: common.fmt(r["ratio"], ".2f") + ("x" if r["ratio"] else "")),
         ("peak RSS MiB", lambda r: common.fmt(r["peak_rss"], ".0f")),
         ("peak anon MiB", lambda r: common.fmt(r["peak_anon"], ".0f")),
         ("added anon MiB", lambda r: common.fmt(r["added_anon"], ".0f")),
-        ("ru_maxrss MiB", lambda r: common.fmt(r["maxrss"], ".0f")),
+        ("VmHWM MiB", lambda r: common.fmt(r["hwm"], ".0f")),
         ("process wall s", "wall"),
     ])
     byname = {r["name"]: r for r in rows}
@@ -157,7 +162,8 @@ def report(rows, agreement, size, repeat):
         print("agreement numbamosaic vs reproject (pixels both cover): "
               f"max|diff|/range = {agreement['rel_max_diff']:.3g} "
               f"(max|diff| {agreement['max_abs_diff']:.3g}, range {agreement['range']:.4g}, "
-              f"rms diff {agreement['rms_diff']:.3g}); "
+              f"rms diff {agreement['rms_diff']:.3g}, pixels differing by > 1e-4 range: "
+              f"{agreement['n_diff_gt_1e-4_range']}); "
               f"coverage: numbamosaic {agreement['n_cov_a']}, reproject {agreement['n_cov_b']}, "
               f"mismatched {agreement['n_cov_mismatch']}")
     sys.stdout.flush()

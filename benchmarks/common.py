@@ -12,9 +12,11 @@ Memory is measured in two independent ways:
   pages, including memory-mapped files) and of the summed ``RssAnon``
   (anonymous memory only: heap arrays and the like, *not* pages of
   memory-mapped files).  Spikes shorter than the interval can be missed.
-* **kernel high-water marks**: ``ru_maxrss`` from ``os.wait4`` (the largest
-  resident set of the process or of any descendant) and, for Python workers,
-  ``VmHWM`` read by the worker itself just before it exits.
+* **kernel high-water marks**: ``VmHWM`` (peak resident set kept by the
+  kernel; polled for every process of the tree and, for Python workers, read
+  by the worker itself just before it exits, which is exact).  ``ru_maxrss``
+  from ``os.wait4`` is recorded too but not shown: on Linux the forking
+  driver's own high-water mark is folded into the child's at exec.
 
 Python workers also report their ``RssAnon`` right before the timed work
 (``baseline``: interpreter, imports and input data), so the driver can report
@@ -109,7 +111,13 @@ def measure_command(cmd, cwd=None, env=None, poll_interval=0.01, timeout=None, e
     dict
         ``wall`` (s), ``returncode``, ``stdout``, ``stderr``,
         ``peak_rss_mb`` and ``peak_anon_mb`` (polled, summed over the process
-        tree), ``maxrss_mb`` (``ru_maxrss`` from ``wait4``), ``cmd``.
+        tree), ``hwm_mb`` (largest ``VmHWM`` seen of any process of the tree,
+        last poll before exit), ``maxrss_mb`` (``ru_maxrss`` from ``wait4``:
+        beware, Linux folds the *driver's* high-water mark into it at
+        fork/exec, so it is only meaningful when larger than the driver's),
+        ``cpu`` (user +
+        system seconds of the process and its waited-for descendants),
+        ``cmd``.
     """
     full_env = dict(os.environ)
     if env:
@@ -121,6 +129,7 @@ def measure_command(cmd, cwd=None, env=None, poll_interval=0.01, timeout=None, e
         proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=fo, stderr=fe)
         pid = proc.pid
         peak_rss = peak_anon = 0.0
+        hwm = {}
         status = None
         rusage = None
         while True:
@@ -132,6 +141,7 @@ def measure_command(cmd, cwd=None, env=None, poll_interval=0.01, timeout=None, e
                 s = read_status(p)
                 rss += s.get("VmRSS", 0.0)
                 anon += s.get("RssAnon", 0.0)
+                hwm[p] = max(hwm.get(p, 0.0), s.get("VmHWM", 0.0))
             peak_rss = max(peak_rss, rss)
             peak_anon = max(peak_anon, anon)
             if timeout is not None and time.perf_counter() - t0 > timeout:
@@ -151,6 +161,8 @@ def measure_command(cmd, cwd=None, env=None, poll_interval=0.01, timeout=None, e
         "peak_rss_mb": peak_rss,
         "peak_anon_mb": peak_anon,
         "maxrss_mb": rusage.ru_maxrss / 1024.0,
+        "hwm_mb": max(hwm.values()) if hwm else 0.0,
+        "cpu": rusage.ru_utime + rusage.ru_stime,
     }
 
 
@@ -173,6 +185,7 @@ def run_python_worker(script, args, env=None, timeout=None, echo=False):
             m.update(result)
         return m
     m.update(result)
+    m["hwm_mb"] = max(m.get("hwm_mb", 0.0), m.get("vmhwm_mb", 0.0))
     if "baseline_anon_mb" in m:
         m["added_anon_mb"] = m["peak_anon_mb"] - m["baseline_anon_mb"]
     return m
@@ -196,11 +209,20 @@ class WorkerState:
         self.result["baseline_rss_mb"] = s.get("VmRSS", 0.0)
 
     def time_call(self, key, fn, *args, **kwargs):
-        """Call ``fn``, store its wall time under ``key`` and return its result."""
+        """Call ``fn``; store its wall time under ``key`` and its CPU time
+        (user + system, all threads) under ``key + '_cpu'``; return its result."""
+        c0 = cpu_time()
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         self.result[key] = time.perf_counter() - t0
+        self.result[key + "_cpu"] = cpu_time() - c0
         return out
+
+
+def cpu_time():
+    """User + system CPU seconds of this process (all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def worker_report(state, **extra):
@@ -233,7 +255,9 @@ def compare_images(a, cov_a, b, cov_b, rows=512):
     -------
     dict
         ``max_abs_diff``, ``range`` (of ``b`` over the common pixels),
-        ``rel_max_diff`` (= max |a-b| / range), ``rms_diff``, ``n_common``,
+        ``rel_max_diff`` (= max |a-b| / range), ``rms_diff``,
+        ``n_diff_gt_1e-4_range`` (common pixels differing by more than
+        1e-4 of the range), ``n_common``,
         ``n_cov_a``, ``n_cov_b`` and ``n_cov_mismatch`` (pixels covered by
         exactly one of the two).
     """
@@ -262,7 +286,16 @@ def compare_images(a, cov_a, b, cov_b, rows=512):
             lo = min(lo, float(vb[both].min()))
             hi = max(hi, float(vb[both].max()))
     rng = hi - lo if n_common else float("nan")
+    n_big = 0
+    if n_common and rng > 0:
+        for y0 in range(0, ny, rows):
+            sl = slice(y0, min(ny, y0 + rows))
+            va = np.asarray(a[sl], dtype=np.float64)
+            vb = np.asarray(b[sl], dtype=np.float64)
+            both = (np.asarray(cov_a[sl]) > 0) & (np.asarray(cov_b[sl]) > 0) & np.isfinite(va) & np.isfinite(vb)
+            n_big += int((np.abs(va[both] - vb[both]) > 1e-4 * rng).sum())
     return {
+        "n_diff_gt_1e-4_range": n_big,
         "max_abs_diff": max_abs,
         "range": rng,
         "rel_max_diff": max_abs / rng if n_common and rng > 0 else float("nan"),
