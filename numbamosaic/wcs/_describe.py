@@ -146,7 +146,9 @@ def describe_wcs(wcs):
     for i, m, val in pvs:
         if i - 1 == lng:
             raise UnsupportedWCS("PV parameters on the longitude axis")
-        if i - 1 == lat and 0 <= m <= 20:
+        if i - 1 == lat:
+            if not 0 <= m <= 20:
+                raise UnsupportedWCS(f"PV{i}_{m}: only PV_0..PV_20 are evaluated natively")
             pv[m] = float(val)
     frame = celestial_frame(wcs)
 
