@@ -41,11 +41,11 @@ def parse_memory(value, name="memory_limit"):
     if value is None:
         return None
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"{name}: must be positive, got {value}")
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name}: must be a positive, finite number of bytes, got {value}")
         return int(value)
     if isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9.]+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", value)
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", value)
         if m:
             num = float(m.group(1))
             unit = m.group(2).upper()
