@@ -369,6 +369,14 @@ def run(methods=("interp",), combines=("mean",), tiles=None, skip=(), memory_sce
             if ref is None or ref.get("error"):
                 ref_name = "numbamosaic"
                 ref = outputs.get((method, combine, "numbamosaic"))
+            nm = outputs.get((method, combine, "numbamosaic"))
+            if contender in ("swarp", "montage") and ref_name != "numbamosaic" and nm and not nm.get("error"):
+                try:
+                    a, fa = load_output(prob, r, contender)
+                    b, fb = load_output(prob, nm, "numbamosaic")
+                    r["agreement_nm"] = common.compare_images(a, fa, b, fb)
+                except Exception as exc:  # noqa: BLE001
+                    r["agreement_error"] = repr(exc)
             if contender == ref_name or ref is None or ref.get("error"):
                 continue
             try:
@@ -426,6 +434,7 @@ def run(methods=("interp",), combines=("mean",), tiles=None, skip=(), memory_sce
                 nm = outputs.get((methods[0], combine, "numbamosaic"))
             nm_t = nm.get("time") if nm and not nm.get("error") else None
             ag = r.get("agreement") or r.get("agreement_vs_inmemory")
+            agn = r.get("agreement_nm") or (ag if r.get("agreement_vs") == "numbamosaic" else None)
             rows.append(dict(
                 method=method, combine=combine, contender=contender if method != "memory" else r["scenario"],
                 first=r.get("first"), time=r.get("time"), cpu=r.get("time_cpu"),
@@ -438,6 +447,8 @@ def run(methods=("interp",), combines=("mean",), tiles=None, skip=(), memory_sce
                 cov_mismatch=ag["n_cov_mismatch"] if ag else None,
                 vs=("in-memory" if method == "memory" else r.get("agreement_vs")) if ag else None,
                 n_diff=ag["n_diff_gt_1e-4_range"] if ag else None,
+                rel_diff_nm=agn["rel_max_diff"] if agn else None,
+                cov_mismatch_nm=agn["n_cov_mismatch"] if agn else None,
                 grid_offset=r.get("grid_offset_px"), steps=r.get("steps"), error=r.get("error"),
                 n_tiles=n_tiles, shape=list(prob["shape"]),
             ))
@@ -468,6 +479,8 @@ def report(rows):
         ("px diff > 1e-4 range", lambda r: common.fmt(r["n_diff"], "d")),
         ("covered (this/vs)", lambda r: r["cov"] or "—"),
         ("coverage mismatch px", lambda r: common.fmt(r["cov_mismatch"], "d")),
+        ("peer vs numbamosaic: max|diff|/range", lambda r: common.fmt(r.get("rel_diff_nm"), ".3g")),
+        ("peer vs numbamosaic: coverage mismatch px", lambda r: common.fmt(r.get("cov_mismatch_nm"), "d")),
     ])
     print("\n'time s' is the steady (second) call for numbamosaic, the single call for reproject, and the whole "
           "command(s) for SWarp/Montage; 'first call s' includes Numba kernel loading/compilation.")
