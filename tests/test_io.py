@@ -118,6 +118,15 @@ def test_input_forms_give_the_same_result(form, data, header_in, header_out, fit
     assert_same(result, reference)
 
 
+def test_non_contiguous_input_view(data, header_in, header_out, reference):
+    """A strided view (one more kernel layout) gives the same result as the copy."""
+    big = np.zeros((2 * SHAPE_IN[0], 2 * SHAPE_IN[1]))
+    big[1::2, ::2] = data
+    view = big[1::2, ::2]
+    assert not view.flags.c_contiguous
+    assert_same(reproject_interp((view, header_in), wcs_of(header_out), shape_out=SHAPE_OUT), reference)
+
+
 # --------------------------------------------------------------------------- output projection forms
 
 
@@ -381,3 +390,23 @@ def test_error_nddata_without_wcs(data, header_out):
 def test_error_return_type(data, header_in, header_out):
     with pytest.raises(ValueError, match="return_type"):
         reproject_interp((data, header_in), wcs_of(header_out), shape_out=SHAPE_OUT, return_type="zarr")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="numbamosaic/mosaic/_inputs.py DataRef.load opens FITS paths with fits.open(path, memmap=True); "
+    "astropy then refuses scaled images (BZERO/BSCALE/BLANK, e.g. uint16): 'Cannot load a memory-mapped "
+    "image'. Fix: fits.open(path) (memmap=None still memory-maps unscaled data), as in _io.parse_input_data.",
+)
+def test_mosaic_input_loads_scaled_fits_path(tmp_path, data, header_in):
+    """reproject_and_coadd(['uint16.fits', ...]) fails when the file is loaded."""
+    from numbamosaic.mosaic._inputs import DataRef
+
+    arr = typed_data(data, "u2")
+    path = tmp_path / "u16.fits"
+    fits.PrimaryHDU(arr, header_in).writeto(path)
+    assert "BZERO" in fits.getheader(path)
+    kernel_array, dtype = DataRef(path=str(path), hdu=0).load()
+    assert dtype == np.float32
+    np.testing.assert_array_equal(kernel_array, arr.astype(np.float32))
