@@ -392,13 +392,6 @@ def test_error_return_type(data, header_in, header_out):
         reproject_interp((data, header_in), wcs_of(header_out), shape_out=SHAPE_OUT, return_type="zarr")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="numbamosaic/mosaic/_inputs.py DataRef.load opens FITS paths with fits.open(path, memmap=True); "
-    "astropy then refuses scaled images (BZERO/BSCALE/BLANK, e.g. uint16): 'Cannot load a memory-mapped "
-    "image'. Fix: fits.open(path) (memmap=None still memory-maps unscaled data), as in _io.parse_input_data.",
-)
 def test_mosaic_input_loads_scaled_fits_path(tmp_path, data, header_in):
     """reproject_and_coadd(['uint16.fits', ...]) fails when the file is loaded."""
     from numbamosaic.mosaic._inputs import DataRef

@@ -34,7 +34,7 @@ class DataRef:
             return as_kernel_array(self.array, allow_swapped=self.allow_swapped)
         from astropy.io import fits
 
-        hdul = fits.open(self.path, memmap=True)
+        hdul = fits.open(self.path)  # memory-maps unscaled data; scaled data are read and scaled
         from .._io import _image_hdu
 
         hdu = _image_hdu(hdul, self.hdu, "input_data")
