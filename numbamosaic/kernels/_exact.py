@@ -1,0 +1,584 @@
+"""Exact (area-overlap) resampling kernels, output-pixel centric.
+
+For every output pixel the kernel builds the pixel's outline in *input pixel
+coordinates* and intersects it with the unit squares of the input pixels it
+covers.  Working in input pixel units keeps full double precision whatever
+the angular pixel size (micro-arcsecond pixels included): coordinates are
+O(image size), differences O(1), and nothing is computed from nearly equal
+unit vectors.
+
+Geometry
+    The outline is sampled on a lattice of ``nsub x nsub`` sub-cells per
+    output pixel (corners at ``p - 0.5 + k / nsub``).  Each sub-cell is a
+    quadrilateral with straight edges in input pixel coordinates; with
+    ``nsub > 1`` curved images of the output pixel edges are followed
+    closely.  (For TAN -> TAN both pixel families are bounded by great
+    circles, which are straight in the gnomonic plane, so ``nsub = 1`` is
+    geometrically exact there.)  Lattice points are evaluated once per row
+    block with :func:`numbamosaic.wcs._native.out_to_in` and shared between
+    neighbouring pixels and rows, and the lattice coordinate of a point
+    depends only on its global pixel index, so neighbouring output pixels
+    (also in other tiles or threads) share bit-identical corners and their
+    fractions partition each input pixel exactly.
+
+Clipping
+    Sutherland-Hodgman against axis-aligned half planes: a sub-cell is cut
+    into the horizontal strip of each input row, the strip into the columns
+    of the input pixels (:func:`clip_half`).  Areas and first moments come
+    from the shoelace formula with vertices relative to the input pixel
+    centre (:func:`poly_moments`).  Both polygon orientations are handled
+    (the orientation sign of the sub-cell is applied).
+
+Spherical measure
+    An area in input pixels is not a solid angle: the solid angle per input
+    pixel ``J(x, y)`` varies over the image (e.g. ``(1 + R^2)^-3/2`` for TAN).
+    In native mode ``J`` is evaluated at every lattice point
+    (:func:`input_area_factor`: projection area factor by central
+    differences in the projection plane, times the SIP Jacobian), fitted by
+    a linear model over each sub-cell, and integrated exactly over every
+    piece using its area and centroid.  The result is second-order accurate
+    in the sub-cell size.  In control-grid mode ``J = 1`` (plain input pixel
+    areas).
+
+Per output pixel, with pieces ``k`` of valid (finite) input pixels ``i``:
+
+* ``W`` = solid angle of the output pixel (sum over its sub-cells);
+* ``V = sum w_k`` (solid angle of valid coverage);
+* surface brightness: ``value = sum v_i w_k / V``; flux: ``value = sum v_i
+  w_k / J_i`` with ``J_i`` the model solid angle of input pixel ``i``;
+* footprint ``= V / W`` (clamped to 1), times the area-weighted mean of the
+  input weights ``wdata`` when given;
+* pixels with ``V <= MIN_COVER * W`` (no coverage, or rounding slivers along
+  coincident edges) are NaN with footprint 0.
+
+Output pixels are owned by one row block (serial tile) or one ``prange``
+iteration (parallel), so results are bitwise identical for any thread count.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..wcs._layout import PROJ_CODES, SIP_BLOCK, T_IN, W_CODE, W_CRPIX, W_SIP, W_SIPC, W_SIPORD
+from ..wcs._native import _poly_grad, out_to_in, pixel_to_plane
+from ..wcs._projections import plane_to_native
+from ._load import load
+from ._sinks import deposit
+
+NAN = math.nan
+PROJ_TAN = PROJ_CODES["TAN"]
+D2R = math.pi / 180.0
+#: central-difference step (degrees) in the projection plane for the area factor
+AREA_STEP_DEG = 1e-3
+#: rows per parallel work item (lattice rows are shared inside a block)
+ROW_BLOCK = 8
+#: valid coverage below this fraction of the output pixel counts as none: such
+#: slivers come from rounding of coincident edges (e.g. an identity mapping)
+MIN_COVER = 1e-9
+#: polygon scratch capacity (a quad clipped by 4 half planes has <= 8 vertices)
+MAXV = 16
+
+
+# ---------------------------------------------------------------------------
+# polygon primitives
+
+
+@njit(nogil=True, cache=True)
+def clip_half(sx, sy, n, dx, dy, axis, c, keep_above):
+    """Clip polygon ``(sx, sy)[:n]`` by an axis-aligned half plane.
+
+    Keeps the part with ``coord >= c`` (``keep_above``) or ``coord <= c``,
+    where ``coord`` is x (``axis == 0``) or y.  Writes the result into
+    ``(dx, dy)`` and returns its vertex count.  Intersection points lie
+    exactly on the line; the orientation is preserved.
+    """
+    if n == 0:
+        return 0
+    m = 0
+    px = sx[n - 1]
+    py = sy[n - 1]
+    pc = px if axis == 0 else py
+    pin = pc >= c if keep_above else pc <= c
+    for k in range(n):
+        qx = sx[k]
+        qy = sy[k]
+        qc = qx if axis == 0 else qy
+        qin = qc >= c if keep_above else qc <= c
+        if qin != pin:
+            # the edge crosses the line strictly (one end on each side)
+            if axis == 0:
+                dx[m] = c
+                dy[m] = py + (c - px) * (qy - py) / (qx - px)
+            else:
+                dx[m] = px + (c - py) * (qx - px) / (qy - py)
+                dy[m] = c
+            m += 1
+        if qin:
+            dx[m] = qx
+            dy[m] = qy
+            m += 1
+        px = qx
+        py = qy
+        pin = qin
+    return m
+
+
+@njit(nogil=True, cache=True)
+def poly_moments(x, y, n, cx, cy):
+    """Signed area and first moments of polygon ``(x, y)[:n]`` about ``(cx, cy)``.
+
+    Returns ``(A, Mx, My)`` with ``Mx = integral of (x - cx) dA`` (so the
+    centroid is ``cx + Mx / A``); positive for counter-clockwise polygons
+    (with y pointing up).
+    """
+    a2 = 0.0
+    mx = 0.0
+    my = 0.0
+    if n < 3:
+        return 0.0, 0.0, 0.0
+    px = x[n - 1] - cx
+    py = y[n - 1] - cy
+    for k in range(n):
+        qx = x[k] - cx
+        qy = y[k] - cy
+        cr = px * qy - qx * py
+        a2 += cr
+        mx += (px + qx) * cr
+        my += (py + qy) * cr
+        px = qx
+        py = qy
+    return 0.5 * a2, mx / 6.0, my / 6.0
+
+
+@njit(nogil=True, cache=True)
+def overlap_area(px, py, x0, x1, y0, y1):
+    """Area of polygon ``(px, py)`` inside the box ``[x0, x1] x [y0, y1]``.
+
+    Signed like the polygon (positive when counter-clockwise).  Allocates:
+    a convenience wrapper for tests, the kernels use :func:`clip_half`.
+    """
+    n = px.shape[0]
+    ax = np.empty(n + 8)
+    ay = np.empty(n + 8)
+    bx = np.empty(n + 8)
+    by = np.empty(n + 8)
+    for k in range(n):
+        ax[k] = px[k]
+        ay[k] = py[k]
+    m = clip_half(ax, ay, n, bx, by, 0, x0, True)
+    m = clip_half(bx, by, m, ax, ay, 0, x1, False)
+    m = clip_half(ax, ay, m, bx, by, 1, y0, True)
+    m = clip_half(bx, by, m, ax, ay, 1, y1, False)
+    a, _, _ = poly_moments(ax, ay, m, 0.0, 0.0)
+    return a
+
+
+# ---------------------------------------------------------------------------
+# spherical measure
+
+
+@njit(nogil=True, cache=True)
+def _plane_derivative(code, tr, o, X, Y, d, axis):
+    """Derivative of the native unit vector along plane axis ``axis`` (per degree).
+
+    Central difference with step ``d``; where one side leaves the projection's
+    domain (a seam, a pole, a limb), the second-order one-sided difference
+    into the domain.  NaN if neither works.
+    """
+    ex = d if axis == 0 else 0.0
+    ey = d if axis == 1 else 0.0
+    ax, ay, az = plane_to_native(code, tr, o, X + ex, Y + ey)
+    bx, by, bz = plane_to_native(code, tr, o, X - ex, Y - ey)
+    if ax == ax and bx == bx:
+        h = 0.5 / d
+        return (ax - bx) * h, (ay - by) * h, (az - bz) * h
+    cx, cy, cz = plane_to_native(code, tr, o, X, Y)
+    if cx != cx:
+        return NAN, NAN, NAN
+    sgn = 1.0 if ax == ax else -1.0
+    if sgn < 0.0:
+        ax, ay, az = bx, by, bz
+        if ax != ax:
+            return NAN, NAN, NAN
+    fx, fy, fz = plane_to_native(code, tr, o, X + 2.0 * sgn * ex, Y + 2.0 * sgn * ey)
+    if fx != fx:
+        return NAN, NAN, NAN
+    h = sgn * 0.5 / d
+    return (4.0 * ax - 3.0 * cx - fx) * h, (4.0 * ay - 3.0 * cy - fy) * h, (4.0 * az - 3.0 * cz - fz) * h
+
+
+@njit(nogil=True, cache=True)
+def input_area_factor(tr, x, y):
+    """Relative solid angle per input pixel at input pixel ``(x, y)``.
+
+    Projection area factor (solid angle per unit area of the projection
+    plane: analytic for TAN, otherwise by differences with a fixed step of
+    ``AREA_STEP_DEG``, see :func:`_plane_derivative`, so that the result is
+    smooth and free of cancellation whatever the pixel size) times the
+    Jacobian determinant of the SIP distortion.  The constant ``|det CD|``
+    is left out: only ratios are used.  NaN outside the
+    projection's domain.
+    """
+    o = T_IN
+    X, Y = pixel_to_plane(tr, o, x, y)
+    if X != X or Y != Y:
+        return NAN
+    code = int(tr[o + W_CODE])
+    if code == PROJ_TAN:
+        # gnomonic: d(solid angle) = dX dY / (1 + R^2)^(3/2), X, Y in radians
+        r2 = (X * X + Y * Y) * (D2R * D2R)
+        s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+    else:
+        d = AREA_STEP_DEG
+        ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, 0)
+        vx, vy, vz = _plane_derivative(code, tr, o, X, Y, d, 1)
+        if ux != ux or vx != vx:
+            return NAN
+        wx = uy * vz - uz * vy
+        wy = uz * vx - ux * vz
+        wz = ux * vy - uy * vx
+        s = math.sqrt(wx * wx + wy * wy + wz * wz) / (D2R * D2R)
+    if tr[o + W_SIP] != 0.0:
+        u = x - tr[o + W_CRPIX]
+        v = y - tr[o + W_CRPIX + 1]
+        oa = int(tr[o + W_SIPORD])
+        ob = int(tr[o + W_SIPORD + 1])
+        fu = 0.0
+        fv = 0.0
+        gu = 0.0
+        gv = 0.0
+        if oa >= 0:
+            _, fu, fv = _poly_grad(tr, o + W_SIPC, oa, u, v)
+        if ob >= 0:
+            _, gu, gv = _poly_grad(tr, o + W_SIPC + SIP_BLOCK, ob, u, v)
+        s *= abs((1.0 + fu) * (1.0 + gv) - fv * gu)
+    return s
+
+
+# ---------------------------------------------------------------------------
+# lattice of output sub-cell corners
+
+
+@njit(nogil=True, cache=True)
+def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
+    """Input positions (and area factors) of lattice points along output row ``yy``.
+
+    Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
+    a function of the global pixel index only, so every tile and thread
+    computes bit-identical shared corners.
+    """
+    n = lx.shape[0]
+    for a in range(n):
+        p = x0 + a // nsub
+        k = a % nsub
+        xx = (p - 0.5) + k / nsub if k else p - 0.5
+        xi, yi = out_to_in(tr, grid, xx, yy)
+        lx[a] = xi
+        ly[a] = yi
+        if jac and xi == xi:
+            lj[a] = input_area_factor(tr, xi, yi)
+        else:
+            lj[a] = 1.0
+
+
+# ---------------------------------------------------------------------------
+# one output row
+
+# layout of the float64 option vector ``opts`` passed to the kernels
+O_NSUB = 0  # sub-cells per output pixel side
+O_FLUX = 1  # 1: summed flux, 0: surface brightness
+O_JAC = 2  # 1: weight by the input's solid angle per pixel (native modes)
+O_ORIENT = 3  # orientation (+1/-1) of legitimate sub-cells in input pixels; 0: unknown
+O_PX = 4  # longitude period of a cylindrical input in input pixels (x, y); 0: none
+O_PY = 5
+OPTS_LEN = 6
+
+#: sub-cells spanning more input pixels than this get their centre checked
+#: (a cell torn by a projection seam maps to a huge, wrong quadrilateral)
+TEAR_CHECK_EXTENT = 8.0
+
+
+@njit(nogil=True, cache=True)
+def _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm, ym, j0, jx, jy, sgn, buf):
+    """Clip the quadrilateral ``(qx, qy)`` (relative to the integer origin
+    ``(gx, gy)``) against the input pixels and integrate the solid-angle
+    model over the pieces.  Returns ``(V, SV, SW)``: valid solid angle, sum
+    of value x weight (or flux) and sum of input weight x weight."""
+    nyi, nxi = data.shape
+    has_w = wdata.shape[0] > 0
+    rx = buf[2]
+    ry = buf[3]
+    sx = buf[4]
+    sy = buf[5]
+    tx = buf[6]
+    ty = buf[7]
+    V = 0.0
+    SV = 0.0
+    SW = 0.0
+    xmin = min(min(qx[0], qx[1]), min(qx[2], qx[3])) + gx
+    xmax = max(max(qx[0], qx[1]), max(qx[2], qx[3])) + gx
+    ymin = min(min(qy[0], qy[1]), min(qy[2], qy[3])) + gy
+    ymax = max(max(qy[0], qy[1]), max(qy[2], qy[3])) + gy
+    fx0 = math.floor(xmin + 0.5)
+    fx1 = math.floor(xmax + 0.5)
+    # the cell lies within one input column: no x clipping needed
+    single_col = fx0 == fx1
+    # clamp in floating point first (huge coordinates must not overflow int)
+    ix0 = int(min(max(0.0, fx0), float(nxi)))
+    ix1 = int(max(min(nxi - 1.0, fx1), -1.0))
+    iy0 = int(min(max(0.0, math.floor(ymin + 0.5)), float(nyi)))
+    iy1 = int(max(min(nyi - 1.0, math.floor(ymax + 0.5)), -1.0))
+    for iy in range(iy0, iy1 + 1):
+        ly = iy - gy
+        # horizontal strip of input row iy
+        nr = clip_half(qx, qy, 4, tx, ty, 1, ly - 0.5, True)
+        nr = clip_half(tx, ty, nr, rx, ry, 1, ly + 0.5, False)
+        if nr < 3:
+            continue
+        for ix in range(ix0, ix1 + 1):
+            d = load(data, iy, ix)
+            if d != d:
+                continue
+            wgt = 1.0
+            if has_w:
+                wgt = load(wdata, iy, ix)
+                if wgt != wgt:
+                    continue
+            lx = ix - gx
+            if single_col:
+                pa, pmx, pmy = poly_moments(rx, ry, nr, lx, ly)
+            else:
+                ns = clip_half(rx, ry, nr, tx, ty, 0, lx - 0.5, True)
+                ns = clip_half(tx, ty, ns, sx, sy, 0, lx + 0.5, False)
+                if ns < 3:
+                    continue
+                pa, pmx, pmy = poly_moments(sx, sy, ns, lx, ly)
+            if pa == 0.0:
+                continue
+            # model solid angle of the input pixel (integral over its unit square)
+            jc = j0 + jx * (lx - xm) + jy * (ly - ym)
+            w = sgn * (pa * jc + jx * pmx + jy * pmy)
+            V += w
+            if flux:
+                if jc > 0.0:
+                    SV += d * (w / jc)
+            else:
+                SV += d * w
+            if has_w:
+                SW += wgt * w
+    return V, SV, SW
+
+
+@njit(nogil=True, cache=True)
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, ox, sink, bg, buf):
+    """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
+    ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)."""
+    nyi, nxi = data.shape
+    has_w = wdata.shape[0] > 0
+    nsub = int(opts[O_NSUB])
+    flux = opts[O_FLUX] != 0.0
+    orient = opts[O_ORIENT]
+    px = opts[O_PX]
+    py = opts[O_PY]
+    periodic = px != 0.0 or py != 0.0
+    pp = px * px + py * py
+    qx = buf[0]
+    qy = buf[1]
+    cx = buf[8]
+    cy = buf[9]
+    j = y - oy
+    for x in range(x0, x1):
+        W = 0.0  # solid angle of the output pixel (relative units)
+        V = 0.0  # solid angle of valid coverage
+        SV = 0.0  # sum of value x weight
+        SW = 0.0  # sum of input weight x weight
+        base = (x - x0) * nsub
+        for b in range(nsub):
+            for a in range(nsub):
+                c0 = base + a
+                # corners, counter-clockwise in output pixel coordinates
+                cx[0] = LX[b, c0]
+                cx[1] = LX[b, c0 + 1]
+                cx[2] = LX[b + 1, c0 + 1]
+                cx[3] = LX[b + 1, c0]
+                cy[0] = LY[b, c0]
+                cy[1] = LY[b, c0 + 1]
+                cy[2] = LY[b + 1, c0 + 1]
+                cy[3] = LY[b + 1, c0]
+                if not (cx[0] == cx[0] and cx[1] == cx[1] and cx[2] == cx[2] and cx[3] == cx[3]):
+                    continue
+                if not (cy[0] == cy[0] and cy[1] == cy[1] and cy[2] == cy[2] and cy[3] == cy[3]):
+                    continue
+                if periodic:
+                    # a cell across the longitude seam of a cylindrical input:
+                    # bring every corner within half a period of corner 0
+                    for k in range(1, 4):
+                        t = ((cx[k] - cx[0]) * px + (cy[k] - cy[0]) * py) / pp
+                        if t > 0.5 or t < -0.5:
+                            m = math.floor(t + 0.5)
+                            cx[k] -= m * px
+                            cy[k] -= m * py
+                # local integer origin keeps coordinates small
+                gx = math.floor(0.25 * (cx[0] + cx[1] + cx[2] + cx[3]))
+                gy = math.floor(0.25 * (cy[0] + cy[1] + cy[2] + cy[3]))
+                for k in range(4):
+                    qx[k] = cx[k] - gx
+                    qy[k] = cy[k] - gy
+                xm = 0.25 * (qx[0] + qx[1] + qx[2] + qx[3])
+                ym = 0.25 * (qy[0] + qy[1] + qy[2] + qy[3])
+                A, Mx, My = poly_moments(qx, qy, 4, xm, ym)
+                if A == 0.0:
+                    continue
+                sgn = 1.0 if A > 0.0 else -1.0
+                if orient != 0.0 and sgn != orient:
+                    continue  # folded or torn by a seam: no meaningful overlap
+                ext = max(max(qx[0], qx[1]), max(qx[2], qx[3])) - min(min(qx[0], qx[1]), min(qx[2], qx[3]))
+                ext = max(ext, max(max(qy[0], qy[1]), max(qy[2], qy[3])) - min(min(qy[0], qy[1]), min(qy[2], qy[3])))
+                if ext > TEAR_CHECK_EXTENT:
+                    # large cell: its centre must map near the middle of its corners
+                    mxo, myo = out_to_in(tr, grid, (x - 0.5) + (a + 0.5) / nsub, (y - 0.5) + (b + 0.5) / nsub)
+                    if mxo != mxo:
+                        continue
+                    if periodic:
+                        t = ((mxo - cx[0]) * px + (myo - cy[0]) * py) / pp
+                        m = math.floor(t + 0.5)
+                        mxo -= m * px
+                        myo -= m * py
+                    if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
+                        continue
+                # linear model J = j0 + jx (x - xm) + jy (y - ym), least squares on the corners
+                J0 = LJ[b, c0]
+                J1 = LJ[b, c0 + 1]
+                J2 = LJ[b + 1, c0 + 1]
+                J3 = LJ[b + 1, c0]
+                jx = 0.0
+                jy = 0.0
+                if J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                    j0 = 0.25 * (J0 + J1 + J2 + J3)
+                    sxx = 0.0
+                    sxy = 0.0
+                    syy = 0.0
+                    sxj = 0.0
+                    syj = 0.0
+                    for k in range(4):
+                        ddx = qx[k] - xm
+                        ddy = qy[k] - ym
+                        jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
+                        ddj = jk - j0
+                        sxx += ddx * ddx
+                        sxy += ddx * ddy
+                        syy += ddy * ddy
+                        sxj += ddx * ddj
+                        syj += ddy * ddj
+                    det = sxx * syy - sxy * sxy
+                    if det > 1e-300:
+                        jx = (syy * sxj - sxy * syj) / det
+                        jy = (sxx * syj - sxy * sxj) / det
+                else:
+                    # partly outside the projection domain: constant from finite corners
+                    j0 = 0.0
+                    nj = 0
+                    for k in range(4):
+                        jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
+                        if jk == jk:
+                            j0 += jk
+                            nj += 1
+                    j0 = j0 / nj if nj > 0 else 1.0
+                W += sgn * (A * j0 + jx * Mx + jy * My)
+                if periodic:
+                    # the unwrapped cell may stick out of one side of the image
+                    # and re-enter on the other: clip its shifted copies too
+                    for m in range(-1, 2):
+                        if m != 0:
+                            for k in range(4):
+                                qx[k] = cx[k] + m * px - gx
+                                qy[k] = cy[k] + m * py - gy
+                        else:
+                            for k in range(4):
+                                qx[k] = cx[k] - gx
+                                qy[k] = cy[k] - gy
+                        # (xm, ym) move with the copy: the model is translated with it
+                        dv, dsv, dsw = _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm + m * px, ym + m * py, j0, jx, jy, sgn, buf)
+                        V += dv
+                        SV += dsv
+                        SW += dsw
+                else:
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm, ym, j0, jx, jy, sgn, buf)
+                    V += dv
+                    SV += dsv
+                    SW += dsw
+        if W > 0.0 and V > MIN_COVER * W:
+            f = V / W
+            if f > 1.0:
+                f = 1.0
+            v = SV if flux else SV / V
+            if has_w:
+                f *= SW / V
+            v -= bg[0] + bg[1] * x + bg[2] * y
+        else:
+            v = NAN
+            f = 0.0
+        deposit(sink, val, wt, j, x - ox, v, f)
+
+
+@njit(nogil=True, cache=True)
+def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial work item: output rows ``[ya, yb)``, sharing lattice rows."""
+    nsub = int(opts[O_NSUB])
+    jac = opts[O_JAC] != 0.0
+    nl = nsub * (x1 - x0) + 1
+    LX = np.empty((nsub + 1, nl))
+    LY = np.empty((nsub + 1, nl))
+    LJ = np.empty((nsub + 1, nl))
+    buf = np.empty((10, MAXV))
+    _lattice_row(tr, grid, jac, nsub, x0, ya - 0.5, LX[0], LY[0], LJ[0])
+    for y in range(ya, yb):
+        for b in range(1, nsub + 1):
+            # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
+            yy = (y - 0.5) + b / nsub
+            _lattice_row(tr, grid, jac, nsub, x0, yy, LX[b], LY[b], LJ[b])
+        _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, ox, sink, bg, buf)
+        LX[0, :] = LX[nsub, :]
+        LY[0, :] = LY[nsub, :]
+        LJ[0, :] = LJ[nsub, :]
+
+
+@njit(nogil=True, cache=True)
+def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
+
+    Parameters
+    ----------
+    data : 2-D array
+        Input image (NaN = blank): float32/float64, or a uint32/uint64 view of
+        big-endian floats (decoded by ``_load.load``).
+    wdata : 2-D array
+        Input weights, same shape and conventions as ``data``, or shape
+        ``(0, 0)``.
+    tr, grid : ndarray
+        ``PixelTransform.vector`` and ``.grid``.
+    opts : float64[OPTS_LEN]
+        Options (``O_*`` offsets): sub-cells per side, flux or surface
+        brightness, solid-angle weighting, orientation, seam period.
+    val, wt : 2-D arrays
+        Destination buffers indexed relative to ``(oy, ox)``.
+    sink : int
+        Deposit mode (``kernels._sinks``).
+    bg : float64[3]
+        Background model ``(c, cx, cy)`` subtracted in output pixel coordinates.
+    """
+    if y1 > y0 and x1 > x0:
+        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def exact_tile_parallel(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Same as :func:`exact_tile` with blocks of ``ROW_BLOCK`` rows spread over threads."""
+    if y1 <= y0 or x1 <= x0:
+        return
+    nb = (y1 - y0 + ROW_BLOCK - 1) // ROW_BLOCK
+    for ib in prange(nb):
+        ya = y0 + ib * ROW_BLOCK
+        yb = min(y1, ya + ROW_BLOCK)
+        _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg)
