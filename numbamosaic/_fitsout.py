@@ -124,7 +124,8 @@ def provenance_header(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # long strings: CONTINUE cards are fine
         for k, name in enumerate(inputs[:MAX_INPUT_CARDS], start=1):
-            h[f"NMIN{k:04d}"] = (name, "input image")
+            # a comment only when it fits on the card (long names use CONTINUE cards)
+            h[f"NMIN{k:04d}"] = (name, "input image") if len(name) <= 50 else name
         for name in inputs[MAX_INPUT_CARDS:]:
             h.add_history(f"input: {name}")
     if command:

@@ -243,7 +243,7 @@ def build_parser():
         "Arguments after 'bench' are passed to the benchmark runner (try 'numbamosaic bench --help').",
         add_help=False,
     )
-    p.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the benchmark runner")
+    p.add_argument("bench_args", nargs="*", metavar="ARGS", help="arguments for the benchmark runner")
     p.set_defaults(func=cmd_bench)
     return parser
 
@@ -767,7 +767,7 @@ def _find_benchmarks():
     bdir = os.path.join(root, "benchmarks")
     if not os.path.isdir(bdir) or not os.path.isfile(os.path.join(root, "pyproject.toml")):
         return None, None
-    for name in ("run.py", "__main__.py", "run_benchmarks.py", "bench.py"):
+    for name in ("run_all.py", "__main__.py", "run.py"):
         runner = os.path.join(bdir, name)
         if os.path.isfile(runner):
             return root, runner
@@ -788,7 +788,9 @@ def cmd_bench(args):
         raise UsageError(f"no benchmark runner found in {os.path.join(root, 'benchmarks')}")
     cmd = [sys.executable, runner] + list(args.bench_args)
     logging.getLogger("numbamosaic").info("running %s", " ".join(shlex.quote(c) for c in cmd))
-    return subprocess.call(cmd, cwd=root)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return subprocess.call(cmd, cwd=root, env=env)
 
 
 # ---------------------------------------------------------------------------
@@ -933,6 +935,9 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     head = argv[: argv.index("--")] if "--" in argv else argv
+    command_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if command_at is not None and argv[command_at] == "bench":
+        head = argv[:command_at]  # the rest belongs to the benchmark runner
     verbose = any(a in ("-v", "--verbose") for a in head)
     handler = _configure_logging(verbose)
     old_showwarning = warnings.showwarning
@@ -947,7 +952,13 @@ def main(argv=None):
                 except ImportError:  # pragma: no cover
                     pass
             parser = build_parser()
-            args = parser.parse_args(argv)
+            if command_at is not None and argv[command_at] == "bench":
+                # everything after 'bench' belongs to the benchmark runner
+                args = parser.parse_args(argv[: command_at + 1])
+                rest = argv[command_at + 1 :]
+                args.bench_args = rest[1:] if rest[:1] == ["--"] else rest
+            else:
+                args = parser.parse_args(argv)
             if getattr(args, "func", None) is None:
                 parser.print_help(sys.stderr)
                 return 2

@@ -319,6 +319,13 @@ def test_help_and_version():
     assert "--match-background" in p.stdout and "--scheduler" in p.stdout
 
 
+def test_bench_passes_arguments_to_the_runner():
+    if not (ROOT / "benchmarks").is_dir():
+        pytest.skip("no benchmarks/ in this checkout")
+    p = ok(run("bench", "--help"))
+    assert "--quick" in p.stdout
+
+
 # ---------------------------------------------------------------------------
 # in-process: main(), interrupts, atomic writes
 # ---------------------------------------------------------------------------
