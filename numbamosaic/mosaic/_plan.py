@@ -233,7 +233,7 @@ def make_plan(
         t = tile[0] * tile[1]
         b = t * 16  # float64 accumulators
         if stack:
-            b += depth * t * 8 + t * 8
+            b += depth * t * 2 * itemsize + t * 8
         if match_background:
             b += depth * t * 8
         return b

@@ -49,12 +49,12 @@ def _resample_into(src, resampler, tile, val, wt, sink, margin, bg):
     resampler.tile(data, state, wdata, src.transform, y0, y1, x0, x1, val, wt, tile[0], tile[2], sink, bg)
 
 
-def stack_tile(tile, members, sources, resampler, margin=0, with_background=True):
-    """Per-input layers ``(vals, wts)`` of shape ``(k, th, tw)`` (float32)."""
+def stack_tile(tile, members, sources, resampler, margin=0, with_background=True, dtype=np.float32):
+    """Per-input layers ``(vals, wts)`` of shape ``(k, th, tw)`` in ``dtype``."""
     th, tw = tile[1] - tile[0], tile[3] - tile[2]
     k = len(members)
-    vals = np.full((k, th, tw), np.nan, dtype=np.float32)
-    wts = np.zeros((k, th, tw), dtype=np.float32)
+    vals = np.full((k, th, tw), np.nan, dtype=dtype)
+    wts = np.zeros((k, th, tw), dtype=dtype)
     zero = np.zeros(3)
     for layer, i in enumerate(members):
         src = sources[i]
@@ -92,7 +92,8 @@ def compute_tile(tile, members, sources, resampler, combine, blank, out=None, fp
         fp = np.empty((th, tw), dtype=out.dtype)
     code, sink, init = COMBINES[combine]
     if combine in STACK_COMBINES:
-        vals, wts = stack_tile(tile, members, sources, resampler, margin)
+        # stack in the output precision (float32 stacks for float32 mosaics)
+        vals, wts = stack_tile(tile, members, sources, resampler, margin, dtype=np.result_type(out.dtype, np.float32))
         if combine == "median":
             C.stack_median(vals, wts, len(members), out, fp, blank)
         else:
