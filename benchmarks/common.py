@@ -382,11 +382,27 @@ def machine_summary():
         parts.append(f"{total:.1f} GiB RAM")
     except OSError:
         pass
+    rev = git_revision()
+    if rev:
+        parts.append(f"numbamosaic git {rev}")
     try:
         parts.append(f"load avg {os.getloadavg()[0]:.2f}")
     except OSError:
         pass
     return ", ".join(parts)
+
+
+def git_revision():
+    """Short HEAD hash of the source checkout (``+dirty`` if numbamosaic/ has changes), or None."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "numbamosaic"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (rev + ("+dirty" if dirty else "")) if rev else None
 
 
 def check_errors(results):
