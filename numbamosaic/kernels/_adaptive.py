@@ -1,0 +1,558 @@
+"""Adaptive anti-aliased resampling (DeForest 2004, Solar Physics 219, 3).
+
+For every output pixel the local linearisation of the output -> input
+mapping, the Jacobian ``Ji`` (input pixels per output pixel), is estimated by
+finite differences of the transform.  Its singular values are raised to at
+least 1 (``Jp``), so that the filter never becomes narrower than one input
+pixel when the image is magnified, and the output value is the normalised
+sum of input pixel values weighted by a filter evaluated in *output* pixel
+units, ``t = Jp^-1 (p_in - p_centre)``:
+
+* Gaussian: ``exp(-2 |t|^2 / kernel_width^2)``, over the square of input
+  pixels within ``sample_region_width / 2 * max(singular value)`` of the
+  centre;
+* Hann: ``(1 + cos(pi t_x)) (1 + cos(pi t_y))`` for ``|t_x|, |t_y| < 1``,
+  over the bounding box of ``Jp`` applied to the square ``(+-1, +-1)``.
+
+Samples are whole input pixels (no sub-pixel interpolation).  Boundary,
+cyclic-axis and bad-value handling, ``conserve_flux`` (times ``|det Ji|``)
+and Jacobian despiking follow reproject 0.21 (see ``numbamosaic.adaptive``).
+
+Work is organised in blocks of output pixels: each block evaluates the
+transform once on its own grid of positions (plus a one-pixel ring for the
+finite differences, two more when despiking), derives the Jacobians, and
+resamples its pixels.  Every output value is a pure function of the
+transform, the data and the settings, so results do not depend on the block
+size or on the number of threads, and no full-size coordinate or Jacobian
+array is ever built.
+
+Two deliberate differences from reproject: the smaller singular value keeps
+its magnitude when the mapping is a reflection (reproject pads a negative
+``Q - R`` to 1, which under-filters flipped, down-sampled images), and the
+despike replacement averages the *original* neighbouring Jacobians (reproject
+updates in place, so its result depends on the scan order).
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..wcs._native import out_to_in
+from ._load import load
+from ._sinks import deposit
+
+NAN = math.nan
+
+# ---- layout of the float64 settings vector ``prm`` -------------------------
+P_KERNEL = 0  # KERNEL_HANN or KERNEL_GAUSSIAN
+P_WIDTH = 1  # Gaussian kernel_width (output pixels)
+P_SRW = 2  # Gaussian sample_region_width (output pixels)
+P_BOUNDARY = 3  # BOUNDARY_* code
+P_FILL = 4  # boundary_fill_value
+P_THRESH = 5  # boundary_ignore_threshold
+P_XCYC = 6  # 1.0: input x axis is periodic
+P_YCYC = 7  # 1.0: input y axis is periodic
+P_BAD = 8  # BAD_* code
+P_BADFILL = 9  # bad_fill_value
+P_CENTER = 10  # 1.0: centred Jacobian (transform at +-0.5 px)
+P_DESPIKE = 11  # 1.0: despike the Jacobian
+P_FLUX = 12  # 1.0: conserve flux (multiply by |det Ji|)
+P_NY = 13  # full output height, for the despike edge rules (<= 0: unbounded)
+P_NX = 14  # full output width
+P_BROWS = 15  # block height (output rows)
+P_BCOLS = 16  # block width (output columns)
+N_PARAMS = 17
+
+KERNEL_HANN = 0
+KERNEL_GAUSSIAN = 1
+
+BOUNDARY_STRICT = 1
+BOUNDARY_CONSTANT = 2
+BOUNDARY_GRID_CONSTANT = 3
+BOUNDARY_IGNORE = 4
+BOUNDARY_IGNORE_THRESHOLD = 5
+BOUNDARY_NEAREST = 6
+
+BAD_STRICT = 1
+BAD_CONSTANT = 2
+BAD_IGNORE = 3
+
+#: a sampling box wider than this (input pixels) marks a singular mapping
+MAX_HALF_WIDTH = 1.0e7
+
+DESPIKE_FACTOR = 10.0
+
+#: sampling-box edges within this distance (input pixels) of a pixel centre
+#: include it, so that aligned grids do not depend on rounding noise
+EDGE_TOL = 1.0e-9
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def padded_filter(a, b, c, d):
+    """Pad the singular values of ``Ji = [[a, b], [c, d]]`` to >= 1.
+
+    ``Ji`` is split into a scaled rotation ``Q Rot`` and a scaled reflection
+    ``R Ref`` (``E, H`` and ``F, G`` below).  Its singular values are
+    ``Q + R`` and ``|Q - R|`` (the second one signed, negative for a
+    reflection), and changing them only rescales the two parts, so the padded
+    matrix ``Jp`` needs no trigonometry.
+
+    Returns ``(Jp00, Jp01, Jp10, Jp11, p0)`` where ``p0 >= 1`` is the larger
+    padded singular value.
+    """
+    E = 0.5 * (a + d)
+    F = 0.5 * (a - d)
+    G = 0.5 * (c + b)
+    H = 0.5 * (c - b)
+    Q = math.sqrt(E * E + H * H)
+    R = math.sqrt(F * F + G * G)
+    s0 = Q + R
+    s1 = Q - R
+    p0 = s0 if s0 > 1.0 else 1.0
+    if s1 >= 0.0:
+        p1 = s1 if s1 > 1.0 else 1.0
+    else:
+        p1 = s1 if s1 < -1.0 else -1.0
+    if p0 == s0 and p1 == s1:
+        return a, b, c, d, p0
+    Qp = 0.5 * (p0 + p1)
+    Rp = 0.5 * (p0 - p1)
+    if Q > 0.0:
+        rq = Qp / Q
+        E *= rq
+        H *= rq
+    else:  # no rotation part: its angle is undefined, take 0
+        E = Qp
+        H = 0.0
+    if R > 0.0:
+        rr = Rp / R
+        F *= rr
+        G *= rr
+    else:  # then Rp == 0 as well
+        F = 0.0
+        G = 0.0
+    return E + F, G - H, G + H, E - F, p0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _take(data, wdata, has_w, prm, boundary, bad, xcyc, nxi, x, yy, yin, w, sv, sw, sww, ign):
+    """Add input pixel ``(x, yy)`` with weight ``w`` to the sums (boundary and bad-value rules).
+
+    Returns the updated ``(sum w v, sum w, sum w wd, ignored weight)``.
+    """
+    xx = x
+    inside = yin
+    if x < 0 or x > nxi - 1:
+        if xcyc:
+            xx = x % nxi
+        elif boundary == BOUNDARY_NEAREST:
+            xx = 0 if x < 0 else nxi - 1
+        else:
+            inside = False
+    wd = 0.0
+    if inside:
+        v = np.float64(load(data, yy, xx))
+        if has_w:
+            wd = np.float64(load(wdata, yy, xx))
+    elif boundary == BOUNDARY_CONSTANT or boundary == BOUNDARY_GRID_CONSTANT:
+        v = prm[P_FILL]
+    else:
+        if boundary == BOUNDARY_IGNORE_THRESHOLD:
+            ign += w
+        return sv, sw, sww, ign
+    if bad != BAD_STRICT and not math.isfinite(v):
+        if bad == BAD_CONSTANT:
+            v = prm[P_BADFILL]
+        else:
+            return sv, sw, sww, ign
+    return sv + w * v, sw + w, sww + w * wd, ign
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def resample_pixel(data, wdata, prm, xc, yc, a, b, c, d):
+    """Adaptive resampling of one output pixel.
+
+    Parameters
+    ----------
+    data, wdata : 2-D arrays
+        Input image and optional weight image (shape ``(0, 0)`` if absent).
+    prm : float64 array
+        Settings (``P_*`` layout).
+    xc, yc : float
+        Input pixel position of the output pixel centre.
+    a, b, c, d : float
+        Jacobian ``[[dxi/dx, dxi/dy], [dyi/dx, dyi/dy]]``.
+
+    Returns
+    -------
+    (value, weight)
+        ``value`` is NaN when there is no valid result; ``weight`` is the
+        kernel-weighted mean of ``wdata`` (1 without weights).
+    """
+    has_w = wdata.shape[0] > 0
+    if not (a == a and b == b and c == c and d == d and xc == xc and yc == yc):
+        return NAN, 0.0
+    kernel = int(prm[P_KERNEL])
+    boundary = int(prm[P_BOUNDARY])
+    bad = int(prm[P_BAD])
+    xcyc = prm[P_XCYC] != 0.0
+    ycyc = prm[P_YCYC] != 0.0
+    fill = prm[P_FILL]
+
+    pa, pb, pc, pd, p0 = padded_filter(a, b, c, d)
+    det = pa * pd - pb * pc
+    # J = Jp^-1 maps input-pixel offsets to output-pixel offsets
+    ja = pd / det
+    jb = -pb / det
+    jc = -pc / det
+    jd = pa / det
+
+    if kernel == KERNEL_HANN:
+        hx = abs(pa) + abs(pb)
+        hy = abs(pc) + abs(pd)
+    else:
+        hx = prm[P_SRW] / (2.0 * (1.0 / p0))
+        hy = hx
+    if not (hx < MAX_HALF_WIDTH and hy < MAX_HALF_WIDTH):
+        return NAN, 0.0
+    # box edges that fall on an input pixel centre (to rounding) include it
+    fl = np.ceil(xc - hx - EDGE_TOL)
+    fr = np.floor(xc + hx + EDGE_TOL)
+    fb = np.ceil(yc - hy - EDGE_TOL)
+    ft = np.floor(yc + hy + EDGE_TOL)
+    if not (abs(fl) < 9.0e15 and abs(fr) < 9.0e15 and abs(fb) < 9.0e15 and abs(ft) < 9.0e15):
+        return NAN, 0.0
+    left = np.int64(fl)
+    right = np.int64(fr)
+    bottom = np.int64(fb)
+    top = np.int64(ft)
+
+    nyi, nxi = data.shape
+    # sampling box partly outside the input
+    if not xcyc:
+        if right > nxi - 1:
+            if boundary == BOUNDARY_STRICT:
+                return NAN, 0.0
+            if boundary == BOUNDARY_IGNORE:
+                right = nxi - 1
+        if left < 0:
+            if boundary == BOUNDARY_STRICT:
+                return NAN, 0.0
+            if boundary == BOUNDARY_IGNORE:
+                left = 0
+    if not ycyc:
+        if top > nyi - 1:
+            if boundary == BOUNDARY_STRICT:
+                return NAN, 0.0
+            if boundary == BOUNDARY_IGNORE:
+                top = nyi - 1
+        if bottom < 0:
+            if boundary == BOUNDARY_STRICT:
+                return NAN, 0.0
+            if boundary == BOUNDARY_IGNORE:
+                bottom = 0
+    # entirely outside
+    if (not xcyc and (right < 0 or left > nxi - 1)) or (not ycyc and (top < 0 or bottom > nyi - 1)):
+        if boundary == BOUNDARY_GRID_CONSTANT:
+            return fill, (0.0 if has_w else 1.0)
+        if boundary != BOUNDARY_NEAREST:
+            return NAN, 0.0
+        if right < left:
+            right = left
+        if top < bottom:
+            top = bottom
+
+    k = 2.0 / (prm[P_WIDTH] * prm[P_WIDTH])
+    gauss = kernel != KERNEL_HANN
+    k = 2.0 / (prm[P_WIDTH] * prm[P_WIDTH])
+    gauss = kernel != KERNEL_HANN
+    sv = 0.0  # sum w v
+    sw = 0.0  # sum w
+    sww = 0.0  # sum w wd
+    ign = 0.0  # ignored weight
+    simple = not has_w and bad == BAD_STRICT and left >= 0 and right <= nxi - 1 and bottom >= 0 and top <= nyi - 1
+    for y in range(bottom, top + 1):
+        dy = y - yc
+        if simple:  # common case: box inside the input, plain sums
+            for x in range(left, right + 1):
+                dx = x - xc
+                tx = ja * dx + jb * dy
+                ty = jc * dx + jd * dy
+                if gauss:
+                    w = math.exp(-(tx * tx + ty * ty) * k)
+                else:
+                    tx = abs(tx)
+                    ty = abs(ty)
+                    if tx >= 1.0 or ty >= 1.0:
+                        continue
+                    w = (math.cos(tx * math.pi) + 1.0) * (math.cos(ty * math.pi) + 1.0)
+                if w != 0.0:  # zero weights never sample (a NaN there must not count)
+                    sv += w * np.float64(load(data, y, x))
+                    sw += w
+            continue
+        yy = y
+        yin = True
+        if y < 0 or y > nyi - 1:
+            if ycyc:
+                yy = y % nyi
+            elif boundary == BOUNDARY_NEAREST:
+                yy = 0 if y < 0 else nyi - 1
+            else:
+                yin = False
+        for x in range(left, right + 1):
+            dx = x - xc
+            tx = ja * dx + jb * dy
+            ty = jc * dx + jd * dy
+            if gauss:
+                w = math.exp(-(tx * tx + ty * ty) * k)
+            else:
+                tx = abs(tx)
+                ty = abs(ty)
+                if tx >= 1.0 or ty >= 1.0:
+                    continue
+                w = (math.cos(tx * math.pi) + 1.0) * (math.cos(ty * math.pi) + 1.0)
+            if w != 0.0:
+                sv, sw, sww, ign = _take(data, wdata, has_w, prm, boundary, bad, xcyc, nxi, x, yy, yin, w, sv, sw, sww, ign)
+    if boundary == BOUNDARY_IGNORE_THRESHOLD:
+        if ign / (ign + sw) > prm[P_THRESH]:
+            return NAN, 0.0
+    if sw == 0.0:
+        return NAN, 0.0
+    v = sv / sw
+    if prm[P_FLUX] != 0.0:
+        v *= abs(a * d - b * c)
+    f = sww / sw if has_w else 1.0
+    return v, f
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _third_smallest(jm, r, c):
+    """Third-lowest finite value of ``jm`` in the 3x3 box around ``(r, c)``."""
+    k1 = math.inf
+    k2 = math.inf
+    k3 = math.inf
+    for i in range(r - 1, r + 2):
+        for j in range(c - 1, c + 2):
+            v = jm[i, j]
+            if not (v < k3):  # also skips NaN
+                continue
+            if v < k1:
+                k3 = k2
+                k2 = k1
+                k1 = v
+            elif v < k2:
+                k3 = k2
+                k2 = v
+            else:
+                k3 = v
+    return k3
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _despiked(jac, jm, r, c, R, C, ny, nx):
+    """Jacobian at local ``(r, c)`` (global ``(R, C)``) after despiking.
+
+    A Jacobian whose magnitude ``sum J_ij^2`` exceeds ``DESPIKE_FACTOR``
+    times the third-lowest magnitude of its 3x3 neighbourhood is replaced by
+    the mean of the neighbours below that threshold.  On the edges of a
+    bounded output (``ny, nx > 0``) the threshold of the adjacent interior
+    pixel and the neighbours inside the output are used; corners are kept.
+    """
+    a = jac[r, c, 0]
+    b = jac[r, c, 1]
+    cc = jac[r, c, 2]
+    d = jac[r, c, 3]
+    r0 = r - 1
+    r1 = r + 1
+    c0 = c - 1
+    c1 = c + 1
+    tr = r
+    tc = c
+    if ny > 0:
+        if ny < 3 or nx < 3 or R < 0 or R >= ny or C < 0 or C >= nx:
+            return a, b, cc, d
+        redge = R == 0 or R == ny - 1
+        cedge = C == 0 or C == nx - 1
+        if redge and cedge:
+            return a, b, cc, d
+        if R == 0:
+            tr = r + 1
+            r0 = r
+        elif R == ny - 1:
+            tr = r - 1
+            r1 = r
+        elif C == 0:
+            tc = c + 1
+            c0 = c
+        elif C == nx - 1:
+            tc = c - 1
+            c1 = c
+    thresh = DESPIKE_FACTOR * _third_smallest(jm, tr, tc)
+    if not (jm[r, c] > thresh):
+        return a, b, cc, d
+    a = 0.0
+    b = 0.0
+    cc = 0.0
+    d = 0.0
+    n = 0
+    for i in range(r0, r1 + 1):
+        for j in range(c0, c1 + 1):
+            if i == r and j == c:
+                continue
+            if jm[i, j] < thresh:
+                n += 1
+                a += jac[i, j, 0]
+                b += jac[i, j, 1]
+                cc += jac[i, j, 2]
+                d += jac[i, j, 3]
+    if n == 0:
+        return NAN, NAN, NAN, NAN
+    return a / n, b / n, cc / n, d / n
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
+    """Resample the output block ``[by0, by1) x [bx0, bx1)``."""
+    center = prm[P_CENTER] != 0.0
+    despike = prm[P_DESPIKE] != 0.0
+    h = 2 if despike else 0
+    ya = by0 - h  # Jacobians are needed on [ya, ya + nr) x [xa, xa + nc)
+    xa = bx0 - h
+    nr = by1 - by0 + 2 * h
+    nc = bx1 - bx0 + 2 * h
+    jac = np.empty((nr, nc, 4))
+    pos = np.empty((nr, nc, 2))
+    if center:
+        xh = np.empty((nr, nc + 1, 2))  # at (x - 0.5, y)
+        yh = np.empty((nr + 1, nc, 2))  # at (x, y - 0.5)
+        for r in range(nr):
+            y = float(ya + r)
+            for c in range(nc):
+                x = float(xa + c)
+                pos[r, c, 0], pos[r, c, 1] = out_to_in(tr, grid, x, y)
+                xh[r, c, 0], xh[r, c, 1] = out_to_in(tr, grid, x - 0.5, y)
+                yh[r, c, 0], yh[r, c, 1] = out_to_in(tr, grid, x, y - 0.5)
+            x = float(xa + nc)
+            xh[r, nc, 0], xh[r, nc, 1] = out_to_in(tr, grid, x - 0.5, y)
+        y = float(ya + nr)
+        for c in range(nc):
+            yh[nr, c, 0], yh[nr, c, 1] = out_to_in(tr, grid, float(xa + c), y - 0.5)
+        for r in range(nr):
+            for c in range(nc):
+                jac[r, c, 0] = -xh[r, c, 0] + xh[r, c + 1, 0]
+                jac[r, c, 1] = -yh[r, c, 0] + yh[r + 1, c, 0]
+                jac[r, c, 2] = -xh[r, c, 1] + xh[r, c + 1, 1]
+                jac[r, c, 3] = -yh[r, c, 1] + yh[r + 1, c, 1]
+    else:
+        # positions on a ring one pixel wider; pp[r + 1, c + 1] is pixel (r, c)
+        pp = np.empty((nr + 2, nc + 2, 2))
+        for r in range(nr + 2):
+            y = float(ya - 1 + r)
+            for c in range(nc + 2):
+                pp[r, c, 0], pp[r, c, 1] = out_to_in(tr, grid, float(xa - 1 + c), y)
+        for r in range(nr):
+            for c in range(nc):
+                for k in range(2):
+                    p = pp[r + 1, c + 1, k]
+                    pos[r, c, k] = p
+                    # mean of the two half-pixel differences on each side
+                    jx = ((-pp[r + 1, c, k] + p) + (-p + pp[r + 1, c + 2, k])) / 2
+                    jy = ((-pp[r, c + 1, k] + p) + (-p + pp[r + 2, c + 1, k])) / 2
+                    jac[r, c, 2 * k] = jx
+                    jac[r, c, 2 * k + 1] = jy
+    if despike:
+        jm = np.empty((nr, nc))
+        for r in range(nr):
+            for c in range(nc):
+                jm[r, c] = jac[r, c, 0] ** 2 + jac[r, c, 1] ** 2 + jac[r, c, 2] ** 2 + jac[r, c, 3] ** 2
+    else:
+        jm = np.empty((1, 1))
+    ny = int(prm[P_NY])
+    nx = int(prm[P_NX])
+    for r in range(h, nr - h):
+        y = ya + r
+        j = y - oy
+        for c in range(h, nc - h):
+            x = xa + c
+            if despike:
+                a, b, cc, d = _despiked(jac, jm, r, c, y, x, ny, nx)
+            else:
+                a = jac[r, c, 0]
+                b = jac[r, c, 1]
+                cc = jac[r, c, 2]
+                d = jac[r, c, 3]
+            v, f = resample_pixel(data, wdata, prm, pos[r, c, 0], pos[r, c, 1], a, b, cc, d)
+            if v == v:
+                v -= bg[0] + bg[1] * x + bg[2] * y
+            deposit(sink, val, wt, j, x - ox, v, f)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _block_bounds(k, y0, y1, x0, x1, brows, bcols):
+    nbx = (x1 - x0 + bcols - 1) // bcols
+    by = k // nbx
+    bx = k - by * nbx
+    by0 = y0 + by * brows
+    bx0 = x0 + bx * bcols
+    return by0, min(by0 + brows, y1), bx0, min(bx0 + bcols, x1)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
+
+    Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.
+    """
+    if y1 <= y0 or x1 <= x0:
+        return
+    brows = max(1, int(prm[P_BROWS]))
+    bcols = max(1, int(prm[P_BCOLS]))
+    nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
+    for k in range(nb):
+        by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
+        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
+
+
+@njit(nogil=True, cache=True, parallel=True, error_model="numpy")
+def adaptive_tile_parallel(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Same as :func:`adaptive_tile` with blocks distributed over Numba threads."""
+    if y1 <= y0 or x1 <= x0:
+        return
+    brows = max(1, int(prm[P_BROWS]))
+    bcols = max(1, int(prm[P_BCOLS]))
+    nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
+    for k in prange(nb):
+        by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
+        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def jacobian_points(tr, grid, center, x, y, pos, jac):
+    """Input positions and Jacobians at output points (for planning margins).
+
+    ``pos`` is ``(n, 2)`` and ``jac`` ``(n, 4)`` (``dxi/dx, dxi/dy, dyi/dx,
+    dyi/dy``), computed as the kernels do.
+    """
+    for i in range(x.size):
+        xc = x[i]
+        yc = y[i]
+        pos[i, 0], pos[i, 1] = out_to_in(tr, grid, xc, yc)
+        if center:
+            ax, ay = out_to_in(tr, grid, xc - 0.5, yc)
+            bx_, by_ = out_to_in(tr, grid, xc + 0.5, yc)
+            cx, cy = out_to_in(tr, grid, xc, yc - 0.5)
+            dx, dy = out_to_in(tr, grid, xc, yc + 0.5)
+            jac[i, 0] = bx_ - ax
+            jac[i, 1] = dx - cx
+            jac[i, 2] = by_ - ay
+            jac[i, 3] = dy - cy
+        else:
+            ax, ay = out_to_in(tr, grid, xc - 1.0, yc)
+            bx_, by_ = out_to_in(tr, grid, xc + 1.0, yc)
+            cx, cy = out_to_in(tr, grid, xc, yc - 1.0)
+            dx, dy = out_to_in(tr, grid, xc, yc + 1.0)
+            jac[i, 0] = 0.5 * (bx_ - ax)
+            jac[i, 1] = 0.5 * (dx - cx)
+            jac[i, 2] = 0.5 * (by_ - ay)
+            jac[i, 3] = 0.5 * (dy - cy)
