@@ -204,9 +204,9 @@ class AdaptiveResampler:
         K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
     def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        import numba
-
-        p = self._params_for(y1 - y0, x1 - x0, numba.get_num_threads())
+        # (no ``import numba`` in this module: it would put this driver in the
+        # kernel cache key of ``_cache``)
+        p = self._params_for(y1 - y0, x1 - x0, _threads.numba.get_num_threads())
         K.adaptive_tile_parallel(data, wdata, tr.vector, tr.grid, p, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
     # ---- planning for the single-image driver ---------------------------------
@@ -443,8 +443,11 @@ def reproject_adaptive(
     the smaller singular value keeps its magnitude when padded (reproject
     pads it to 1, under-filtering flipped down-sampled images); despiking
     averages the original neighbouring Jacobians (reproject's in-place update
-    depends on the scan order); sampling boxes wider than 1e7 input pixels
-    (singular mappings) give NaN.
+    depends on the scan order); a sampling-box edge within 1e-9 pixel of an
+    input pixel centre includes that pixel (reproject's choice there depends
+    on rounding noise, e.g. on aligned grids); sampling boxes wider than 1e7
+    input pixels (singular mappings) give NaN; the output box is always the
+    full ``shape_out`` for despiking edge rules, whatever ``block_size``.
     """
     for key, value in kwargs.items():
         if key in ("non_reprojected_dims", "zarr_path") and value is None:

@@ -26,11 +26,13 @@ transform, the data and the settings, so results do not depend on the block
 size or on the number of threads, and no full-size coordinate or Jacobian
 array is ever built.
 
-Two deliberate differences from reproject: the smaller singular value keeps
-its magnitude when the mapping is a reflection (reproject pads a negative
-``Q - R`` to 1, which under-filters flipped, down-sampled images), and the
+Deliberate differences from reproject: the smaller singular value keeps its
+magnitude when the mapping is a reflection (reproject pads a negative
+``Q - R`` to 1, which under-filters flipped, down-sampled images); the
 despike replacement averages the *original* neighbouring Jacobians (reproject
-updates in place, so its result depends on the scan order).
+updates in place, so its result depends on the scan order); sampling-box
+edges within ``EDGE_TOL`` of an input pixel centre include it (reproject's
+result there depends on rounding noise).
 """
 
 import math
