@@ -128,6 +128,7 @@ def run(size=4096, repeat=3, nan_blobs=3, skip=(), keep=None, echo=True):
             peak_rss=r.get("peak_rss_mb"), peak_anon=r.get("peak_anon_mb"),
             added_anon=r.get("added_anon_mb"), hwm=r.get("hwm_mb"), wall=r.get("wall"),
             steady_cpu=r.get("steady_cpu") if name != "numbamosaic (cold)" else None,
+            cache=r.get("numba_cache_dir"),
             error=r.get("error"),
         ))
     return rows, agreement
@@ -155,6 +156,9 @@ def report(rows, agreement, size, repeat):
         if nm["steady"] and rp["steady"]:
             print(f"\nspeed-up (reproject steady / numbamosaic steady): {rp['steady'] / nm['steady']:.2f}x")
         cold = byname.get("numbamosaic (cold)")
+        if cold and cold.get("cache") and nm.get("cache") and cold["cache"] != nm["cache"]:
+            print("WARNING: the numbamosaic kernel sources changed between the cold and the cached run "
+                  f"(cache {cold['cache']} -> {nm['cache']}): the 'cached' first call recompiled.")
         if cold and cold["first"] and nm["steady"]:
             print(f"numbamosaic compile overhead (cold first call - steady): {cold['first'] - nm['steady']:.2f} s; "
                   f"cached first call: {nm['first']:.2f} s")

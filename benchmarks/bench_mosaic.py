@@ -450,7 +450,7 @@ def run(methods=("interp",), combines=("mean",), tiles=None, skip=(), memory_sce
                 rel_diff_nm=agn["rel_max_diff"] if agn else None,
                 cov_mismatch_nm=agn["n_cov_mismatch"] if agn else None,
                 grid_offset=r.get("grid_offset_px"), steps=r.get("steps"), error=r.get("error"),
-                n_tiles=n_tiles, shape=list(prob["shape"]),
+                n_tiles=n_tiles, shape=list(prob["shape"]), cache=r.get("numba_cache_dir"),
             ))
     finally:
         if keep is None:
@@ -491,6 +491,10 @@ def report(rows):
             print(f"{r['contender']} {r['combine']}: output grid offset vs ours {r['grid_offset']:.2g} px")
         if r.get("error"):
             print(f"error: {r['method']} {r['combine']} {r['contender']}: {r['error'].splitlines()[-1][:300]}")
+    caches = {r["cache"] for r in rows if r.get("cache")}
+    if len(caches) > 1:
+        print(f"WARNING: the numbamosaic kernel sources changed during the run ({len(caches)} kernel caches used): "
+              "some first calls include recompilation.")
     mem = [r for r in rows if r["method"] == "memory"]
     if mem:
         common.print_table(mem, [

@@ -231,6 +231,11 @@ def worker_report(state, **extra):
     res = dict(state.result)
     res.update(extra)
     res["vmhwm_mb"] = s.get("VmHWM", 0.0)
+    mod = sys.modules.get("numbamosaic._cache")
+    if mod is not None:
+        # Kernel cache directory, named after a hash of the kernel sources:
+        # two workers with different values did not share compiled kernels.
+        res["numba_cache_dir"] = getattr(mod, "CACHE_DIR", None)
     res["self_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(RESULT_TAG + json.dumps(res), flush=True)
 
