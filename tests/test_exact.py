@@ -389,3 +389,25 @@ def test_cylindrical_seam():
     b, g = reproject_exact((b_img, _car(180.0)), wcs_out)
     assert np.all(np.isfinite(a)) and np.all(f > 1 - 1e-12)
     assert np.max(np.abs(a - b)) < 1e-10 and np.max(np.abs(f - g)) < 1e-12
+
+
+def test_wide_rows_in_lattice_chunks_bitwise():
+    # 64 sub-cells per side: rows are processed in chunks of 64 pixels
+    from numbamosaic.kernels._exact import LATTICE_POINTS
+    from numbamosaic.wcs import transform_and_bbox
+
+    assert LATTICE_POINTS // 64 < 70
+    wcs_in = make_wcs(34, 20 / 3600, rot=12)
+    wcs_out = make_wcs(70, 9 / 3600, crval=(30.0005, 40.0))
+    data = smooth_image(34)
+    tr, _ = transform_and_bbox(wcs_in, wcs_out, data.shape, (70, 70), roundtrip=False)
+    res = ExactResampler(subdivisions=64)
+    ref_v = np.full((2, 70), np.nan)
+    ref_w = np.zeros((2, 70))
+    res.tile(data, None, None, tr, 34, 36, 0, 70, ref_v, ref_w, 34, 0, SINK_WRITE, np.zeros(3))
+    v = np.full((2, 70), np.nan)
+    w = np.zeros((2, 70))
+    for xa, xb in ((0, 23), (23, 70)):
+        res.tile(data, None, None, tr, 34, 36, xa, xb, v, w, 34, 0, SINK_WRITE, np.zeros(3))
+    assert np.isfinite(ref_v).all()
+    assert np.array_equal(v, ref_v) and np.array_equal(w, ref_w)

@@ -15,11 +15,20 @@ Geometry
     closely.  (For TAN -> TAN both pixel families are bounded by great
     circles, which are straight in the gnomonic plane, so ``nsub = 1`` is
     geometrically exact there.)  Lattice points are evaluated once per row
-    block with :func:`numbamosaic.wcs._native.out_to_in` and shared between
+    block (in column chunks of ``LATTICE_POINTS``) with
+    :func:`numbamosaic.wcs._native.out_to_in` and shared between
     neighbouring pixels and rows, and the lattice coordinate of a point
     depends only on its global pixel index, so neighbouring output pixels
     (also in other tiles or threads) share bit-identical corners and their
     fractions partition each input pixel exactly.
+
+Seams
+    A sub-cell across the longitude seam of a cylindrical input (CAR, CEA,
+    MER) is unwrapped by the seam's period in input pixels and clipped with
+    its shifted copies, so it collects the pixels on both sides.  Sub-cells
+    of the wrong orientation (folded or torn by another projection's seam)
+    and large sub-cells whose centre does not map near the middle of their
+    corners are dropped (they count neither as covered nor as area).
 
 Clipping
     Sutherland-Hodgman against axis-aligned half planes: a sub-cell is cut
@@ -33,8 +42,9 @@ Spherical measure
     An area in input pixels is not a solid angle: the solid angle per input
     pixel ``J(x, y)`` varies over the image (e.g. ``(1 + R^2)^-3/2`` for TAN).
     In native mode ``J`` is evaluated at every lattice point
-    (:func:`input_area_factor`: projection area factor by central
-    differences in the projection plane, times the SIP Jacobian), fitted by
+    (:func:`input_area_factor`: projection area factor, analytic for TAN and
+    by finite differences in the projection plane otherwise, times the SIP
+    Jacobian), fitted by
     a linear model over each sub-cell, and integrated exactly over every
     piece using its area and centroid.  The result is second-order accurate
     in the sub-cell size.  In control-grid mode ``J = 1`` (plain input pixel
@@ -69,13 +79,15 @@ from ._sinks import deposit
 NAN = math.nan
 PROJ_TAN = PROJ_CODES["TAN"]
 D2R = math.pi / 180.0
-#: central-difference step (degrees) in the projection plane for the area factor
+#: finite-difference step (degrees) in the projection plane for the area factor
 AREA_STEP_DEG = 1e-3
 #: rows per parallel work item (lattice rows are shared inside a block)
 ROW_BLOCK = 8
 #: valid coverage below this fraction of the output pixel counts as none: such
 #: slivers come from rounding of coincident edges (e.g. an identity mapping)
 MIN_COVER = 1e-9
+#: lattice points per row kept at once (longer rows are processed in chunks)
+LATTICE_POINTS = 4096
 #: polygon scratch capacity (a quad clipped by 4 half planes has <= 8 vertices)
 MAXV = 16
 
@@ -320,22 +332,36 @@ def _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm, ym, j0, jx, jy, sgn, buf):
     xmax = max(max(qx[0], qx[1]), max(qx[2], qx[3])) + gx
     ymin = min(min(qy[0], qy[1]), min(qy[2], qy[3])) + gy
     ymax = max(max(qy[0], qy[1]), max(qy[2], qy[3])) + gy
-    fx0 = math.floor(xmin + 0.5)
-    fx1 = math.floor(xmax + 0.5)
-    # the cell lies within one input column: no x clipping needed
-    single_col = fx0 == fx1
+    if xmax + 0.5 < 0.0 or xmin - 0.5 > nxi - 1.0:
+        return V, SV, SW
     # clamp in floating point first (huge coordinates must not overflow int)
-    ix0 = int(min(max(0.0, fx0), float(nxi)))
-    ix1 = int(max(min(nxi - 1.0, fx1), -1.0))
     iy0 = int(min(max(0.0, math.floor(ymin + 0.5)), float(nyi)))
     iy1 = int(max(min(nyi - 1.0, math.floor(ymax + 0.5)), -1.0))
     for iy in range(iy0, iy1 + 1):
         ly = iy - gy
         # horizontal strip of input row iy
-        nr = clip_half(qx, qy, 4, tx, ty, 1, ly - 0.5, True)
-        nr = clip_half(tx, ty, nr, rx, ry, 1, ly + 0.5, False)
+        if ymin >= iy - 0.5 and ymax <= iy + 0.5:
+            nr = 4
+            for k in range(4):
+                rx[k] = qx[k]
+                ry[k] = qy[k]
+        else:
+            nr = clip_half(qx, qy, 4, tx, ty, 1, ly - 0.5, True)
+            nr = clip_half(tx, ty, nr, rx, ry, 1, ly + 0.5, False)
         if nr < 3:
             continue
+        # input columns the strip spans
+        sxmin = rx[0]
+        sxmax = rx[0]
+        for k in range(1, nr):
+            sxmin = min(sxmin, rx[k])
+            sxmax = max(sxmax, rx[k])
+        fx0 = math.floor(sxmin + gx + 0.5)
+        fx1 = math.floor(sxmax + gx + 0.5)
+        # the strip lies within one input column: no x clipping needed
+        single_col = fx0 == fx1
+        ix0 = int(min(max(0.0, fx0), float(nxi)))
+        ix1 = int(max(min(nxi - 1.0, fx1), -1.0))
         for ix in range(ix0, ix1 + 1):
             d = load(data, iy, ix)
             if d != d:
@@ -527,21 +553,26 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     """Serial work item: output rows ``[ya, yb)``, sharing lattice rows."""
     nsub = int(opts[O_NSUB])
     jac = opts[O_JAC] != 0.0
-    nl = nsub * (x1 - x0) + 1
+    # wide rows are done in column chunks so the lattice stays small
+    chunk = max(1, LATTICE_POINTS // nsub)
+    nl = nsub * min(chunk, x1 - x0) + 1
     LX = np.empty((nsub + 1, nl))
     LY = np.empty((nsub + 1, nl))
     LJ = np.empty((nsub + 1, nl))
     buf = np.empty((10, MAXV))
-    _lattice_row(tr, grid, jac, nsub, x0, ya - 0.5, LX[0], LY[0], LJ[0])
-    for y in range(ya, yb):
-        for b in range(1, nsub + 1):
-            # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
-            yy = (y - 0.5) + b / nsub
-            _lattice_row(tr, grid, jac, nsub, x0, yy, LX[b], LY[b], LJ[b])
-        _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, ox, sink, bg, buf)
-        LX[0, :] = LX[nsub, :]
-        LY[0, :] = LY[nsub, :]
-        LJ[0, :] = LJ[nsub, :]
+    for xa in range(x0, x1, chunk):
+        xb = min(x1, xa + chunk)
+        n = nsub * (xb - xa) + 1
+        _lattice_row(tr, grid, jac, nsub, xa, ya - 0.5, LX[0, :n], LY[0, :n], LJ[0, :n])
+        for y in range(ya, yb):
+            for b in range(1, nsub + 1):
+                # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
+                yy = (y - 0.5) + b / nsub
+                _lattice_row(tr, grid, jac, nsub, xa, yy, LX[b, :n], LY[b, :n], LJ[b, :n])
+            _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, val, wt, oy, ox, sink, bg, buf)
+            LX[0, :n] = LX[nsub, :n]
+            LY[0, :n] = LY[nsub, :n]
+            LJ[0, :n] = LJ[nsub, :n]
 
 
 @njit(nogil=True, cache=True)
