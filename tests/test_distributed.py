@@ -145,4 +145,3 @@ def test_killed_worker_gives_identical_mosaic(client):
                                      parallel=client, tile_size=32, progress_bar=bar)
     assert killed.is_set()
     assert np.array_equal(out, ref) and np.array_equal(fp, fref)
-    client.wait_for_workers(2, timeout=60)

@@ -123,15 +123,18 @@ def test_identity_nearest_is_exact(stars):
     assert np.all(fp == 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="identity goes through the full WCS chain: input coordinates are off by ~1e-11 px, "
-    "so bilinear mixes in ~1e-11 of the neighbours (no exact pixel-shift fast path yet)",
-)
 def test_identity_bilinear_is_exact(stars):
+    """TAN->TAN homographies that are pure shifts are snapped: identity is bit-exact."""
     w = make_wcs()
     out, _ = reproject_interp((stars, w), w, shape_out=SHAPE_IN, order="bilinear")
     np.testing.assert_array_equal(out, stars)
+    # an integer CRPIX shift is exact too: out[y, x] = in[y - dy, x - dx]
+    dx, dy = 3, -2
+    out2, _ = reproject_interp((stars, w), shifted_wcs(w, dx, dy), shape_out=SHAPE_IN, order="bilinear")
+    ny, nx = stars.shape
+    ref = np.full_like(stars, np.nan)
+    ref[0 : ny + dy, dx:nx] = stars[-dy:ny, 0 : nx - dx]
+    np.testing.assert_array_equal(out2, ref)
 
 
 @pytest.mark.parametrize("order", ORDERS)

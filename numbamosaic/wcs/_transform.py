@@ -293,7 +293,25 @@ def transform_and_bbox(wcs_in, wcs_out, shape_in, shape_out, roundtrip=True, gri
     bbox = input_bbox(i2o, o2i, shape_in, shape_out)
     if bbox is None:
         return None, None
+    reason = "forced"
+    if not force_grid:
+        try:
+            describe_wcs(wcs_in)
+            describe_wcs(wcs_out)
+            reason = "frames are not related by a fixed rotation"
+        except UnsupportedWCS as exc:
+            reason = str(exc)
     tr = build_transform(wcs_in, wcs_out, region=bbox, roundtrip=roundtrip, grid_tolerance=grid_tolerance, force_grid=True)
+    tr.reason = reason
+    if tr.grid_error > grid_tolerance:
+        import warnings
+
+        warnings.warn(
+            f"the astropy control grid reaches only {tr.grid_error:.2g} pixel accuracy (tolerance {grid_tolerance:g}); "
+            "the mapping is not smooth here (lookup-table distortion or projection facet edges)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return tr, bbox
 
 
@@ -329,5 +347,32 @@ def _specialise(vec, nin, nout, M):
                   [-r2d * mi[1, 1], r2d * mi[1, 0], cyi],
                   [0.0, 0.0, 1.0]])
     H = B @ M @ A
+    H = _snap_homography(H / H[2, 2])
     vec[T_H : T_H + 9] = H.ravel()
     vec[T_MODE] = MODE_HOMOGRAPHY
+
+
+def _snap_homography(H):
+    """Remove rounding noise from (near-)shift homographies.
+
+    When both gnomonic grids share their projection and orientation (the
+    common "same WCS, other CRPIX" case) the exact map is a pure shift; the
+    matrix products above leave ~1e-15 relative noise, which makes an
+    identity reprojection differ from its input in the last bits.  Entries
+    within 1e-13 of 0 or +-1 (1e-15 per pixel for the projective row) and
+    shifts within 1e-9 pixel of an integer are snapped.
+    """
+    H = H.copy()
+    for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        for target in (-1.0, 0.0, 1.0):
+            if abs(H[i, j] - target) < 1e-13:
+                H[i, j] = target
+    for j in (0, 1):
+        if abs(H[2, j]) < 1e-15:
+            H[2, j] = 0.0
+    if H[2, 0] == 0.0 and H[2, 1] == 0.0 and {H[0, 0], H[0, 1], H[1, 0], H[1, 1]} <= {-1.0, 0.0, 1.0}:
+        for i in (0, 1):
+            r = round(H[i, 2])
+            if abs(H[i, 2] - r) < 1e-9:
+                H[i, 2] = r
+    return H
