@@ -11,7 +11,7 @@ import astropy.units as u
 from astropy.wcs import WCS
 
 from numbamosaic.exact import ExactResampler, auto_subdivisions, reproject_exact
-from numbamosaic.kernels._exact import clip_half, overlap_area, poly_moments
+from numbamosaic.kernels._exact import MAXV, overlap_area, poly_moments, split_half
 from numbamosaic.kernels._sinks import SINK_SUM, SINK_WRITE
 
 
@@ -79,28 +79,45 @@ def test_overlap_rotated_square():
     assert abs(overlap_area(px, py, 0.0, 1.0, 0.0, 1.0) - 2 * (np.sqrt(2) - 1)) < 1e-15
 
 
-def test_clip_half_points_on_line():
+def _slots(*polys):
+    P = np.zeros((len(polys) + 2, 2, MAXV))
+    for s, (x, y) in enumerate(polys):
+        P[s, 0, : len(x)] = x
+        P[s, 1, : len(y)] = y
+    return P
+
+
+@pytest.mark.parametrize("ccw", [True, False])
+def test_split_half(ccw):
     px = np.array([0.1, 0.9, 0.7, 0.2])
     py = np.array([0.05, 0.3, 1.1, 0.8])
-    dx = np.empty(16)
-    dy = np.empty(16)
-    m = clip_half(px, py, 4, dx, dy, 1, 0.6, False)
-    assert m == 4
-    assert np.all(dy[:m] <= 0.6) and np.sum(dy[:m] == 0.6) == 2
-    # the two halves partition the polygon exactly
-    lo = overlap_area(px, py, -9, 9, -9, 0.6)
-    hi = overlap_area(px, py, -9, 9, 0.6, 9)
-    tot = overlap_area(px, py, -9, 9, -9, 9)
-    assert abs(lo + hi - tot) < 1e-16
+    if not ccw:
+        px, py = px[::-1].copy(), py[::-1].copy()
+    P = _slots((px, py))
+    nl, nh = split_half(P, 0, 4, 1, 0.6, 1, 2)
+    assert nl == 4 and nh == 4
+    assert np.all(P[1, 1, :nl] <= 0.6) and np.sum(P[1, 1, :nl] == 0.6) == 2
+    assert np.all(P[2, 1, :nh] >= 0.6) and np.sum(P[2, 1, :nh] == 0.6) == 2
+    # the cut vertices are shared bit for bit
+    cut_lo = sorted(P[1, 0, :nl][P[1, 1, :nl] == 0.6])
+    cut_hi = sorted(P[2, 0, :nh][P[2, 1, :nh] == 0.6])
+    assert cut_lo == cut_hi
+    # the halves partition the polygon, with the polygon's orientation
+    lo, _, _ = poly_moments(P, 1, nl, 0.0, 0.0)
+    hi, _, _ = poly_moments(P, 2, nh, 0.0, 0.0)
+    tot, _, _ = poly_moments(P, 0, 4, 0.0, 0.0)
+    assert abs(lo + hi - tot) < 1e-16 and np.sign(lo) == np.sign(hi) == np.sign(tot) == (1 if ccw else -1)
+    # a line missing the polygon leaves it whole on one side
+    assert split_half(P, 0, 4, 0, 5.0, 1, 2) == (4, 0)
+    assert split_half(P, 0, 4, 0, -5.0, 1, 2) == (0, 4)
 
 
 def test_poly_moments_centroid():
-    px = np.array([1.0, 3.0, 3.0, 1.0])
-    py = np.array([2.0, 2.0, 3.0, 3.0])
-    a, mx, my = poly_moments(px, py, 4, 0.0, 0.0)
+    P = _slots((np.array([1.0, 3.0, 3.0, 1.0]), np.array([2.0, 2.0, 3.0, 3.0])))
+    a, mx, my = poly_moments(P, 0, 4, 0.0, 0.0)
     assert a == 2.0
     assert abs(mx / a - 2.0) < 1e-15 and abs(my / a - 2.5) < 1e-15
-    a2, mx2, my2 = poly_moments(px, py, 4, 2.0, 2.5)
+    a2, mx2, my2 = poly_moments(P, 0, 4, 2.0, 2.5)
     assert a2 == 2.0 and abs(mx2) < 1e-15 and abs(my2) < 1e-15
 
 
@@ -126,7 +143,11 @@ CASES = {
         make_wcs(52, 4.4 / 3600, crval=_gal_to_icrs(120.0, 30.0), rot=11),
         (52, 52),
     ),
-    "tan-mirrored": lambda: (_mirrored(make_wcs(60, 5 / 3600)), make_wcs(56, 5.5 / 3600, crval=(30.001, 40.002), rot=-23), (56, 56)),
+    "tan-mirrored": lambda: (
+        _mirrored(make_wcs(60, 5 / 3600)),
+        make_wcs(56, 5.5 / 3600, crval=(30.001, 40.002), rot=-23),
+        (56, 56),
+    ),
     "big-pixels": lambda: (make_wcs(40, 0.5, rot=5), make_wcs(36, 0.6, crval=(31.0, 39.5), rot=-15), (36, 36)),
 }
 

@@ -31,9 +31,10 @@ Seams
     corners are dropped (they count neither as covered nor as area).
 
 Clipping
-    Sutherland-Hodgman against axis-aligned half planes: a sub-cell is cut
-    into the horizontal strip of each input row, the strip into the columns
-    of the input pixels (:func:`clip_half`).  Areas and first moments come
+    Sutherland-Hodgman against axis-aligned lines, as a sweep: a sub-cell is
+    split at each input row boundary into row strips, each strip at the
+    column boundaries into pieces (:func:`split_half` yields both sides of a
+    cut in one pass, with shared vertices).  Areas and first moments come
     from the shoelace formula with vertices relative to the input pixel
     centre (:func:`poly_moments`).  Both polygon orientations are handled
     (the orientation sign of the sub-cell is applied).
@@ -88,8 +89,9 @@ ROW_BLOCK = 8
 MIN_COVER = 1e-9
 #: lattice points per row kept at once (longer rows are processed in chunks)
 LATTICE_POINTS = 4096
-#: polygon scratch capacity (a quad clipped by 4 half planes has <= 8 vertices)
-MAXV = 16
+#: polygon scratch capacity (a convex quad cut by 4 lines has <= 8 vertices;
+#: generous for folded quads)
+MAXV = 32
 
 
 # ---------------------------------------------------------------------------
@@ -97,48 +99,63 @@ MAXV = 16
 
 
 @njit(nogil=True, cache=True)
-def clip_half(sx, sy, n, dx, dy, axis, c, keep_above):
-    """Clip polygon ``(sx, sy)[:n]`` by an axis-aligned half plane.
+def split_half(P, src, n, axis, c, lo, hi):
+    """Split polygon ``P[src, :, :n]`` by the line ``coord == c`` in one pass.
 
-    Keeps the part with ``coord >= c`` (``keep_above``) or ``coord <= c``,
-    where ``coord`` is x (``axis == 0``) or y.  Writes the result into
-    ``(dx, dy)`` and returns its vertex count.  Intersection points lie
-    exactly on the line; the orientation is preserved.
+    Polygons live in a scratch array ``P`` of shape ``(slots, 2, MAXV)``
+    (``P[s, 0]`` x, ``P[s, 1]`` y), addressed by slot number, so the hot
+    loops juggle integers, not array views.  ``coord`` is x (``axis == 0``)
+    or y.  The part with ``coord <= c`` goes to slot ``lo``, the part with
+    ``coord >= c`` to slot ``hi`` (either may be -1: discarded).  Vertices on
+    the line go to both halves; each crossing point is computed once and
+    written to both, so the halves share their cut edge bit for bit.
+    Returns the two vertex counts; orientation is preserved.
     """
+    nl = 0
+    nh = 0
     if n == 0:
-        return 0
-    m = 0
-    px = sx[n - 1]
-    py = sy[n - 1]
+        return 0, 0
+    px = P[src, 0, n - 1]
+    py = P[src, 1, n - 1]
     pc = px if axis == 0 else py
-    pin = pc >= c if keep_above else pc <= c
     for k in range(n):
-        qx = sx[k]
-        qy = sy[k]
+        qx = P[src, 0, k]
+        qy = P[src, 1, k]
         qc = qx if axis == 0 else qy
-        qin = qc >= c if keep_above else qc <= c
-        if qin != pin:
-            # the edge crosses the line strictly (one end on each side)
+        if (pc < c and qc > c) or (pc > c and qc < c):
             if axis == 0:
-                dx[m] = c
-                dy[m] = py + (c - px) * (qy - py) / (qx - px)
+                ix = c
+                iy = py + (c - px) * (qy - py) / (qx - px)
             else:
-                dx[m] = px + (c - py) * (qx - px) / (qy - py)
-                dy[m] = c
-            m += 1
-        if qin:
-            dx[m] = qx
-            dy[m] = qy
-            m += 1
+                ix = px + (c - py) * (qx - px) / (qy - py)
+                iy = c
+            if lo >= 0:
+                P[lo, 0, nl] = ix
+                P[lo, 1, nl] = iy
+            nl += 1
+            if hi >= 0:
+                P[hi, 0, nh] = ix
+                P[hi, 1, nh] = iy
+            nh += 1
+        if qc <= c:
+            if lo >= 0:
+                P[lo, 0, nl] = qx
+                P[lo, 1, nl] = qy
+            nl += 1
+        if qc >= c:
+            if hi >= 0:
+                P[hi, 0, nh] = qx
+                P[hi, 1, nh] = qy
+            nh += 1
         px = qx
         py = qy
-        pin = qin
-    return m
+        pc = qc
+    return nl, nh
 
 
 @njit(nogil=True, cache=True)
-def poly_moments(x, y, n, cx, cy):
-    """Signed area and first moments of polygon ``(x, y)[:n]`` about ``(cx, cy)``.
+def poly_moments(P, s, n, cx, cy):
+    """Signed area and first moments of polygon ``P[s, :, :n]`` about ``(cx, cy)``.
 
     Returns ``(A, Mx, My)`` with ``Mx = integral of (x - cx) dA`` (so the
     centroid is ``cx + Mx / A``); positive for counter-clockwise polygons
@@ -149,11 +166,11 @@ def poly_moments(x, y, n, cx, cy):
     my = 0.0
     if n < 3:
         return 0.0, 0.0, 0.0
-    px = x[n - 1] - cx
-    py = y[n - 1] - cy
+    px = P[s, 0, n - 1] - cx
+    py = P[s, 1, n - 1] - cy
     for k in range(n):
-        qx = x[k] - cx
-        qy = y[k] - cy
+        qx = P[s, 0, k] - cx
+        qy = P[s, 1, k] - cy
         cr = px * qy - qx * py
         a2 += cr
         mx += (px + qx) * cr
@@ -168,21 +185,19 @@ def overlap_area(px, py, x0, x1, y0, y1):
     """Area of polygon ``(px, py)`` inside the box ``[x0, x1] x [y0, y1]``.
 
     Signed like the polygon (positive when counter-clockwise).  Allocates:
-    a convenience wrapper for tests, the kernels use :func:`clip_half`.
+    a convenience wrapper (for tests) around the kernels' :func:`split_half`
+    and :func:`poly_moments`.
     """
     n = px.shape[0]
-    ax = np.empty(n + 8)
-    ay = np.empty(n + 8)
-    bx = np.empty(n + 8)
-    by = np.empty(n + 8)
+    P = np.empty((2, 2, max(MAXV, n + 8)))
     for k in range(n):
-        ax[k] = px[k]
-        ay[k] = py[k]
-    m = clip_half(ax, ay, n, bx, by, 0, x0, True)
-    m = clip_half(bx, by, m, ax, ay, 0, x1, False)
-    m = clip_half(ax, ay, m, bx, by, 1, y0, True)
-    m = clip_half(bx, by, m, ax, ay, 1, y1, False)
-    a, _, _ = poly_moments(ax, ay, m, 0.0, 0.0)
+        P[0, 0, k] = px[k]
+        P[0, 1, k] = py[k]
+    _, n = split_half(P, 0, n, 0, x0, -1, 1)
+    n, _ = split_half(P, 1, n, 0, x1, 0, -1)
+    _, n = split_half(P, 0, n, 1, y0, -1, 1)
+    n, _ = split_half(P, 1, n, 1, y1, 0, -1)
+    a, _, _ = poly_moments(P, 0, n, 0.0, 0.0)
     return a
 
 
@@ -311,96 +326,144 @@ OPTS_LEN = 6
 TEAR_CHECK_EXTENT = 8.0
 
 
+# scratch polygon slots (see :func:`split_half`)
+S_QUAD = 0  # the sub-cell, local coordinates
+S_ROW_A = 1  # remainder of the row sweep (ping-pong)
+S_ROW_B = 2
+S_STRIP = 3  # one row strip
+S_COL_A = 4  # remainder of the column sweep (ping-pong)
+S_COL_B = 5
+S_PIECE = 6  # one piece
+NSLOT = 7
+
+
 @njit(nogil=True, cache=True)
-def _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm, ym, j0, jx, jy, sgn, buf):
-    """Clip the quadrilateral ``(qx, qy)`` (relative to the integer origin
-    ``(gx, gy)``) against the input pixels and integrate the solid-angle
-    model over the pieces.  Returns ``(V, SV, SW)``: valid solid angle, sum
-    of value x weight (or flux) and sum of input weight x weight."""
+def _clip_cell(data, wdata, flux, P, gx, gy, xm, ym, j0, jx, jy, sgn):
+    """Cut the sub-cell in slot ``S_QUAD`` (relative to the integer origin
+    ``(gx, gy)``) into its pieces in the input pixels and integrate the
+    solid-angle model over them.
+
+    Sweep: the remaining polygon is split at each input row boundary
+    (:func:`split_half`: one pass gives both sides, the shared vertices
+    computed once), each row strip likewise at the column boundaries.
+    Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
+    flux) and sum of input weight x weight.
+    """
     nyi, nxi = data.shape
-    has_w = wdata.shape[0] > 0
-    rx = buf[2]
-    ry = buf[3]
-    sx = buf[4]
-    sy = buf[5]
-    tx = buf[6]
-    ty = buf[7]
     V = 0.0
     SV = 0.0
     SW = 0.0
-    xmin = min(min(qx[0], qx[1]), min(qx[2], qx[3])) + gx
-    xmax = max(max(qx[0], qx[1]), max(qx[2], qx[3])) + gx
-    ymin = min(min(qy[0], qy[1]), min(qy[2], qy[3])) + gy
-    ymax = max(max(qy[0], qy[1]), max(qy[2], qy[3])) + gy
-    if xmax + 0.5 < 0.0 or xmin - 0.5 > nxi - 1.0:
+    ymin = min(min(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), min(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
+    ymax = max(max(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), max(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
+    xmin = min(min(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), min(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
+    xmax = max(max(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), max(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
+    # input rows touched (floats: huge coordinates must not overflow int)
+    fy0 = math.floor(ymin + gy + 0.5)
+    fy1 = math.floor(ymax + gy + 0.5)
+    if fy1 < 0.0 or fy0 > nyi - 1.0 or xmax + gx + 0.5 < 0.0 or xmin + gx - 0.5 > nxi - 1.0:
         return V, SV, SW
-    # clamp in floating point first (huge coordinates must not overflow int)
-    iy0 = int(min(max(0.0, math.floor(ymin + 0.5)), float(nyi)))
-    iy1 = int(max(min(nyi - 1.0, math.floor(ymax + 0.5)), -1.0))
-    for iy in range(iy0, iy1 + 1):
-        ly = iy - gy
-        # horizontal strip of input row iy
-        if ymin >= iy - 0.5 and ymax <= iy + 0.5:
-            nr = 4
-            for k in range(4):
-                rx[k] = qx[k]
-                ry[k] = qy[k]
+    cur = S_QUAD
+    nxt = S_ROW_A
+    nr = 4
+    if fy0 < 0.0:  # drop the part below the image
+        _, nr = split_half(P, cur, nr, 1, -0.5 - gy, -1, nxt)
+        cur = nxt
+        nxt = S_ROW_B
+        fy0 = 0.0
+    if fy1 > nyi - 1.0:  # and above it
+        nr, _ = split_half(P, cur, nr, 1, nyi - 0.5 - gy, nxt, -1)
+        cur, nxt = nxt, (S_ROW_A if nxt == S_ROW_B else S_ROW_B)
+        fy1 = nyi - 1.0
+    if cur == S_QUAD:
+        nxt = S_ROW_A
+    iy1 = int(fy1)
+    for iy in range(int(fy0), iy1 + 1):
+        if iy < iy1:
+            ns, nr = split_half(P, cur, nr, 1, (iy - gy) + 0.5, S_STRIP, nxt)
+            strip = S_STRIP
+            cur, nxt = nxt, (S_ROW_A if nxt == S_ROW_B else S_ROW_B)
         else:
-            nr = clip_half(qx, qy, 4, tx, ty, 1, ly - 0.5, True)
-            nr = clip_half(tx, ty, nr, rx, ry, 1, ly + 0.5, False)
-        if nr < 3:
-            continue
-        # input columns the strip spans
-        sxmin = rx[0]
-        sxmax = rx[0]
-        for k in range(1, nr):
-            sxmin = min(sxmin, rx[k])
-            sxmax = max(sxmax, rx[k])
-        fx0 = math.floor(sxmin + gx + 0.5)
-        fx1 = math.floor(sxmax + gx + 0.5)
-        # the strip lies within one input column: no x clipping needed
-        single_col = fx0 == fx1
-        ix0 = int(min(max(0.0, fx0), float(nxi)))
-        ix1 = int(max(min(nxi - 1.0, fx1), -1.0))
-        for ix in range(ix0, ix1 + 1):
-            d = load(data, iy, ix)
-            if d != d:
-                continue
-            wgt = 1.0
-            if has_w:
-                wgt = load(wdata, iy, ix)
-                if wgt != wgt:
-                    continue
-            lx = ix - gx
-            if single_col:
-                pa, pmx, pmy = poly_moments(rx, ry, nr, lx, ly)
-            else:
-                ns = clip_half(rx, ry, nr, tx, ty, 0, lx - 0.5, True)
-                ns = clip_half(tx, ty, ns, sx, sy, 0, lx + 0.5, False)
-                if ns < 3:
-                    continue
-                pa, pmx, pmy = poly_moments(sx, sy, ns, lx, ly)
-            if pa == 0.0:
-                continue
-            # model solid angle of the input pixel (integral over its unit square)
-            jc = j0 + jx * (lx - xm) + jy * (ly - ym)
-            w = sgn * (pa * jc + jx * pmx + jy * pmy)
-            V += w
-            if flux:
-                if jc > 0.0:
-                    SV += d * (w / jc)
-            else:
-                SV += d * w
-            if has_w:
-                SW += wgt * w
+            ns = nr
+            strip = cur
+        if ns >= 3:
+            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW)
     return V, SV, SW
 
 
 @njit(nogil=True, cache=True)
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, ox, sink, bg, buf):
+def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW):
+    """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
+    boundaries and accumulate its pieces into ``(V, SV, SW)``."""
+    nxi = data.shape[1]
+    has_w = wdata.shape[0] > 0
+    ly = iy - gy
+    xmin = P[strip, 0, 0]
+    xmax = xmin
+    for k in range(1, ns):
+        xk = P[strip, 0, k]
+        if xk < xmin:
+            xmin = xk
+        if xk > xmax:
+            xmax = xk
+    fx0 = math.floor(xmin + gx + 0.5)
+    fx1 = math.floor(xmax + gx + 0.5)
+    if fx1 < 0.0 or fx0 > nxi - 1.0:
+        return V, SV, SW
+    cur = strip
+    nxt = S_COL_A
+    nr = ns
+    if fx0 < 0.0:
+        _, nr = split_half(P, cur, nr, 0, -0.5 - gx, -1, nxt)
+        cur = nxt
+        nxt = S_COL_B
+        fx0 = 0.0
+    if fx1 > nxi - 1.0:
+        nr, _ = split_half(P, cur, nr, 0, nxi - 0.5 - gx, nxt, -1)
+        cur, nxt = nxt, (S_COL_A if nxt == S_COL_B else S_COL_B)
+        fx1 = nxi - 1.0
+    if cur == strip:
+        nxt = S_COL_A
+    ix1 = int(fx1)
+    for ix in range(int(fx0), ix1 + 1):
+        lx = ix - gx
+        if ix < ix1:
+            npc, nr = split_half(P, cur, nr, 0, lx + 0.5, S_PIECE, nxt)
+            piece = S_PIECE
+            cur, nxt = nxt, (S_COL_A if nxt == S_COL_B else S_COL_B)
+        else:
+            npc = nr
+            piece = cur
+        if npc < 3:
+            continue
+        d = load(data, iy, ix)
+        if d != d:
+            continue
+        wgt = 1.0
+        if has_w:
+            wgt = load(wdata, iy, ix)
+            if wgt != wgt:
+                continue
+        pa, pmx, pmy = poly_moments(P, piece, npc, lx, ly)
+        if pa == 0.0:
+            continue
+        # model solid angle of the input pixel (integral over its unit square)
+        jc = j0 + jx * (lx - xm) + jy * (ly - ym)
+        w = sgn * (pa * jc + jx * pmx + jy * pmy)
+        V += w
+        if flux:
+            if jc > 0.0:
+                SV += d * (w / jc)
+        else:
+            SV += d * w
+        if has_w:
+            SW += wgt * w
+    return V, SV, SW
+
+
+@njit(nogil=True, cache=True)
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, ox, sink, bg, P):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)."""
-    nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     nsub = int(opts[O_NSUB])
     flux = opts[O_FLUX] != 0.0
@@ -409,10 +472,6 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
     py = opts[O_PY]
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
-    qx = buf[0]
-    qy = buf[1]
-    cx = buf[8]
-    cy = buf[9]
     j = y - oy
     for x in range(x0, x1):
         W = 0.0  # solid angle of the output pixel (relative units)
@@ -424,50 +483,62 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
             for a in range(nsub):
                 c0 = base + a
                 # corners, counter-clockwise in output pixel coordinates
-                cx[0] = LX[b, c0]
-                cx[1] = LX[b, c0 + 1]
-                cx[2] = LX[b + 1, c0 + 1]
-                cx[3] = LX[b + 1, c0]
-                cy[0] = LY[b, c0]
-                cy[1] = LY[b, c0 + 1]
-                cy[2] = LY[b + 1, c0 + 1]
-                cy[3] = LY[b + 1, c0]
-                if not (cx[0] == cx[0] and cx[1] == cx[1] and cx[2] == cx[2] and cx[3] == cx[3]):
-                    continue
-                if not (cy[0] == cy[0] and cy[1] == cy[1] and cy[2] == cy[2] and cy[3] == cy[3]):
+                X0 = LX[b, c0]
+                X1 = LX[b, c0 + 1]
+                X2 = LX[b + 1, c0 + 1]
+                X3 = LX[b + 1, c0]
+                Y0 = LY[b, c0]
+                Y1 = LY[b, c0 + 1]
+                Y2 = LY[b + 1, c0 + 1]
+                Y3 = LY[b + 1, c0]
+                if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
                     continue
                 if periodic:
                     # a cell across the longitude seam of a cylindrical input:
                     # bring every corner within half a period of corner 0
-                    for k in range(1, 4):
-                        t = ((cx[k] - cx[0]) * px + (cy[k] - cy[0]) * py) / pp
-                        if t > 0.5 or t < -0.5:
-                            m = math.floor(t + 0.5)
-                            cx[k] -= m * px
-                            cy[k] -= m * py
+                    t = ((X1 - X0) * px + (Y1 - Y0) * py) / pp
+                    if t > 0.5 or t < -0.5:
+                        m = math.floor(t + 0.5)
+                        X1 -= m * px
+                        Y1 -= m * py
+                    t = ((X2 - X0) * px + (Y2 - Y0) * py) / pp
+                    if t > 0.5 or t < -0.5:
+                        m = math.floor(t + 0.5)
+                        X2 -= m * px
+                        Y2 -= m * py
+                    t = ((X3 - X0) * px + (Y3 - Y0) * py) / pp
+                    if t > 0.5 or t < -0.5:
+                        m = math.floor(t + 0.5)
+                        X3 -= m * px
+                        Y3 -= m * py
                 # local integer origin keeps coordinates small
-                gx = math.floor(0.25 * (cx[0] + cx[1] + cx[2] + cx[3]))
-                gy = math.floor(0.25 * (cy[0] + cy[1] + cy[2] + cy[3]))
-                for k in range(4):
-                    qx[k] = cx[k] - gx
-                    qy[k] = cy[k] - gy
-                xm = 0.25 * (qx[0] + qx[1] + qx[2] + qx[3])
-                ym = 0.25 * (qy[0] + qy[1] + qy[2] + qy[3])
-                A, Mx, My = poly_moments(qx, qy, 4, xm, ym)
+                gx = math.floor(0.25 * (X0 + X1 + X2 + X3))
+                gy = math.floor(0.25 * (Y0 + Y1 + Y2 + Y3))
+                P[S_QUAD, 0, 0] = X0 - gx
+                P[S_QUAD, 0, 1] = X1 - gx
+                P[S_QUAD, 0, 2] = X2 - gx
+                P[S_QUAD, 0, 3] = X3 - gx
+                P[S_QUAD, 1, 0] = Y0 - gy
+                P[S_QUAD, 1, 1] = Y1 - gy
+                P[S_QUAD, 1, 2] = Y2 - gy
+                P[S_QUAD, 1, 3] = Y3 - gy
+                xm = 0.25 * (P[S_QUAD, 0, 0] + P[S_QUAD, 0, 1] + P[S_QUAD, 0, 2] + P[S_QUAD, 0, 3])
+                ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
+                A, Mx, My = poly_moments(P, S_QUAD, 4, xm, ym)
                 if A == 0.0:
                     continue
                 sgn = 1.0 if A > 0.0 else -1.0
                 if orient != 0.0 and sgn != orient:
                     continue  # folded or torn by a seam: no meaningful overlap
-                ext = max(max(qx[0], qx[1]), max(qx[2], qx[3])) - min(min(qx[0], qx[1]), min(qx[2], qx[3]))
-                ext = max(ext, max(max(qy[0], qy[1]), max(qy[2], qy[3])) - min(min(qy[0], qy[1]), min(qy[2], qy[3])))
+                ext = max(max(X0, X1), max(X2, X3)) - min(min(X0, X1), min(X2, X3))
+                ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
                 if ext > TEAR_CHECK_EXTENT:
                     # large cell: its centre must map near the middle of its corners
                     mxo, myo = out_to_in(tr, grid, (x - 0.5) + (a + 0.5) / nsub, (y - 0.5) + (b + 0.5) / nsub)
                     if mxo != mxo:
                         continue
                     if periodic:
-                        t = ((mxo - cx[0]) * px + (myo - cy[0]) * py) / pp
+                        t = ((mxo - X0) * px + (myo - Y0) * py) / pp
                         m = math.floor(t + 0.5)
                         mxo -= m * px
                         myo -= m * py
@@ -482,25 +553,26 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
                 jy = 0.0
                 if J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
                     j0 = 0.25 * (J0 + J1 + J2 + J3)
-                    sxx = 0.0
-                    sxy = 0.0
-                    syy = 0.0
-                    sxj = 0.0
-                    syj = 0.0
-                    for k in range(4):
-                        ddx = qx[k] - xm
-                        ddy = qy[k] - ym
-                        jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
-                        ddj = jk - j0
-                        sxx += ddx * ddx
-                        sxy += ddx * ddy
-                        syy += ddy * ddy
-                        sxj += ddx * ddj
-                        syj += ddy * ddj
-                    det = sxx * syy - sxy * sxy
-                    if det > 1e-300:
-                        jx = (syy * sxj - sxy * syj) / det
-                        jy = (sxx * syj - sxy * sxj) / det
+                    if not (J0 == J1 and J1 == J2 and J2 == J3):
+                        sxx = 0.0
+                        sxy = 0.0
+                        syy = 0.0
+                        sxj = 0.0
+                        syj = 0.0
+                        for k in range(4):
+                            ddx = P[S_QUAD, 0, k] - xm
+                            ddy = P[S_QUAD, 1, k] - ym
+                            jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
+                            ddj = jk - j0
+                            sxx += ddx * ddx
+                            sxy += ddx * ddy
+                            syy += ddy * ddy
+                            sxj += ddx * ddj
+                            syj += ddy * ddj
+                        det = sxx * syy - sxy * sxy
+                        if det > 1e-300:
+                            jx = (syy * sxj - sxy * syj) / det
+                            jy = (sxx * syj - sxy * sxj) / det
                 else:
                     # partly outside the projection domain: constant from finite corners
                     j0 = 0.0
@@ -516,21 +588,23 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
                     # the unwrapped cell may stick out of one side of the image
                     # and re-enter on the other: clip its shifted copies too
                     for m in range(-1, 2):
-                        if m != 0:
-                            for k in range(4):
-                                qx[k] = cx[k] + m * px - gx
-                                qy[k] = cy[k] + m * py - gy
-                        else:
-                            for k in range(4):
-                                qx[k] = cx[k] - gx
-                                qy[k] = cy[k] - gy
                         # (xm, ym) move with the copy: the model is translated with it
-                        dv, dsv, dsw = _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm + m * px, ym + m * py, j0, jx, jy, sgn, buf)
+                        sxm = m * px
+                        sym = m * py
+                        P[S_QUAD, 0, 0] = X0 + sxm - gx
+                        P[S_QUAD, 0, 1] = X1 + sxm - gx
+                        P[S_QUAD, 0, 2] = X2 + sxm - gx
+                        P[S_QUAD, 0, 3] = X3 + sxm - gx
+                        P[S_QUAD, 1, 0] = Y0 + sym - gy
+                        P[S_QUAD, 1, 1] = Y1 + sym - gy
+                        P[S_QUAD, 1, 2] = Y2 + sym - gy
+                        P[S_QUAD, 1, 3] = Y3 + sym - gy
+                        dv, dsv, dsw = _clip_cell(data, wdata, flux, P, gx, gy, xm + sxm, ym + sym, j0, jx, jy, sgn)
                         V += dv
                         SV += dsv
                         SW += dsw
                 else:
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, qx, qy, gx, gy, xm, ym, j0, jx, jy, sgn, buf)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, gx, gy, xm, ym, j0, jx, jy, sgn)
                     V += dv
                     SV += dsv
                     SW += dsw
@@ -559,7 +633,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LX = np.empty((nsub + 1, nl))
     LY = np.empty((nsub + 1, nl))
     LJ = np.empty((nsub + 1, nl))
-    buf = np.empty((10, MAXV))
+    P = np.empty((NSLOT, 2, MAXV))
     for xa in range(x0, x1, chunk):
         xb = min(x1, xa + chunk)
         n = nsub * (xb - xa) + 1
@@ -569,7 +643,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
                 # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
                 yy = (y - 0.5) + b / nsub
                 _lattice_row(tr, grid, jac, nsub, xa, yy, LX[b, :n], LY[b, :n], LJ[b, :n])
-            _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, val, wt, oy, ox, sink, bg, buf)
+            _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, val, wt, oy, ox, sink, bg, P)
             LX[0, :n] = LX[nsub, :n]
             LY[0, :n] = LY[nsub, :n]
             LJ[0, :n] = LJ[nsub, :n]
