@@ -182,7 +182,7 @@ def _prepare(
         check_output_array(output_array, shape_out, "output_array")
     if output_footprint is not None:
         check_output_array(output_footprint, shape_out, "output_footprint")
-    sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method == "interp"))
+    sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method != "custom"))
     if method == "custom":
         resampler = _CustomResampler()
     else:
@@ -262,7 +262,7 @@ def _zero_copy(array, method):
     dt = np.asarray(array).dtype if not hasattr(array, "dtype") else array.dtype
     if dt.kind != "f" or dt.itemsize not in (4, 8):
         return False
-    return dt.isnative or method == "interp"
+    return dt.isnative or method != "custom"  # fused kernels decode big-endian in place
 
 
 class _CustomResampler:
