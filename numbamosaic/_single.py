@@ -1,8 +1,10 @@
 """Single-image driver shared by reproject_interp, reproject_exact, reproject_adaptive.
 
-It builds the transform and the input's bounding box in the output, blanks
-the output outside it, and runs the resampler's parallel (or serial) kernel
-over the box, writing straight into the caller's arrays.
+:func:`run_single` builds the transform and the input's bounding box in the
+output, blanks the output outside it, and :func:`resample_box` runs the
+resampler's parallel (or serial) kernel over the box, writing straight into
+the caller's arrays (through a box-sized buffer only when they are not
+C-contiguous).
 """
 
 import numpy as np
@@ -11,21 +13,15 @@ from ._threads import numba_threads
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 
 
-def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
-    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
-    from .wcs import transform_and_bbox
-
-    tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip_coords)
+def blank_outputs(out, fp):
     out[...] = np.nan
     if fp is not None:
         fp[...] = 0
-    if bbox is None:
-        return
-    y0, y1, x0, x1 = bbox
-    m = resampler.margin
-    ny, nx = job.shape_out
-    y0, y1, x0, x1 = max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m)
-    state = resampler.prepare(job.data)
+
+
+def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
+    """Resample the output box ``(y0, y1, x0, x1)`` into ``out`` / ``fp``."""
+    y0, y1, x0, x1 = box
     nowt = np.empty((0, 0), dtype=np.float32)
     bg = np.zeros(3)
     val = np.asarray(out)
@@ -40,8 +36,23 @@ def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
         oy, ox = y0, x0
     run = resampler.parallel if nthreads > 1 else resampler.tile
     with numba_threads(nthreads):
-        run(job.data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
+        run(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
     if not direct:
         val[y0:y1, x0:x1] = vbuf
         if fp is not None:
             fp[y0:y1, x0:x1] = wbuf
+
+
+def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
+    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
+    from .wcs import transform_and_bbox
+
+    tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip_coords)
+    blank_outputs(out, fp)
+    if bbox is None:
+        return
+    y0, y1, x0, x1 = bbox
+    m = resampler.margin
+    ny, nx = job.shape_out
+    box = (max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m))
+    resample_box(resampler, job.data, resampler.prepare(job.data), tr, box, out, fp, nthreads)

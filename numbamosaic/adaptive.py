@@ -293,35 +293,12 @@ def plan_adaptive_single(resampler, job):
 
 def run_adaptive_single(resampler, job, out, fp, nthreads):
     """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
-    from ._threads import numba_threads
-    from .kernels._sinks import SINK_VALUE, SINK_WRITE
+    from ._single import blank_outputs, resample_box
 
-    out[...] = np.nan
-    if fp is not None:
-        fp[...] = 0
+    blank_outputs(out, fp)
     tr, box, _ = plan_adaptive_single(resampler, job)
-    if tr is None:
-        return
-    y0, y1, x0, x1 = box
-    nowt = np.empty((0, 0), dtype=job.dtype)
-    bg = np.zeros(3)
-    val = np.asarray(out)
-    sink = SINK_WRITE if fp is not None else SINK_VALUE
-    wt = np.asarray(fp) if fp is not None else np.empty((1, 1), dtype=val.dtype)
-    direct = val.flags.c_contiguous and wt.flags.c_contiguous
-    if direct:
-        vbuf, wbuf, oy, ox = val, wt, 0, 0
-    else:  # write through contiguous buffers, then copy into the caller's arrays
-        vbuf = np.empty((y1 - y0, x1 - x0), dtype=val.dtype)
-        wbuf = np.empty_like(vbuf) if fp is not None else wt
-        oy, ox = y0, x0
-    run = resampler.parallel if nthreads > 1 else resampler.tile
-    with numba_threads(nthreads):
-        run(job.data, None, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
-    if not direct:
-        val[y0:y1, x0:x1] = vbuf
-        if fp is not None:
-            fp[y0:y1, x0:x1] = wbuf
+    if tr is not None:
+        resample_box(resampler, job.data, None, tr, box, out, fp, nthreads)
 
 
 def reproject_adaptive(
