@@ -410,7 +410,7 @@ def _output_frame(args, inputs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         wcs, shape = find_optimal_celestial_wcs(inputs, **kwargs)
-    return wcs, tuple(int(s) for s in shape), "automatic (find_optimal_celestial_wcs)"
+    return wcs, tuple(int(s) for s in shape), "automatic"
 
 
 def _first_frame(path, hdu):
