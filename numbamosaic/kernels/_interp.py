@@ -18,11 +18,12 @@ input pixel affects only outputs whose stencil gives it a non-zero weight.
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
-from ..wcs._native import out_to_in
+from ..wcs._native import out_to_in_row
 from ._load import load
-from ._sinks import deposit
+from ._sinks import deposit_row
 
 NAN = math.nan
 ORDER_LANCZOS3 = 4
@@ -58,111 +59,130 @@ def _lanczos3(d):
     return 3.0 * math.sin(a) * math.sin(a / 3.0) / (a * a)
 
 
-@njit(nogil=True, cache=True)
-def sample(order, data, coef, x, y):
-    """Interpolate ``data`` at input pixel ``(x, y)`` (NaN outside the domain).
-
-    Parameters
-    ----------
-    order : int
-        0 nearest, 1 bilinear, 2 biquadratic, 3 bicubic, 4 Lanczos-3.
-    data : 2-D array
-        Input image (NaN = blank): float32/float64, or a uint32/uint64 view
-        of big-endian floats (see ``_load``).
-    coef : 2-D float array
-        Spline coefficients for orders 2 and 3 (ignored otherwise).
-    x, y : float
-        Input pixel coordinates (column, row).
-    """
-    ny, nx = data.shape
-    if not (x >= -0.5 and x <= nx - 0.5 and y >= -0.5 and y <= ny - 0.5):
-        return NAN
+@njit(nogil=True, cache=True, inline="always")
+def _clamp_domain(x, n):
+    """Clamp a coordinate of the valid domain [-0.5, n - 0.5] to [0, n - 1]."""
     if x < 0.0:
-        x = 0.0
-    elif x > nx - 1:
-        x = nx - 1.0
-    if y < 0.0:
-        y = 0.0
-    elif y > ny - 1:
-        y = ny - 1.0
-    if order == 0:
-        return load(data, int(math.floor(y + 0.5)), int(math.floor(x + 0.5)))
-    if order == 1:
-        ix = int(math.floor(x))
-        iy = int(math.floor(y))
-        fx = x - ix
-        fy = y - iy
-        if ix >= nx - 1:
-            ix = nx - 1
-            fx = 0.0
-        if iy >= ny - 1:
-            iy = ny - 1
-            fy = 0.0
-        v = 0.0
-        w = (1.0 - fx) * (1.0 - fy)
+        return 0.0
+    if x > n - 1:
+        return n - 1.0
+    return x
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _inside(x, y, nx, ny):
+    return x >= -0.5 and x <= nx - 0.5 and y >= -0.5 and y <= ny - 0.5
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _nearest(data, x, y):
+    ny, nx = data.shape
+    if not _inside(x, y, nx, ny):
+        return NAN
+    x = _clamp_domain(x, nx)
+    y = _clamp_domain(y, ny)
+    return load(data, int(math.floor(y + 0.5)), int(math.floor(x + 0.5)))
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _bilinear(data, x, y):
+    ny, nx = data.shape
+    if not _inside(x, y, nx, ny):
+        return NAN
+    x = _clamp_domain(x, nx)
+    y = _clamp_domain(y, ny)
+    ix = int(math.floor(x))
+    iy = int(math.floor(y))
+    fx = x - ix
+    fy = y - iy
+    if ix >= nx - 1:
+        ix = nx - 1
+        fx = 0.0
+    if iy >= ny - 1:
+        iy = ny - 1
+        fy = 0.0
+    # zero-weight neighbours are skipped so that a NaN there cannot leak in
+    v = 0.0
+    w = (1.0 - fx) * (1.0 - fy)
+    if w != 0.0:
+        v += w * load(data, iy, ix)
+    if fx != 0.0:
+        w = fx * (1.0 - fy)
         if w != 0.0:
-            v += w * load(data, iy, ix)
+            v += w * load(data, iy, ix + 1)
+    if fy != 0.0:
+        w = (1.0 - fx) * fy
+        if w != 0.0:
+            v += w * load(data, iy + 1, ix)
         if fx != 0.0:
-            w = fx * (1.0 - fy)
-            if w != 0.0:
-                v += w * load(data, iy, ix + 1)
-        if fy != 0.0:
-            w = (1.0 - fx) * fy
-            if w != 0.0:
-                v += w * load(data, iy + 1, ix)
-            if fx != 0.0:
-                v += fx * fy * load(data, iy + 1, ix + 1)
-        return v
-    if order == 2 or order == 3:
-        wx0 = 0.0
-        wx1 = 0.0
-        wx2 = 0.0
-        wx3 = 0.0
-        wy0 = 0.0
-        wy1 = 0.0
-        wy2 = 0.0
-        wy3 = 0.0
-        if order == 3:
-            sx = int(math.floor(x)) - 1
-            sy = int(math.floor(y)) - 1
-            t = x - (sx + 1)
-            wx0 = (1.0 - t) ** 3 / 6.0
-            wx1 = (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0
-            wx2 = (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0
-            wx3 = t * t * t / 6.0
-            t = y - (sy + 1)
-            wy0 = (1.0 - t) ** 3 / 6.0
-            wy1 = (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0
-            wy2 = (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0
-            wy3 = t * t * t / 6.0
-            n = 4
-        else:
-            sx = int(math.floor(x + 0.5)) - 1
-            sy = int(math.floor(y + 0.5)) - 1
-            d = x - (sx + 1)
-            wx0 = 0.5 * (0.5 - d) ** 2
-            wx1 = 0.75 - d * d
-            wx2 = 0.5 * (0.5 + d) ** 2
-            d = y - (sy + 1)
-            wy0 = 0.5 * (0.5 - d) ** 2
-            wy1 = 0.75 - d * d
-            wy2 = 0.5 * (0.5 + d) ** 2
-            n = 3
-        v = 0.0
-        for a in range(n):
-            wy = wy0 if a == 0 else (wy1 if a == 1 else (wy2 if a == 2 else wy3))
-            jj = _mirror(sy + a, ny)
-            row = 0.0
-            for b in range(n):
-                wx = wx0 if b == 0 else (wx1 if b == 1 else (wx2 if b == 2 else wx3))
-                ii = _mirror(sx + b, nx)
-                d = load(data, jj, ii)
-                if d != d:
-                    return NAN
-                row += wx * coef[jj, ii]
-            v += wy * row
-        return v
-    # Lanczos-3
+            v += fx * fy * load(data, iy + 1, ix + 1)
+    return v
+
+
+@njit(nogil=True, cache=True)
+def _spline(order, data, coef, x, y):
+    ny, nx = data.shape
+    if not _inside(x, y, nx, ny):
+        return NAN
+    x = _clamp_domain(x, nx)
+    y = _clamp_domain(y, ny)
+    wx0 = 0.0
+    wx1 = 0.0
+    wx2 = 0.0
+    wx3 = 0.0
+    wy0 = 0.0
+    wy1 = 0.0
+    wy2 = 0.0
+    wy3 = 0.0
+    if order == 3:
+        sx = int(math.floor(x)) - 1
+        sy = int(math.floor(y)) - 1
+        t = x - (sx + 1)
+        wx0 = (1.0 - t) ** 3 / 6.0
+        wx1 = (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0
+        wx2 = (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0
+        wx3 = t * t * t / 6.0
+        t = y - (sy + 1)
+        wy0 = (1.0 - t) ** 3 / 6.0
+        wy1 = (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0
+        wy2 = (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0
+        wy3 = t * t * t / 6.0
+        n = 4
+    else:
+        sx = int(math.floor(x + 0.5)) - 1
+        sy = int(math.floor(y + 0.5)) - 1
+        d = x - (sx + 1)
+        wx0 = 0.5 * (0.5 - d) ** 2
+        wx1 = 0.75 - d * d
+        wx2 = 0.5 * (0.5 + d) ** 2
+        d = y - (sy + 1)
+        wy0 = 0.5 * (0.5 - d) ** 2
+        wy1 = 0.75 - d * d
+        wy2 = 0.5 * (0.5 + d) ** 2
+        n = 3
+    v = 0.0
+    for a in range(n):
+        wy = wy0 if a == 0 else (wy1 if a == 1 else (wy2 if a == 2 else wy3))
+        jj = _mirror(sy + a, ny)
+        row = 0.0
+        for b in range(n):
+            wx = wx0 if b == 0 else (wx1 if b == 1 else (wx2 if b == 2 else wx3))
+            ii = _mirror(sx + b, nx)
+            d = load(data, jj, ii)
+            if d != d:
+                return NAN
+            row += wx * coef[jj, ii]
+        v += wy * row
+    return v
+
+
+@njit(nogil=True, cache=True)
+def _lanczos(data, x, y):
+    ny, nx = data.shape
+    if not _inside(x, y, nx, ny):
+        return NAN
+    x = _clamp_domain(x, nx)
+    y = _clamp_domain(y, ny)
     ix = int(math.floor(x))
     iy = int(math.floor(y))
     v = 0.0
@@ -182,30 +202,65 @@ def sample(order, data, coef, x, y):
     return v / wsum
 
 
+@njit(nogil=True, cache=True, inline="always")
+def sample(order, data, coef, x, y):
+    """Interpolate ``data`` at input pixel ``(x, y)`` (NaN outside the domain).
+
+    Parameters
+    ----------
+    order : int
+        0 nearest, 1 bilinear, 2 biquadratic, 3 bicubic, 4 Lanczos-3.
+    data : 2-D array
+        Input image (NaN = blank): float32/float64, or a uint32/uint64 view
+        of big-endian floats (see ``_load``).
+    coef : 2-D float array
+        Spline coefficients for orders 2 and 3 (ignored otherwise).
+    x, y : float
+        Input pixel coordinates (column, row).
+    """
+    if order == 1:
+        return _bilinear(data, x, y)
+    if order == 0:
+        return _nearest(data, x, y)
+    if order <= 3:
+        return _spline(order, data, coef, x, y)
+    return _lanczos(data, x, y)
+
+
 @njit(nogil=True, cache=True)
-def _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg):
+def _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
     """Resample one output row segment ``[x0, x1)`` at row ``y`` and deposit it.
 
+    Three tight passes over row-sized scratch buffers: input positions
+    (``xs``, ``ys``), values and weights (``vs``, ``fs``), then the deposit.
     ``wdata`` is an input-weight image sampled at the same position as the
     data (shape ``(0, 0)`` when there are no weights).  ``bg`` holds the
     background model ``(c, cx, cy)`` subtracted as ``c + cx x + cy y``.
     """
-    has_w = wdata.shape[0] > 0
-    j = y - oy
-    for x in range(x0, x1):
-        xi, yi = out_to_in(tr, grid, float(x), float(y))
-        if xi != xi:
-            v = NAN
-        else:
-            v = sample(order, data, coef, xi, yi)
-        f = 1.0
-        if v == v:
-            if has_w:
-                f = sample(order, wdata, wdata, xi, yi) if order <= 1 else sample(1, wdata, wdata, xi, yi)
-                if f != f:
-                    v = NAN
-            v -= bg[0] + bg[1] * x + bg[2] * y
-        deposit(sink, val, wt, j, x - ox, v, f)
+    n = x1 - x0
+    out_to_in_row(tr, grid, y, x0, x1, xs, ys)
+    if order == 1:
+        for k in range(n):
+            vs[k] = _bilinear(data, xs[k], ys[k])
+    elif order == 0:
+        for k in range(n):
+            vs[k] = _nearest(data, xs[k], ys[k])
+    else:
+        for k in range(n):
+            vs[k] = sample(order, data, coef, xs[k], ys[k])
+    if wdata.shape[0] > 0:
+        worder = order if order <= 1 else 1
+        for k in range(n):
+            fs[k] = sample(worder, wdata, wdata, xs[k], ys[k]) if vs[k] == vs[k] else 1.0
+    else:
+        for k in range(n):
+            fs[k] = 1.0
+    b0 = bg[0] + bg[2] * y
+    b1 = bg[1]
+    if b0 != 0.0 or b1 != 0.0:
+        for k in range(n):
+            vs[k] -= b0 + b1 * (x0 + k)
+    deposit_row(sink, val, wt, y - oy, x0 - ox, vs, fs, n)
 
 
 @njit(nogil=True, cache=True)
@@ -214,12 +269,16 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
 
     Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.
     """
+    n = max(x1 - x0, 1)
+    xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     for y in range(y0, y1):
-        _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg)
+        _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
 
 
 @njit(nogil=True, cache=True, parallel=True)
 def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`interp_tile` with rows distributed over Numba threads."""
+    n = max(x1 - x0, 1)
     for y in prange(y0, y1):
-        _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg)
+        xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)

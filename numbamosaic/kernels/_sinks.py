@@ -69,3 +69,36 @@ def deposit(sink, val, wt, j, i, v, f):
             if v > val[j, i]:
                 val[j, i] = v
                 wt[j, i] = f
+
+
+@njit(nogil=True, cache=True)
+def deposit_row(sink, val, wt, j, i0, vs, fs, n):
+    """Deposit ``n`` values ``vs[k]`` with weights ``fs[k]`` at ``(j, i0 + k)``.
+
+    Same arithmetic as :func:`deposit` pixel by pixel, with the choice of
+    sink made once per row so the inner loops stay tight.
+    """
+    if sink == SINK_WRITE:
+        for k in range(n):
+            v = vs[k]
+            f = fs[k]
+            if v == v and f == f:
+                val[j, i0 + k] = v
+                wt[j, i0 + k] = f
+            else:
+                val[j, i0 + k] = math.nan
+                wt[j, i0 + k] = 0.0
+    elif sink == SINK_VALUE:
+        for k in range(n):
+            v = vs[k]
+            val[j, i0 + k] = v if (v == v and fs[k] == fs[k]) else math.nan
+    elif sink == SINK_SUM:
+        for k in range(n):
+            v = vs[k]
+            f = fs[k]
+            if v == v and f == f:
+                val[j, i0 + k] += v * f
+                wt[j, i0 + k] += f
+    else:
+        for k in range(n):
+            deposit(sink, val, wt, j, i0 + k, vs[k], fs[k])
