@@ -87,6 +87,27 @@ def _nearest(data, x, y):
 @njit(nogil=True, cache=True, inline="always")
 def _bilinear(data, x, y):
     ny, nx = data.shape
+    if x >= 0.0 and y >= 0.0 and x < nx - 1 and y < ny - 1:
+        # interior fast path: the four products in the same order as below, so a
+        # finite result is bit-identical; a NaN result takes the careful path
+        ix = int(x)
+        iy = int(y)
+        fx = x - ix
+        fy = y - iy
+        v = (
+            (1.0 - fx) * (1.0 - fy) * load(data, iy, ix)
+            + fx * (1.0 - fy) * load(data, iy, ix + 1)
+            + (1.0 - fx) * fy * load(data, iy + 1, ix)
+            + fx * fy * load(data, iy + 1, ix + 1)
+        )
+        if v == v:
+            return v
+    return _bilinear_careful(data, x, y)
+
+
+@njit(nogil=True, cache=True)
+def _bilinear_careful(data, x, y):
+    ny, nx = data.shape
     if not _inside(x, y, nx, ny):
         return NAN
     x = _clamp_domain(x, nx)
