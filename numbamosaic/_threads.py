@@ -29,7 +29,7 @@ def resolve_threads(parallel, name="parallel"):
     if isinstance(parallel, (int,)) and not isinstance(parallel, bool):
         if parallel < 1:
             raise ValueError(f"{name}: the number of threads must be strictly positive, got {parallel}")
-        return min(int(parallel), numba.config.NUMBA_NUM_THREADS) if parallel > numba.config.NUMBA_NUM_THREADS else int(parallel)
+        return min(int(parallel), numba.config.NUMBA_NUM_THREADS)
     raise ValueError(f"{name}: expected True, False, a positive int or 'current-scheduler', got {parallel!r}")
 
 
