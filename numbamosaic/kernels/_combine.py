@@ -52,11 +52,25 @@ def finalize_tile(combine, val, wt, out, fp, blank):
 
 @njit(nogil=True, cache=True)
 def _median_inplace(buf, n):
-    """Median of ``buf[:n]`` (sorts in place); mean of the two middle values."""
-    s = np.sort(buf[:n])
+    """Median of ``buf[:n]``, sorting it in place (mean of the two middle values).
+
+    Insertion sort: stacks are a handful of values deep, and this allocates
+    nothing (``np.sort`` would allocate a new array for every pixel).  Deep
+    stacks (> 32) use ``np.sort`` on the slice.
+    """
+    if n > 32:
+        buf[:n] = np.sort(buf[:n])
+    else:
+        for a in range(1, n):
+            v = buf[a]
+            b = a - 1
+            while b >= 0 and buf[b] > v:
+                buf[b + 1] = buf[b]
+                b -= 1
+            buf[b + 1] = v
     if n % 2 == 1:
-        return s[n // 2]
-    return 0.5 * (s[n // 2 - 1] + s[n // 2])
+        return buf[n // 2]
+    return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
 
 
 @njit(nogil=True, cache=True)
