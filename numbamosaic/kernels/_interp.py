@@ -248,40 +248,48 @@ def sample(order, data, coef, x, y):
     return _lanczos(data, x, y)
 
 
+#: pixels per pass over the row scratch buffers (4 x 8 B x 256 = 8 KiB: stays in L1)
+CHUNK = 256
+
+
 @njit(nogil=True, cache=True)
 def _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
     """Resample one output row segment ``[x0, x1)`` at row ``y`` and deposit it.
 
-    Three tight passes over row-sized scratch buffers: input positions
-    (``xs``, ``ys``), values and weights (``vs``, ``fs``), then the deposit.
-    ``wdata`` is an input-weight image sampled at the same position as the
-    data (shape ``(0, 0)`` when there are no weights).  ``bg`` holds the
-    background model ``(c, cx, cy)`` subtracted as ``c + cx x + cy y``.
+    The row is processed in chunks of :data:`CHUNK` pixels, each in three
+    tight passes over small scratch buffers: input positions (``xs``, ``ys``),
+    values and weights (``vs``, ``fs``), then the deposit.  ``wdata`` is an
+    input-weight image sampled at the same position as the data (shape
+    ``(0, 0)`` when there are no weights).  ``bg`` holds the background model
+    ``(c, cx, cy)`` subtracted as ``c + cx x + cy y``.
     """
-    n = x1 - x0
-    out_to_in_row(tr, grid, y, x0, x1, xs, ys)
-    if order == 1:
-        for k in range(n):
-            vs[k] = _bilinear(data, xs[k], ys[k])
-    elif order == 0:
-        for k in range(n):
-            vs[k] = _nearest(data, xs[k], ys[k])
-    else:
-        for k in range(n):
-            vs[k] = sample(order, data, coef, xs[k], ys[k])
-    if wdata.shape[0] > 0:
-        worder = order if order <= 1 else 1
-        for k in range(n):
-            fs[k] = sample(worder, wdata, wdata, xs[k], ys[k]) if vs[k] == vs[k] else 1.0
-    else:
-        for k in range(n):
-            fs[k] = 1.0
     b0 = bg[0] + bg[2] * y
     b1 = bg[1]
-    if b0 != 0.0 or b1 != 0.0:
-        for k in range(n):
-            vs[k] -= b0 + b1 * (x0 + k)
-    deposit_row(sink, val, wt, y - oy, x0 - ox, vs, fs, n)
+    has_w = wdata.shape[0] > 0
+    worder = order if order <= 1 else 1
+    for c0 in range(x0, x1, CHUNK):
+        c1 = min(x1, c0 + CHUNK)
+        n = c1 - c0
+        out_to_in_row(tr, grid, y, c0, c1, xs, ys)
+        if order == 1:
+            for k in range(n):
+                vs[k] = _bilinear(data, xs[k], ys[k])
+        elif order == 0:
+            for k in range(n):
+                vs[k] = _nearest(data, xs[k], ys[k])
+        else:
+            for k in range(n):
+                vs[k] = sample(order, data, coef, xs[k], ys[k])
+        if has_w:
+            for k in range(n):
+                fs[k] = sample(worder, wdata, wdata, xs[k], ys[k]) if vs[k] == vs[k] else 1.0
+        else:
+            for k in range(n):
+                fs[k] = 1.0
+        if b0 != 0.0 or b1 != 0.0:
+            for k in range(n):
+                vs[k] -= b0 + b1 * (c0 + k)
+        deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, n)
 
 
 @njit(nogil=True, cache=True)
@@ -290,7 +298,7 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
 
     Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.
     """
-    n = max(x1 - x0, 1)
+    n = CHUNK
     xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     for y in range(y0, y1):
         _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
@@ -299,7 +307,7 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
 @njit(nogil=True, cache=True, parallel=True)
 def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`interp_tile` with rows distributed over Numba threads."""
-    n = max(x1 - x0, 1)
+    n = CHUNK
     for y in prange(y0, y1):
         xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
