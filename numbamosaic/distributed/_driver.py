@@ -14,9 +14,13 @@ How work and data move:
   the inputs overlapping it: its size grows with the actual overlap, not
   with inputs x tiles.
 * Workers keep loaded inputs (and per-input state such as spline
-  coefficients) in the scattered object and return finished tiles; the
-  client writes each tile into the output (a memmap is fine) as it arrives
-  and releases it, so client memory stays bounded by a few tiles.
+  coefficients) in the scattered object.  When every worker can open the
+  output as a file (the workers run on this host, where the outputs are
+  allocated in ``/dev/shm``; or the caller passed ``np.memmap`` outputs on a
+  file system all workers share), workers write their tiles straight into
+  it and nothing but a tile index travels back.  Otherwise workers return
+  finished tiles and the client writes each one into the output as it
+  arrives and releases it, so client memory stays bounded by a few tiles.
 * Background matching runs a first round of tasks returning pairwise
   difference samples (small), solved on the client; the background models
   are then passed to the tile tasks as a small argument.
@@ -76,7 +80,39 @@ def _warmup():
     return True
 
 
-def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, clip_sigma, clip_iters, dtype):
+_TARGETS = {}
+
+
+def _open_target(path, offset, dtype, shape):
+    """This worker's mapping of a shared output file (opened once per run)."""
+    key = (path, offset, str(dtype), tuple(shape))
+    arr = _TARGETS.get(key)
+    if arr is None:
+        arr = np.memmap(path, dtype=dtype, mode="r+", offset=offset, shape=tuple(shape))
+        _TARGETS[key] = arr
+    return arr
+
+
+def _release_targets(paths):
+    """Drop this worker's mappings of the given files (so their space is freed)."""
+    for key in [k for k in _TARGETS if k[0] in paths]:
+        arr = _TARGETS.pop(key)
+        del arr
+    return True
+
+
+def _probe_file(path, nbytes):
+    """(inode, size, first bytes) of a file as this worker sees it, or None."""
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            head = f.read(nbytes)
+        return st.st_ino, st.st_size, head
+    except OSError:
+        return None
+
+
+def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, clip_sigma, clip_iters, dtype, target):
     from .._threads import numba_threads
     from ..mosaic._tiles import compute_tile
 
@@ -84,19 +120,26 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
     for s in sources:
         if bgs is not None:
             s.bg = bgs[s.index]
+    y0, y1, x0, x1 = tile
     try:
         with numba_threads(_numba_threads_for_worker()):
-            th, tw = tile[1] - tile[0], tile[3] - tile[2]
-            out = np.empty((th, tw), dtype=dtype)
-            fp = np.empty((th, tw), dtype=dtype)
-            compute_tile(tile, members, by_index, resampler, combine, blank, out=out, fp=fp, margin=margin,
-                         nsigma=clip_sigma, maxiter=clip_iters)
+            if target is not None:  # write straight into the shared output file
+                (opath, ooff, odt), (fpath, foff, fdt), shape = target
+                out = _open_target(opath, ooff, odt, shape)[y0:y1, x0:x1]
+                fp = _open_target(fpath, foff, fdt, shape)[y0:y1, x0:x1]
+            else:
+                out = np.empty((y1 - y0, x1 - x0), dtype=dtype)
+                fp = np.empty((y1 - y0, x1 - x0), dtype=dtype)
+            compute_tile(tile, members, by_index, resampler, combine, blank, out=np.asarray(out), fp=np.asarray(fp),
+                         margin=margin, nsigma=clip_sigma, maxiter=clip_iters)
     except Exception as exc:
         raise DistributedTileError(f"tile {tile} with inputs {members} failed: {type(exc).__name__}: {exc}") from exc
+    if target is not None:
+        return tile, None, None
     return tile, out, fp
 
 
-def _pairs_task(k, tile, members, sources, resampler, margin, stride):
+def _pairs_task(k, tile, members, sources, resampler, margin, stride, positions):
     from .._threads import numba_threads
     from ..mosaic._background import PairCollector
     from ..mosaic._tiles import stack_tile
@@ -105,7 +148,7 @@ def _pairs_task(k, tile, members, sources, resampler, margin, stride):
     try:
         with numba_threads(_numba_threads_for_worker()):
             vals, wts = stack_tile(tile, members, by_index, resampler, margin, with_background=False)
-            return k, PairCollector(stride).add_tile(vals, wts, members, tile[0], tile[2])
+            return k, PairCollector(stride, positions).add_tile(vals, wts, members, tile[0], tile[2])
     except Exception as exc:
         raise DistributedTileError(f"background samples of tile {tile} with inputs {members} failed: {exc}") from exc
 
@@ -130,12 +173,134 @@ def _scatter_sources(client, job):
     return futures
 
 
-def coadd_distributed(job, out, fp):
-    """Execute a prepared mosaic job on the cluster; fills ``out``/``fp``."""
+def _shared_outputs(client, job, output_array, output_footprint):
+    """Output arrays the workers can write into directly, when possible.
+
+    Returns ``(out, fp, target, created)``: ``target`` describes the two
+    files for the workers (None when tiles must travel back to the client)
+    and ``created`` lists files this run made (unlinked at the end; the
+    returned arrays stay valid).  Caller memmaps are used when every worker
+    sees the same files; otherwise outputs we allocate go to ``/dev/shm``
+    (shared memory, when the workers are on this host) or to the planner's
+    ``tmpdir`` for disk-backed outputs, with a random token in a header page
+    proving that each worker opens the very same file.
+    """
+    import secrets
+    import tempfile
+
+    shape, dtype = job.shape_out, np.dtype(job.plan.dtype)
+    created = []
+    token = secrets.token_bytes(16)
+    header = 4096
+
+    def make(directory):
+        fd, path = tempfile.mkstemp(prefix="numbamosaic-", suffix=".out", dir=directory)
+        os.close(fd)
+        created.append(path)
+        with open(path, "r+b") as f:
+            f.write(token)
+        return np.memmap(path, dtype=dtype, mode="r+", offset=header, shape=shape)
+
+    def reachable(arr, head):
+        info = client.run(_probe_file, arr.filename, len(head))
+        st = os.stat(arr.filename)
+        return all(v is not None and v[0] == st.st_ino and v[1] == st.st_size and v[2] == head for v in info.values())
+
+    out, fp = output_array, output_footprint
+    need = int(np.prod(shape)) * dtype.itemsize * ((out is None) + (fp is None))
+    directory = None
+    if need:
+        if job.plan.outputs == "memmap":
+            directory = job.plan.tmpdir
+        elif os.path.isdir("/dev/shm") and _free_bytes("/dev/shm") > 1.5 * need:
+            directory = "/dev/shm"
+    try:
+        if directory is not None:
+            out = make(directory) if out is None else out
+            fp = make(directory) if fp is None else fp
+        ok = True
+        for arr in (out, fp):
+            if not (isinstance(arr, np.memmap) and arr.filename and arr.flags.c_contiguous and arr.shape == tuple(shape)):
+                ok = False
+                break
+            mine = arr.filename in created
+            head = token if mine else b""
+            if not reachable(arr, head):
+                ok = False
+                break
+        if ok:
+            target = ((out.filename, out.offset, out.dtype.str), (fp.filename, fp.offset, fp.dtype.str), shape)
+            return out, fp, target, created
+    except Exception:
+        _unlink(created)
+        raise
+    # tiles travel back to the client: plain outputs as the planner decided
+    _unlink(created)
+    from ..mosaic._coadd import _allocate_outputs
+
+    out, fp = _allocate_outputs(job, output_array, output_footprint)
+    return out, fp, None, []
+
+
+def _free_bytes(path):
+    try:
+        st = os.statvfs(path)
+        return st.f_bavail * st.f_frsize
+    except OSError:
+        return 0
+
+
+def _unlink(paths):
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+#: tiles per worker thread the distributed driver aims for (load balance vs task overhead)
+TASKS_PER_THREAD = 16
+#: largest per-task working set the distributed driver will choose
+MAX_TASK_BYTES = 512 << 20
+
+
+def _retile(client, job):
+    """Fewer, larger tiles on a cluster: each task costs milliseconds of overhead.
+
+    Every output pixel is computed independently of the tiling (and the
+    background samples lie on a global lattice), so the result is the same
+    bit for bit; only the number of tasks changes.  Tiles grow (up to 2048
+    pixels) while there are at least ``TASKS_PER_THREAD`` tasks per worker
+    thread and a task's working set stays under ``MAX_TASK_BYTES``.
+    """
+    from ..mosaic._plan import tile_memory, tile_members, tiles_for
+
+    nthreads = max(1, sum(client.nthreads().values()))
+    stack = job.combine in ("median", "clipped-mean")
+    itemsize = np.dtype(job.plan.dtype).itemsize
+    bboxes = {s.index: s.bbox for s in job.sources if s.bbox is not None}
+    tile = job.plan.tile_shape
+    while tile[0] < 2048:
+        bigger = (tile[0] * 2, tile[1] * 2)
+        tiles = tiles_for(job.shape_out, bigger)
+        members = tile_members(tiles, bboxes, job.resampler.margin)
+        busy = [m for m in members if m]
+        depth = max((len(m) for m in busy), default=0)
+        if len(busy) < TASKS_PER_THREAD * nthreads:
+            break
+        if tile_memory(bigger, depth, stack, itemsize, job.match_background) > MAX_TASK_BYTES:
+            break
+        tile, job.tiles, job.members = bigger, tiles, members
+
+
+def coadd_distributed(job, output_array=None, output_footprint=None):
+    """Execute a prepared mosaic job on the cluster; returns ``(out, fp)``."""
     from distributed import as_completed
 
     client = resolve_client(job.client)
     client.run(_warmup)
+    _retile(client, job)
+    out, fp, target, created = _shared_outputs(client, job, output_array, output_footprint)
     src_f = _scatter_sources(client, job)
     margin = job.resampler.margin
     bgs = None
@@ -144,9 +309,11 @@ def coadd_distributed(job, out, fp):
             from ..mosaic._background import PairCollector, sample_stride, solve_backgrounds
 
             stride = sample_stride(job.shape_out)
-            collector = PairCollector(stride)
+            positions = job.background_model == "plane"
+            collector = PairCollector(stride, positions)
             futs = [
-                client.submit(_pairs_task, k, job.tiles[k], m, [src_f[i] for i in m], job.resampler, margin, stride, pure=False)
+                client.submit(_pairs_task, k, job.tiles[k], m, [src_f[i] for i in m], job.resampler, margin, stride,
+                              positions, pure=False)
                 for k, m in enumerate(job.members)
                 if len(m) > 1
             ]
@@ -169,19 +336,27 @@ def coadd_distributed(job, out, fp):
             futs.append(
                 client.submit(
                     _tile_task, job.tiles[k], m, [src_f[i] for i in m], job.resampler, job.combine, job.blank, margin,
-                    {i: bgs[i] for i in m} if bgs is not None else None, job.clip_sigma, job.clip_iters, dtype, pure=False,
+                    {i: bgs[i] for i in m} if bgs is not None else None, job.clip_sigma, job.clip_iters, dtype, target,
+                    pure=False,
                 )
             )
         from ..mosaic._coadd import _progress
 
         for fut, (tile, o, f) in _progress(job, as_completed(futs, with_results=True), len(futs), "mosaic"):
-            y0, y1, x0, x1 = tile
-            vout[y0:y1, x0:x1] = o
-            vfp[y0:y1, x0:x1] = f
+            if o is not None:
+                y0, y1, x0, x1 = tile
+                vout[y0:y1, x0:x1] = o
+                vfp[y0:y1, x0:x1] = f
             fut.release()
     finally:
         for f in src_f.values():
             f.release()
+        if target is not None:
+            try:
+                client.run(_release_targets, [target[0][0], target[1][0]])
+            except Exception:  # a worker lost at the very end: its mapping dies with it
+                pass
+        _unlink(created)  # our arrays keep their mapping; the files disappear
     return out, fp
 
 

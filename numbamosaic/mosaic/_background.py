@@ -63,8 +63,9 @@ class PairCollector:
     not depend on the order in which tiles finish.
     """
 
-    def __init__(self, stride):
+    def __init__(self, stride, positions=True):
         self.stride = stride
+        self.positions = positions  # keep pixel positions (plane model only)
         self.samples = {}
 
     def add_tile(self, vals, wts, members, oy, ox):
@@ -87,7 +88,7 @@ class PairCollector:
                     if i > j:
                         i, j = j, i
                         d = -d
-                    found[(i, j)] = (d[:n], x[:n], y[:n])
+                    found[(i, j)] = (d[:n], x[:n], y[:n]) if self.positions else (d[:n], None, None)
         return found
 
     def merge(self, tile_index, found):

@@ -394,7 +394,7 @@ def _parallel_map(job, fn, items, desc):
 
 def _match_backgrounds(job):
     """Stage 3: estimate and store each source's background model."""
-    collector = PairCollector(sample_stride(job.shape_out))
+    collector = PairCollector(sample_stride(job.shape_out), job.background_model == "plane")
     work = [k for k, m in enumerate(job.members) if len(m) > 1]
 
     def one(k):
@@ -441,13 +441,13 @@ def _run_tiles(job, out, fp):
 
 def execute(job, output_array=None, output_footprint=None):
     """Run a prepared :class:`MosaicJob`; returns ``(array, footprint)``."""
-    out, fp = _allocate_outputs(job, output_array, output_footprint)
     if job.method == "custom":
         _materialise_custom(job)
     if job.client is not None:
         from ..distributed import coadd_distributed
 
-        return coadd_distributed(job, out, fp)
+        return coadd_distributed(job, output_array, output_footprint)
+    out, fp = _allocate_outputs(job, output_array, output_footprint)
     _preload(job)
     if job.match_background:
         _match_backgrounds(job)

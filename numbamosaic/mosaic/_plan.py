@@ -170,6 +170,17 @@ class MosaicPlan:
         )
 
 
+def tile_memory(tile, depth, stack, itemsize, match_background):
+    """Bytes one worker thread needs for one tile (accumulators, stack, samples)."""
+    t = tile[0] * tile[1]
+    b = t * 16  # float64 accumulators
+    if stack:
+        b += depth * t * 2 * itemsize + t * 8
+    if match_background:
+        b += depth * t * 8
+    return b
+
+
 def tiles_for(shape_out, tile_shape):
     """Row-major list of output tiles ``(y0, y1, x0, x1)``."""
     ny, nx = shape_out
@@ -230,13 +241,7 @@ def make_plan(
         return max((len(m) for m in members), default=0), len(members)
 
     def per_thread(tile, depth):
-        t = tile[0] * tile[1]
-        b = t * 16  # float64 accumulators
-        if stack:
-            b += depth * t * 2 * itemsize + t * 8
-        if match_background:
-            b += depth * t * 8
-        return b
+        return tile_memory(tile, depth, stack, itemsize, match_background)
 
     # tile size: largest power of two <= MAX_TILE keeping >= 2 tiles per thread when possible
     ny, nx = shape_out
