@@ -11,7 +11,7 @@ import astropy.units as u
 from astropy.wcs import WCS
 
 from numbamosaic.exact import ExactResampler, auto_subdivisions, reproject_exact
-from numbamosaic.kernels._exact import MAXV, overlap_area, poly_moments, split_half
+from numbamosaic.kernels._exact import MAXB, MAXV, cell_integrals, overlap_area, poly_moments, split_half
 from numbamosaic.kernels._sinks import SINK_SUM, SINK_WRITE
 
 
@@ -119,6 +119,59 @@ def test_poly_moments_centroid():
     assert abs(mx / a - 2.0) < 1e-15 and abs(my / a - 2.5) < 1e-15
     a2, mx2, my2 = poly_moments(P, 0, 4, 2.0, 2.5)
     assert a2 == 2.0 and abs(mx2) < 1e-15 and abs(my2) < 1e-15
+
+
+def _random_quads(rng, count, ncol, nrow):
+    """Quadrilaterals inside [0, ncol] x [0, nrow]: convex (perturbed rotated
+    rectangles), both orientations, a few folded (self-intersecting), and
+    some with edges or vertices exactly on cell boundaries."""
+    quads = []
+    for i in range(count):
+        w, h = rng.uniform(0.05, min(ncol, nrow) / 1.5, 2)
+        th = rng.uniform(0, np.pi)
+        c, s = np.cos(th), np.sin(th)
+        x = np.array([-w, w, w, -w]) / 2
+        y = np.array([-h, -h, h, h]) / 2
+        x, y = c * x - s * y, s * x + c * y
+        x = x + rng.normal(0, 0.05 * w, 4)
+        y = y + rng.normal(0, 0.05 * h, 4)
+        if i % 7 == 3:  # axis-aligned with vertices on the grid lines
+            x = np.array([0.0, 1.0, 1.0, 0.0]) * rng.integers(1, ncol + 1)
+            y = np.array([0.0, 0.0, 1.0, 1.0]) * rng.integers(1, nrow + 1)
+            x = x - x.mean()
+            y = y - y.mean()
+        if i % 5 == 1:
+            x, y = x[::-1].copy(), y[::-1].copy()  # clockwise
+        if i % 11 == 5:
+            x[[1, 2]] = x[[2, 1]]  # folded: a bow tie
+            y[[1, 2]] = y[[2, 1]]
+        # place inside the box (a third of them on integer offsets)
+        lo_x, hi_x = -x.min(), ncol - x.max()
+        lo_y, hi_y = -y.min(), nrow - y.max()
+        if hi_x < lo_x or hi_y < lo_y:
+            continue
+        ox, oy = rng.uniform(lo_x, hi_x), rng.uniform(lo_y, hi_y)
+        if i % 3 == 0:
+            ox, oy = np.clip(np.round(ox), lo_x, hi_x), np.clip(np.round(oy), lo_y, hi_y)
+        quads.append((x + ox, y + oy))
+    return quads
+
+
+@pytest.mark.parametrize("ncol, nrow", [(1, 1), (2, 2), (3, 2), (2, 4), (MAXB, MAXB)])
+def test_edge_integrals_match_polygon_clipping(ncol, nrow):
+    # the kernels' edge-by-edge cell integrals (small sub-cells) agree with
+    # Sutherland-Hodgman pieces and their moments (large sub-cells)
+    rng = np.random.default_rng(ncol * 10 + nrow)
+    for px, py in _random_quads(rng, 200, ncol, nrow):
+        for jA, jx, jy in ((1.0, 0.0, 0.0), (0.7, 0.013, -0.021)):
+            a = cell_integrals(px, py, ncol, nrow, jA, jx, jy, True)
+            b = cell_integrals(px, py, ncol, nrow, jA, jx, jy, False)
+            scale = abs(b).sum() + 1e-300
+            assert np.max(np.abs(a - b)) < 2e-15 * max(1.0, scale)
+            # the cells partition the polygon
+            tot = poly_moments(_slots((px, py)), 0, 4, 0.0, 0.0)
+            expect = tot[0] * jA + jx * tot[1] + jy * tot[2]
+            assert abs(a.sum() - expect) < 1e-14 * max(1.0, abs(tot[0]))
 
 
 # ---------------------------------------------------------------------------

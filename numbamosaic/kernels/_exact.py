@@ -20,7 +20,9 @@ Geometry
     neighbouring pixels and rows, and the lattice coordinate of a point
     depends only on its global pixel index, so neighbouring output pixels
     (also in other tiles or threads) share bit-identical corners and their
-    fractions partition each input pixel exactly.
+    fractions partition each input pixel exactly.  For TAN -> TAN without
+    distortion (homography mode) a lattice row is one tight loop with the
+    same arithmetic as ``out_to_in`` (no per-point calls).
 
 Seams
     A sub-cell across the longitude seam of a cylindrical input (CAR, CEA,
@@ -31,13 +33,31 @@ Seams
     corners are dropped (they count neither as covered nor as area).
 
 Clipping
-    Sutherland-Hodgman against axis-aligned lines, as a sweep: a sub-cell is
-    split at each input row boundary into row strips, each strip at the
-    column boundaries into pieces (:func:`split_half` yields both sides of a
-    cut in one pass, with shared vertices).  Areas and first moments come
-    from the shoelace formula with vertices relative to the input pixel
-    centre (:func:`poly_moments`).  Both polygon orientations are handled
-    (the orientation sign of the sub-cell is applied).
+    A sub-cell inside a single input pixel is that pixel's only piece (its
+    weight is the sub-cell's own solid angle).  A sub-cell whose box of
+    input pixels is at most ``MAXB`` wide and high is integrated edge by
+    edge (:func:`_clip_boxer`, :func:`_edge_cells`): by Green's theorem the
+    integral of the (linear) solid-angle model over polygon and input pixel
+    is a sum over the polygon's edges of integrals along the edge, each edge
+    walked through the pixel cells it crosses, with no polygon built.
+    Larger sub-cells (big output pixels) use Sutherland-Hodgman against
+    axis-aligned lines, as a sweep: the sub-cell is split at each input row
+    boundary into row strips, each strip at the column boundaries into
+    pieces (:func:`split_half` yields both sides of a cut in one pass, with
+    shared vertices); areas and first moments come from the shoelace
+    formula with vertices relative to the input pixel centre
+    (:func:`poly_moments`).  Both polygon orientations are handled (the
+    orientation sign of the sub-cell is applied).  The three agree to
+    rounding (~1e-16 of the output pixel's area per piece).
+
+Performance notes
+    Hot helpers are inlined (``inline="always"``) and the per-row functions
+    receive *borrowed* array views (:func:`_borrowed`, no reference-count
+    handle): otherwise every inlined helper taking arrays costs atomic
+    reference-count updates per pixel, which took ~40 % of the time.
+    ``error_model="numpy"`` drops the zero-division checks (every division
+    here is guarded or by a nonzero constant).  Values and footprints go to
+    the sink once per row (:func:`~numbamosaic.kernels._sinks.deposit_row`).
 
 Spherical measure
     An area in input pixels is not a solid angle: the solid angle per input
@@ -69,13 +89,15 @@ iteration (parallel), so results are bitwise identical for any thread count.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-from ..wcs._layout import PROJ_CODES, SIP_BLOCK, T_IN, W_CODE, W_CRPIX, W_SIP, W_SIPC, W_SIPORD
+from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, SIP_BLOCK, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_SIPC, W_SIPORD
 from ..wcs._native import _poly_grad, out_to_in, pixel_to_plane
 from ..wcs._projections import plane_to_native
 from ._load import load
-from ._sinks import deposit
+from ._sinks import deposit_row
 
 NAN = math.nan
 PROJ_TAN = PROJ_CODES["TAN"]
@@ -92,13 +114,46 @@ LATTICE_POINTS = 4096
 #: polygon scratch capacity (a convex quad cut by 4 lines has <= 8 vertices;
 #: generous for folded quads)
 MAXV = 32
+#: sub-cells whose box of input pixels is at most ``MAXB`` wide and high are
+#: integrated edge by edge (:func:`_clip_boxer`), larger ones by the sweep
+MAXB = 8
+SIXTH = 1.0 / 6.0
+
+
+# ---------------------------------------------------------------------------
+# borrowed arrays
+
+
+@intrinsic
+def _borrowed(typingctx, arr):
+    """The same array without its memory-manager handle (a borrowed view).
+
+    Numba reference-counts arrays: each array passed to a function, or
+    aliased by an inlined helper whose control flow defeats the refcount
+    pruning, costs an atomic increment and decrement, which in the per-pixel
+    code of this kernel took ~40 % of the time.  A view with a null
+    ``meminfo`` makes those operations no-ops (``NRT_incref`` tests for
+    null).  The caller must keep the original array alive while the view is
+    used: the kernels only pass these views down to functions they call.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+    sig = arr(arr)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(arr)(context, builder, value=args[0])
+        ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+        ary.parent = cgutils.get_null_value(ary.parent.type)
+        return ary._getvalue()
+
+    return sig, codegen
 
 
 # ---------------------------------------------------------------------------
 # polygon primitives
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
 def split_half(P, src, n, axis, c, lo, hi):
     """Split polygon ``P[src, :, :n]`` by the line ``coord == c`` in one pass.
 
@@ -153,7 +208,7 @@ def split_half(P, src, n, axis, c, lo, hi):
     return nl, nh
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
 def poly_moments(P, s, n, cx, cy):
     """Signed area and first moments of polygon ``P[s, :, :n]`` about ``(cx, cy)``.
 
@@ -180,6 +235,20 @@ def poly_moments(P, s, n, cx, cy):
     return 0.5 * a2, mx / 6.0, my / 6.0
 
 
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+def _quad_moments(x0, y0, x1, y1, x2, y2, x3, y3):
+    """:func:`poly_moments` of a quadrilateral given by its vertices relative
+    to the moment origin (no scratch array; the ``/ 6`` as a product)."""
+    c0 = x3 * y0 - x0 * y3
+    c1 = x0 * y1 - x1 * y0
+    c2 = x1 * y2 - x2 * y1
+    c3 = x2 * y3 - x3 * y2
+    a2 = ((c0 + c1) + c2) + c3
+    mx = (((x3 + x0) * c0 + (x0 + x1) * c1) + (x1 + x2) * c2) + (x2 + x3) * c3
+    my = (((y3 + y0) * c0 + (y0 + y1) * c1) + (y1 + y2) * c2) + (y2 + y3) * c3
+    return 0.5 * a2, mx * SIXTH, my * SIXTH
+
+
 @njit(nogil=True, cache=True)
 def overlap_area(px, py, x0, x1, y0, y1):
     """Area of polygon ``(px, py)`` inside the box ``[x0, x1] x [y0, y1]``.
@@ -199,6 +268,51 @@ def overlap_area(px, py, x0, x1, y0, y1):
     n, _ = split_half(P, 1, n, 1, y1, 0, -1)
     a, _, _ = poly_moments(P, 0, n, 0.0, 0.0)
     return a
+
+
+@njit(nogil=True, cache=True)
+def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges):
+    """Integrals of ``J = jA + jx x + jy y`` over polygon ``(px, py)`` and
+    each unit cell ``[k, k + 1] x [r, r + 1]`` (``out[k, r]``, ``0 <= k <
+    ncol <= MAXB``, ``0 <= r < nrow <= MAXB``; the polygon must lie inside
+    ``[0, ncol] x [0, nrow]``).  Signed like the polygon.
+
+    ``edges=True``: edge by edge, as the kernels do for small sub-cells
+    (:func:`_edge_cells`); ``False``: Sutherland-Hodgman pieces and their
+    moments (:func:`split_half`, :func:`poly_moments`).  Allocates: for
+    tests.
+    """
+    n = px.shape[0]
+    out = np.zeros((ncol, nrow))
+    if edges:
+        B = np.zeros((3, MAXB * MAXB))
+        for e in range(n):
+            p = e - 1 if e > 0 else n - 1
+            _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy)
+        for k in range(ncol):
+            s0 = 0.0
+            s1 = 0.0
+            for r in range(nrow - 1, -1, -1):
+                i = k * MAXB + r
+                out[k, r] = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+                s0 += B[1, i]
+                s1 += B[2, i]
+        return out
+    P = np.empty((2, 2, max(MAXV, n + 8)))
+    for k in range(ncol):
+        for r in range(nrow):
+            for v in range(n):
+                P[0, 0, v] = px[v]
+                P[0, 1, v] = py[v]
+            _, m = split_half(P, 0, n, 0, float(k), -1, 1)
+            m, _ = split_half(P, 1, m, 0, k + 1.0, 0, -1)
+            _, m = split_half(P, 0, m, 1, float(r), -1, 1)
+            m, _ = split_half(P, 1, m, 1, r + 1.0, 0, -1)
+            cx = k + 0.5
+            cy = r + 0.5
+            a, mx, my = poly_moments(P, 0, m, cx, cy)
+            out[k, r] = a * (jA + jx * cx + jy * cy) + jx * mx + jy * my
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -287,15 +401,54 @@ def input_area_factor(tr, x, y):
 # lattice of output sub-cell corners
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, error_model="numpy")
 def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
     """Input positions (and area factors) of lattice points along output row ``yy``.
 
     Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
     a function of the global pixel index only, so every tile and thread
-    computes bit-identical shared corners.
+    computes bit-identical shared corners.  For TAN -> TAN without
+    distortion (homography mode) the whole row is evaluated in one tight
+    loop with the same arithmetic as :func:`~numbamosaic.wcs._native.out_to_in`
+    and :func:`input_area_factor` (bit-identical values, no per-point calls).
     """
     n = lx.shape[0]
+    o = T_IN
+    if tr[T_MODE] == MODE_HOMOGRAPHY and int(tr[o + W_CODE]) == PROJ_TAN and tr[o + W_SIP] == 0.0:
+        h = T_H
+        h0, h1, h2 = tr[h], tr[h + 1], tr[h + 2]
+        h3, h4, h5 = tr[h + 3], tr[h + 4], tr[h + 5]
+        h6, h7, h8 = tr[h + 6], tr[h + 7], tr[h + 8]
+        cx = tr[o + W_CRPIX]
+        cy = tr[o + W_CRPIX + 1]
+        m = o + W_M
+        m0, m1, m2, m3 = tr[m], tr[m + 1], tr[m + 2], tr[m + 3]
+        p = x0
+        k = 0
+        for a in range(n):
+            xx = (p - 0.5) + k / nsub if k else p - 0.5
+            k += 1
+            if k == nsub:
+                k = 0
+                p += 1
+            den = h6 * xx + h7 * yy + h8
+            xi = NAN
+            yi = NAN
+            s = 1.0
+            if den > 0.0:
+                xi = (h0 * xx + h1 * yy + h2) / den
+                yi = (h3 * xx + h4 * yy + h5) / den
+                if jac:
+                    u = xi - cx
+                    v = yi - cy
+                    X = m0 * u + m1 * v
+                    Y = m2 * u + m3 * v
+                    r2 = (X * X + Y * Y) * (D2R * D2R)
+                    s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+            lx[a] = xi
+            ly[a] = yi
+            lj[a] = s
+        return
     for a in range(n):
         p = x0 + a // nsub
         k = a % nsub
@@ -337,8 +490,180 @@ S_PIECE = 6  # one piece
 NSLOT = 7
 
 
-@njit(nogil=True, cache=True)
-def _clip_cell(data, wdata, flux, P, gx, gy, xm, ym, j0, jx, jy, sgn):
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+    """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
+    lying in cell ``(k, r)`` (see :func:`_edge_cells`)."""
+    d = ub - ua
+    if d > 0.0:
+        fr = float(r)
+        c = jA + jy * fr
+        ha = va - fr
+        hb = vb - fr
+        hm = 0.5 * (ha + hb)
+        um = 0.5 * (ua + ub)
+        # integrand (c + jx u) h + jy h^2 / 2 is quadratic in u: Simpson is exact
+        ga = (c + jx * ua) * ha + 0.5 * jy * ha * ha
+        gm = (c + jx * um) * hm + 0.5 * jy * hm * hm
+        gb = (c + jx * ub) * hb + 0.5 * jy * hb * hb
+        i = k * MAXB + r
+        sd = sg * d
+        B[0, i] += sd * (ga + 4.0 * gm + gb) * SIXTH
+        B[1, i] += sd
+        B[2, i] += sd * um
+
+
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
+    """Add one directed polygon edge's share of the cell integrals to ``B``.
+
+    Coordinates ``(u, v)`` are shifted so that the input pixel cells are the
+    unit squares ``[k, k + 1] x [r, r + 1]`` (``0 <= k < ncol``, ``0 <= r <
+    nrow``), and the solid-angle model is ``J = jA + jx u + jy v``.  By
+    Green's theorem the integral of ``J`` over polygon and cell ``(k, r)``
+    is minus the sum over the polygon's edges of the integral along the
+    edge (in ``u``, within column ``k``) of ``J`` integrated in ``v`` from the
+    row's bottom to ``min(max(v(u), r), r + 1)``.  The edge is walked
+    through the cells it crosses; a piece inside cell ``(k, r)`` adds the
+    exact (Simpson, the integrand is quadratic) partial-row integral to
+    ``B[0, cell]`` and its length and first moment in ``u`` to ``B[1]`` and
+    ``B[2]``: the full-row integrals it contributes to the cells below it
+    in column ``k`` (summed by :func:`_clip_boxer`).
+    """
+    du = ub - ua
+    if du == 0.0:
+        return  # vertical: no contribution
+    sg = -1.0
+    if du < 0.0:  # walk in increasing u; the integral changes sign
+        ua, va, ub, vb = ub, vb, ua, va
+        du = -du
+        sg = 1.0
+    dv = vb - va
+    k = min(max(math.floor(ua), 0), ncol - 1)
+    nx = k + 1.0  # next column boundary
+    if dv > 0.0:
+        r = min(max(math.floor(va), 0), nrow - 1)
+        dr = 1
+        ny = r + 1.0  # next row boundary
+        cross_y = ny < vb
+    elif dv < 0.0:
+        r = min(max(math.ceil(va) - 1, 0), nrow - 1)
+        dr = -1
+        ny = float(r)
+        cross_y = ny > vb
+    else:
+        r = min(max(math.floor(va), 0), nrow - 1)
+        dr = 0
+        ny = 0.0
+        cross_y = False
+    if nx >= ub and not cross_y:
+        # the whole edge lies in one cell (the common case for small sub-cells)
+        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+        return
+    s = dv / du
+    isl = 0.0
+    uy = math.inf
+    if cross_y:
+        isl = du / dv
+        uy = ua + (ny - va) * isl
+    cu = ua
+    cv = va
+    for _ in range(ncol + nrow + 2):
+        un = ub
+        vn = vb
+        cx = False
+        cy = False
+        if nx < un:
+            un = nx
+            cx = True
+        if uy <= un:
+            if uy < un:
+                cx = False
+            un = uy
+            cy = True
+        if cy:
+            vn = ny
+        elif cx:
+            vn = va + (nx - ua) * s
+        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
+        if not (cx or cy):
+            return
+        if cx:
+            k = min(k + 1, ncol - 1)
+            nx += 1.0
+        if cy:
+            r = min(max(r + dr, 0), nrow - 1)
+            ny += dr
+            uy = ua + (ny - va) * isl
+        cu = un
+        cv = vn
+
+
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
+    """Integrate the solid-angle model over the sub-cell in slot ``S_QUAD``
+    and each input pixel of its ``ncol x nrow`` box starting at input pixel
+    ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
+    and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip`."""
+    nyi, nxi = data.shape
+    has_w = wdata.shape[0] > 0
+    V = 0.0
+    SV = 0.0
+    SW = 0.0
+    for k in range(ncol):
+        for r in range(nrow):
+            i = k * MAXB + r
+            B[0, i] = 0.0
+            B[1, i] = 0.0
+            B[2, i] = 0.0
+    # cell (k, r) is [k, k + 1] x [r, r + 1] in (u, v) = local - (ou, ov)
+    ou = (fx0 - gx) - 0.5
+    ov = (fy0 - gy) - 0.5
+    jA = j0 + jx * (ou - xm) + jy * (ov - ym)
+    pu = P[S_QUAD, 0, 3] - ou
+    pv = P[S_QUAD, 1, 3] - ov
+    for e in range(4):
+        qu = P[S_QUAD, 0, e] - ou
+        qv = P[S_QUAD, 1, e] - ov
+        _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
+        pu = qu
+        pv = qv
+    for k in range(ncol):
+        ix = fx0 + k
+        s0 = 0.0
+        s1 = 0.0
+        for r in range(nrow - 1, -1, -1):
+            i = k * MAXB + r
+            # partial-row part plus the full rows above in this column
+            w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+            s0 += B[1, i]
+            s1 += B[2, i]
+            iy = fy0 + r
+            if ix < 0 or ix >= nxi or iy < 0 or iy >= nyi or w == 0.0:
+                continue
+            w *= sgn
+            d = load(data, iy, ix)
+            if d != d:
+                continue
+            wgt = 1.0
+            if has_w:
+                wgt = load(wdata, iy, ix)
+                if wgt != wgt:
+                    continue
+            V += w
+            if flux:
+                jc = jA + jx * (k + 0.5) + jy * (r + 0.5)
+                if jc > 0.0:
+                    SV += d * (w / jc)
+            else:
+                SV += d * w
+            if has_w:
+                SW += wgt * w
+    return V, SV, SW
+
+
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     """Cut the sub-cell in slot ``S_QUAD`` (relative to the integer origin
     ``(gx, gy)``) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -362,6 +687,36 @@ def _clip_cell(data, wdata, flux, P, gx, gy, xm, ym, j0, jx, jy, sgn):
     fy1 = math.floor(ymax + gy + 0.5)
     if fy1 < 0.0 or fy0 > nyi - 1.0 or xmax + gx + 0.5 < 0.0 or xmin + gx - 0.5 > nxi - 1.0:
         return V, SV, SW
+    if fy0 == fy1:
+        fx0 = math.floor(xmin + gx + 0.5)
+        if fx0 == math.floor(xmax + gx + 0.5) and fx0 >= 0 and fx0 <= nxi - 1.0:
+            # the whole sub-cell lies in one input pixel: it is its only piece
+            # and its weight is the sub-cell's own solid angle ``wq``
+            iy = int(fy0)
+            ix = int(fx0)
+            d = load(data, iy, ix)
+            if d != d:
+                return V, SV, SW
+            wgt = 1.0
+            if wdata.shape[0] > 0:
+                wgt = load(wdata, iy, ix)
+                if wgt != wgt:
+                    return V, SV, SW
+                SW = wgt * wq
+            V = wq
+            if flux:
+                jc = j0 + jx * ((ix - gx) - xm) + jy * ((iy - gy) - ym)
+                if jc > 0.0:
+                    SV = d * (wq / jc)
+            else:
+                SV = d * wq
+            return V, SV, SW
+    fx0 = math.floor(xmin + gx + 0.5)
+    fx1 = math.floor(xmax + gx + 0.5)
+    ncol = fx1 - fx0 + 1
+    nrow = fy1 - fy0 + 1
+    if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
+        return _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow)
     cur = S_QUAD
     nxt = S_ROW_A
     nr = 4
@@ -390,7 +745,7 @@ def _clip_cell(data, wdata, flux, P, gx, gy, xm, ym, j0, jx, jy, sgn):
     return V, SV, SW
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
 def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
     boundaries and accumulate its pieces into ``(V, SV, SW)``."""
@@ -460,10 +815,11 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
     return V, SV, SW
 
 
-@njit(nogil=True, cache=True)
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, ox, sink, bg, P):
+@njit(nogil=True, cache=True, error_model="numpy")
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
-    ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)."""
+    ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)
+    into the row buffers ``RV`` (value) and ``RF`` (weight), index ``x - x0``."""
     has_w = wdata.shape[0] > 0
     nsub = int(opts[O_NSUB])
     flux = opts[O_FLUX] != 0.0
@@ -472,7 +828,6 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
     py = opts[O_PY]
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
-    j = y - oy
     for x in range(x0, x1):
         W = 0.0  # solid angle of the output pixel (relative units)
         V = 0.0  # solid angle of valid coverage
@@ -524,7 +879,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
                 P[S_QUAD, 1, 3] = Y3 - gy
                 xm = 0.25 * (P[S_QUAD, 0, 0] + P[S_QUAD, 0, 1] + P[S_QUAD, 0, 2] + P[S_QUAD, 0, 3])
                 ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
-                A, Mx, My = poly_moments(P, S_QUAD, 4, xm, ym)
+                A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
+                                          P[S_QUAD, 0, 2] - xm, P[S_QUAD, 1, 2] - ym, P[S_QUAD, 0, 3] - xm, P[S_QUAD, 1, 3] - ym)
                 if A == 0.0:
                     continue
                 sgn = 1.0 if A > 0.0 else -1.0
@@ -571,8 +927,9 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
                             syj += ddy * ddj
                         det = sxx * syy - sxy * sxy
                         if det > 1e-300:
-                            jx = (syy * sxj - sxy * syj) / det
-                            jy = (sxx * syj - sxy * sxj) / det
+                            idet = 1.0 / det
+                            jx = (syy * sxj - sxy * syj) * idet
+                            jy = (sxx * syj - sxy * sxj) * idet
                 else:
                     # partly outside the projection domain: constant from finite corners
                     j0 = 0.0
@@ -583,7 +940,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
                             j0 += jk
                             nj += 1
                     j0 = j0 / nj if nj > 0 else 1.0
-                W += sgn * (A * j0 + jx * Mx + jy * My)
+                wq = sgn * (A * j0 + jx * Mx + jy * My)
+                W += wq
                 if periodic:
                     # the unwrapped cell may stick out of one side of the image
                     # and re-enter on the other: clip its shifted copies too
@@ -599,12 +957,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
                         P[S_QUAD, 1, 1] = Y1 + sym - gy
                         P[S_QUAD, 1, 2] = Y2 + sym - gy
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
-                        dv, dsv, dsw = _clip_cell(data, wdata, flux, P, gx, gy, xm + sxm, ym + sym, j0, jx, jy, sgn)
+                        dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, xm + sxm, ym + sym, j0, jx, jy, sgn, wq)
                         V += dv
                         SV += dsv
                         SW += dsw
                 else:
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, gx, gy, xm, ym, j0, jx, jy, sgn)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq)
                     V += dv
                     SV += dsv
                     SW += dsw
@@ -619,7 +977,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, val, wt, oy, 
         else:
             v = NAN
             f = 0.0
-        deposit(sink, val, wt, j, x - ox, v, f)
+        RV[x - x0] = v
+        RF[x - x0] = f
 
 
 @njit(nogil=True, cache=True)
@@ -634,16 +993,36 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LY = np.empty((nsub + 1, nl))
     LJ = np.empty((nsub + 1, nl))
     P = np.empty((NSLOT, 2, MAXV))
+    B = np.empty((3, MAXB * MAXB))
+    RV = np.empty(min(chunk, x1 - x0))
+    RF = np.empty(min(chunk, x1 - x0))
+    # borrowed views for the per-row calls (no atomic refcounting per pixel)
+    bdata = _borrowed(data)
+    bwdata = _borrowed(wdata)
+    btr = _borrowed(tr)
+    bgrid = _borrowed(grid)
+    bopts = _borrowed(opts)
+    bLX = _borrowed(LX)
+    bLY = _borrowed(LY)
+    bLJ = _borrowed(LJ)
+    bval = _borrowed(val)
+    bwt = _borrowed(wt)
+    bbg = _borrowed(bg)
+    bP = _borrowed(P)
+    bB = _borrowed(B)
+    bRV = _borrowed(RV)
+    bRF = _borrowed(RF)
     for xa in range(x0, x1, chunk):
         xb = min(x1, xa + chunk)
         n = nsub * (xb - xa) + 1
-        _lattice_row(tr, grid, jac, nsub, xa, ya - 0.5, LX[0, :n], LY[0, :n], LJ[0, :n])
+        _lattice_row(btr, bgrid, jac, nsub, xa, ya - 0.5, bLX[0, :n], bLY[0, :n], bLJ[0, :n])
         for y in range(ya, yb):
             for b in range(1, nsub + 1):
                 # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
                 yy = (y - 0.5) + b / nsub
-                _lattice_row(tr, grid, jac, nsub, xa, yy, LX[b, :n], LY[b, :n], LJ[b, :n])
-            _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, val, wt, oy, ox, sink, bg, P)
+                _lattice_row(btr, bgrid, jac, nsub, xa, yy, bLX[b, :n], bLY[b, :n], bLJ[b, :n])
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB)
+            deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             LX[0, :n] = LX[nsub, :n]
             LY[0, :n] = LY[nsub, :n]
             LJ[0, :n] = LJ[nsub, :n]
