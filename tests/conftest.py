@@ -36,6 +36,22 @@ FRAMES = {
 }
 
 
+def centred_tan_wcs(shape, crval, cdelt, rot=0.0):
+    """A TAN WCS (PC rotation ``rot`` degrees) with its reference pixel at the centre of ``shape``."""
+    from astropy.wcs import WCS
+
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = list(crval)
+    ny, nx = shape
+    w.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
+    w.wcs.cdelt = [-cdelt, cdelt]
+    c, s = np.cos(np.radians(rot)), np.sin(np.radians(rot))
+    w.wcs.pc = [[c, -s], [s, c]]
+    w.wcs.set()
+    return w
+
+
 def make_wcs(
     proj="TAN",
     crval=(150.0, 30.0),

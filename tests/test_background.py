@@ -14,12 +14,12 @@ import warnings
 
 import numpy as np
 import pytest
-from astropy.wcs import WCS
 
 from numbamosaic import reproject_and_coadd
 from numbamosaic.mosaic import _coadd
 from numbamosaic.mosaic._background import solve_backgrounds
 from numbamosaic.synthetic import make_survey, survey_output_wcs
+from conftest import centred_tan_wcs
 
 SHAPE = (150, 200)
 BOXES = [(0, 90, 0, 110), (0, 90, 80, 200), (60, 150, 0, 110), (60, 150, 80, 200), (30, 120, 50, 150)]
@@ -27,16 +27,7 @@ OFFSETS = np.array([3.0, -1.0, 0.5, 7.0, -2.25])
 
 
 def _wcs(shape, crval=(150.0, 20.0), cdelt=1e-3, rot=0.0):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = list(crval)
-    ny, nx = shape
-    w.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    w.wcs.cdelt = [-cdelt, cdelt]
-    c, s = np.cos(np.radians(rot)), np.sin(np.radians(rot))
-    w.wcs.pc = [[c, -s], [s, c]]
-    w.wcs.set()
-    return w
+    return centred_tan_wcs(shape, crval, cdelt, rot)
 
 
 @pytest.fixture(scope="module")

@@ -29,11 +29,11 @@ import warnings
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.wcs import WCS
 
 import numbamosaic
 from numbamosaic import plan_mosaic, reproject_and_coadd, reproject_interp
 from numbamosaic.synthetic import make_survey, survey_output_wcs
+from conftest import centred_tan_wcs
 
 ALL_COMBINES = ["mean", "sum", "first", "last", "min", "max", "median", "clipped-mean"]
 REPROJECT_COMBINES = ["mean", "sum", "first", "last", "min", "max"]
@@ -43,17 +43,7 @@ REPROJECT_COMBINES = ["mean", "sum", "first", "last", "min", "max"]
 
 
 def _wcs(shape, crval=(150.0, 30.0), cdelt=2e-3, rot=0.0):
-    """A TAN WCS with its reference pixel at the centre of ``shape``."""
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = list(crval)
-    ny, nx = shape
-    w.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    w.wcs.cdelt = [-cdelt, cdelt]
-    c, s = np.cos(np.radians(rot)), np.sin(np.radians(rot))
-    w.wcs.pc = [[c, -s], [s, c]]
-    w.wcs.set()
-    return w
+    return centred_tan_wcs(shape, crval, cdelt, rot)
 
 
 def _cutouts(image, wcs, boxes, offsets=None):

@@ -11,27 +11,18 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from astropy.wcs import WCS
 
 import numbamosaic
 from numbamosaic import MosaicMemoryError, MosaicPlan, plan_mosaic, reproject_and_coadd
 from numbamosaic.mosaic import _coadd
 from numbamosaic.mosaic._plan import parse_memory
+from conftest import centred_tan_wcs
 
 OUT = (400, 400)
 
 
 def _wcs(shape, crval=(150.0, 30.0), cdelt=1e-3, rot=0.0):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = list(crval)
-    ny, nx = shape
-    w.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    w.wcs.cdelt = [-cdelt, cdelt]
-    c, s = np.cos(np.radians(rot)), np.sin(np.radians(rot))
-    w.wcs.pc = [[c, -s], [s, c]]
-    w.wcs.set()
-    return w
+    return centred_tan_wcs(shape, crval, cdelt, rot)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ from .. import _threads  # noqa: F401
 from .._common import check_output_array, parse_parallel
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
-from ..kernels._sinks import SINK_WRITE
 from ._background import PairCollector, sample_stride, solve_backgrounds
 from ._inputs import make_sources
 from ._plan import make_plan, tile_members, tiles_for

@@ -19,7 +19,6 @@ If nothing fits, :class:`MosaicMemoryError` (a ``MemoryError``) is raised,
 naming the numbers, before anything is allocated.
 """
 
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field

@@ -19,7 +19,6 @@ import numpy as np
 from numba import njit
 
 from ._layout import (
-    MODE_GRID,
     MODE_HOMOGRAPHY,
     MODE_NATIVE,
     SIP_BLOCK,
