@@ -299,6 +299,26 @@ def test_flux_conservation(arcsec):
     assert abs(np.nansum(s) * 9 / data.sum() - 1.0) < 1e-2
 
 
+@pytest.mark.parametrize("ratio", [1e-3, 1e-5])
+def test_tiny_output_pixels_across_input_pixel_edges(ratio):
+    # output pixels 1e-3 / 1e-5 of an input pixel, straddling input pixel
+    # edges and a corner: the pieces are slivers of a unit square, yet the
+    # covered fraction of every output pixel is 1 and the value a weighted
+    # mean of the four input values, to near double precision
+    wcs_in = make_wcs(8, 1 / 3600, rot=17)
+    ra, dec = wcs_in.wcs_pix2world([[3.5, 4.5]], 0)[0]  # an input pixel corner
+    wcs_out = make_wcs(30, ratio / 3600, crval=(ra, dec), rot=-31)
+    data = np.full((8, 8), 2.0)
+    data[4:, :4] = 3.0
+    data[:4, 4:] = 5.0
+    data[4:, 4:] = 7.0
+    a, f = reproject_exact((data, wcs_in), wcs_out, shape_out=(30, 30))
+    assert np.max(np.abs(f - 1.0)) < 1e-14 / ratio  # (clipping polygons about the input pixel centre lost ~0.03 / ratio^2 ulp)
+    assert np.all((a > 2.0 - 1e-12) & (a < 7.0 + 1e-12))
+    const, fc = reproject_exact((np.full((8, 8), 2.5), wcs_in), wcs_out, shape_out=(30, 30))
+    assert np.max(np.abs(const - 2.5)) < 1e-12 and np.array_equal(fc, f)
+
+
 def test_flux_of_constant_image():
     wcs_in = make_wcs(60, 2 / 3600)
     wcs_out = make_wcs(20, 6 / 3600)

@@ -21,8 +21,9 @@ Geometry
     depends only on its global pixel index, so neighbouring output pixels
     (also in other tiles or threads) share bit-identical corners and their
     fractions partition each input pixel exactly.  For TAN -> TAN without
-    distortion (homography mode) a lattice row is one tight loop with the
-    same arithmetic as ``out_to_in`` (no per-point calls).
+    distortion (homography mode) a lattice row is one branch-free
+    (vectorised) loop with the same arithmetic as ``out_to_in`` and
+    :func:`input_area_factor` (no per-point calls, bit-identical values).
 
 Seams
     A sub-cell across the longitude seam of a cylindrical input (CAR, CEA,
@@ -48,7 +49,11 @@ Clipping
     formula with vertices relative to the input pixel centre
     (:func:`poly_moments`).  Both polygon orientations are handled (the
     orientation sign of the sub-cell is applied).  The three agree to
-    rounding (~1e-16 of the output pixel's area per piece).
+    rounding (~1e-16 of the output pixel's area per piece; the edge-by-edge
+    integrals have no cancellation between coordinates of the size of an
+    input pixel, so sub-cells much smaller than an input pixel keep
+    ~1e-16 / size relative precision, where clipping with moments about
+    the input pixel centre would lose ~1e-16 / size^2).
 
 Performance notes
     Hot helpers are inlined (``inline="always"``) and the per-row functions
@@ -58,6 +63,9 @@ Performance notes
     ``error_model="numpy"`` drops the zero-division checks (every division
     here is guarded or by a nonzero constant).  Values and footprints go to
     the sink once per row (:func:`~numbamosaic.kernels._sinks.deposit_row`).
+    Measured (serial CPU time, TAN -> TAN 1024^2, 1"/px, rotated 20 deg):
+    ~100 ns per output pixel, from ~295 with per-pixel calls and polygon
+    clipping throughout.
 
 Spherical measure
     An area in input pixels is not a solid angle: the solid angle per input
@@ -408,9 +416,10 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
     Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
     a function of the global pixel index only, so every tile and thread
     computes bit-identical shared corners.  For TAN -> TAN without
-    distortion (homography mode) the whole row is evaluated in one tight
-    loop with the same arithmetic as :func:`~numbamosaic.wcs._native.out_to_in`
-    and :func:`input_area_factor` (bit-identical values, no per-point calls).
+    distortion (homography mode) the whole row is evaluated in one
+    branch-free loop (vectorised by the compiler) with the same arithmetic
+    as :func:`~numbamosaic.wcs._native.out_to_in` and
+    :func:`input_area_factor` (bit-identical values, no per-point calls).
     """
     n = lx.shape[0]
     o = T_IN
@@ -423,31 +432,30 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
         cy = tr[o + W_CRPIX + 1]
         m = o + W_M
         m0, m1, m2, m3 = tr[m], tr[m + 1], tr[m + 2], tr[m + 3]
-        p = x0
-        k = 0
+        # output x of every point first (exactly as in the general loop below) ...
+        npx = (n - 1) // nsub + 1
+        for k in range(nsub):
+            kf = k / nsub
+            for q in range(npx):
+                a = q * nsub + k
+                if a < n:
+                    lx[a] = ((x0 + q) - 0.5) + kf if k else (x0 + q) - 0.5
+        # ... then a branch-free loop the compiler vectorises
         for a in range(n):
-            xx = (p - 0.5) + k / nsub if k else p - 0.5
-            k += 1
-            if k == nsub:
-                k = 0
-                p += 1
+            xx = lx[a]
             den = h6 * xx + h7 * yy + h8
-            xi = NAN
-            yi = NAN
-            s = 1.0
-            if den > 0.0:
-                xi = (h0 * xx + h1 * yy + h2) / den
-                yi = (h3 * xx + h4 * yy + h5) / den
-                if jac:
-                    u = xi - cx
-                    v = yi - cy
-                    X = m0 * u + m1 * v
-                    Y = m2 * u + m3 * v
-                    r2 = (X * X + Y * Y) * (D2R * D2R)
-                    s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
-            lx[a] = xi
-            ly[a] = yi
-            lj[a] = s
+            xi = (h0 * xx + h1 * yy + h2) / den
+            yi = (h3 * xx + h4 * yy + h5) / den
+            u = xi - cx
+            v = yi - cy
+            X = m0 * u + m1 * v
+            Y = m2 * u + m3 * v
+            r2 = (X * X + Y * Y) * (D2R * D2R)
+            s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+            ok = den > 0.0
+            lx[a] = xi if ok else NAN
+            ly[a] = yi if ok else NAN
+            lj[a] = s if (ok and jac) else 1.0
         return
     for a in range(n):
         p = x0 + a // nsub
@@ -493,24 +501,25 @@ NSLOT = 7
 @njit(nogil=True, cache=True, inline="always", error_model="numpy")
 def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
     """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
-    lying in cell ``(k, r)`` (see :func:`_edge_cells`)."""
+    lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
+
+    ``B[0]`` gets ``sg * integral over u of (c + jx u) h + jy h^2 / 2`` with
+    ``h = v - r`` linear in ``u`` and ``c = jA + jy r`` (exact: the
+    integrand is quadratic); ``B[1]``, ``B[2]`` the signed length and
+    ``sg * integral of u``.
+    """
     d = ub - ua
     if d > 0.0:
         fr = float(r)
-        c = jA + jy * fr
         ha = va - fr
         hb = vb - fr
-        hm = 0.5 * (ha + hb)
-        um = 0.5 * (ua + ub)
-        # integrand (c + jx u) h + jy h^2 / 2 is quadratic in u: Simpson is exact
-        ga = (c + jx * ua) * ha + 0.5 * jy * ha * ha
-        gm = (c + jx * um) * hm + 0.5 * jy * hm * hm
-        gb = (c + jx * ub) * hb + 0.5 * jy * hb * hb
+        # integral over u of (c + jx u) h + jy h^2 / 2 with h linear in u
+        t = 3.0 * (jA + jy * fr) * (ha + hb) + jx * (ua * (ha + ha + hb) + ub * (ha + hb + hb)) + jy * (ha * ha + ha * hb + hb * hb)
         i = k * MAXB + r
         sd = sg * d
-        B[0, i] += sd * (ga + 4.0 * gm + gb) * SIXTH
+        B[0, i] += sd * t * SIXTH
         B[1, i] += sd
-        B[2, i] += sd * um
+        B[2, i] += sd * (0.5 * (ua + ub))
 
 
 @njit(nogil=True, cache=True, inline="always", error_model="numpy")
@@ -524,11 +533,13 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
     is minus the sum over the polygon's edges of the integral along the
     edge (in ``u``, within column ``k``) of ``J`` integrated in ``v`` from the
     row's bottom to ``min(max(v(u), r), r + 1)``.  The edge is walked
-    through the cells it crosses; a piece inside cell ``(k, r)`` adds the
-    exact (Simpson, the integrand is quadratic) partial-row integral to
+    through the cells it crosses; a piece inside cell ``(k, r)`` adds its
+    partial-row integral (closed form, :func:`_edge_piece`) to
     ``B[0, cell]`` and its length and first moment in ``u`` to ``B[1]`` and
     ``B[2]``: the full-row integrals it contributes to the cells below it
-    in column ``k`` (summed by :func:`_clip_boxer`).
+    in column ``k`` (summed by :func:`_clip_boxer`).  Vertical edges add
+    nothing; edges along a cell boundary count for either cell (the same
+    integrals).  Only the divisions for actual crossings are made.
     """
     du = ub - ua
     if du == 0.0:
@@ -668,7 +679,10 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     ``(gx, gy)``) into its pieces in the input pixels and integrate the
     solid-angle model over them.
 
-    Sweep: the remaining polygon is split at each input row boundary
+    A sub-cell inside one input pixel is its only piece, of weight ``wq``
+    (the sub-cell's solid angle).  One whose box of input pixels is at most
+    ``MAXB x MAXB`` goes edge by edge (:func:`_clip_boxer`).  Larger ones:
+    sweep: the remaining polygon is split at each input row boundary
     (:func:`split_half`: one pass gives both sides, the shared vertices
     computed once), each row strip likewise at the column boundaries.
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
