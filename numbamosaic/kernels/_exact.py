@@ -57,7 +57,7 @@ Clipping
 
 Performance notes
     Hot helpers are inlined (``inline="always"``) and the per-row functions
-    receive *borrowed* array views (:func:`_borrowed`, no reference-count
+    receive *borrowed* array views (:func:`~numbamosaic.kernels._borrow.borrowed`, no reference-count
     handle): otherwise every inlined helper taking arrays costs atomic
     reference-count updates per pixel, which took ~40 % of the time.
     ``error_model="numpy"`` drops the zero-division checks (every division
@@ -97,13 +97,12 @@ iteration (parallel), so results are bitwise identical for any thread count.
 import math
 
 import numpy as np
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, SIP_BLOCK, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_SIPC, W_SIPORD
 from ..wcs._native import _poly_grad, out_to_in, pixel_to_plane
 from ..wcs._projections import plane_to_native
+from ._borrow import borrowed as _borrowed
 from ._load import load
 from ._sinks import deposit_row
 
@@ -126,35 +125,6 @@ MAXV = 32
 #: integrated edge by edge (:func:`_clip_boxer`), larger ones by the sweep
 MAXB = 8
 SIXTH = 1.0 / 6.0
-
-
-# ---------------------------------------------------------------------------
-# borrowed arrays
-
-
-@intrinsic
-def _borrowed(typingctx, arr):
-    """The same array without its memory-manager handle (a borrowed view).
-
-    Numba reference-counts arrays: each array passed to a function, or
-    aliased by an inlined helper whose control flow defeats the refcount
-    pruning, costs an atomic increment and decrement, which in the per-pixel
-    code of this kernel took ~40 % of the time.  A view with a null
-    ``meminfo`` makes those operations no-ops (``NRT_incref`` tests for
-    null).  The caller must keep the original array alive while the view is
-    used: the kernels only pass these views down to functions they call.
-    """
-    if not isinstance(arr, types.Array):
-        return None
-    sig = arr(arr)
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(arr)(context, builder, value=args[0])
-        ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
-        ary.parent = cgutils.get_null_value(ary.parent.type)
-        return ary._getvalue()
-
-    return sig, codegen
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..wcs._native import out_to_in_row
+from ._borrow import borrowed
 from ._load import load
 from ._sinks import deposit_row
 
@@ -250,6 +251,8 @@ def sample(order, data, coef, x, y):
 
 #: pixels per pass over the row scratch buffers (4 x 8 B x 256 = 8 KiB: stays in L1)
 CHUNK = 256
+#: rows per work item of :func:`interp_tile_parallel`
+PAR_ROWS = 8
 
 
 @njit(nogil=True, cache=True)
@@ -300,6 +303,15 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
     """
     n = CHUNK
     xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    _interp_rows(
+        borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y0, y1, x0, x1,
+        borrowed(val), borrowed(wt), oy, ox, sink, borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs),
+    )
+
+
+@njit(nogil=True, cache=True)
+def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
+    """Rows ``[y0, y1)`` of :func:`interp_tile`, on borrowed views (no refcounting per row)."""
     for y in range(y0, y1):
         _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
 
@@ -307,7 +319,12 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
 @njit(nogil=True, cache=True, parallel=True)
 def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`interp_tile` with rows distributed over Numba threads."""
-    n = CHUNK
-    for y in prange(y0, y1):
-        xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-        _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
+    nb = (y1 - y0 + PAR_ROWS - 1) // PAR_ROWS
+    for b in prange(nb):
+        ya = y0 + b * PAR_ROWS
+        yb = min(y1, ya + PAR_ROWS)
+        xs, ys, vs, fs = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
+        _interp_rows(
+            borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, ya, yb, x0, x1,
+            borrowed(val), borrowed(wt), oy, ox, sink, borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs),
+        )
