@@ -157,7 +157,7 @@ def _random_quads(rng, count, ncol, nrow):
     return quads
 
 
-@pytest.mark.parametrize("ncol, nrow", [(1, 1), (2, 2), (3, 2), (2, 4), (MAXB, MAXB)])
+@pytest.mark.parametrize("ncol, nrow", [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (2, 4), (MAXB, MAXB)])
 def test_edge_integrals_match_polygon_clipping(ncol, nrow):
     # the kernels' edge-by-edge cell integrals (small sub-cells) agree with
     # Sutherland-Hodgman pieces and their moments (large sub-cells)
@@ -168,6 +168,10 @@ def test_edge_integrals_match_polygon_clipping(ncol, nrow):
             b = cell_integrals(px, py, ncol, nrow, jA, jx, jy, False)
             scale = abs(b).sum() + 1e-300
             assert np.max(np.abs(a - b)) < 2e-15 * max(1.0, scale)
+            if ncol <= 2 and nrow <= 2:
+                # the kernels' 2 x 2 walker (a) against the general one
+                g = cell_integrals(px, py, ncol, nrow, jA, jx, jy, True, True)
+                assert np.max(np.abs(a - g)) < 2e-15 * max(1.0, scale)
             # the cells partition the polygon
             tot = poly_moments(_slots((px, py)), 0, 4, 0.0, 0.0)
             expect = tot[0] * jA + jx * tot[1] + jy * tot[2]

@@ -63,9 +63,13 @@ Performance notes
     ``error_model="numpy"`` drops the zero-division checks (every division
     here is guarded or by a nonzero constant).  Values and footprints go to
     the sink once per row (:func:`~numbamosaic.kernels._sinks.deposit_row`).
+    Boxes of at most 2 x 2 input pixels (output pixels about as large as
+    input pixels, the usual mosaic) take a dedicated edge walker
+    (:func:`_edge_2x2`) with a single possible crossing per axis.
     Measured (serial CPU time, TAN -> TAN 1024^2, 1"/px, rotated 20 deg):
     ~100 ns per output pixel, from ~295 with per-pixel calls and polygon
-    clipping throughout.
+    clipping throughout; ~75 ns with the 2 x 2 walker (a 2048^2 survey tile
+    into the mosaic grid, big-endian input).
 
 Spherical measure
     An area in input pixels is not a solid angle: the solid angle per input
@@ -74,7 +78,9 @@ Spherical measure
     (:func:`input_area_factor`: projection area factor, analytic for TAN and
     by finite differences in the projection plane otherwise, times the SIP
     Jacobian), fitted by
-    a linear model over each sub-cell, and integrated exactly over every
+    a linear model over each sub-cell (the corners' mean, and the gradient
+    that matches the differences along both diagonals: exact for a linear
+    ``J``), and integrated exactly over every
     piece using its area and centroid.  The result is second-order accurate
     in the sub-cell size.  In control-grid mode ``J = 1`` (plain input pixel
     areas).
@@ -249,14 +255,15 @@ def overlap_area(px, py, x0, x1, y0, y1):
 
 
 @njit(nogil=True, cache=True)
-def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges):
+def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False):
     """Integrals of ``J = jA + jx x + jy y`` over polygon ``(px, py)`` and
     each unit cell ``[k, k + 1] x [r, r + 1]`` (``out[k, r]``, ``0 <= k <
     ncol <= MAXB``, ``0 <= r < nrow <= MAXB``; the polygon must lie inside
     ``[0, ncol] x [0, nrow]``).  Signed like the polygon.
 
     ``edges=True``: edge by edge, as the kernels do for small sub-cells
-    (:func:`_edge_cells`); ``False``: Sutherland-Hodgman pieces and their
+    (:func:`_edge_2x2` for boxes of at most 2 x 2 cells unless ``general``,
+    else :func:`_edge_cells`); ``False``: Sutherland-Hodgman pieces and their
     moments (:func:`split_half`, :func:`poly_moments`).  Allocates: for
     tests.
     """
@@ -266,7 +273,10 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges):
         B = np.zeros((3, MAXB * MAXB))
         for e in range(n):
             p = e - 1 if e > 0 else n - 1
-            _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy)
+            if ncol <= 2 and nrow <= 2 and not general:
+                _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy)
+            else:
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy)
         for k in range(ncol):
             s0 = 0.0
             s1 = 0.0
@@ -581,6 +591,53 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
 
 
 @njit(nogil=True, cache=True, inline="always", error_model="numpy")
+def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
+    """:func:`_edge_cells` for a box of at most 2 x 2 cells (the common case:
+    output pixels about as large as input pixels).
+
+    The only cell boundaries inside the box are ``u = 1`` and ``v = 1``, so
+    an edge has at most three pieces, found with the same crossing
+    arithmetic as :func:`_edge_cells` but without its general walk.
+    """
+    du = ub - ua
+    if du == 0.0:
+        return
+    sg = -1.0
+    if du < 0.0:
+        ua, va, ub, vb = ub, vb, ua, va
+        du = -du
+        sg = 1.0
+    dv = vb - va
+    xu = ua < 1.0 and ub > 1.0
+    xv = (va < 1.0 and vb > 1.0) or (va > 1.0 and vb < 1.0)
+    if not xv:
+        r = 1 if va + vb > 2.0 else 0
+        if not xu:
+            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
+            return
+        vc = va + (1.0 - ua) * (dv / du)
+        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        return
+    uc = ua + (1.0 - va) * (du / dv)
+    r0 = 0 if va < 1.0 else 1
+    if not xu:
+        k = 1 if ua + ub > 2.0 else 0
+        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        return
+    vc = va + (1.0 - ua) * (dv / du)
+    if uc < 1.0:  # the row boundary comes first
+        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
+    else:
+        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+
+
+@njit(nogil=True, cache=True, inline="always", error_model="numpy")
 def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
     """Integrate the solid-angle model over the sub-cell in slot ``S_QUAD``
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
@@ -603,12 +660,20 @@ def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, f
     jA = j0 + jx * (ou - xm) + jy * (ov - ym)
     pu = P[S_QUAD, 0, 3] - ou
     pv = P[S_QUAD, 1, 3] - ov
-    for e in range(4):
-        qu = P[S_QUAD, 0, e] - ou
-        qv = P[S_QUAD, 1, e] - ov
-        _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
-        pu = qu
-        pv = qv
+    if ncol <= 2 and nrow <= 2:
+        for e in range(4):
+            qu = P[S_QUAD, 0, e] - ou
+            qv = P[S_QUAD, 1, e] - ov
+            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
+            pu = qu
+            pv = qv
+    else:
+        for e in range(4):
+            qu = P[S_QUAD, 0, e] - ou
+            qv = P[S_QUAD, 1, e] - ov
+            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
+            pu = qu
+            pv = qv
     for k in range(ncol):
         ix = fx0 + k
         s0 = 0.0
@@ -884,7 +949,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         myo -= m * py
                     if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
                         continue
-                # linear model J = j0 + jx (x - xm) + jy (y - ym), least squares on the corners
+                # linear model J = j0 + jx (x - xm) + jy (y - ym): j0 the corners' mean
                 J0 = LJ[b, c0]
                 J1 = LJ[b, c0 + 1]
                 J2 = LJ[b + 1, c0 + 1]
@@ -894,26 +959,20 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 if J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
                     j0 = 0.25 * (J0 + J1 + J2 + J3)
                     if not (J0 == J1 and J1 == J2 and J2 == J3):
-                        sxx = 0.0
-                        sxy = 0.0
-                        syy = 0.0
-                        sxj = 0.0
-                        syj = 0.0
-                        for k in range(4):
-                            ddx = P[S_QUAD, 0, k] - xm
-                            ddy = P[S_QUAD, 1, k] - ym
-                            jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
-                            ddj = jk - j0
-                            sxx += ddx * ddx
-                            sxy += ddx * ddy
-                            syy += ddy * ddy
-                            sxj += ddx * ddj
-                            syj += ddy * ddj
-                        det = sxx * syy - sxy * sxy
-                        if det > 1e-300:
+                        # the plane through the differences along both diagonals
+                        # (exact for a linear J; second order otherwise, like J's
+                        # own model)
+                        d1x = X2 - X0
+                        d1y = Y2 - Y0
+                        d2x = X3 - X1
+                        d2y = Y3 - Y1
+                        det = d1x * d2y - d1y * d2x
+                        if det != 0.0:
+                            e1 = J2 - J0
+                            e2 = J3 - J1
                             idet = 1.0 / det
-                            jx = (syy * sxj - sxy * syj) * idet
-                            jy = (sxx * syj - sxy * sxj) * idet
+                            jx = (e1 * d2y - e2 * d1y) * idet
+                            jy = (d1x * e2 - d2x * e1) * idet
                 else:
                     # partly outside the projection domain: constant from finite corners
                     j0 = 0.0
