@@ -160,16 +160,19 @@ def _scatter_sources(client, job):
     holding in-memory arrays are kept on two workers, so losing one worker
     never loses an input.
     """
-    futures = {}
     nworkers = len(client.scheduler_info().get("workers", {})) or 1
-    for src in job.sources:
-        if src.bbox is None:
-            continue
-        by_file = src.ref.array is None and getattr(src, "precomputed", None) is None
-        f = client.scatter(src, hash=False, broadcast=by_file)
-        if not by_file and nworkers > 1:
-            client.replicate([f], n=2)
-        futures[src.index] = f
+    used = [src for src in job.sources if src.bbox is not None]
+    by_file = [s for s in used if s.ref.array is None and getattr(s, "precomputed", None) is None]
+    in_memory = [s for s in used if not (s.ref.array is None and getattr(s, "precomputed", None) is None)]
+    # one scatter call per group: each call is a round trip to the scheduler
+    futures = {}
+    if by_file:
+        futures.update(zip((s.index for s in by_file), client.scatter(by_file, hash=False, broadcast=True)))
+    if in_memory:
+        fs = client.scatter(in_memory, hash=False)
+        if nworkers > 1:
+            client.replicate(fs, n=2)
+        futures.update(zip((s.index for s in in_memory), fs))
     return futures
 
 
