@@ -61,6 +61,42 @@ def check_output_array(arr, shape_out, name):
     return arr
 
 
+def is_chunked_output(arr):
+    """True for a chunked array store used as a mosaic output (e.g. ``zarr.Array``).
+
+    Duck-typed: not a NumPy array, but has ``shape``, ``dtype``, ``chunks``
+    and slice assignment.  Such outputs are written tile by tile, with the
+    tiles aligned to the chunk grid, and never read back.
+    """
+    return (
+        not isinstance(arr, np.ndarray)
+        and hasattr(arr, "chunks")
+        and hasattr(arr, "shape")
+        and hasattr(arr, "dtype")
+        and hasattr(arr, "__setitem__")
+    )
+
+
+def check_mosaic_output(arr, shape_out, name):
+    """:func:`check_output_array`, also accepting chunked stores (``zarr.Array``)."""
+    if not is_chunked_output(arr):
+        return check_output_array(arr, shape_out, name)
+    if tuple(arr.shape) != tuple(shape_out):
+        raise ValueError(f"{name}: shape {tuple(arr.shape)} does not match shape_out {tuple(shape_out)}")
+    chunks = tuple(arr.chunks)
+    if len(chunks) != 2 or not all(isinstance(c, (int, np.integer)) and c > 0 for c in chunks):
+        raise ValueError(f"{name}: expected a 2-D chunked array with a regular chunk grid, got chunks {arr.chunks!r}")
+    try:
+        dt = np.dtype(arr.dtype)
+    except TypeError:
+        raise ValueError(f"{name}: dtype must be float32 or float64, got {arr.dtype}") from None
+    if dt.kind != "f" or dt.itemsize not in (4, 8):
+        raise ValueError(f"{name}: dtype must be float32 or float64, got {dt}")
+    if getattr(arr, "read_only", False):
+        raise ValueError(f"{name}: the array is read-only")
+    return arr
+
+
 def allocate_outputs(shape_out, dtype, output_array, output_footprint, return_footprint):
     """Validate or allocate the output array and footprint.
 

@@ -113,6 +113,19 @@ def test_fits_inputs_by_reference_and_memmap_output(survey, client, tmp_path):
     assert set(os.listdir(tmp_path)) == before  # no temporary files left
 
 
+def test_zarr_outputs(survey, client, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    inputs, wout = survey
+    out = zarr.create_array(store=str(tmp_path / "out.zarr"), shape=SHAPE_OUT, chunks=(50, 64), dtype="f4")
+    fp = zarr.create_array(store=str(tmp_path / "fp.zarr"), shape=SHAPE_OUT, chunks=(50, 64), dtype="f4")
+    a, fa = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=client,
+                                   output_array=out, output_footprint=fp)
+    assert a is out and fa is fp
+    b, fb = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=2)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[...], b, equal_nan=True)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "fp.zarr"), mode="r")[...], fb)
+
+
 def test_single_image_functions(survey, client):
     inputs, wout = survey
     for order in ("bilinear", "bicubic"):

@@ -452,6 +452,66 @@ def test_memmap_outputs(survey, tmp_path):
     np.testing.assert_array_equal(np.fromfile(tmp_path / "fp.dat", np.float32).reshape(shape_out), rfp)
 
 
+class _RecordingStore:
+    """A chunked output (zarr array) that records every write box."""
+
+    def __init__(self, arr):
+        self.arr = arr
+        self.shape, self.dtype, self.chunks = arr.shape, arr.dtype, arr.chunks
+        self.boxes = []
+
+    def __setitem__(self, key, value):
+        self.boxes.append(tuple((k.start, k.stop) for k in key))
+        self.arr[key] = value
+
+
+@pytest.mark.parametrize("combine", ["mean", "median"])
+def test_zarr_outputs_chunk_aligned_and_identical(survey, tmp_path, combine):
+    zarr = pytest.importorskip("zarr")
+    hdus, wcs_out, shape_out = survey
+    ref, rfp = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, combine_function=combine, parallel=2)
+    chunks = (48, 40)  # not powers of two: tiles must be rounded up to them
+    kw = dict(shape=shape_out, chunks=chunks, dtype="f4")
+    out = _RecordingStore(zarr.create_array(store=str(tmp_path / "out.zarr"), fill_value=123.0, **kw))
+    fp = _RecordingStore(zarr.create_array(store=str(tmp_path / "fp.zarr"), fill_value=123.0, **kw))
+    plan = plan_mosaic(hdus, wcs_out, shape_out=shape_out, combine_function=combine, output_array=out, output_footprint=fp)
+    assert plan.tile_shape[0] % 48 == 0 and plan.tile_shape[1] % 40 == 0
+    assert any("chunk" in n for n in plan.notes)
+    a, fa = reproject_and_coadd(
+        hdus, wcs_out, shape_out=shape_out, combine_function=combine, output_array=out, output_footprint=fp, parallel=2
+    )
+    assert a is out and fa is fp
+    # every write covers whole chunks (or ends at the array edge), each chunk once
+    seen = set()
+    for (y0, y1), (x0, x1) in out.boxes:
+        assert y0 % 48 == 0 and x0 % 40 == 0
+        assert (y1 % 48 == 0 or y1 == shape_out[0]) and (x1 % 40 == 0 or x1 == shape_out[1])
+        cells = {(j, i) for j in range(y0 // 48, -(-y1 // 48)) for i in range(x0 // 40, -(-x1 // 40))}
+        assert not cells & seen
+        seen |= cells
+    assert len(seen) == -(-shape_out[0] // 48) * -(-shape_out[1] // 40)  # everything written
+    reopened = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    np.testing.assert_array_equal(reopened[...], ref)
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "fp.zarr"), mode="r")[...], rfp)
+
+
+def test_zarr_output_array_only_and_bad_zarr(survey):
+    zarr = pytest.importorskip("zarr")
+    hdus, wcs_out, shape_out = survey
+    ref, rfp = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out)
+    out = zarr.zeros(shape_out, chunks=(64, 64), dtype="f8")
+    a, fa = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, output_array=out)
+    assert a is out and isinstance(fa, np.ndarray) and fa.dtype == np.float64
+    np.testing.assert_allclose(out[...], ref, rtol=0, atol=1e-6 * _ptp(ref))
+    np.testing.assert_allclose(fa, rfp, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="output_array: shape"):
+        reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, output_array=zarr.zeros((5, 5), chunks=(5, 5)))
+    with pytest.raises(ValueError, match="output_footprint: dtype"):
+        reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, output_footprint=zarr.zeros(shape_out, dtype="i4"))
+    with pytest.raises(TypeError, match="output_array"):
+        reproject_interp(hdus[0], wcs_out, shape_out=shape_out, output_array=out)
+
+
 def test_float64_output_array_for_float32_inputs(survey):
     hdus, wcs_out, shape_out = survey
     ref, _ = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out)

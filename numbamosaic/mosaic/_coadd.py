@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _threads  # noqa: F401
-from .._common import check_output_array, parse_parallel
+from .._common import check_mosaic_output, is_chunked_output, parse_parallel
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
@@ -178,9 +178,15 @@ def _prepare(
 
     check_celestial_2d(wcs_out, "output_projection")
     if output_array is not None:
-        check_output_array(output_array, shape_out, "output_array")
+        check_mosaic_output(output_array, shape_out, "output_array")
     if output_footprint is not None:
-        check_output_array(output_footprint, shape_out, "output_footprint")
+        check_mosaic_output(output_footprint, shape_out, "output_footprint")
+    # chunked outputs (zarr): tiles are multiples of the chunks, so that no two
+    # threads or tasks ever write the same chunk
+    chunked = [a for a in (output_array, output_footprint) if a is not None and is_chunked_output(a)]
+    tile_multiple = (1, 1)
+    for a in chunked:
+        tile_multiple = tuple(int(np.lcm(m, int(c))) for m, c in zip(tile_multiple, a.chunks))
     sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method != "custom"))
     if method == "custom":
         resampler = _CustomResampler()
@@ -198,9 +204,9 @@ def _prepare(
         src.transform, src.bbox = tr, bbox
         bboxes[src.index] = bbox
     if output_array is not None:
-        dtype = output_array.dtype
+        dtype = np.dtype(output_array.dtype)
     elif output_footprint is not None:
-        dtype = output_footprint.dtype
+        dtype = np.dtype(output_footprint.dtype)
     else:
         dtype = np.float32 if all(s.dtype == np.float32 for s in sources) else np.float64
     from .._io import kernel_dtype
@@ -231,6 +237,8 @@ def _prepare(
         match_background=match_background,
         tile_size=tile_size,
         margin=margin,
+        tile_multiple=tile_multiple,
+        staged_outputs=len(chunked),
     )
     tiles = tiles_for(shape_out, plan.tile_shape)
     members = tile_members(tiles, bboxes, margin)
@@ -422,16 +430,26 @@ def _run_tiles(job, out, fp):
             y0, y1, x0, x1 = job.tiles[k]
             out[y0:y1, x0:x1] = blank
             fp[y0:y1, x0:x1] = 0
-    vout = np.asarray(out)
-    vfp = np.asarray(fp)
+    # chunked stores (zarr) get each tile through a tile-sized buffer; arrays
+    # are written in place
+    staged_out = is_chunked_output(out)
+    staged_fp = is_chunked_output(fp)
+    vout = out if staged_out else np.asarray(out)
+    vfp = fp if staged_fp else np.asarray(fp)
 
     def one(k):
         y0, y1, x0, x1 = job.tiles[k]
+        shape = (y1 - y0, x1 - x0)
+        o = np.empty(shape, job.plan.dtype) if staged_out else vout[y0:y1, x0:x1]
+        f = np.empty(shape, job.plan.dtype) if staged_fp else vfp[y0:y1, x0:x1]
         compute_tile(
             job.tiles[k], members[k], job.sources, job.resampler, job.combine, blank,
-            out=vout[y0:y1, x0:x1], fp=vfp[y0:y1, x0:x1], margin=job.resampler.margin,
-            nsigma=job.clip_sigma, maxiter=job.clip_iters,
+            out=o, fp=f, margin=job.resampler.margin, nsigma=job.clip_sigma, maxiter=job.clip_iters,
         )
+        if staged_out:
+            vout[y0:y1, x0:x1] = o
+        if staged_fp:
+            vfp[y0:y1, x0:x1] = f
         return k
 
     for _ in _parallel_map(job, one, todo, "mosaic"):
@@ -517,9 +535,11 @@ def reproject_and_coadd(
         them (``background_model='offset'`` or ``'plane'``).
     background_reference : int, optional
         Input whose background is kept (``0`` works, unlike reproject 0.21).
-    output_array, output_footprint : ndarray, optional
+    output_array, output_footprint : ndarray or zarr.Array, optional
         Writable float32/float64 arrays (``np.memmap`` included) written in
-        place, tile by tile.
+        place, tile by tile; or chunked stores such as ``zarr.Array``
+        (tiles are then aligned to the chunk grid and written once each,
+        never read back).
     block_sizes : ignored
         Accepted for compatibility; the planner chooses tiles.
     progress_bar : callable or bool, optional

@@ -217,8 +217,15 @@ def make_plan(
     match_background=False,
     tile_size=None,
     margin=0,
+    tile_multiple=(1, 1),
+    staged_outputs=0,
 ):
-    """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`."""
+    """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`.
+
+    ``tile_multiple`` rounds tile sides up to multiples (the chunk grid of
+    chunked outputs); ``staged_outputs`` counts outputs written through a
+    tile-sized buffer per thread.
+    """
     import psutil
 
     tmpdir = tmpdir or tempfile.gettempdir()
@@ -240,7 +247,13 @@ def make_plan(
         return max((len(m) for m in members), default=0), len(members)
 
     def per_thread(tile, depth):
-        return tile_memory(tile, depth, stack, itemsize, match_background)
+        staged = staged_outputs * tile[0] * tile[1] * itemsize
+        return tile_memory(tile, depth, stack, itemsize, match_background) + staged
+
+    my, mx = (int(m) for m in tile_multiple)
+
+    def aligned(tile):
+        return (-(-tile[0] // my) * my, -(-tile[1] // mx) * mx)
 
     # tile size: largest power of two <= MAX_TILE keeping >= 2 tiles per thread when possible
     ny, nx = shape_out
@@ -257,6 +270,7 @@ def make_plan(
         # thread count so that the tiling (hence every sample) is the same for any
         # number of threads or workers
         candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= MIN_TILES or c[0] == MIN_TILE]
+    candidates = list(dict.fromkeys(aligned(c) for c in candidates))
 
     estimates = {}
     options = []
@@ -307,6 +321,8 @@ def make_plan(
     notes = []
     if outputs == "memmap":
         notes.append("outputs do not fit in memory: returning disk-backed np.memmap arrays")
+    if staged_outputs:
+        notes.append(f"chunked outputs: tiles aligned to a {my} x {mx} chunk grid, written through tile buffers")
     return MosaicPlan(
         shape_out=tuple(shape_out),
         dtype=np.dtype(dtype),
