@@ -124,6 +124,17 @@ def test_zarr_outputs(survey, client, tmp_path):
     b, fb = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=2)
     assert np.array_equal(zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[...], b, equal_nan=True)
     assert np.array_equal(zarr.open_array(str(tmp_path / "fp.zarr"), mode="r")[...], fb)
+    assert not [p for p in os.listdir(tmp_path / "out.zarr") if p.startswith(".numbamosaic")]  # probe removed
+    # the workers see these stores, so they wrote the tiles themselves; stores in the
+    # client's memory cannot be reached: the client writes what the workers return
+    from numbamosaic.distributed._driver import _zarr_target
+
+    assert _zarr_target(client, out, fp)[0] == "zarr"
+    mem_out, mem_fp = zarr.zeros(SHAPE_OUT, chunks=(50, 64), dtype="f4"), zarr.zeros(SHAPE_OUT, chunks=(50, 64), dtype="f4")
+    assert _zarr_target(client, mem_out, mem_fp) is None
+    c, fc = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=client,
+                                   output_array=mem_out, output_footprint=mem_fp)
+    assert np.array_equal(mem_out[...], b, equal_nan=True) and np.array_equal(mem_fp[...], fb)
 
 
 def test_single_image_functions(survey, client):

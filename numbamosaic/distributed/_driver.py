@@ -123,7 +123,11 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
     y0, y1, x0, x1 = tile
     try:
         with numba_threads(_numba_threads_for_worker()):
-            if target is not None:  # write straight into the shared output file
+            zarr_target = target is not None and target[0] == "zarr"
+            if zarr_target:  # computed here, then one aligned write of whole chunks each
+                out = np.empty((y1 - y0, x1 - x0), dtype=dtype)
+                fp = np.empty((y1 - y0, x1 - x0), dtype=dtype)
+            elif target is not None:  # write straight into the shared output file
                 (opath, ooff, odt), (fpath, foff, fdt), shape = target
                 out = _open_target(opath, ooff, odt, shape)[y0:y1, x0:x1]
                 fp = _open_target(fpath, foff, fdt, shape)[y0:y1, x0:x1]
@@ -132,6 +136,9 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
                 fp = np.empty((y1 - y0, x1 - x0), dtype=dtype)
             compute_tile(tile, members, by_index, resampler, combine, blank, out=np.asarray(out), fp=np.asarray(fp),
                          margin=margin, nsigma=clip_sigma, maxiter=clip_iters)
+            if zarr_target:
+                target[1][y0:y1, x0:x1] = out
+                target[2][y0:y1, x0:x1] = fp
     except Exception as exc:
         raise DistributedTileError(f"tile {tile} with inputs {members} failed: {type(exc).__name__}: {exc}") from exc
     if target is not None:
@@ -176,6 +183,45 @@ def _scatter_sources(client, job):
     return futures
 
 
+def _store_root(arr):
+    """Directory of a zarr array's local filesystem store, or None."""
+    store = getattr(arr, "store", None)
+    name = type(store).__name__
+    if name == "LocalStore" and not getattr(store, "read_only", False):
+        return str(store.root)
+    if name == "DirectoryStore":  # zarr 2
+        return str(store.path)
+    return None
+
+
+def _zarr_target(client, out, fp):
+    """``("zarr", out, fp)`` when every worker sees the stores of both zarr
+    outputs (a probe file with a random token, written by the client into
+    each store directory), else None."""
+    import secrets
+
+    roots = [_store_root(a) for a in (out, fp)]
+    if None in roots:
+        return None
+    token = secrets.token_hex(16)
+    probes = []
+    try:
+        for root in dict.fromkeys(roots):
+            path = os.path.join(root, f".numbamosaic-probe-{token}")
+            with open(path, "w") as f:
+                f.write(token)
+            probes.append(path)
+        for path in probes:
+            info = client.run(_probe_file, path, len(token))
+            if not all(v is not None and v[2] == token.encode() for v in info.values()):
+                return None
+    except OSError:
+        return None
+    finally:
+        _unlink(probes)
+    return ("zarr", out, fp)
+
+
 def _shared_outputs(client, job, output_array, output_footprint):
     """Output arrays the workers can write into directly, when possible.
 
@@ -186,11 +232,21 @@ def _shared_outputs(client, job, output_array, output_footprint):
     sees the same files; otherwise outputs we allocate go to ``/dev/shm``
     (shared memory, when the workers are on this host) or to the planner's
     ``tmpdir`` for disk-backed outputs, with a random token in a header page
-    proving that each worker opens the very same file.
+    proving that each worker opens the very same file.  Caller zarr arrays
+    on a filesystem store every worker sees give ``target = ("zarr", out,
+    fp)``: workers write their (chunk-aligned) tiles themselves.
     """
     import secrets
     import tempfile
 
+    from .._common import is_chunked_output
+
+    if is_chunked_output(output_array) and is_chunked_output(output_footprint):
+        # zarr outputs on a filesystem every worker sees: workers write their tiles
+        # (aligned to the chunk grid, so no two tasks write the same chunk)
+        target = _zarr_target(client, output_array, output_footprint)
+        if target is not None:
+            return output_array, output_footprint, target, []
     shape, dtype = job.shape_out, np.dtype(job.plan.dtype)
     created = []
     token = secrets.token_bytes(16)
@@ -358,7 +414,7 @@ def coadd_distributed(job, output_array=None, output_footprint=None):
     finally:
         for f in src_f.values():
             f.release()
-        if target is not None:
+        if target is not None and target[0] != "zarr":
             try:
                 client.run(_release_targets, [target[0][0], target[1][0]])
             except Exception:  # a worker lost at the very end: its mapping dies with it
