@@ -109,6 +109,7 @@ from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, SIP_BLOCK, T_H, T_IN, T_M
 from ..wcs._native import _poly_grad, out_to_in, pixel_to_plane
 from ..wcs._projections import plane_to_native
 from ._borrow import borrowed as _borrowed
+from ._borrow import keep_alive
 from ._load import load
 from ._sinks import deposit_row
 
@@ -1069,6 +1070,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
             LX[0, :n] = LX[nsub, :n]
             LY[0, :n] = LY[nsub, :n]
             LJ[0, :n] = LJ[nsub, :n]
+    keep_alive((LX, LY, LJ, P, B, RV, RF))  # the borrowed views must not outlive them
 
 
 @njit(nogil=True, cache=True)

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..wcs._native import out_to_in_row
-from ._borrow import borrowed
+from ._borrow import borrowed, keep_alive
 from ._load import load
 from ._sinks import deposit_row
 
@@ -307,6 +307,7 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
         borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y0, y1, x0, x1,
         borrowed(val), borrowed(wt), oy, ox, sink, borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs),
     )
+    keep_alive((xs, ys, vs, fs))  # the views above must not outlive them
 
 
 @njit(nogil=True, cache=True)
@@ -328,3 +329,4 @@ def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val
             borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, ya, yb, x0, x1,
             borrowed(val), borrowed(wt), oy, ox, sink, borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs),
         )
+        keep_alive((xs, ys, vs, fs))
