@@ -70,11 +70,18 @@ def is_chunked_output(arr):
     """
     return (
         not isinstance(arr, np.ndarray)
+        and not hasattr(arr, "dask")  # a dask array is lazy: writing into it stores nothing
         and hasattr(arr, "chunks")
         and hasattr(arr, "shape")
         and hasattr(arr, "dtype")
         and hasattr(arr, "__setitem__")
     )
+
+
+def write_unit(arr):
+    """Smallest block a chunked output can write on its own: its shards if
+    sharded (zarr 3 rewrites a whole shard), else its chunks."""
+    return tuple(int(c) for c in (getattr(arr, "shards", None) or arr.chunks))
 
 
 def check_mosaic_output(arr, shape_out, name):
@@ -83,9 +90,9 @@ def check_mosaic_output(arr, shape_out, name):
         return check_output_array(arr, shape_out, name)
     if tuple(arr.shape) != tuple(shape_out):
         raise ValueError(f"{name}: shape {tuple(arr.shape)} does not match shape_out {tuple(shape_out)}")
-    chunks = tuple(arr.chunks)
-    if len(chunks) != 2 or not all(isinstance(c, (int, np.integer)) and c > 0 for c in chunks):
-        raise ValueError(f"{name}: expected a 2-D chunked array with a regular chunk grid, got chunks {arr.chunks!r}")
+    unit = getattr(arr, "shards", None) or arr.chunks
+    if len(unit) != 2 or not all(isinstance(c, (int, np.integer)) and c > 0 for c in unit):
+        raise ValueError(f"{name}: expected a 2-D chunked array with a regular chunk grid, got chunks {unit!r}")
     try:
         dt = np.dtype(arr.dtype)
     except TypeError:

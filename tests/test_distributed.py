@@ -113,8 +113,18 @@ def test_fits_inputs_by_reference_and_memmap_output(survey, client, tmp_path):
     assert set(os.listdir(tmp_path)) == before  # no temporary files left
 
 
-def test_zarr_outputs(survey, client, tmp_path):
+def test_zarr_outputs(survey, client, tmp_path, monkeypatch):
     zarr = pytest.importorskip("zarr")
+    from numbamosaic.distributed import _driver
+
+    chosen = []
+    real = _driver._zarr_target
+
+    def spy(*args):
+        chosen.append(real(*args))
+        return chosen[-1]
+
+    monkeypatch.setattr(_driver, "_zarr_target", spy)
     inputs, wout = survey
     out = zarr.create_array(store=str(tmp_path / "out.zarr"), shape=SHAPE_OUT, chunks=(50, 64), dtype="f4")
     fp = zarr.create_array(store=str(tmp_path / "fp.zarr"), shape=SHAPE_OUT, chunks=(50, 64), dtype="f4")
@@ -125,15 +135,13 @@ def test_zarr_outputs(survey, client, tmp_path):
     assert np.array_equal(zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[...], b, equal_nan=True)
     assert np.array_equal(zarr.open_array(str(tmp_path / "fp.zarr"), mode="r")[...], fb)
     assert not [p for p in os.listdir(tmp_path / "out.zarr") if p.startswith(".numbamosaic")]  # probe removed
-    # the workers see these stores, so they wrote the tiles themselves; stores in the
-    # client's memory cannot be reached: the client writes what the workers return
-    from numbamosaic.distributed._driver import _zarr_target
-
-    assert _zarr_target(client, out, fp)[0] == "zarr"
+    # the workers see these stores, so they wrote the tiles themselves ...
+    assert len(chosen) == 1 and chosen[0][0] == "zarr"
+    # ... stores in the client's memory cannot be reached: the client writes what the workers return
     mem_out, mem_fp = zarr.zeros(SHAPE_OUT, chunks=(50, 64), dtype="f4"), zarr.zeros(SHAPE_OUT, chunks=(50, 64), dtype="f4")
-    assert _zarr_target(client, mem_out, mem_fp) is None
     c, fc = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=client,
                                    output_array=mem_out, output_footprint=mem_fp)
+    assert len(chosen) == 2 and chosen[1] is None
     assert np.array_equal(mem_out[...], b, equal_nan=True) and np.array_equal(mem_fp[...], fb)
 
 

@@ -495,6 +495,43 @@ def test_zarr_outputs_chunk_aligned_and_identical(survey, tmp_path, combine):
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "fp.zarr"), mode="r")[...], rfp)
 
 
+def test_zarr_sharded_big_endian_and_huge_chunks(survey):
+    zarr = pytest.importorskip("zarr")
+    hdus, wcs_out, shape_out = survey
+    ref, rfp = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, parallel=2)
+    # sharded: a write rewrites a whole shard, so tiles follow the shards
+    out = _RecordingStore(zarr.create_array(store={}, shape=shape_out, chunks=(10, 10), shards=(50, 60), dtype=">f4"))
+    out.shards = out.arr.shards
+    a, fa = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, output_array=out, parallel=2)
+    assert all(y0 % 50 == 0 and x0 % 60 == 0 for (y0, _), (x0, _) in out.boxes)
+    np.testing.assert_array_equal(out.arr[...], ref)  # big-endian store, native kernels
+    np.testing.assert_array_equal(fa, rfp)
+    # chunks larger than the output: one tile per axis, and no imagined memory need
+    big = zarr.create_array(store={}, shape=shape_out, chunks=(4096, 4096), dtype="f4")
+    plan = plan_mosaic(hdus, wcs_out, shape_out=shape_out, output_array=big, memory_limit="50MB")
+    assert plan.tile_shape == tuple(shape_out)
+    reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, output_array=big, memory_limit="50MB")
+    np.testing.assert_array_equal(big[...], ref)
+
+
+def test_dask_array_is_not_an_output(survey):
+    da = pytest.importorskip("dask.array")
+    hdus, wcs_out, shape_out = survey
+    with pytest.raises(TypeError, match="output_array"):
+        reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, output_array=da.zeros(shape_out, chunks=64))
+
+
+def test_planner_counts_only_outputs_it_allocates(survey):
+    hdus, wcs_out, shape_out = survey
+    plans = [
+        plan_mosaic(hdus, wcs_out, shape_out=shape_out, **kw)
+        for kw in ({}, dict(output_array=np.zeros(shape_out, np.float32)))
+    ]
+    out_bytes = shape_out[0] * shape_out[1] * 4
+    mem = [p.estimates[next(k for k in p.estimates if "memory" in k and "memmap" not in k)]["memory"] for p in plans]
+    assert mem[0] - mem[1] == out_bytes
+
+
 def test_zarr_output_array_only_and_bad_zarr(survey):
     zarr = pytest.importorskip("zarr")
     hdus, wcs_out, shape_out = survey

@@ -124,10 +124,7 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
     try:
         with numba_threads(_numba_threads_for_worker()):
             zarr_target = target is not None and target[0] == "zarr"
-            if zarr_target:  # computed here, then one aligned write of whole chunks each
-                out = np.empty((y1 - y0, x1 - x0), dtype=dtype)
-                fp = np.empty((y1 - y0, x1 - x0), dtype=dtype)
-            elif target is not None:  # write straight into the shared output file
+            if target is not None and not zarr_target:  # write straight into the shared output file
                 (opath, ooff, odt), (fpath, foff, fdt), shape = target
                 out = _open_target(opath, ooff, odt, shape)[y0:y1, x0:x1]
                 fp = _open_target(fpath, foff, fdt, shape)[y0:y1, x0:x1]
@@ -136,7 +133,7 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
                 fp = np.empty((y1 - y0, x1 - x0), dtype=dtype)
             compute_tile(tile, members, by_index, resampler, combine, blank, out=np.asarray(out), fp=np.asarray(fp),
                          margin=margin, nsigma=clip_sigma, maxiter=clip_iters)
-            if zarr_target:
+            if zarr_target:  # one aligned write of whole chunks per output
                 target[1][y0:y1, x0:x1] = out
                 target[2][y0:y1, x0:x1] = fp
     except Exception as exc:
@@ -208,9 +205,9 @@ def _zarr_target(client, out, fp):
     try:
         for root in dict.fromkeys(roots):
             path = os.path.join(root, f".numbamosaic-probe-{token}")
+            probes.append(path)  # before writing: removed even if the write fails
             with open(path, "w") as f:
                 f.write(token)
-            probes.append(path)
         for path in probes:
             info = client.run(_probe_file, path, len(token))
             if not all(v is not None and v[2] == token.encode() for v in info.values()):

@@ -598,7 +598,11 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
 
     The only cell boundaries inside the box are ``u = 1`` and ``v = 1``, so
     an edge has at most three pieces, found with the same crossing
-    arithmetic as :func:`_edge_cells` but without its general walk.
+    arithmetic as :func:`_edge_cells` but without its general walk.  Unlike
+    :func:`_edge_cells` it does not clamp cell indices: it relies on the
+    caller's box (:func:`_clip_cell`) containing the polygon, ``0 <= u <=
+    ncol`` and ``0 <= v <= nrow``, so that a 1-wide box never sees a vertex
+    beyond ``u = 1`` (or ``v = 1``).
     """
     du = ub - ua
     if du == 0.0:
@@ -661,20 +665,16 @@ def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, f
     jA = j0 + jx * (ou - xm) + jy * (ov - ym)
     pu = P[S_QUAD, 0, 3] - ou
     pv = P[S_QUAD, 1, 3] - ov
-    if ncol <= 2 and nrow <= 2:
-        for e in range(4):
-            qu = P[S_QUAD, 0, e] - ou
-            qv = P[S_QUAD, 1, e] - ov
+    small = ncol <= 2 and nrow <= 2
+    for e in range(4):
+        qu = P[S_QUAD, 0, e] - ou
+        qv = P[S_QUAD, 1, e] - ov
+        if small:
             _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
-            pu = qu
-            pv = qv
-    else:
-        for e in range(4):
-            qu = P[S_QUAD, 0, e] - ou
-            qv = P[S_QUAD, 1, e] - ov
+        else:
             _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
-            pu = qu
-            pv = qv
+        pu = qu
+        pv = qv
     for k in range(ncol):
         ix = fx0 + k
         s0 = 0.0
@@ -968,7 +968,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         d2x = X3 - X1
                         d2y = Y3 - Y1
                         det = d1x * d2y - d1y * d2x
-                        if det != 0.0:
+                        # (nearly) parallel diagonals: no gradient rather than a huge one
+                        if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
                             e1 = J2 - J0
                             e2 = J3 - J1
                             idet = 1.0 / det

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _threads  # noqa: F401
-from .._common import check_mosaic_output, is_chunked_output, parse_parallel
+from .._common import check_mosaic_output, is_chunked_output, parse_parallel, write_unit
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
@@ -186,7 +186,7 @@ def _prepare(
     chunked = [a for a in (output_array, output_footprint) if a is not None and is_chunked_output(a)]
     tile_multiple = (1, 1)
     for a in chunked:
-        tile_multiple = tuple(int(np.lcm(m, int(c))) for m, c in zip(tile_multiple, a.chunks))
+        tile_multiple = tuple(int(np.lcm(m, int(c))) for m, c in zip(tile_multiple, write_unit(a)))
     sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method != "custom"))
     if method == "custom":
         resampler = _CustomResampler()
@@ -204,9 +204,9 @@ def _prepare(
         src.transform, src.bbox = tr, bbox
         bboxes[src.index] = bbox
     if output_array is not None:
-        dtype = np.dtype(output_array.dtype)
+        dtype = np.dtype(output_array.dtype).newbyteorder("=")  # zarr may be big-endian; it converts on write
     elif output_footprint is not None:
-        dtype = np.dtype(output_footprint.dtype)
+        dtype = np.dtype(output_footprint.dtype).newbyteorder("=")
     else:
         dtype = np.float32 if all(s.dtype == np.float32 for s in sources) else np.float64
     from .._io import kernel_dtype
@@ -229,7 +229,7 @@ def _prepare(
         nthreads,
         input_bytes,
         state_bytes,
-        caller_outputs=output_array is not None and output_footprint is not None,
+        outputs_to_allocate=(output_array is None) + (output_footprint is None),
         needs_intermediates=method == "custom",
         intermediate_memmap=intermediate_memmap,
         memory_limit=memory_limit,

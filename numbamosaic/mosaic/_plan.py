@@ -209,7 +209,7 @@ def make_plan(
     threads,
     input_bytes,
     state_bytes,
-    caller_outputs,
+    outputs_to_allocate,
     needs_intermediates,
     intermediate_memmap,
     memory_limit=None,
@@ -222,9 +222,11 @@ def make_plan(
 ):
     """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`.
 
-    ``tile_multiple`` rounds tile sides up to multiples (the chunk grid of
-    chunked outputs); ``staged_outputs`` counts outputs written through a
-    tile-sized buffer per thread.
+    ``outputs_to_allocate`` (0, 1 or 2) counts the outputs the caller did
+    not pass.  ``tile_multiple`` rounds tile sides up to multiples (the
+    chunk grid of chunked outputs; a tile may also end at the output's
+    edge); ``staged_outputs`` counts outputs written through a tile-sized
+    buffer per thread.
     """
     import psutil
 
@@ -237,7 +239,7 @@ def make_plan(
         free_disk = 0
     itemsize = np.dtype(dtype).itemsize
     n_out = int(np.prod(shape_out))
-    out_bytes = 2 * n_out * itemsize
+    out_bytes = int(outputs_to_allocate) * n_out * itemsize
     stack = combine_function in ("median", "clipped-mean")
     inter_bytes = sum((b[1] - b[0]) * (b[3] - b[2]) for b in bboxes.values()) * 8  # float32 value + weight
     fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64
@@ -251,30 +253,31 @@ def make_plan(
         return tile_memory(tile, depth, stack, itemsize, match_background) + staged
 
     my, mx = (int(m) for m in tile_multiple)
+    ny, nx = shape_out
 
     def aligned(tile):
-        return (-(-tile[0] // my) * my, -(-tile[1] // mx) * mx)
+        # a multiple of the chunk grid, or the whole axis
+        return (min(-(-tile[0] // my) * my, ny), min(-(-tile[1] // mx) * mx, nx))
 
     # tile size: largest power of two <= MAX_TILE keeping >= 2 tiles per thread when possible
-    ny, nx = shape_out
     if tile_size is not None:
         tile = (int(tile_size), int(tile_size)) if np.isscalar(tile_size) else tuple(int(t) for t in tile_size)
-        candidates = [tile]
+        candidates = [aligned(tile)]
     else:
         candidates = []
         t = MAX_TILE
         while t >= MIN_TILE:
-            candidates.append((t, t))
+            candidates.append(aligned((t, t)))
             t //= 2
+        candidates = list(dict.fromkeys(candidates))
         # at least MIN_TILES tiles when the output allows it, independent of the
         # thread count so that the tiling (hence every sample) is the same for any
         # number of threads or workers
-        candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= MIN_TILES or c[0] == MIN_TILE]
-    candidates = list(dict.fromkeys(aligned(c) for c in candidates))
+        candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= MIN_TILES or c == candidates[-1]]
 
     estimates = {}
     options = []
-    for outputs in (["caller"] if caller_outputs else ["memory", "memmap"]):
+    for outputs in (["caller"] if not outputs_to_allocate else ["memory", "memmap"]):
         out_mem = 0 if outputs != "memory" else out_bytes
         out_disk = out_bytes if outputs == "memmap" else 0
         inter_opts = [(False, False)] if not needs_intermediates else [(True, False), (True, True)]
