@@ -152,6 +152,19 @@ def fits_size(shape, dtype, n_hdus=2, header_blocks=2):
     return n_hdus * (blocks + header_blocks) * 2880
 
 
+def mosaic_header(wcs, provenance=None, header=None):
+    """The mosaic's header: WCS cards, then ``header`` (e.g. ``BUNIT``), then provenance."""
+    from astropy.io import fits
+
+    out = fits.Header()
+    out.extend(_wcs_header(wcs), update=True)
+    if header is not None:
+        out.extend(header, update=True)
+    if provenance is not None:
+        out.extend(provenance, update=True, unique=False)
+    return out
+
+
 def write_mosaic(path, array, footprint, wcs, provenance=None, header=None, overwrite=False, footprint_name="FOOTPRINT"):
     """Write a mosaic and its footprint to a FITS file, atomically.
 
@@ -195,12 +208,7 @@ def write_mosaic(path, array, footprint, wcs, provenance=None, header=None, over
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a directory")
     wcs_cards = _wcs_header(wcs)
-    primary_header = fits.Header()
-    primary_header.extend(wcs_cards, update=True)
-    if header is not None:
-        primary_header.extend(header, update=True)
-    if provenance is not None:
-        primary_header.extend(provenance, update=True, unique=False)
+    primary_header = mosaic_header(wcs, provenance, header)
     hdus = [fits.PrimaryHDU(data=array, header=primary_header)]
     if footprint is not None:
         fp_header = fits.Header()

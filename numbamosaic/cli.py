@@ -2,7 +2,7 @@
 
 Sub-commands
 ------------
-``numbamosaic mosaic INPUT... -o OUT.fits``
+``numbamosaic mosaic INPUT... -o OUT.fits`` (or ``-o OUT.zarr``)
     Reproject and combine FITS images into one mosaic (automatic optimal
     output frame, or ``--header FILE``).
 ``numbamosaic plan INPUT... [options]``
@@ -131,8 +131,12 @@ def _add_common_options(p, for_plan=False):
             help="write the output header as text, reusable with 'mosaic --header FILE' (like SWarp HEADER_ONLY / mMakeHdr)",
         )
     else:
-        p.add_argument("-o", "--output", metavar="OUT.fits", required=True, help="output FITS file")
-        p.add_argument("--overwrite", action="store_true", help="replace OUT.fits if it exists")
+        p.add_argument(
+            "-o", "--output", metavar="OUT.fits", required=True,
+            help="output FITS file, or OUT.zarr: a zarr group (arrays 'mosaic' and 'footprint', the FITS header in "
+            "its 'fits_header' attribute) written tile by tile, never held in memory; needs the zarr package",
+        )
+        p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
         p.add_argument("--preview", metavar="PNG", help="also write a PNG preview (image and footprint; needs matplotlib)")
 
     g = p.add_argument_group("output frame")
@@ -332,8 +336,17 @@ def _same_file(a, b):
         return False
 
 
+def _is_zarr_path(path):
+    return os.fspath(path).rstrip("/").lower().endswith(".zarr")
+
+
 def _check_output(path, overwrite, inputs):
-    if os.path.isdir(path):
+    if _is_zarr_path(path):
+        try:
+            import zarr  # noqa: F401
+        except ImportError:
+            raise UsageError(f"output {path}: writing zarr needs the zarr package (pip install zarr)") from None
+    elif os.path.isdir(path):
         raise UsageError(f"output is a directory: {path}")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -612,15 +625,28 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
             kwargs["input_weights"] = [os.path.abspath(p) for p in weights]
     else:
         engine_inputs = list(inputs)
+    store = None
     try:
         t0 = time.perf_counter()
         wcs, shape, frame = _output_frame(args, engine_inputs)
         logging.getLogger("numbamosaic").info("output frame: %s", describe_frame(wcs, shape))
+        if _is_zarr_path(args.output):
+            # written tile by tile into a temporary group, moved into place at the end
+            from . import plan_mosaic
+            from ._zarrout import ZarrMosaic
+
+            dtype = plan_mosaic(engine_inputs, wcs, shape_out=shape, **kwargs).dtype
+            store = ZarrMosaic(args.output, shape, dtype)
+            kwargs.update(output_array=store.array, output_footprint=store.footprint)
         if _want_progress(args):
             stages = (["background"] if args.match_background else []) + ["mosaic"]
             kwargs["progress_bar"] = _TileProgress(stages)
         array, footprint = reproject_and_coadd(engine_inputs, wcs, shape_out=shape, **kwargs)
         seconds = time.perf_counter() - t0
+    except BaseException:
+        if store is not None:
+            store.discard()
+        raise
     finally:
         if client is not None:
             client.close()
@@ -639,10 +665,20 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
         background_model=args.background_model,
         blank=args.blank,
     )
-    write_mosaic(args.output, array, footprint, wcs, provenance=prov, header=header, overwrite=overwrite)
+    if store is not None:
+        from ._fitsout import mosaic_header
+
+        try:
+            store.commit(mosaic_header(wcs, prov, header), overwrite=overwrite)
+        except BaseException:
+            store.discard()
+            raise
+    else:
+        write_mosaic(args.output, array, footprint, wcs, provenance=prov, header=header, overwrite=overwrite)
     result = dict(wcs=wcs, shape=shape, array=array, footprint=footprint, seconds=seconds, frame=frame, path=args.output)
     if getattr(args, "preview", None):
-        write_preview(args.preview, array, footprint, wcs, title=os.path.basename(args.output))
+        # a zarr mosaic is read back for its preview (the preview is downsampled)
+        write_preview(args.preview, array[...], footprint[...], wcs, title=os.path.basename(args.output))
     return result
 
 
@@ -657,12 +693,14 @@ def cmd_mosaic(args):
 
     inputs = expand_inputs(args.inputs)
     weights = expand_inputs(args.weights, "weight") if args.weights else None
+    from ._zarrout import coverage_fraction
+
     r = run_mosaic(args, inputs, weights, overwrite=args.overwrite)
     ny, nx = r["shape"]
-    covered = float(np.count_nonzero(np.asarray(r["footprint"]) > 0)) / max(1, ny * nx)
+    covered = coverage_fraction(r["footprint"])  # in row blocks: the output may be a zarr store
     _say(
         args,
-        f"wrote {args.output}: {nx} x {ny} {np.asarray(r['array']).dtype}, {args.combine} of {len(inputs)} inputs "
+        f"wrote {args.output}: {nx} x {ny} {np.dtype(r['array'].dtype)}, {args.combine} of {len(inputs)} inputs "
         f"({args.method}), {covered:.0%} covered, {r['seconds']:.1f} s"
         + (f"; preview {args.preview}" if args.preview else ""),
     )

@@ -300,6 +300,46 @@ def test_runtime_error_is_one_line_and_verbose_shows_traceback(survey, tmp_path)
     assert p.returncode == 1 and "Traceback" in p.stderr
 
 
+def test_mosaic_to_zarr(survey, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    d, paths = survey
+    ok(run("mosaic", *paths, "-o", tmp_path / "m.fits", "--combine", "median", "-q"))
+    data, fp, h = _check_mosaic_file(tmp_path / "m.fits", len(paths), combine="median")
+    out = tmp_path / "m.zarr"
+    p = ok(run("mosaic", *paths, "-o", out, "--combine", "median", "--preview", tmp_path / "m.png"))
+    assert f"wrote {out}" in p.stdout and (tmp_path / "m.png").stat().st_size > 0
+    g = zarr.open_group(str(out), mode="r")
+    np.testing.assert_array_equal(g["mosaic"][...], data)  # the same mosaic as the FITS file
+    np.testing.assert_array_equal(g["footprint"][...], fp)
+    zh = fits.Header.fromstring(g.attrs["fits_header"], sep="\n")
+    assert zh["NMCOMBIN"] == "median" and zh["NMNINPUT"] == len(paths)
+    assert WCS(zh).wcs.compare(WCS(h).wcs)
+    # an existing store needs --overwrite; nothing partial is ever left next to it
+    assert "exists" in one_line_error(run("mosaic", *paths[:2], "-o", out), 2)
+    ok(run("mosaic", *paths[:2], "-o", out, "--overwrite", "-q"))
+    zh = fits.Header.fromstring(zarr.open_group(str(out), mode="r").attrs["fits_header"], sep="\n")
+    assert zh["NMNINPUT"] == 2
+    junk = tmp_path / "junk.fits"
+    junk.write_text("this is not FITS\n")
+    one_line_error(run("mosaic", paths[0], junk, "-o", tmp_path / "bad.zarr"), 1)
+    assert sorted(os.listdir(tmp_path)) == ["junk.fits", "m.fits", "m.png", "m.zarr"]
+
+
+def test_zarr_output_removed_on_interrupt(survey, tmp_path, monkeypatch):
+    pytest.importorskip("zarr")
+    d, paths = survey
+
+    def interrupted(*args, **kwargs):
+        assert kwargs["output_array"].shape == kwargs["output_footprint"].shape  # the store exists by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(numbamosaic, "reproject_and_coadd", interrupted)
+    args = cli.build_parser().parse_args(["mosaic", *paths, "-o", str(tmp_path / "m.zarr")])
+    with pytest.raises(KeyboardInterrupt):
+        cli.run_mosaic(args, paths)
+    assert os.listdir(tmp_path) == []
+
+
 def test_overwrite_replaces(survey, tmp_path):
     d, paths = survey
     out = tmp_path / "m.fits"
