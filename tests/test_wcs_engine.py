@@ -28,7 +28,7 @@ from numbamosaic.wcs import (
     native_world_to_pixel,
     transform_and_bbox,
 )
-from numbamosaic.wcs._layout import T_GSTEP, W_M
+from numbamosaic.wcs._layout import MODE_HOMOGRAPHY, T_GSTEP, T_MODE, W_M
 
 NATIVE_TOL = 1e-8  # pixel
 GRID_TOL = 1e-3  # pixel
@@ -453,6 +453,18 @@ def test_fallback_lookup_table_distortion():
     xi, yi = tr.out_to_in(x, y)
     xr, yr = pixel_to_pixel(fallback_output_wcs(), w, x, y)
     assert max(np.abs(xi - xr).max(), np.abs(yi - yr).max()) <= GRID_TOL
+
+
+def test_tan_with_moved_fiducial_point_is_not_a_homography():
+    # a plane offset breaks the TAN -> TAN homography: the transform must stay
+    # on the general native path and still match astropy
+    w_in = make_wcs(crval=(150.0, 30.0))
+    w_in.wcs.set_pv([(1, 0, 1.0), (1, 1, 0.0), (1, 2, 89.0)])
+    w_in.wcs.set()
+    w_out = make_wcs(crval=(150.01, 30.02), rot=10.0)
+    x, y = pixel_grid(-5, 70, -5, 70, 7.0)
+    tr = assert_p2p_native(w_in, w_out, x, y)
+    assert tr.vector[T_MODE] != MODE_HOMOGRAPHY
 
 
 @pytest.mark.parametrize("proj", ["PCO", "TSC"])

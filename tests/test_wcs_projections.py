@@ -258,11 +258,28 @@ def test_every_native_projection_is_tested():
     assert set(PROJECTIONS) == set(NATIVE_PROJECTIONS)
 
 
-def test_gls_is_not_native():
-    """wcslib's GLS is SFL with theta_0 = CRVAL lat (not SFL): left to astropy."""
-    w, _ = make_wcs("GLS", {}, 200.0, (30.0, 40.0), 0.0, None)
-    with pytest.raises(UnsupportedWCS):
-        describe_wcs(w)
+# fiducial points moved by GLS (wcslib: SFL at (0, CRVAL_lat) with a plane
+# offset) or by PV_lng_0..2: (projection, longitude-axis PVs, half-width, CRVAL)
+FIDUCIAL_CASES = [
+    ("GLS", {}, 200.0, (30.0, 40.0)),
+    ("GLS", {}, 100.0, (200.0, -60.0)),
+    ("SFL", {0: 1.0, 1: 0.0, 2: 40.0}, 200.0, (30.0, 40.0)),
+    ("ZEA", {0: 1.0, 1: 20.0, 2: 70.0}, 120.0, (30.0, 40.0)),
+    ("CAR", {1: 0.0, 2: 30.0}, 150.0, (300.0, -20.0)),  # no offset: only theta_0 moves
+    ("TAN", {0: 1.0, 1: 0.0, 2: 60.0}, 60.0, (30.0, 40.0)),
+    ("AIT", {0: 1.0, 1: -30.0, 2: 10.0}, 150.0, (200.0, -60.0)),
+]
+
+
+@pytest.mark.parametrize("proj, lonpv, half, crval", FIDUCIAL_CASES)
+def test_moved_fiducial_point_against_astropy(proj, lonpv, half, crval):
+    w, cdelt = make_wcs(proj, {}, half, crval, 20.0, None)
+    w.wcs.set_pv([(1, m, v) for m, v in lonpv.items()])
+    w.wcs.set()
+    nw = describe_wcs(w)  # native now: no UnsupportedWCS
+    assert nw.projection == ("SFL" if proj == "GLS" else proj)
+    check_pixel_to_world(w, nw, cdelt)
+    check_world_to_pixel(w, nw, cdelt)
 
 
 @pytest.mark.parametrize("proj, pv, half, crval, rot, lonpole, latpole", CASES)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._layout import (
+    PV_X0,
+    PV_Y0,
     N_PV,
     PROJ_CODES,
     SIP_BLOCK,
@@ -130,12 +132,17 @@ def describe_wcs(wcs):
         raise UnsupportedWCS("no celestial axis pair")
     ctype = [str(c) for c in w.ctype]
     code_name = ctype[lng][5:8]
+    lat_code = ctype[lat][5:8]
+    if code_name == "GLS" and lat_code == "GLS":
+        # wcslib evaluates GLS as SFL with the fiducial point at (0, CRVAL_lat)
+        # and a plane offset (AIPS convention); both are read from wcslib below
+        code_name = lat_code = "SFL"
     for c in ctype:
         if len(c) > 8 and c[8:] not in ("-SIP",):
             raise UnsupportedWCS(f"CTYPE {c!r} carries a distortion code")
     if code_name not in NATIVE_PROJECTIONS:
         raise UnsupportedWCS(f"projection {code_name!r} is not native")
-    if ctype[lat][5:8] != code_name:
+    if lat_code != code_name:
         raise UnsupportedWCS("mismatched projection codes")
     for i in (lng, lat):
         unit = str(w.cunit[i])
@@ -145,7 +152,11 @@ def describe_wcs(wcs):
     pv = default_pv(code_name)
     for i, m, val in pvs:
         if i - 1 == lng:
-            raise UnsupportedWCS("PV parameters on the longitude axis")
+            # PV_lng_0..2 place the fiducial point (read from wcslib below);
+            # 3 and 4 are LONPOLE and LATPOLE, which wcslib already applied
+            if not 0 <= m <= 4:
+                raise UnsupportedWCS(f"PV{i}_{m} on the longitude axis")
+            continue
         if i - 1 == lat:
             if not 0 <= m <= 20:
                 raise UnsupportedWCS(f"PV{i}_{m}: only PV_0..PV_20 are evaluated natively")
@@ -186,6 +197,16 @@ def describe_wcs(wcs):
     vec[W_PV : W_PV + N_PV] = pvarr
 
     phi0, theta0 = native_reference(code_name, pvarr)
+    cel = getattr(w, "cel", None)
+    if cel is not None:
+        # wcslib's fiducial point and plane offset: they differ from the
+        # projection's defaults when PV_lng_0..2 (or GLS) move the fiducial point
+        phi0, theta0 = float(cel.phi0), float(cel.theta0)
+        if cel.offset:
+            vec[W_PV + PV_X0] = float(cel.prj.x0)
+            vec[W_PV + PV_Y0] = float(cel.prj.y0)
+    elif any(i - 1 == lng for i, _, _ in pvs):
+        raise UnsupportedWCS("PV parameters on the longitude axis (this astropy does not expose wcslib's celprm)")
     alpha0, delta0 = float(w.crval[lng]), float(w.crval[lat])
     R = _rotation_native_to_celestial(alpha0, delta0, phi0, theta0, float(w.lonpole), float(w.latpole))
     vec[W_ROT : W_ROT + 9] = R.ravel()

@@ -16,7 +16,10 @@ offset         size  meaning
 ``W_MINV``     4     inverse of ``W_M``
 ``W_SIP``      1     1.0 if SIP distortion is present
 ``W_SIPORD``   4     orders of A, B, AP, BP (-1 when absent)
-``W_PV``       32    projection parameters PV_lat_0..20 and derived values
+``W_PV``       32    projection parameters PV_lat_0..20, derived values
+                     (21..29) and the plane offset ``(x0, y0)`` in degrees
+                     (:data:`PV_X0`, :data:`PV_Y0`; wcslib's ``prj.x0/y0``,
+                     non-zero when PV_lng_0 moves the fiducial point)
 ``W_ROT``      9     3x3 rotation native -> celestial (row-major)
 ``W_SIPC``     400   SIP coefficients A, B, AP, BP as 10x10 blocks,
                      ``[p, q]`` is the coefficient of u**p v**q
@@ -35,6 +38,9 @@ W_SIP = 11
 W_SIPORD = 12
 W_PV = 16
 N_PV = 32
+#: slots of the plane offset inside the PV block
+PV_X0 = 30
+PV_Y0 = 31
 W_ROT = W_PV + N_PV  # 48
 W_SIPC = W_ROT + 9  # 57
 SIP_MAX_ORDER = 9

@@ -22,6 +22,8 @@ from ._layout import (
     MODE_HOMOGRAPHY,
     MODE_NATIVE,
     SIP_BLOCK,
+    PV_X0,
+    PV_Y0,
     SIP_MAX_ORDER,
     T_GSTEP,
     T_GX0,
@@ -37,6 +39,7 @@ from ._layout import (
     W_CRPIX,
     W_M,
     W_MINV,
+    W_PV,
     W_ROT,
     W_SIP,
     W_SIPC,
@@ -97,7 +100,8 @@ def pixel_to_plane(p, o, x, y):
         u += du
         v += dv
     m = o + W_M
-    return p[m] * u + p[m + 1] * v, p[m + 2] * u + p[m + 3] * v
+    # plus the plane offset of a moved fiducial point (zero almost always)
+    return p[m] * u + p[m + 1] * v + p[o + W_PV + PV_X0], p[m + 2] * u + p[m + 3] * v + p[o + W_PV + PV_Y0]
 
 
 @njit(nogil=True, cache=True)
@@ -110,6 +114,8 @@ def plane_to_pixel(p, o, X, Y):
     result is the exact inverse of :func:`pixel_to_plane`.
     """
     m = o + W_MINV
+    X = X - p[o + W_PV + PV_X0]
+    Y = Y - p[o + W_PV + PV_Y0]
     U = p[m] * X + p[m + 1] * Y
     V = p[m + 2] * X + p[m + 3] * Y
     if p[o + W_SIP] != 0.0:

@@ -959,9 +959,9 @@ def native_to_plane(code, p, o, vx, vy, vz):
 
 
 #: projections implemented natively in this module (by FITS code).  "GLS" is
-#: not among them although its formulas are SFL's: wcslib places the GLS
-#: fiducial point at (0, CRVAL_lat) with a plane offset (AIPS convention),
-#: which native_reference cannot express without the CRVAL.
+#: evaluated as SFL: wcslib places its fiducial point at (0, CRVAL_lat) with
+#: a plane offset (AIPS convention), which ``describe_wcs`` reads from wcslib
+#: like any fiducial point moved by PV_lng_0..2.
 NATIVE_PROJECTIONS = frozenset(
     [
         "TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR",
@@ -1008,7 +1008,8 @@ def derived_parameters(code_name, pv):
     """Fill derived projection constants into ``pv`` (length 32) in place.
 
     ``pv[m]`` holds ``PVlat_m`` for m = 0..20 on entry (with FITS defaults
-    applied).  Slots 21..31 are free for constants precomputed once per WCS:
+    applied).  Slots 21..29 are free for constants precomputed once per WCS
+    (30 and 31 hold the plane offset, see ``_layout.PV_X0``):
 
     * AZP: r0 (mu + 1), cos(gamma), sin(gamma), tan(gamma), overlap
       latitude asin(-1/mu) (or -90), divergence-check flag;

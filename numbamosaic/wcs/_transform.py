@@ -25,11 +25,14 @@ from ._layout import (
     MODE_GRID,
     MODE_HOMOGRAPHY,
     MODE_NATIVE,
+    PV_X0,
+    PV_Y0,
     T_H,
     W_CODE,
     W_CRPIX,
     W_M,
     W_MINV,
+    W_PV,
     W_SIP,
     T_GSTEP,
     T_GX0,
@@ -331,7 +334,8 @@ def _specialise(vec, nin, nout, M):
     code_out = int(nout.vector[W_CODE])
     if no_sip and code_out < 100:
         vec[T_ROUNDTRIP] = 0.0
-    if not (no_sip and code_out == 1 and int(nin.vector[W_CODE]) == 1):
+    offsets = any(v[W_PV + k] != 0.0 for v in (nin.vector, nout.vector) for k in (PV_X0, PV_Y0))
+    if not (no_sip and code_out == 1 and int(nin.vector[W_CODE]) == 1) or offsets:
         return
     mo = nout.vector[W_M : W_M + 4].reshape(2, 2)
     cxo, cyo = nout.vector[W_CRPIX : W_CRPIX + 2]
