@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ._borrow import borrowed, keep_alive
 from ._sinks import deposit
 
 COMBINE_MEAN = 0
@@ -80,7 +81,8 @@ def stack_median(vals, wts, depth, out, fp, blank):
     The footprint is the summed weight of the contributing layers.
     """
     ny, nx = out.shape
-    buf = np.empty(max(depth, 1), dtype=np.float64)
+    owner = np.empty(max(depth, 1), dtype=np.float64)
+    buf = borrowed(owner)  # no atomic reference counting in the per-pixel call
     for j in range(ny):
         for i in range(nx):
             n = 0
@@ -96,8 +98,9 @@ def stack_median(vals, wts, depth, out, fp, blank):
                 out[j, i] = blank
                 fp[j, i] = 0.0
             else:
-                out[j, i] = _median_inplace(buf, n)
+                out[j, i] = buf[0] if n == 1 else _median_inplace(buf, n)
                 fp[j, i] = wsum
+    keep_alive((owner,))
 
 
 @njit(nogil=True, cache=True)
@@ -115,8 +118,9 @@ def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
     """
     ny, nx = out.shape
     d = max(depth, 1)
-    buf = np.empty(d, dtype=np.float64)
-    dev = np.empty(d, dtype=np.float64)
+    owners = (np.empty(d, dtype=np.float64), np.empty(d, dtype=np.float64))
+    buf = borrowed(owners[0])  # no atomic reference counting in the per-pixel calls
+    dev = borrowed(owners[1])
     keep = np.empty(d, dtype=np.bool_)
     for j in range(ny):
         for i in range(nx):
@@ -161,6 +165,7 @@ def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
             else:
                 out[j, i] = s / wsum
                 fp[j, i] = wsum
+    keep_alive(owners)
 
 
 @njit(nogil=True, cache=True)
