@@ -134,5 +134,26 @@ def parse_parallel(parallel):
     return resolve_threads(parallel), None
 
 
+def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array,
+                 output_footprint, return_footprint):
+    """The arguments every single-image function shares, checked and prepared.
+
+    Returns ``(job, out, fp, nthreads, client)``: the :class:`SingleJob`, the
+    output array and footprint (validated or allocated), the thread count and
+    the distributed client (None for the threaded path).
+    """
+    nthreads, client = parse_parallel(parallel)
+    if return_type not in (None, "numpy"):
+        raise ValueError(f"return_type: only 'numpy' is supported, got {return_type!r}")
+    job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
+    out, fp = allocate_outputs(job.shape_out, job.dtype, output_array, output_footprint, return_footprint)
+    return job, out, fp, nthreads, client
+
+
+def chunked_or_array(arr):
+    """``arr`` itself for a chunked store (never read whole), else ``np.asarray(arr)``."""
+    return arr if is_chunked_output(arr) else np.asarray(arr)
+
+
 def return_result(array, footprint, return_footprint):
     return (array, footprint) if return_footprint else array

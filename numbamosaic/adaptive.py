@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import _threads  # noqa: F401  (threading layer before any kernel runs)
-from ._common import allocate_outputs, parse_parallel, prepare_single, return_result
+from ._common import begin_single, return_result
 from ._resamplers import register
 from .kernels import _adaptive as K
 
@@ -437,13 +437,12 @@ def reproject_adaptive(
         boundary_ignore_threshold, x_cyclic, y_cyclic, bad_value_mode, bad_fill_value,
         center_jacobian, despike_jacobian, conserve_flux, roundtrip_coords,
     )
-    nthreads, client = parse_parallel(parallel)
-    if return_type not in (None, "numpy"):
-        raise ValueError(f"return_type: only 'numpy' is supported, got {return_type!r}")
     if dask_method not in (None, "memmap", "none"):
         raise ValueError(f"dask_method: expected None, 'memmap' or 'none', got {dask_method!r}")
-    job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
-    out, fp = allocate_outputs(job.shape_out, job.dtype, output_array, output_footprint, return_footprint)
+    job, out, fp, nthreads, client = begin_single(
+        input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
+        return_footprint,
+    )
     params = dict(opts, shape_out=tuple(job.shape_out))
     if client is not None:
         from .distributed import reproject_single_distributed

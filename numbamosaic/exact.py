@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from . import _threads  # noqa: F401  (threading layer before any kernel runs)
-from ._common import allocate_outputs, parse_parallel, prepare_single, return_result
+from ._common import begin_single, return_result
 from ._resamplers import register
 
 CONSERVE = ("surface-brightness", "flux")
@@ -318,11 +318,10 @@ def reproject_exact(
     """
     flux = parse_conserve(conserve)
     subdivisions = parse_subdivisions(subdivisions)
-    nthreads, client = parse_parallel(parallel)
-    if return_type not in (None, "numpy"):
-        raise ValueError(f"return_type: only 'numpy' is supported, got {return_type!r}")
-    job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
-    out, fp = allocate_outputs(job.shape_out, job.dtype, output_array, output_footprint, return_footprint)
+    job, out, fp, nthreads, client = begin_single(
+        input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
+        return_footprint,
+    )
     # no round trip: the overlap of a pixel whose corners map is well defined
     params = dict(conserve="flux" if flux else "surface-brightness", subdivisions=subdivisions, roundtrip_coords=False)
     if client is not None:

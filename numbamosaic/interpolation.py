@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import _threads  # noqa: F401  (threading layer before any kernel runs)
-from ._common import allocate_outputs, parse_parallel, prepare_single, return_result
+from ._common import begin_single, return_result
 
 ORDERS = {
     "nearest-neighbor": 0,
@@ -99,11 +99,10 @@ def reproject_interp(
         1 where the output is finite, 0 elsewhere.
     """
     order_code = parse_order(order)
-    nthreads, client = parse_parallel(parallel)
-    if return_type not in (None, "numpy"):
-        raise ValueError(f"return_type: only 'numpy' is supported, got {return_type!r}")
-    job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
-    out, fp = allocate_outputs(job.shape_out, job.dtype, output_array, output_footprint, return_footprint)
+    job, out, fp, nthreads, client = begin_single(
+        input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
+        return_footprint,
+    )
     if client is not None:
         from .distributed import reproject_single_distributed
 

@@ -381,11 +381,10 @@ def coadd_distributed(job, output_array=None, output_footprint=None):
             for src in job.sources:
                 src.bg = models[src.index].copy()
         dtype = np.dtype(job.plan.dtype)
-        from .._common import is_chunked_output
+        from .._common import chunked_or_array
 
         # chunked stores (zarr) are written tile by tile, never read back
-        vout = out if is_chunked_output(out) else np.asarray(out)
-        vfp = fp if is_chunked_output(fp) else np.asarray(fp)
+        vout, vfp = chunked_or_array(out), chunked_or_array(fp)
         futs = []
         for k, m in enumerate(job.members):
             y0, y1, x0, x1 = job.tiles[k]
