@@ -105,8 +105,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, SIP_BLOCK, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_SIPC, W_SIPORD
-from ..wcs._native import _poly_grad, out_to_in, pixel_to_plane
+from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP
+from ..wcs._native import out_to_in, pixel_to_plane, sip_terms
 from ..wcs._projections import plane_to_native
 from ._borrow import borrowed as _borrowed
 from ._borrow import keep_alive
@@ -370,18 +370,7 @@ def input_area_factor(tr, x, y):
         wz = ux * vy - uy * vx
         s = math.sqrt(wx * wx + wy * wy + wz * wz) / (D2R * D2R)
     if tr[o + W_SIP] != 0.0:
-        u = x - tr[o + W_CRPIX]
-        v = y - tr[o + W_CRPIX + 1]
-        oa = int(tr[o + W_SIPORD])
-        ob = int(tr[o + W_SIPORD + 1])
-        fu = 0.0
-        fv = 0.0
-        gu = 0.0
-        gv = 0.0
-        if oa >= 0:
-            _, fu, fv = _poly_grad(tr, o + W_SIPC, oa, u, v)
-        if ob >= 0:
-            _, gu, gv = _poly_grad(tr, o + W_SIPC + SIP_BLOCK, ob, u, v)
+        _, fu, fv, _, gu, gv = sip_terms(tr, o, x - tr[o + W_CRPIX], y - tr[o + W_CRPIX + 1])
         s *= abs((1.0 + fu) * (1.0 + gv) - fv * gu)
     return s
 

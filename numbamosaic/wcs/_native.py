@@ -105,6 +105,28 @@ def pixel_to_plane(p, o, x, y):
 
 
 @njit(nogil=True, cache=True)
+def sip_terms(p, o, u, v):
+    """SIP distortion at the offset ``(u, v)`` from CRPIX and its derivatives.
+
+    Returns ``(f, df/du, df/dv, g, dg/du, dg/dv)`` for the A (``f``) and B
+    (``g``) polynomials, zeros for an absent one.
+    """
+    oa = int(p[o + W_SIPORD])
+    ob = int(p[o + W_SIPORD + 1])
+    f = 0.0
+    fu = 0.0
+    fv = 0.0
+    g = 0.0
+    gu = 0.0
+    gv = 0.0
+    if oa >= 0:
+        f, fu, fv = _poly_grad(p, o + W_SIPC, oa, u, v)
+    if ob >= 0:
+        g, gu, gv = _poly_grad(p, o + W_SIPC + SIP_BLOCK, ob, u, v)
+    return f, fu, fv, g, gu, gv
+
+
+@njit(nogil=True, cache=True)
 def plane_to_pixel(p, o, X, Y):
     """Projection plane (degrees) -> 0-based pixel, inverting SIP exactly.
 
@@ -119,8 +141,6 @@ def plane_to_pixel(p, o, X, Y):
     U = p[m] * X + p[m + 1] * Y
     V = p[m + 2] * X + p[m + 3] * Y
     if p[o + W_SIP] != 0.0:
-        oa = int(p[o + W_SIPORD])
-        ob = int(p[o + W_SIPORD + 1])
         oap = int(p[o + W_SIPORD + 2])
         obp = int(p[o + W_SIPORD + 3])
         u = U
@@ -130,16 +150,7 @@ def plane_to_pixel(p, o, X, Y):
         if obp >= 0:
             v = V + _poly(p, o + W_SIPC + 3 * SIP_BLOCK, obp, U, V)
         for _ in range(30):
-            f = 0.0
-            fu = 0.0
-            fv = 0.0
-            g = 0.0
-            gu = 0.0
-            gv = 0.0
-            if oa >= 0:
-                f, fu, fv = _poly_grad(p, o + W_SIPC, oa, u, v)
-            if ob >= 0:
-                g, gu, gv = _poly_grad(p, o + W_SIPC + SIP_BLOCK, ob, u, v)
+            f, fu, fv, g, gu, gv = sip_terms(p, o, u, v)
             r1 = u + f - U
             r2 = v + g - V
             a11 = 1.0 + fu
