@@ -632,10 +632,12 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
         logging.getLogger("numbamosaic").info("output frame: %s", describe_frame(wcs, shape))
         if _is_zarr_path(args.output):
             # written tile by tile into a temporary group, moved into place at the end
-            from . import plan_mosaic
             from ._zarrout import ZarrMosaic
+            from .mosaic._coadd import mosaic_dtype
+            from .mosaic._inputs import make_sources
 
-            dtype = plan_mosaic(engine_inputs, wcs, shape_out=shape, **kwargs).dtype
+            # the dtype the mosaic would have, from the inputs alone (no transforms, no plan)
+            dtype = mosaic_dtype(make_sources(engine_inputs, hdu_in=kwargs.get("hdu_in")))
             store = ZarrMosaic(args.output, shape, dtype)
             kwargs.update(output_array=store.array, output_footprint=store.footprint)
         if _want_progress(args):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _threads  # noqa: F401
-from .._common import check_mosaic_output, is_chunked_output, parse_parallel, write_unit
+from .._common import check_mosaic_output, chunked_or_array, is_chunked_output, parse_parallel, write_unit
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
@@ -208,7 +208,7 @@ def _prepare(
     elif output_footprint is not None:
         dtype = np.dtype(output_footprint.dtype).newbyteorder("=")
     else:
-        dtype = np.float32 if all(s.dtype == np.float32 for s in sources) else np.float64
+        dtype = mosaic_dtype(sources)
     from .._io import kernel_dtype
 
     input_bytes = 0
@@ -263,6 +263,11 @@ def _prepare(
         client=client,
         progress_bar=progress_bar,
     )
+
+
+def mosaic_dtype(sources):
+    """Output dtype when the caller passes no output: float32 inputs keep float32."""
+    return np.dtype(np.float32 if all(s.dtype == np.float32 for s in sources) else np.float64)
 
 
 def _zero_copy(array, method):
@@ -434,8 +439,8 @@ def _run_tiles(job, out, fp):
     # are written in place
     staged_out = is_chunked_output(out)
     staged_fp = is_chunked_output(fp)
-    vout = out if staged_out else np.asarray(out)
-    vfp = fp if staged_fp else np.asarray(fp)
+    vout = chunked_or_array(out)
+    vfp = chunked_or_array(fp)
 
     def one(k):
         y0, y1, x0, x1 = job.tiles[k]
