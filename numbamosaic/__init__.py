@@ -16,6 +16,13 @@ from .mosaic import MosaicMemoryError, MosaicPlan, find_optimal_celestial_wcs, p
 __version__ = "0.1.0"
 
 
+#: public names imported on first use (module relative to the package)
+_LAZY = {
+    "reproject_to_healpix": ".healpix",
+    "reproject_from_healpix": ".healpix",
+}
+
+
 def __getattr__(name):
     # reproject_exact / reproject_adaptive live in their own modules, imported on first use
     if name == "reproject_exact":
@@ -26,6 +33,10 @@ def __getattr__(name):
         from .adaptive import reproject_adaptive
 
         return reproject_adaptive
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'numbamosaic' has no attribute {name!r}")
 
 
@@ -34,6 +45,8 @@ __all__ = [
     "reproject_exact",
     "reproject_adaptive",
     "reproject_and_coadd",
+    "reproject_to_healpix",
+    "reproject_from_healpix",
     "find_optimal_celestial_wcs",
     "plan_mosaic",
     "MosaicPlan",
