@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "reproject_to_healpix": ".healpix",
     "reproject_from_healpix": ".healpix",
+    "reproject_to_hips": ".hips",
+    "mosaic_to_hips": ".hips",
 }
 
 
@@ -47,6 +49,8 @@ __all__ = [
     "reproject_and_coadd",
     "reproject_to_healpix",
     "reproject_from_healpix",
+    "reproject_to_hips",
+    "mosaic_to_hips",
     "find_optimal_celestial_wcs",
     "plan_mosaic",
     "MosaicPlan",

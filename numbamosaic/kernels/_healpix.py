@@ -300,17 +300,17 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     """Sample the image at the pixel centres of one HiPS tile.
 
     ``out[row, col]`` (FITS array order, ``T x T``) is the HEALPix pixel
-    ``(face, ix0 + T - 1 - row, iy0 + T - 1 - col)`` at ``nside`` (the
-    orientation of HiPS tiles, as written by hipsgen and reproject).
-    Returns the number of finite pixels.
+    ``(face, ix0 + T - 1 - row, iy0 + col)`` at ``nside`` (the orientation
+    of HiPS tiles written by hipsgen and reproject).  Serial and GIL-free:
+    tiles run in parallel on Python threads.  Returns the number of finite
+    pixels.
     """
     t = out.shape[0]
     n = 0
     for r in range(t):
         fx = ix0 + t - 1 - r + 0.5
         for c in range(t):
-            fy = iy0 + t - 1 - c + 0.5
-            z, sth, phi = xyf_to_loc(face, fx, fy, nside)
+            z, sth, phi = xyf_to_loc(face, fx, iy0 + c + 0.5, nside)
             vx, vy, vz = _vec(z, sth, phi)
             x, y = _to_input_pixel(wcs, m, vx, vy, vz)
             v = NAN
@@ -320,6 +320,27 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
             if v == v:
                 n += 1
     return n
+
+
+@njit(nogil=True, cache=True)
+def nest_to_lonlat_array(pix, nside, order, lon, lat):
+    """Centres (degrees) of nested pixels ``pix`` at ``order``."""
+    for k in range(pix.size):
+        z, sth, phi = pix_to_loc(pix[k], nside, order, True)
+        lon[k] = phi * (180.0 / math.pi)
+        lat[k] = math.atan2(z, sth) * (180.0 / math.pi)
+
+
+@njit(nogil=True, cache=True)
+def lonlat_to_nest_array(lon, lat, nside, order, out):
+    """Nested index at ``order`` of each (lon, lat) in degrees (-1 where NaN)."""
+    for k in range(lon.size):
+        if lon[k] != lon[k] or lat[k] != lat[k]:
+            out[k] = -1
+            continue
+        phi = lon[k] * (math.pi / 180.0)
+        phi = phi - TWOPI * math.floor(phi / TWOPI)
+        out[k] = loc_to_nest(math.sin(lat[k] * (math.pi / 180.0)), phi, nside, order)
 
 
 @njit(nogil=True, cache=True)

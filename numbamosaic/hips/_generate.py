@@ -1,0 +1,603 @@
+"""HiPS generation: ``reproject_to_hips`` (reproject's signature) and
+``mosaic_to_hips`` (many inputs, numbamosaic's combine functions).
+
+Pipeline
+--------
+1. Candidate tiles at the deepest order: the input domain (with a margin of
+   1.5 tiles) is sampled every quarter tile and the tiles containing the
+   samples are kept; a tile that has any input pixel centre is always among
+   them.  Candidates without data are computed and dropped, never written.
+2. Deepest tiles, in parallel on Python threads (one tile per task; tiles
+   are independent, so files are bitwise identical for any thread count):
+
+   * one input resampled with numbamosaic's ``reproject_interp``: the fused
+     kernel ``kernels._healpix.hips_tile_kernel`` (HEALPix pixel centres,
+     WCS and interpolation per pixel, no WCS objects per tile);
+   * otherwise ``reproject_function`` (one input) or
+     :func:`numbamosaic.reproject_and_coadd` (several inputs, only those
+     whose footprint meets the tile) onto the tile's HPX frame
+     (:func:`._layout.tile_header`).
+3. Orders ``level - 1 .. 0`` by 2x2 NaN-ignoring averages of the children,
+   as hipsgen; the ``Allsky`` image of order ``min(3, level)``; the coverage
+   MOC (``Moc.fits``); ``properties`` and ``index.html``.
+
+Memory: the input arrays (memory-mapped for files), one tile per thread and,
+between orders, the 2x2-reduced copies of the tiles of one order (a quarter
+of that order's tiles).
+"""
+
+import math
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .. import _threads  # noqa: F401
+from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
+from .._threads import resolve_threads
+from ..kernels._healpix import hips_tile_kernel, lonlat_to_nest_array, nest_to_lonlat_array
+from ..wcs import UnsupportedWCS
+from ._layout import (
+    EXTENSION,
+    allsky_layout,
+    hips_frame,
+    moc_uniq,
+    place_child,
+    reduce2x2,
+    save_properties,
+    tile_face_xy,
+    tile_header,
+    tile_path,
+    write_fits_tile,
+    write_image_tile,
+    write_moc,
+)
+
+INDEX_HTML = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><p>HiPS <b>{title}</b> written by numbamosaic: open this directory in Aladin
+(File &gt; Open) or serve it over HTTP.</p></body></html>
+"""
+
+RESERVED = ("dataproduct_type", "hips_version", "hips_tile_format", "hips_tile_width", "hips_order", "hips_frame")
+#: order of the Allsky image (the HiPS standard's order 3, or the deepest order if lower)
+ALLSKY_ORDER = 3
+ALLSKY_WIDTH = 64
+#: MOC resolution: 2**MOC_EXTRA cells a tile side (at most)
+MOC_EXTRA = 4
+
+
+def _pixel_scale_deg(wcs, shape):
+    """Smallest pixel scale (deg) at the reference pixel, as reproject's ``pixel_scale``."""
+    from astropy.wcs import WCS
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    if isinstance(wcs, WCS):
+        return float(np.min(np.abs(proj_plane_pixel_scales(wcs.celestial))))
+    xp, yp = (shape[1] - 1) / 2, (shape[0] - 1) / 2
+    c = wcs.pixel_to_world(np.array([xp, xp, xp + 1]), np.array([yp, yp + 1, yp]))
+    return float(min(c[0].separation(c[2]).deg, c[0].separation(c[1]).deg))
+
+
+def auto_level(scale_deg, tile_size):
+    """HiPS order whose tiles' pixels are nearest to ``scale_deg`` (reproject's rule)."""
+    res = math.radians(scale_deg * tile_size)
+    nside = math.sqrt(4 * math.pi / (res * res) / 12)
+    return max(0, int(np.round(np.log2(nside))))
+
+
+def _tile_deg(level):
+    return math.degrees(math.sqrt(math.pi / 3.0)) / 2**level
+
+
+def candidate_tiles(wcs, shape, frame, level, tile_size):
+    """Sorted nested indices at ``level`` of the tiles the input may touch."""
+    scale = _pixel_scale_deg(wcs, shape)
+    tile = _tile_deg(level)
+    step = max(0.5, 0.25 * tile / scale)
+    margin = min(1.5 * tile / scale, 4.0 * max(shape) + 8.0)
+    ny, nx = shape
+    xs = np.arange(-0.5 - margin, nx - 0.5 + margin + step, step)
+    ys = np.arange(-0.5 - margin, ny - 0.5 + margin + step, step)
+    # the exact domain edges are always sampled
+    xs = np.unique(np.concatenate([xs, [-0.5, nx - 0.5]]))
+    ys = np.unique(np.concatenate([ys, [-0.5, ny - 0.5]]))
+    X, Y = np.meshgrid(xs, ys)
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        c = wcs.pixel_to_world(X.ravel(), Y.ravel())
+        c = c.transform_to(frame).represent_as("unitspherical")
+    lon = np.ascontiguousarray(c.lon.deg, dtype=float)
+    lat = np.ascontiguousarray(c.lat.deg, dtype=float)
+    idx = np.empty(lon.size, dtype=np.int64)
+    lonlat_to_nest_array(lon, lat, 1 << level, level, idx)
+    return np.unique(idx[idx >= 0])
+
+
+def _data_cut(arrays):
+    """Linear display cut (0.5 and 99.5 percentiles of finite values, on at most ~1e6 samples)."""
+    vals = []
+    for a in arrays:
+        a = np.asarray(a)
+        stride = max(1, int(math.sqrt(a.size / 1e6 * len(arrays))))
+        v = np.asarray(a[::stride, ::stride], dtype=np.float64).ravel()
+        vals.append(v[np.isfinite(v)])
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    if v.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(v, [0.5, 99.5])
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def _parse_formats(tile_format):
+    if tile_format is None:
+        return ("fits",)
+    if isinstance(tile_format, str):
+        tile_format = [f.strip() for f in tile_format.split(",")]
+    fmts = tuple("jpeg" if f == "jpg" else f for f in tile_format)
+    bad = [f for f in fmts if f not in EXTENSION]
+    if bad or not fmts:
+        raise ValueError(f"tile_format: expected fits, png and/or jpeg, got {tile_format!r}")
+    return fmts
+
+
+class _Writer:
+    """Writes tiles of every format; keeps the data range."""
+
+    def __init__(self, directory, frame, tile_size, formats, cut):
+        self.directory = directory
+        self.frame = frame
+        self.tile_size = tile_size
+        self.formats = formats
+        self.cut = cut
+        self.made = set()
+
+    def write(self, order, index, array):
+        for fmt in self.formats:
+            path = tile_path(self.directory, order, index, EXTENSION[fmt])
+            d = os.path.dirname(path)
+            if d not in self.made:
+                os.makedirs(d, exist_ok=True)
+                self.made.add(d)
+            if fmt == "fits":
+                write_fits_tile(path, array, tile_header(self.frame, order, index, self.tile_size))
+            else:
+                write_image_tile(path, array, self.cut, fmt)
+
+
+def _map_threads(fn, items, nthreads, progress_bar):
+    """``fn`` over ``items`` on ``nthreads`` threads, results in input order."""
+    if nthreads <= 1 or len(items) <= 1:
+        it = items if progress_bar is None else progress_bar(items)
+        return [fn(i) for i in it]
+    with ThreadPoolExecutor(max_workers=nthreads) as ex:
+        futures = [ex.submit(fn, i) for i in items]
+        it = futures if progress_bar is None else progress_bar(futures)
+        return [f.result() for f in it]
+
+
+def _progress(progress_bar):
+    if progress_bar is True:
+        from tqdm.auto import tqdm
+
+        return lambda it: tqdm(it, desc="HiPS tiles")
+    if progress_bar is False:
+        return None
+    return progress_bar
+
+
+def _moc_cells(order, index, array, extra):
+    """Nested cells at ``order + extra`` of the tile that hold finite pixels."""
+    t = array.shape[0]
+    b = t >> extra
+    ok = np.isfinite(array).reshape(t // b, b, t // b, b).any(axis=(1, 3))
+    r, c = np.nonzero(ok)
+    n = ok.shape[0]
+    face, ix, iy = tile_face_xy(order, index)
+    fx = ix * n + (n - 1 - r)
+    fy = iy * n + c
+    o = order + extra
+
+    def spread(v):
+        v = v.astype(np.int64)
+        out = np.zeros_like(v)
+        for bit in range(30):
+            out |= ((v >> bit) & 1) << (2 * bit)
+        return out
+
+    return (np.int64(face) << (2 * o)) + spread(fx) + (spread(fy) << 1)
+
+
+def _build(directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
+           progress_bar, properties, centre, fov):
+    """Steps 2-3 of the module docstring."""
+    from astropy.coordinates import ICRS, SkyCoord
+    import astropy.units as u
+
+    if tile_size < 2 or tile_size & (tile_size - 1):
+        raise ValueError(f"tile_size: expected a power of two, got {tile_size}")
+    properties = dict(properties or {})
+    for key in properties:
+        if key in RESERVED:
+            raise ValueError(f"properties: cannot override {key!r}")
+    os.makedirs(directory, exist_ok=False)
+    writer = _Writer(directory, frame, tile_size, formats, cut)
+    extra = min(MOC_EXTRA, int(math.log2(tile_size)))
+    allsky_order = min(ALLSKY_ORDER, level)
+    allsky_w = min(ALLSKY_WIDTH, tile_size)
+    allsky = {}
+    lo_hi = [np.inf, -np.inf]
+
+    def deepest(index):
+        arr = tile_fn(int(index))
+        if arr is None or not np.isfinite(arr).any():
+            return None
+        writer.write(level, int(index), arr)
+        return (
+            int(index),
+            reduce2x2(arr) if level > 0 else None,
+            _moc_cells(level, int(index), arr, extra),
+            float(np.nanmin(arr)),
+            float(np.nanmax(arr)),
+            _shrink(arr, allsky_w) if level == allsky_order else None,
+        )
+
+    results = [r for r in _map_threads(deepest, list(candidates), nthreads, progress_bar) if r is not None]
+    written = {level: [r[0] for r in results]}
+    reduced = {r[0]: r[1] for r in results}
+    moc = [r[2] for r in results]
+    for r in results:
+        lo_hi[0] = min(lo_hi[0], r[3])
+        lo_hi[1] = max(lo_hi[1], r[4])
+        if r[5] is not None:
+            allsky[r[0]] = r[5]
+    del results
+    for order in range(level - 1, -1, -1):
+        parents = sorted({i >> 2 for i in reduced})
+
+        def build_parent(p, order=order, children=reduced):
+            arr = np.full((tile_size, tile_size), np.nan)
+            for sub in range(4):
+                c = children.get(4 * p + sub)
+                if c is not None:
+                    place_child(arr, c, sub)
+            arr = arr.astype(np.float32)
+            writer.write(order, p, arr)
+            return p, (reduce2x2(arr) if order > 0 else None), (_shrink(arr, allsky_w) if order == allsky_order else None)
+
+        out = _map_threads(build_parent, parents, nthreads, None)
+        written[order] = parents
+        reduced = {p: r for p, r, _ in out}
+        for p, _, a in out:
+            if a is not None:
+                allsky[p] = a
+    if written[level]:
+        _write_allsky(directory, allsky_order, allsky, allsky_w, formats, cut)
+        moc_order = level + extra
+        cells = np.concatenate(moc)
+        if coord_system_out != "equatorial":
+            lon = np.empty(cells.size)
+            lat = np.empty(cells.size)
+            nest_to_lonlat_array(cells, 1 << moc_order, moc_order, lon, lat)
+            c = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).transform_to(ICRS())
+            cells = np.empty(lon.size, dtype=np.int64)
+            lonlat_to_nest_array(
+                np.ascontiguousarray(c.ra.deg), np.ascontiguousarray(c.dec.deg), 1 << moc_order, moc_order, cells
+            )
+        uniq = moc_uniq(cells, moc_order)
+        write_moc(os.path.join(directory, "Moc.fits"), uniq, moc_order)
+        sky_fraction = float(np.unique(cells).size) / (12 * 4**moc_order)
+    else:
+        import warnings
+
+        warnings.warn("no tile has data: only properties and index.html were written", RuntimeWarning, stacklevel=3)
+        sky_fraction = 0.0
+    c_icrs = centre.transform_to(ICRS())
+    props = {
+        "creator_did": f"ivo://numbamosaic/P/{uuid.uuid4()}",
+        "obs_title": os.path.basename(os.path.normpath(directory)),
+        "dataproduct_type": "image",
+        "hips_version": "1.4",
+        "hips_release_date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+        "hips_status": "public master clonableOnce",
+        "hips_tile_format": " ".join(formats),
+        "hips_tile_width": tile_size,
+        "hips_order": level,
+        "hips_order_min": 0,
+        "hips_frame": coord_system_out,
+        "hips_builder": "numbamosaic",
+        "hips_initial_ra": float(c_icrs.ra.deg),
+        "hips_initial_dec": float(c_icrs.dec.deg),
+        "hips_initial_fov": float(fov),
+        "hips_pixel_bitpix": -32,
+        "hips_pixel_cut": f"{cut[0]} {cut[1]}",
+        "moc_sky_fraction": f"{sky_fraction:.6g}",
+    }
+    if np.isfinite(lo_hi[0]):
+        props["hips_data_range"] = f"{lo_hi[0]} {lo_hi[1]}"
+    props.update(properties)
+    save_properties(directory, props)
+    with open(os.path.join(directory, "index.html"), "w") as f:
+        f.write(INDEX_HTML.format(title=props["obs_title"]))
+    return written
+
+
+def _shrink(arr, w):
+    """Tile reduced to ``w x w`` by NaN-ignoring block means."""
+    t = arr.shape[0]
+    while t > w:
+        arr = reduce2x2(arr)
+        t //= 2
+    return np.asarray(arr, dtype=np.float32)
+
+
+def _write_allsky(directory, order, tiles, w, formats, cut):
+    """``Norder{order}/Allsky.{ext}``: all tiles of ``order`` side by side (tile 0
+    top left as displayed; the FITS array is the displayed image flipped)."""
+    per_row, rows = allsky_layout(order)
+    disp = np.full((rows * w, per_row * w), np.nan, dtype=np.float32)
+    for n, a in tiles.items():
+        r, c = divmod(n, per_row)
+        disp[r * w : (r + 1) * w, c * w : (c + 1) * w] = a[::-1]
+    os.makedirs(os.path.join(directory, f"Norder{order}"), exist_ok=True)
+    for fmt in formats:
+        path = os.path.join(directory, f"Norder{order}", f"Allsky.{EXTENSION[fmt]}")
+        if fmt == "fits":
+            from astropy.io import fits
+
+            fits.PrimaryHDU(disp[::-1]).writeto(path, overwrite=True)
+        else:
+            write_image_tile(path, disp[::-1], cut, fmt)
+
+
+def _centre_and_fov(wcs, shape, frame):
+    ny, nx = shape
+    xs = np.array([(nx - 1) / 2, -0.5, nx - 0.5, -0.5, nx - 0.5])
+    ys = np.array([(ny - 1) / 2, -0.5, -0.5, ny - 0.5, ny - 0.5])
+    with np.errstate(all="ignore"):
+        c = wcs.pixel_to_world(xs, ys)
+    sep = c[1:].separation(c[0]).deg
+    fov = 1.5 * float(np.nanmax(sep)) if np.isfinite(sep).any() else 180.0
+    return c[0], fov
+
+
+def _is_numbamosaic_interp(fn):
+    from ..interpolation import reproject_interp
+
+    return fn is reproject_interp
+
+
+def reproject_to_hips(
+    input_data,
+    *,
+    coord_system_out,
+    reproject_function,
+    output_directory,
+    level=None,
+    level_depth=None,
+    hdu_in=0,
+    tile_size=512,
+    tile_depth=16,
+    progress_bar=None,
+    threads=None,
+    properties=None,
+    tile_format=None,
+    **kwargs,
+):
+    """Reproject an image to a HiPS directory (reproject's signature).
+
+    Drop-in for :func:`reproject.hips.reproject_to_hips` for 2-D celestial
+    images: the same tile files (``NorderK/DirD/NpixN.fits``, every order
+    down to 0 by 2x2 averages), plus an ``Allsky`` image and a coverage MOC
+    (``Moc.fits``).  With ``reproject_function=numbamosaic.reproject_interp``
+    the tiles are computed by one fused kernel each (HEALPix pixel centres
+    evaluated natively); any other function is called on each tile's HPX
+    frame.  A list of inputs is passed to :func:`mosaic_to_hips`.
+
+    Parameters
+    ----------
+    input_data : image input (see :func:`numbamosaic.reproject_interp`) or list
+        The image (or a list of images to combine).
+    coord_system_out : {'equatorial', 'galactic', 'ecliptic'}
+        Frame of the HiPS.
+    reproject_function : callable
+        E.g. :func:`numbamosaic.reproject_interp`; ``**kwargs`` go to it
+        (e.g. ``order='bicubic'``).
+    output_directory : str
+        Created; an existing directory is an error.
+    level : int, optional
+        Deepest order; by default the order whose pixels are nearest the
+        input's (reproject's rule).
+    level_depth, tile_depth : ignored
+        Spectral cubes are not supported (reproject's HiPS3D arguments).
+    hdu_in : int or str
+        HDU for file inputs.
+    tile_size : int
+        Tile width in pixels (a power of two; default 512 as reproject).
+    progress_bar : callable or bool, optional
+        Wraps the iteration over deepest tiles (``True``: tqdm).
+    threads : bool or int, optional
+        Tiles run on this many threads (``None``/``True``: all cores,
+        ``False``: one).  The files do not depend on it.
+    properties : dict, optional
+        Extra ``properties`` entries.
+    tile_format : str or list, optional
+        ``'fits'`` (default), ``'png'``, ``'jpeg'`` or several
+        (``'fits,png'``); PNG/JPEG use a linear stretch between the 0.5 and
+        99.5 percentiles of the input.
+
+    Returns
+    -------
+    None
+
+    References
+    ----------
+    Fernique, P. et al. 2017, IVOA HiPS Recommendation 1.0.
+    """
+    if isinstance(input_data, list):
+        return mosaic_to_hips(
+            input_data, coord_system_out=coord_system_out, reproject_function=reproject_function,
+            output_directory=output_directory, level=level, hdu_in=hdu_in, tile_size=tile_size,
+            progress_bar=progress_bar, threads=threads, properties=properties, tile_format=tile_format, **kwargs,
+        )
+    from ..interpolation import parse_order, spline_coefficients_for
+
+    frame = hips_frame(coord_system_out)
+    formats = _parse_formats(tile_format)
+    if not callable(reproject_function):
+        raise TypeError("reproject_function: expected a callable such as numbamosaic.reproject_interp")
+    array, wcs = parse_input_data(input_data, hdu_in=hdu_in)
+    check_celestial_2d(wcs, "input_data")
+    array = np.asarray(array)
+    check_data_2d(array, "input_data")
+    nthreads = resolve_threads(True if threads is None else threads, "threads")
+    if level is None:
+        level = auto_level(_pixel_scale_deg(wcs, array.shape), tile_size)
+    level = int(level)
+    candidates = candidate_tiles(wcs, array.shape, frame, level, tile_size)
+    cut = _data_cut([array])
+    tile_fn = None
+    if _is_numbamosaic_interp(reproject_function) and set(kwargs) <= {"order", "roundtrip_coords", "parallel"}:
+        try:
+            from ..healpix._core import input_to_frame_matrix
+
+            vec, m = input_to_frame_matrix(wcs, frame)
+            code = parse_order(kwargs.get("order", "bilinear"))
+            data, dtype = as_kernel_array(array, allow_swapped=True)
+            coef = spline_coefficients_for(data, code)
+            nside = tile_size << level
+
+            def tile_fn(index):
+                face, ix, iy = tile_face_xy(level, index)
+                out = np.empty((tile_size, tile_size), dtype=dtype)
+                n = hips_tile_kernel(data, coef, code, vec, m, nside, face, ix * tile_size, iy * tile_size, out)
+                return out if n else None
+
+        except UnsupportedWCS:
+            tile_fn = None
+    if tile_fn is None:
+        if coord_system_out == "ecliptic":
+            raise ValueError("coord_system_out: 'ecliptic' needs reproject_function=numbamosaic.reproject_interp "
+                             "with a WCS the native engine evaluates (astropy has no ecliptic HPX WCS)")
+        kw = dict(kwargs)
+        if _is_numbamosaic_interp(reproject_function) or getattr(reproject_function, "__module__", "").startswith("numbamosaic"):
+            kw.setdefault("parallel", 1)
+
+        def tile_fn(index):
+            h = tile_header(frame, level, index, tile_size)
+            arr, fp = reproject_function((array, wcs), h, **kw)
+            fp = np.asarray(fp)
+            if not np.any(fp != 0):
+                return None
+            arr = np.array(arr, dtype=np.float32)
+            arr[fp == 0] = np.nan
+            return arr
+
+    centre, fov = _centre_and_fov(wcs, array.shape, frame)
+    _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
+           _progress(progress_bar), properties, centre, fov)
+
+
+def mosaic_to_hips(
+    input_data,
+    *,
+    coord_system_out,
+    output_directory,
+    reproject_function=None,
+    combine_function="mean",
+    input_weights=None,
+    level=None,
+    hdu_in=None,
+    tile_size=512,
+    progress_bar=None,
+    threads=None,
+    properties=None,
+    tile_format=None,
+    **kwargs,
+):
+    """Build a HiPS from many images combined with numbamosaic's combine functions.
+
+    Every deepest tile is :func:`numbamosaic.reproject_and_coadd` of the
+    inputs whose footprint meets it onto the tile's HPX frame, so each tile
+    equals that call exactly (mean, sum, median, clipped mean, first, last,
+    min, max; input weights).  Lower orders, Allsky, MOC and properties as
+    :func:`reproject_to_hips`.
+
+    Parameters
+    ----------
+    input_data : list
+        Inputs in any form :func:`numbamosaic.reproject_and_coadd` accepts.
+    coord_system_out, output_directory, level, tile_size, progress_bar, threads, properties, tile_format
+        As :func:`reproject_to_hips`; the default level follows the finest input.
+    reproject_function : callable, optional
+        numbamosaic's ``reproject_interp`` (default), ``reproject_exact`` or
+        ``reproject_adaptive``.
+    combine_function : str
+        Combine function of :func:`numbamosaic.reproject_and_coadd`.
+    input_weights : list, optional
+        Weight images, as :func:`numbamosaic.reproject_and_coadd`.
+    **kwargs
+        Passed to :func:`numbamosaic.reproject_and_coadd` (e.g. ``order``,
+        ``clip_sigma``).  ``match_background`` is not supported yet (it would
+        be estimated per tile rather than over the whole survey).
+    """
+    from ..mosaic import reproject_and_coadd
+
+    if kwargs.get("match_background"):
+        raise ValueError("match_background: not supported by mosaic_to_hips yet (backgrounds would be matched per tile)")
+    if not isinstance(input_data, (list, tuple)) or len(input_data) == 0:
+        raise ValueError("input_data: expected a non-empty list of inputs")
+    frame = hips_frame(coord_system_out)
+    if coord_system_out == "ecliptic":
+        raise ValueError("coord_system_out: 'ecliptic' is not supported by mosaic_to_hips (astropy has no ecliptic HPX WCS)")
+    formats = _parse_formats(tile_format)
+    nthreads = resolve_threads(True if threads is None else threads, "threads")
+    parsed = []
+    for i, item in enumerate(input_data):
+        try:
+            a, w = parse_input_data(item, hdu_in=hdu_in, name=f"input_data[{i}]")
+            check_celestial_2d(w, f"input_data[{i}]")
+            a = np.asarray(a)
+            check_data_2d(a, f"input_data[{i}]")
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            raise type(exc)(f"{exc} (input {i}: {item if isinstance(item, (str, os.PathLike)) else type(item).__name__})") from exc
+        parsed.append((a, w))
+    weights = None
+    if input_weights is not None:
+        if len(input_weights) != len(parsed):
+            raise ValueError(f"input_weights: expected {len(parsed)} weight images, got {len(input_weights)}")
+        weights = list(input_weights)
+    if level is None:
+        level = max(auto_level(_pixel_scale_deg(w, a.shape), tile_size) for a, w in parsed)
+    level = int(level)
+    members = {}
+    for i, (a, w) in enumerate(parsed):
+        for t in candidate_tiles(w, a.shape, frame, level, tile_size):
+            members.setdefault(int(t), []).append(i)
+    candidates = sorted(members)
+    cut = _data_cut([a for a, _ in parsed])
+    rf = reproject_function
+
+    def tile_fn(index):
+        ids = members[index]
+        h = tile_header(frame, level, index, tile_size)
+        arr, fp = reproject_and_coadd(
+            [parsed[i] for i in ids], h, shape_out=(tile_size, tile_size),
+            input_weights=None if weights is None else [weights[i] for i in ids],
+            reproject_function=rf, combine_function=combine_function, blank_pixel_value=np.nan, parallel=1,
+            **kwargs,
+        )
+        if not np.any(fp != 0):
+            return None
+        arr = np.array(arr, dtype=np.float32)
+        arr[fp == 0] = np.nan
+        return arr
+
+    a0, w0 = max(parsed, key=lambda p: p[0].size)
+    centre, fov = _centre_and_fov(w0, a0.shape, frame)
+    _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
+           _progress(progress_bar), properties, centre, fov)

@@ -1,0 +1,228 @@
+"""HiPS directory layout: tile paths, tile frames (HPX headers), properties,
+Allsky images and the coverage MOC.
+
+A HiPS tile of order ``k`` and nested index ``p`` with ``T = 2**t`` pixels a
+side holds the HEALPix pixels of order ``k + t`` inside ``p``.  Pixel
+``[row, col]`` of the FITS array is the pixel ``(ix0 + T - 1 - row, iy0 +
+col)`` of base face ``p >> 2k``, where ``(ix0, iy0) = T (ix, iy)`` of the tile
+(the orientation of hipsgen and reproject).  In the HPX projection
+(Calabretta & Roukema 2007, H = 4, K = 3) the face coordinates map linearly
+to the plane::
+
+    x = 45 (jpll + (fx - fy) / N),   y = 45 (2 - jrll + (fx + fy) / N)
+
+(degrees, ``N = T 2**k``), so each tile is an exact HPX pixel grid with
+``CD = [[-r, -r], [r, -r]]``, ``r = 45 / N``.
+
+References
+----------
+Fernique, P. et al. 2017, "HiPS - Hierarchical Progressive Survey", IVOA
+Recommendation 1.0.
+Fernique, P. et al. 2019, "MOC - HEALPix Multi-Order Coverage map", IVOA
+Recommendation 1.1.
+"""
+
+import os
+
+import numpy as np
+
+VALID_FRAMES = ("equatorial", "galactic", "ecliptic")
+EXTENSION = {"fits": "fits", "png": "png", "jpeg": "jpg"}
+
+_JRLL = (2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4)
+_JPLL = (1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7)
+
+
+def hips_frame(coord_system_out):
+    """Astropy frame for a HiPS frame name."""
+    from astropy.coordinates import ICRS, BarycentricTrueEcliptic, Galactic
+
+    frames = {"equatorial": ICRS, "galactic": Galactic, "ecliptic": BarycentricTrueEcliptic}
+    if coord_system_out not in frames:
+        raise ValueError(f"coord_system_out: expected one of {'/'.join(VALID_FRAMES)}, got {coord_system_out!r}")
+    return frames[coord_system_out]()
+
+
+def tile_path(directory, order, index, ext):
+    """``directory/Norder{order}/Dir{D}/Npix{index}.{ext}`` with ``D = 10000 (index // 10000)``."""
+    return os.path.join(directory, f"Norder{order}", f"Dir{10000 * (index // 10000)}", f"Npix{index}.{ext}")
+
+
+def _compress(v):
+    v &= 0x5555555555555555
+    v = (v | (v >> 1)) & 0x3333333333333333
+    v = (v | (v >> 2)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
+    v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
+    v = (v | (v >> 16)) & 0x00000000FFFFFFFF
+    return v
+
+
+def tile_face_xy(order, index):
+    """``(face, ix, iy)`` of tile ``index`` at ``order``."""
+    index = int(index)
+    ipf = index & ((1 << (2 * order)) - 1)
+    return index >> (2 * order), _compress(ipf), _compress(ipf >> 1)
+
+
+def tile_header(frame, order, index, tile_size):
+    """FITS header of the HPX frame of one tile (valid WCS for any tile).
+
+    Tiles of face 6 (centred on longitude 180, cut by the HPX plane's edge
+    when the reference longitude is 0) use ``CRVAL1 = 180`` so that every
+    tile is one contiguous piece of the plane.
+    """
+    from astropy.wcs.utils import celestial_frame_to_wcs
+
+    face, ix, iy = tile_face_xy(order, index)
+    n = tile_size * 2**order
+    res = 45.0 / n
+    lon0 = 180.0 if face == 6 else 0.0
+    # plane position of pixel (row 0, col 0): fx = ix0 + T - 0.5, fy = iy0 + 0.5
+    fx = ix * tile_size + tile_size - 0.5
+    fy = iy * tile_size + 0.5
+    x = 45.0 * (_JPLL[face] + (fx - fy) / n) - lon0
+    x = (x + 180.0) % 360.0 - 180.0
+    y = 45.0 * (2 - _JRLL[face] + (fx + fy) / n)
+    # x = -r (p1 - c1) - r (p2 - c2), y = r (p1 - c1) - r (p2 - c2), at p1 = p2 = 1
+    a = -x / res  # (1 - c1) + (1 - c2)
+    b = y / res  # (1 - c1) - (1 - c2)
+    try:
+        w = celestial_frame_to_wcs(frame, projection="HPX")
+    except ValueError:  # ecliptic: astropy has no WCS mapping for it
+        from astropy.wcs import WCS
+
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["ELON-HPX", "ELAT-HPX"]
+    w.wcs.crval = [lon0, 0.0]
+    w.wcs.cd = [[-res, -res], [res, -res]]
+    w.wcs.set_pv([(2, 1, 4), (2, 2, 3)])
+    w.wcs.crpix = [1.0 - 0.5 * (a + b), 1.0 - 0.5 * (a - b)]
+    h = w.to_header()
+    h["NPIX"] = int(index)
+    h["ORDER"] = int(order)
+    h["NAXIS"] = 2
+    h["NAXIS1"] = tile_size
+    h["NAXIS2"] = tile_size
+    return h
+
+
+def write_fits_tile(path, array, header):
+    """Write a float32 tile (temporary name, then rename)."""
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(np.asarray(array, dtype=np.float32), header=header)
+    tmp = path + ".tmp"
+    hdu.writeto(tmp, overwrite=True)
+    os.replace(tmp, path)
+
+
+def to_rgba(array, cut):
+    """8-bit grey + alpha (transparent where NaN) with a linear stretch ``cut = (lo, hi)``,
+    rows flipped (PNG stores the top row first, FITS the bottom row)."""
+    lo, hi = cut
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    with np.errstate(invalid="ignore"):
+        g = np.clip((array - lo) * scale, 0, 255)
+    ok = np.isfinite(g)
+    rgba = np.zeros(array.shape + (4,), dtype=np.uint8)
+    gg = np.where(ok, g, 0).astype(np.uint8)
+    rgba[..., 0] = gg
+    rgba[..., 1] = gg
+    rgba[..., 2] = gg
+    rgba[..., 3] = np.where(ok, 255, 0)
+    return rgba[::-1]
+
+
+def write_image_tile(path, array, cut, fmt):
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - Pillow is a test dependency
+        raise ImportError("PNG/JPEG HiPS tiles need Pillow (pip install pillow)") from exc
+    rgba = to_rgba(array, cut)
+    img = Image.fromarray(rgba, "RGBA")
+    if fmt == "jpeg":
+        img = img.convert("RGB")
+    tmp = path + ".tmp"
+    img.save(tmp, format="PNG" if fmt == "png" else "JPEG")
+    os.replace(tmp, path)
+
+
+def reduce2x2(tile):
+    """2x2 block mean ignoring NaN (NaN where all four are NaN), computed in float64, float32 result."""
+    t = np.asarray(tile, dtype=np.float64)
+    h = t.shape[0] // 2
+    b = t.reshape(h, 2, h, 2)
+    ok = np.isfinite(b)
+    s = np.where(ok, b, 0.0).sum(axis=(1, 3))
+    n = ok.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan).astype(np.float32)
+
+
+def place_child(parent, child_reduced, sub):
+    """Put the reduced child ``sub`` (0-3, nested) into its quadrant of ``parent``."""
+    h = parent.shape[0] // 2
+    rows = slice(0, h) if sub & 1 else slice(h, 2 * h)  # larger ix: lower rows
+    cols = slice(h, 2 * h) if sub & 2 else slice(0, h)  # larger iy: higher columns
+    parent[rows, cols] = child_reduced
+
+
+def allsky_layout(order):
+    """``(tiles_per_row, rows)`` of the Allsky image of ``order``."""
+    n = 12 * 4**order
+    per_row = int(np.sqrt(n))
+    return per_row, -(-n // per_row)
+
+
+def save_properties(directory, properties):
+    with open(os.path.join(directory, "properties"), "w") as f:
+        for key, value in properties.items():
+            f.write(f"{key:20s} = {value}\n")
+
+
+def load_properties(directory):
+    props = {}
+    with open(os.path.join(directory, "properties")) as f:
+        for line in f:
+            if line.startswith("#") or "=" not in line:
+                continue
+            k, v = line.split("=", 1)
+            props[k.strip()] = v.strip()
+    return props
+
+
+def moc_uniq(cells, order):
+    """Normalised MOC (NUNIQ values, sorted) of a set of nested cells at ``order``:
+    every complete group of four siblings is replaced by its parent."""
+    cells = np.unique(np.asarray(cells, dtype=np.int64))
+    uniq = []
+    for o in range(order, -1, -1):
+        if o == 0:
+            uniq.append(4 * 4**o + cells)
+            break
+        parent, counts = np.unique(cells >> 2, return_counts=True)
+        full = parent[counts == 4]
+        keep = cells[~np.isin(cells >> 2, full)]
+        uniq.append(4 * 4**o + keep)
+        cells = full
+    return np.sort(np.concatenate(uniq)) if uniq else np.zeros(0, dtype=np.int64)
+
+
+def write_moc(path, uniq, order):
+    """Write a MOC 1.1 FITS file (BINTABLE, one NUNIQ column, ICRS)."""
+    from astropy.io import fits
+
+    col = fits.Column(name="UNIQ", format="K", array=np.asarray(uniq, dtype=np.int64))
+    hdu = fits.BinTableHDU.from_columns([col])
+    h = hdu.header
+    h["PIXTYPE"] = "HEALPIX"
+    h["ORDERING"] = "NUNIQ"
+    h["COORDSYS"] = "C"
+    h["MOCORDER"] = int(order)
+    h["MOCTOOL"] = "numbamosaic"
+    h["MOCVERS"] = "1.1"
+    h["MOCDIM"] = "SPACE"
+    tmp = path + ".tmp"
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
+    os.replace(tmp, path)

@@ -1,0 +1,133 @@
+"""HiPS generation against reproject's reproject_to_hips, astropy-healpix and reproject_and_coadd."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+import numbamosaic
+from numbamosaic.hips import load_properties, mosaic_to_hips, reproject_to_hips, tile_header, tile_path
+from numbamosaic.hips._layout import reduce2x2
+
+astropy_healpix = pytest.importorskip("astropy_healpix")
+reproject = pytest.importorskip("reproject")
+rp_hips = pytest.importorskip("reproject.hips")
+
+
+def _image(ra, dec, n=64, scale=0.05, seed=0):
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [ra, dec]
+    w.wcs.crpix = [n / 2 + 0.5, n / 2 + 0.5]
+    w.wcs.cdelt = [-scale, scale]
+    yy, xx = np.mgrid[:n, :n]
+    rng = np.random.default_rng(seed)
+    return (np.sin(xx / 7.0) + np.cos(yy / 5.0) + 0.05 * rng.standard_normal((n, n))).astype(np.float32), w
+
+
+def _tiles(d):
+    return sorted(os.path.relpath(p, d) for p in glob.glob(os.path.join(d, "Norder*", "Dir*", "Npix*.fits")))
+
+
+def test_tile_frames_are_healpix_pixels():
+    """Every tile header's pixel centres are the HEALPix centres of order level + log2(T)."""
+    from astropy.coordinates import ICRS
+
+    t = 8
+    hp = astropy_healpix.HEALPix(nside=2 * t, order="nested", frame=ICRS())
+    r, c = np.mgrid[:t, :t]
+    for index in range(48):
+        w = WCS(tile_header(ICRS(), 1, index, t))
+        sky = w.pixel_to_world(c.ravel(), r.ravel())
+        face, ipf = divmod(index, 4)
+        ix0 = t * (ipf & 1)
+        iy0 = t * ((ipf >> 1) & 1)
+        ix = (ix0 + t - 1 - r).ravel()
+        iy = (iy0 + c).ravel()
+        spread = lambda v: sum(((v >> b) & 1) << (2 * b) for b in range(4))  # noqa: E731
+        pix = face * (2 * t) ** 2 + spread(ix) + 2 * spread(iy)
+        assert hp.healpix_to_skycoord(pix).separation(sky).deg.max() < 1e-8, index
+
+
+def test_reproject_to_hips_matches_reproject(tmp_path):
+    # on longitude 180 (face 6: reproject splits these tiles in two frames)
+    data, w = _image(180.0, 0.0)
+    ours, ref, one = (str(tmp_path / n) for n in ("ours", "ref", "one"))
+    reproject_to_hips((data, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
+                      output_directory=ours, tile_size=32)
+    rp_hips.reproject_to_hips((data, w), coord_system_out="equatorial",
+                                     reproject_function=reproject.reproject_interp, output_directory=ref, tile_size=32)
+    files = _tiles(ours)
+    assert files == _tiles(ref) and len(files) > 10
+    for f in files:
+        a = fits.getdata(os.path.join(ours, f))
+        b = fits.getdata(os.path.join(ref, f))
+        assert fits.getheader(os.path.join(ours, f))["BITPIX"] == -32
+        assert np.array_equal(np.isfinite(a), np.isfinite(b)), f
+        ok = np.isfinite(a)
+        assert np.abs(a[ok] - b[ok]).max() <= 1e-5 * np.ptp(data), f
+    props = load_properties(ours)
+    assert props["hips_order"] == load_properties(ref)["hips_order"] and props["hips_frame"] == "equatorial"
+    # the same files whatever the thread count
+    reproject_to_hips((data, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
+                      output_directory=one, tile_size=32, threads=False)
+    for f in files:
+        assert np.array_equal(fits.getdata(os.path.join(ours, f)), fits.getdata(os.path.join(one, f)), equal_nan=True)
+
+
+def test_mosaic_to_hips(tmp_path):
+    inputs = [_image(83.0 + dx, -5.0 + dy, n=32, scale=0.1, seed=i)
+              for i, (dx, dy) in enumerate([(0, 0), (1.5, 0.5), (0.7, 1.8)])]
+    inputs[1][0][:] += 0.5
+    out = str(tmp_path / "mos")
+    mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=out, tile_size=16, level=4,
+                   combine_function="median", tile_format="fits,png", threads=2)
+    deep = [f for f in _tiles(out) if f.startswith("Norder4")]
+    assert deep
+    from astropy.coordinates import Galactic
+
+    for f in deep:
+        index = int(f.split("Npix")[1].split(".")[0])
+        got = fits.getdata(os.path.join(out, f))
+        ref, fp = numbamosaic.reproject_and_coadd(inputs, tile_header(Galactic(), 4, index, 16), shape_out=(16, 16),
+                                                  combine_function="median", blank_pixel_value=np.nan)
+        ref[fp == 0] = np.nan
+        assert np.array_equal(got, ref.astype(np.float32), equal_nan=True), f
+        assert os.path.exists(os.path.join(out, f.replace(".fits", ".png")))
+    # lower orders are the 2x2 averages of their children, every order down to 0
+    for order in range(3, -1, -1):
+        for f in glob.glob(os.path.join(out, f"Norder{order}", "Dir*", "*.fits")):
+            p = int(f.split("Npix")[1].split(".")[0])
+            parent = fits.getdata(f).astype(np.float64)
+            expect = np.full((16, 16), np.nan)
+            for sub in range(4):
+                c = tile_path(out, order + 1, 4 * p + sub, "fits")
+                if os.path.exists(c):
+                    red = reduce2x2(fits.getdata(c))
+                    rows = slice(0, 8) if sub & 1 else slice(8, 16)
+                    cols = slice(8, 16) if sub & 2 else slice(0, 8)
+                    expect[rows, cols] = red
+            assert np.allclose(parent, expect, equal_nan=True, rtol=0, atol=1e-6)
+        assert glob.glob(os.path.join(out, f"Norder{order}", "Dir*", "*.fits"))
+    # no tile without data
+    for f in _tiles(out):
+        assert np.isfinite(fits.getdata(os.path.join(out, f))).any()
+    assert os.path.exists(os.path.join(out, "Norder3", "Allsky.fits"))
+    props = load_properties(out)
+    assert props["hips_frame"] == "galactic" and props["hips_order"] == "4" and props["hips_tile_format"] == "fits png"
+    # the coverage MOC (ICRS) contains the inputs' centres and not the opposite sky
+    mocpy = pytest.importorskip("mocpy")
+    moc = mocpy.MOC.from_fits(os.path.join(out, "Moc.fits"))
+    import astropy.units as u
+
+    assert moc.contains_lonlat(np.array([83.0, 84.5]) * u.deg, np.array([-5.0, -4.5]) * u.deg).all()
+    assert not moc.contains_lonlat(np.array([263.0]) * u.deg, np.array([5.0]) * u.deg).any()
+    # identical files with one thread
+    one = str(tmp_path / "one")
+    mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=one, tile_size=16, level=4,
+                   combine_function="median", threads=1)
+    for f in _tiles(out):
+        assert np.array_equal(fits.getdata(os.path.join(out, f)), fits.getdata(os.path.join(one, f)), equal_nan=True)
