@@ -48,8 +48,9 @@ result there depends on rounding noise).
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._native import out_to_in, out_to_in_row
 from ._load import load
 from ._sinks import deposit_row
@@ -113,7 +114,7 @@ BOX_NAN = 1
 BOX_FILL = 2
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def padded_filter(a, b, c, d):
     """Pad the singular values of ``Ji = [[a, b], [c, d]]`` to >= 1.
 
@@ -160,7 +161,7 @@ def padded_filter(a, b, c, d):
     return E + F, G - H, G + H, E - F, p0
 
 
-@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+@inline_kernel
 def _sampling_box(gauss, boundary, xcyc, ycyc, srw, half_srw, nyi, nxi, xc, yc, a, b, c, d):
     """Filter and box of input pixels sampled for one output pixel.
 
@@ -241,7 +242,7 @@ def _sampling_box(gauss, boundary, xcyc, ycyc, srw, half_srw, nyi, nxi, xc, yc, 
     return BOX_SAMPLE, ja, jb, jc, jd, left, right, bottom, top
 
 
-@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+@inline_kernel
 def _wrap(i, n, cyclic, boundary):
     """Index ``i`` on an input axis of length ``n``: ``(index, inside)``."""
     if i < 0 or i > n - 1:
@@ -253,7 +254,7 @@ def _wrap(i, n, cyclic, boundary):
     return i, True
 
 
-@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+@inline_kernel
 def _add(inside, v, wd, w, boundary, bad, fill, badfill, sv, sw, sww, ign):
     """Add a sample of value ``v`` (input weight ``wd``) and kernel weight ``w`` to the sums.
 
@@ -277,7 +278,7 @@ def _add(inside, v, wd, w, boundary, bad, fill, badfill, sv, sw, sww, ign):
     return sv + w * v, sw + w, sww + w * wd, ign
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs):
     """Adaptive resampling of ``n`` output pixels.
 
@@ -463,7 +464,7 @@ def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs):
         fs[i] = sww / sw if has_w else 1.0
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def resample_pixel(data, wdata, prm, xc, yc, a, b, c, d):
     """Adaptive resampling of one output pixel (see :func:`resample_row`).
 
@@ -479,7 +480,7 @@ def resample_pixel(data, wdata, prm, xc, yc, a, b, c, d):
     return vs[0], fs[0]
 
 
-@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+@inline_kernel
 def _third_smallest(jm, r, c):
     """Third-lowest finite value of ``jm`` in the 3x3 box around ``(r, c)``."""
     k1 = math.inf
@@ -502,7 +503,7 @@ def _third_smallest(jm, r, c):
     return k3
 
 
-@njit(nogil=True, cache=True, error_model="numpy", inline="always")
+@inline_kernel
 def _despiked(jac, jm, r, c, R, C, ny, nx):
     """Jacobian at local ``(r, c)`` (global ``(R, C)``) after despiking.
 
@@ -564,7 +565,7 @@ def _despiked(jac, jm, r, c, R, C, ny, nx):
     return a / n, b / n, cc / n, d / n
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
     """Resample the output block ``[by0, by1) x [bx0, bx1)``."""
     center = prm[P_CENTER] != 0.0
@@ -642,7 +643,7 @@ def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink
         deposit_row(sink, val, wt, y - oy, bx0 - ox, vs, fs, n)
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def _block_bounds(k, y0, y1, x0, x1, brows, bcols):
     nbx = (x1 - x0 + bcols - 1) // bcols
     by = k // nbx
@@ -652,7 +653,7 @@ def _block_bounds(k, y0, y1, x0, x1, brows, bcols):
     return by0, min(by0 + brows, y1), bx0, min(bx0 + bcols, x1)
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
 
@@ -668,7 +669,7 @@ def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, s
         _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
 
 
-@njit(nogil=True, cache=True, parallel=True, error_model="numpy")
+@parallel_kernel
 def adaptive_tile_parallel(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`adaptive_tile` with blocks distributed over Numba threads."""
     if y1 <= y0 or x1 <= x0:
@@ -681,7 +682,7 @@ def adaptive_tile_parallel(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, 
         _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def jacobian_points(tr, grid, center, x, y, pos, jac):
     """Input positions and Jacobians at output points (for planning margins).
 

@@ -103,8 +103,9 @@ iteration (parallel), so results are bitwise identical for any thread count.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP
 from ..wcs._native import out_to_in, pixel_to_plane, sip_terms
 from ..wcs._projections import plane_to_native
@@ -138,7 +139,7 @@ SIXTH = 1.0 / 6.0
 # polygon primitives
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def split_half(P, src, n, axis, c, lo, hi):
     """Split polygon ``P[src, :, :n]`` by the line ``coord == c`` in one pass.
 
@@ -193,7 +194,7 @@ def split_half(P, src, n, axis, c, lo, hi):
     return nl, nh
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def poly_moments(P, s, n, cx, cy):
     """Signed area and first moments of polygon ``P[s, :, :n]`` about ``(cx, cy)``.
 
@@ -220,7 +221,7 @@ def poly_moments(P, s, n, cx, cy):
     return 0.5 * a2, mx / 6.0, my / 6.0
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _quad_moments(x0, y0, x1, y1, x2, y2, x3, y3):
     """:func:`poly_moments` of a quadrilateral given by its vertices relative
     to the moment origin (no scratch array; the ``/ 6`` as a product)."""
@@ -234,7 +235,7 @@ def _quad_moments(x0, y0, x1, y1, x2, y2, x3, y3):
     return 0.5 * a2, mx * SIXTH, my * SIXTH
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def overlap_area(px, py, x0, x1, y0, y1):
     """Area of polygon ``(px, py)`` inside the box ``[x0, x1] x [y0, y1]``.
 
@@ -255,7 +256,7 @@ def overlap_area(px, py, x0, x1, y0, y1):
     return a
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False):
     """Integrals of ``J = jA + jx x + jy y`` over polygon ``(px, py)`` and
     each unit cell ``[k, k + 1] x [r, r + 1]`` (``out[k, r]``, ``0 <= k <
@@ -308,7 +309,7 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False):
 # spherical measure
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _plane_derivative(code, tr, o, X, Y, d, axis):
     """Derivative of the native unit vector along plane axis ``axis`` (per degree).
 
@@ -338,7 +339,7 @@ def _plane_derivative(code, tr, o, X, Y, d, axis):
     return (4.0 * ax - 3.0 * cx - fx) * h, (4.0 * ay - 3.0 * cy - fy) * h, (4.0 * az - 3.0 * cz - fz) * h
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def input_area_factor(tr, x, y):
     """Relative solid angle per input pixel at input pixel ``(x, y)``.
 
@@ -379,7 +380,7 @@ def input_area_factor(tr, x, y):
 # lattice of output sub-cell corners
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
     """Input positions (and area factors) of lattice points along output row ``yy``.
 
@@ -468,7 +469,7 @@ S_PIECE = 6  # one piece
 NSLOT = 7
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
     """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
     lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
@@ -492,7 +493,7 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
         B[2, i] += sd * (0.5 * (ua + ub))
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
     """Add one directed polygon edge's share of the cell integrals to ``B``.
 
@@ -580,7 +581,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
         cv = vn
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
     """:func:`_edge_cells` for a box of at most 2 x 2 cells (the common case:
     output pixels about as large as input pixels).
@@ -631,7 +632,7 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
         _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
     """Integrate the solid-angle model over the sub-cell in slot ``S_QUAD``
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
@@ -698,7 +699,7 @@ def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, f
     return V, SV, SW
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     """Cut the sub-cell in slot ``S_QUAD`` (relative to the integer origin
     ``(gx, gy)``) into its pieces in the input pixels and integrate the
@@ -784,7 +785,7 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     return V, SV, SW
 
 
-@njit(nogil=True, cache=True, inline="always", error_model="numpy")
+@inline_kernel
 def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
     boundaries and accumulate its pieces into ``(V, SV, SW)``."""
@@ -854,7 +855,7 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
     return V, SV, SW
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel
 def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)
@@ -1015,7 +1016,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         RF[x - x0] = f
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial work item: output rows ``[ya, yb)``, sharing lattice rows."""
     nsub = int(opts[O_NSUB])
@@ -1063,7 +1064,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     keep_alive((LX, LY, LJ, P, B, RV, RF))  # the borrowed views must not outlive them
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
 
@@ -1091,7 +1092,7 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
         _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def exact_tile_parallel(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`exact_tile` with blocks of ``ROW_BLOCK`` rows spread over threads."""
     if y1 <= y0 or x1 <= x0:

@@ -19,8 +19,9 @@ input pixel affects only outputs whose stencil gives it a non-zero weight.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._native import out_to_in_row
 from ._borrow import borrowed, keep_alive
 from ._load import load
@@ -30,7 +31,7 @@ NAN = math.nan
 ORDER_LANCZOS3 = 4
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _mirror(i, n):
     if n == 1:
         return 0
@@ -41,7 +42,7 @@ def _mirror(i, n):
     return i
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _clampi(i, n):
     if i < 0:
         return 0
@@ -50,7 +51,7 @@ def _clampi(i, n):
     return i
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _lanczos3(d):
     if d == 0.0:
         return 1.0
@@ -60,7 +61,7 @@ def _lanczos3(d):
     return 3.0 * math.sin(a) * math.sin(a / 3.0) / (a * a)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _clamp_domain(x, n):
     """Clamp a coordinate of the valid domain [-0.5, n - 0.5] to [0, n - 1]."""
     if x < 0.0:
@@ -70,12 +71,12 @@ def _clamp_domain(x, n):
     return x
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _inside(x, y, nx, ny):
     return x >= -0.5 and x <= nx - 0.5 and y >= -0.5 and y <= ny - 0.5
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _nearest(data, x, y):
     ny, nx = data.shape
     if not _inside(x, y, nx, ny):
@@ -85,7 +86,7 @@ def _nearest(data, x, y):
     return load(data, int(math.floor(y + 0.5)), int(math.floor(x + 0.5)))
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _bilinear(data, x, y):
     ny, nx = data.shape
     if x >= 0.0 and y >= 0.0 and x < nx - 1 and y < ny - 1:
@@ -106,7 +107,7 @@ def _bilinear(data, x, y):
     return _bilinear_careful(data, x, y)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _bilinear_careful(data, x, y):
     ny, nx = data.shape
     if not _inside(x, y, nx, ny):
@@ -141,7 +142,7 @@ def _bilinear_careful(data, x, y):
     return v
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _spline(order, data, coef, x, y):
     ny, nx = data.shape
     if not _inside(x, y, nx, ny):
@@ -198,7 +199,7 @@ def _spline(order, data, coef, x, y):
     return v
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _lanczos(data, x, y):
     ny, nx = data.shape
     if not _inside(x, y, nx, ny):
@@ -224,7 +225,7 @@ def _lanczos(data, x, y):
     return v / wsum
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def sample(order, data, coef, x, y):
     """Interpolate ``data`` at input pixel ``(x, y)`` (NaN outside the domain).
 
@@ -255,7 +256,7 @@ CHUNK = 256
 PAR_ROWS = 8
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
     """Resample one output row segment ``[x0, x1)`` at row ``y`` and deposit it.
 
@@ -295,7 +296,7 @@ def _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, 
         deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, n)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
 
@@ -310,14 +311,14 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
     keep_alive((xs, ys, vs, fs))  # the views above must not outlive them
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
     """Rows ``[y0, y1)`` of :func:`interp_tile`, on borrowed views (no refcounting per row)."""
     for y in range(y0, y1):
         _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`interp_tile` with rows distributed over Numba threads."""
     nb = (y1 - y0 + PAR_ROWS - 1) // PAR_ROWS

@@ -12,8 +12,10 @@ stand for big-endian floats (``_io.as_kernel_array`` guarantees it).
 """
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic, overload
+
+from ._jit import OVERLOAD_OPTIONS, inline_kernel
 
 
 @intrinsic
@@ -45,7 +47,7 @@ def decode(x):
     raise NotImplementedError  # replaced by the Numba overload below
 
 
-@overload(decode, jit_options={"nogil": True})
+@overload(decode, jit_options=OVERLOAD_OPTIONS)
 def _decode_impl(x):
     if x == types.uint32:
         return lambda x: _swap_u32_to_f32(x)
@@ -56,7 +58,7 @@ def _decode_impl(x):
     return None
 
 
-@njit(nogil=True, inline="always")
+@inline_kernel
 def load(a, j, i):
     """``a[j, i]`` as a float, decoding big-endian views (see module docstring)."""
     return decode(a[j, i])

@@ -23,7 +23,9 @@ pixel is owned by one thread, so results do not depend on the thread count.
 
 import math
 
-from numba import njit
+import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
+
+from ._jit import inline_kernel, kernel
 
 SINK_WRITE = 0
 SINK_SUM = 1
@@ -34,7 +36,7 @@ SINK_MAX = 5
 SINK_VALUE = 6  # like WRITE, but the weight buffer is not touched
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def deposit(sink, val, wt, j, i, v, f):
     """Deposit value ``v`` with weight ``f`` at buffer index ``(j, i)``."""
     if sink == SINK_WRITE:
@@ -71,7 +73,7 @@ def deposit(sink, val, wt, j, i, v, f):
                 wt[j, i] = f
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def deposit_row(sink, val, wt, j, i0, vs, fs, n):
     """Deposit ``n`` values ``vs[k]`` with weights ``fs[k]`` at ``(j, i0 + k)``.
 

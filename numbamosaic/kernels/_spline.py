@@ -17,14 +17,15 @@ NaN, so blanks stay confined to their stencil.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ._jit import kernel, parallel_kernel
 from ._load import load
 
 POLES = {2: math.sqrt(8.0) - 3.0, 3: math.sqrt(3.0) - 2.0}
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _filter_line(c, z):
     """In-place 1-D B-spline prefilter with one pole and mirror boundaries."""
     n = c.shape[0]
@@ -60,7 +61,7 @@ def _filter_line(c, z):
         c[k] = z * (c[k + 1] - c[k])
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _fill_row(data, j, dst):
     """Copy row ``j``, filling NaN by linear interpolation between valid neighbours."""
     n = data.shape[1]
@@ -87,7 +88,7 @@ def _fill_row(data, j, dst):
             dst[m] = a
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def spline_coefficients(data, coef, z):
     """Compute 2-D spline coefficients of ``data`` into ``coef`` (rows, then columns)."""
     ny, nx = data.shape

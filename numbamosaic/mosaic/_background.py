@@ -16,8 +16,10 @@ gauge is fixed per connected component: corrections average to zero
 (``background_reference=k``, including ``0``, which reproject 0.21 ignores).
 """
 
+import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
-from numba import njit
+
+from ..kernels._jit import kernel
 
 TARGET_LATTICE_POINTS = 4_000_000
 
@@ -28,7 +30,7 @@ def sample_stride(shape_out):
     return max(1, int(round(np.sqrt(n / TARGET_LATTICE_POINTS))))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pair_samples(vals, wts, a, b, stride, oy, ox, outd, outx, outy):
     """Differences ``layer a - layer b`` where both have weight > 0.
 

@@ -15,9 +15,10 @@ offset, so the same compiled code serves every WCS.
 
 import math
 
+import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
-from numba import njit
 
+from ..kernels._jit import kernel
 from ._layout import (
     MODE_HOMOGRAPHY,
     MODE_NATIVE,
@@ -51,7 +52,7 @@ NAN = math.nan
 R2D = 180.0 / math.pi
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _poly(p, base, order, u, v):
     """Evaluate sum_{i,j} c[i, j] u**i v**j (Horner in both variables)."""
     n = SIP_MAX_ORDER + 1
@@ -64,7 +65,7 @@ def _poly(p, base, order, u, v):
     return acc
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _poly_grad(p, base, order, u, v):
     """Value and partial derivatives (d/du, d/dv) of a SIP polynomial.
 
@@ -87,7 +88,7 @@ def _poly_grad(p, base, order, u, v):
     return f, fu, fv
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pixel_to_plane(p, o, x, y):
     """0-based pixel -> projection plane (X, Y) in degrees (SIP included)."""
     u = x - p[o + W_CRPIX]
@@ -104,7 +105,7 @@ def pixel_to_plane(p, o, x, y):
     return p[m] * u + p[m + 1] * v + p[o + W_PV + PV_X0], p[m + 2] * u + p[m + 3] * v + p[o + W_PV + PV_Y0]
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def sip_terms(p, o, u, v):
     """SIP distortion at the offset ``(u, v)`` from CRPIX and its derivatives.
 
@@ -126,7 +127,7 @@ def sip_terms(p, o, u, v):
     return f, fu, fv, g, gu, gv
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def plane_to_pixel(p, o, X, Y):
     """Projection plane (degrees) -> 0-based pixel, inverting SIP exactly.
 
@@ -171,14 +172,14 @@ def plane_to_pixel(p, o, X, Y):
     return U + p[o + W_CRPIX], V + p[o + W_CRPIX + 1]
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pixel_to_native(p, o, x, y):
     """0-based pixel -> native unit vector (NaN outside the projection)."""
     X, Y = pixel_to_plane(p, o, x, y)
     return plane_to_native(int(p[o + W_CODE]), p, o, X, Y)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def native_to_pixel(p, o, vx, vy, vz):
     """Native unit vector -> 0-based pixel (NaN outside the projection)."""
     X, Y = native_to_plane(int(p[o + W_CODE]), p, o, vx, vy, vz)
@@ -187,7 +188,7 @@ def native_to_pixel(p, o, vx, vy, vz):
     return plane_to_pixel(p, o, X, Y)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _rot(p, r, vx, vy, vz):
     return (
         p[r] * vx + p[r + 1] * vy + p[r + 2] * vz,
@@ -196,7 +197,7 @@ def _rot(p, r, vx, vy, vz):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _native_out_to_in(tr, x, y):
     vx, vy, vz = pixel_to_native(tr, T_OUT, x, y)
     if vx != vx:
@@ -205,7 +206,7 @@ def _native_out_to_in(tr, x, y):
     return native_to_pixel(tr, T_IN, wx, wy, wz)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def in_to_out(tr, x, y):
     """Input pixel -> output pixel (native and homography modes; NaN if invalid)."""
     vx, vy, vz = pixel_to_native(tr, T_IN, x, y)
@@ -215,7 +216,7 @@ def in_to_out(tr, x, y):
     return native_to_pixel(tr, T_OUT, wx, wy, wz)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _grid_lookup(tr, grid, x, y):
     """Bilinear interpolation of the control grid of input pixel positions."""
     step = tr[T_GSTEP]
@@ -244,7 +245,7 @@ def _grid_lookup(tr, grid, x, y):
     return xi, yi
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def out_to_in(tr, grid, x, y):
     """Output pixel -> input pixel through the transform vector ``tr``.
 
@@ -274,7 +275,7 @@ def out_to_in(tr, grid, x, y):
     return _grid_lookup(tr, grid, x, y)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def out_to_in_row(tr, grid, y, x0, x1, xs, ys):
     """Input positions of output pixels ``x0 .. x1 - 1`` on row ``y``.
 
@@ -304,7 +305,7 @@ def out_to_in_row(tr, grid, y, x0, x1, xs, ys):
             xs[k], ys[k] = out_to_in(tr, grid, float(x0 + k), float(y))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pixel_to_world(p, o, x, y):
     """0-based pixel -> celestial (lon, lat) in degrees in the WCS's own frame."""
     vx, vy, vz = pixel_to_native(p, o, x, y)
@@ -317,7 +318,7 @@ def pixel_to_world(p, o, x, y):
     return lon, math.atan2(cz, math.sqrt(cx * cx + cy * cy)) * R2D
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def world_to_pixel(p, o, lon, lat):
     """Celestial (lon, lat) in degrees -> 0-based pixel (NaN if invalid)."""
     cl = math.cos(lat / R2D)
@@ -332,28 +333,28 @@ def world_to_pixel(p, o, lon, lat):
     return native_to_pixel(p, o, vx, vy, vz)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pixel_to_world_array(p, x, y, lon, lat):
     """Vectorised :func:`pixel_to_world` (used by tests and the planner)."""
     for i in range(x.size):
         lon[i], lat[i] = pixel_to_world(p, 0, x[i], y[i])
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def world_to_pixel_array(p, lon, lat, x, y):
     """Vectorised :func:`world_to_pixel`."""
     for i in range(lon.size):
         x[i], y[i] = world_to_pixel(p, 0, lon[i], lat[i])
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def out_to_in_array(tr, grid, x, y, xi, yi):
     """Vectorised :func:`out_to_in` over flat arrays."""
     for i in range(x.size):
         xi[i], yi[i] = out_to_in(tr, grid, x[i], y[i])
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def in_to_out_array(tr, x, y, xo, yo):
     """Vectorised :func:`in_to_out` over flat arrays (native mode)."""
     for i in range(x.size):

@@ -33,9 +33,10 @@ in PV slots 21..31; their meaning per projection is documented there.
 
 import math
 
+import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
-from numba import njit
 
+from ..kernels._jit import kernel
 from ._layout import W_PV
 
 R2D = 180.0 / math.pi
@@ -49,21 +50,21 @@ SQRT2 = math.sqrt(2.0)
 _D = 21
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _vec_from_angles(phi, theta):
     """Native unit vector from native (phi, theta) in degrees."""
     ct = math.cos(theta * D2R)
     return ct * math.cos(phi * D2R), ct * math.sin(phi * D2R), math.sin(theta * D2R)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _angles_from_vec(vx, vy, vz):
     """Native (phi, theta) in degrees from a unit vector."""
     rho = math.sqrt(vx * vx + vy * vy)
     return math.atan2(vy, vx) * R2D, math.atan2(vz, rho) * R2D
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _zenithal_vec(R_over_r0_colat, X, Y, R):
     """Unit vector for a zenithal projection from the colatitude (radians)."""
     s = math.sin(R_over_r0_colat)
@@ -72,7 +73,7 @@ def _zenithal_vec(R_over_r0_colat, X, Y, R):
     return -s * Y / R, s * X / R, math.cos(R_over_r0_colat)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _vec_from_phi_sintheta(phi, st):
     """Unit vector from phi (degrees) and sin(theta) (clamped to [-1, 1])."""
     if st > 1.0:
@@ -83,7 +84,7 @@ def _vec_from_phi_sintheta(phi, st):
     return ct * math.cos(phi * D2R), ct * math.sin(phi * D2R), st
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _one_plus(vz, rho):
     """1 + sin(theta) without cancellation near the antipode (vz ~ -1)."""
     if vz >= 0.0:
@@ -91,7 +92,7 @@ def _one_plus(vz, rho):
     return rho * rho / (1.0 - vz)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _check_phi(phi):
     """wcslib's final bounds check on a native longitude: clamp or NaN."""
     if phi > 180.0:
@@ -105,7 +106,7 @@ def _check_phi(phi):
     return phi
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _wrap_branch(a):
     """Map an angle in degrees > 90 down by 360 (AZP/SZP branch selection)."""
     if a > 90.0:
@@ -113,7 +114,7 @@ def _wrap_branch(a):
     return a
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _upper_root(s, t):
     """max of the two solutions (s - t, s + t + 180), each wrapped below 90."""
     a = _wrap_branch(s - t)
@@ -126,7 +127,7 @@ def _upper_root(s, t):
 # --------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _azp_x2s(p, pv, X, Y):
     """AZP deprojection (C&G Sect. 5.1.1, tilted plane)."""
     mu = p[pv + 1]
@@ -158,7 +159,7 @@ def _azp_x2s(p, pv, X, Y):
     return -ct * yc / R, ct * X / R, math.sin(theta * D2R)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _azp_s2x(p, pv, vx, vy, vz):
     """AZP projection with wcslib's overlap and divergence bounds."""
     mu = p[pv + 1]
@@ -188,7 +189,7 @@ def _azp_s2x(p, pv, vx, vy, vz):
     return r * sp, -r * cp / cg
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _szp_x2s(p, pv, X, Y):
     """SZP deprojection: intersect the line from the projection point (C&G sec. 5.1.2)."""
     zp = p[pv + _D]
@@ -226,7 +227,7 @@ def _szp_x2s(p, pv, X, Y):
     return vx / n, vy / n, vz / n
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _szp_s2x(p, pv, vx, vy, vz):
     """SZP projection (C&G Sect. 5.1.2) with divergence and overlap bounds."""
     mu = p[pv + 1]
@@ -267,7 +268,7 @@ def _szp_s2x(p, pv, vx, vy, vz):
     return R2D * nx / t, -R2D * ny / t
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _zpn_poly(p, pv, n, z):
     r = 0.0
     for m in range(n, -1, -1):
@@ -275,7 +276,7 @@ def _zpn_poly(p, pv, n, z):
     return r
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _zpn_x2s(p, pv, X, Y):
     """ZPN deprojection: root of the polynomial in its first monotonic interval."""
     n = int(p[pv + _D])
@@ -351,7 +352,7 @@ def _zpn_x2s(p, pv, X, Y):
     return -s * Y / R, s * X / R, math.cos(zd)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _zpn_s2x(p, pv, vx, vy, vz):
     n = int(p[pv + _D])
     rho = math.sqrt(vx * vx + vy * vy)
@@ -364,7 +365,7 @@ def _zpn_s2x(p, pv, vx, vy, vz):
     return r * vy / rho, -r * vx / rho
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _air_f(a, xi):
     """Airy radius / (2 r0) as a function of xi = (90 - theta) / 2 (radians), and d/dxi."""
     sh = math.sin(0.5 * xi)
@@ -379,7 +380,7 @@ def _air_f(a, xi):
     return f, fp
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _air_x2s(p, pv, X, Y):
     """AIR deprojection: safeguarded Newton in xi (C&G Sect. 5.1.9)."""
     a = p[pv + _D]
@@ -424,7 +425,7 @@ def _air_x2s(p, pv, X, Y):
     return -s * Y / R, s * X / R, math.cos(2.0 * xi)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _air_s2x(p, pv, vx, vy, vz):
     rho = math.sqrt(vx * vx + vy * vy)
     colat = math.atan2(rho, vz)
@@ -442,7 +443,7 @@ def _air_s2x(p, pv, vx, vy, vz):
 # --------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _mol_gamma(st, ct):
     """Mollweide auxiliary angle from sin/cos theta: returns (cos gamma, sin gamma).
 
@@ -485,7 +486,7 @@ def _mol_gamma(st, ct):
 # --------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _conic_polar(p, pv, X, Y):
     """Polar coordinates (R, alpha) about the apex, R signed like C (wcslib)."""
     C = p[pv + _D]
@@ -498,7 +499,7 @@ def _conic_polar(p, pv, X, Y):
     return r, math.atan2(X / r, dy / r) * R2D
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _conic_x2s(code, p, pv, X, Y):
     C = p[pv + _D]
     r, alpha = _conic_polar(p, pv, X, Y)
@@ -536,7 +537,7 @@ def _conic_x2s(code, p, pv, X, Y):
         return ct * math.cos(phi * D2R), ct * math.sin(phi * D2R), (1.0 - tau) * (1.0 + tau) / d
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _conic_s2x(code, p, pv, vx, vy, vz):
     C = p[pv + _D]
     rho = math.sqrt(vx * vx + vy * vy)
@@ -589,7 +590,7 @@ def _conic_s2x(code, p, pv, vx, vy, vz):
 # --------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _hpx_centre(p, pv, x, north):
     """Longitude of the centre of the polar facet containing longitude ``x``."""
     H = p[pv + 1]
@@ -605,7 +606,7 @@ def _hpx_centre(p, pv, x, north):
     return -180.0 + 2.0 * k * w
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _hpx_x2s(p, pv, X, Y):
     H = p[pv + 1]
     K = p[pv + 2]
@@ -641,7 +642,7 @@ def _hpx_x2s(p, pv, X, Y):
     return _vec_from_phi_sintheta(phi, math.copysign(st, Y))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _hpx_s2x(p, pv, vx, vy, vz):
     H = p[pv + 1]
     K = p[pv + 2]
@@ -661,7 +662,7 @@ def _hpx_s2x(p, pv, vx, vy, vz):
 # --------------------------------------------------------------------------
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def plane_to_native(code, p, o, X, Y):
     """Deproject ``(X, Y)`` (degrees) to a native unit vector.
 
@@ -851,7 +852,7 @@ def plane_to_native(code, p, o, X, Y):
     return NAN, NAN, NAN
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def native_to_plane(code, p, o, vx, vy, vz):
     """Project a native unit vector to ``(X, Y)`` in degrees (NaN if invalid).
 

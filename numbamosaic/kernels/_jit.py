@@ -1,0 +1,74 @@
+"""The one JIT policy of numbamosaic: every compiled function uses these decorators.
+
+Every Numba function in the package is declared with one of
+
+``@kernel``
+    ``numba.njit(nogil=True, cache=True, error_model="numpy")``: an ordinary
+    compiled function (its own symbol; callers call it).
+``@inline_kernel``
+    The same options plus ``inline="always"`` (Numba IR inlining), for
+    **small scalar leaf helpers only** (a few lines, no loops over arrays, no
+    calls to other non-trivial functions).  IR inlining copies the helper's
+    whole body into every call site before type inference, so a large
+    helper inlined at many sites multiplies compile time and the size of
+    every cache entry that embeds it.  LLVM still inlines small ordinary
+    ``@kernel`` calls by itself where it pays.
+``@parallel_kernel``
+    The same options plus ``parallel=True``, for the ``prange`` drivers of
+    the single-image functions.
+
+``tests/test_jit_policy.py`` fails on any raw ``njit``/``jit`` decorator
+outside this module and on ``inline=`` outside :data:`inline_kernel`.
+
+Decisions, and why
+------------------
+``nogil=True``
+    Mosaics run serial kernels on a pool of Python threads (one output tile
+    per thread) and dask workers run them in their worker threads: the GIL
+    must be released for those threads to run in parallel.
+``cache=True``
+    Compiling the kernels costs tens of seconds on a small machine; users
+    run short processes (one CLI call, a fresh dask worker).  The cache
+    directory is keyed by the kernels' sources (``numbamosaic._cache``), so
+    an edit of a callee in another module cannot leave stale machine code.
+``error_model="numpy"``
+    One error model for every function (an inlined or called helper is
+    compiled with the model of its own decorator, so mixing models only
+    produces surprises).  ``"numpy"`` lets a floating-point division by zero
+    give ``inf``/``nan`` as NumPy does instead of raising
+    ``ZeroDivisionError``: no branch and no exception path per division,
+    which keeps the inner loops small and vectorisable.  The kernels test
+    their denominators where it matters; results where a division by zero
+    did not raise before are unchanged (IEEE arithmetic is the same, checked
+    bitwise with ``python -m benchmarks.checksums --compare``).
+No ``fastmath``
+    Not even the flags without ``nnan``/``ninf``: blank pixels are NaN and
+    the kernels test ``v == v`` and ``v != v``, which ``nnan`` lets LLVM fold
+    away; ``reassoc``/``contract`` would let LLVM reorder sums and fuse
+    multiply-adds differently depending on vectorisation, and results must
+    be bitwise identical for any thread count, tiling and machine run.
+No explicit signatures
+    Eager signatures compile (or load from the cache) at import time, which
+    every user pays even for methods they do not use.  Instead the variants a
+    call compiles are governed: arrays enter kernels through
+    :mod:`numbamosaic.kernels._entry` (one type per dtype whatever the
+    layout, read-only flag or byte order of the caller's array), and
+    ``tests/test_compile_budget.py`` caps the signatures of every kernel.
+
+References
+----------
+Numba documentation, "Compiling Python code with @jit" (options ``nogil``,
+``cache``, ``error_model``, ``fastmath``) and "Notes on Inlining".
+"""
+
+from numba import njit
+
+#: options shared by every compiled function of the package
+JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
+
+#: options for ``numba.extending.overload`` implementations (not cached by Numba)
+OVERLOAD_OPTIONS = dict(nogil=True, error_model="numpy")
+
+kernel = njit(**JIT_OPTIONS)
+inline_kernel = njit(inline="always", **JIT_OPTIONS)
+parallel_kernel = njit(parallel=True, **JIT_OPTIONS)
