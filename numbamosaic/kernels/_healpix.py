@@ -35,8 +35,9 @@ whose pixel centres are HEALPix pixel centres).
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._native import native_to_pixel, pixel_to_native
 from ._interp import sample
 
@@ -51,7 +52,7 @@ _JRLL = np.array([2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4], dtype=np.int64)
 _JPLL = np.array([1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7], dtype=np.int64)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _compress(v):
     """Even bits of ``v`` packed together (inverse of :func:`_spread`)."""
     v &= 0x5555555555555555
@@ -63,7 +64,7 @@ def _compress(v):
     return v
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _spread(v):
     """Bits of ``v`` spread to the even positions."""
     v &= 0x00000000FFFFFFFF
@@ -75,7 +76,7 @@ def _spread(v):
     return v
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def nest_to_xyf(pix, order):
     """Nested index at ``order`` -> ``(face, ix, iy)``."""
     face = pix >> (2 * order)
@@ -83,13 +84,13 @@ def nest_to_xyf(pix, order):
     return face, _compress(ipf), _compress(ipf >> 1)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def xyf_to_nest(face, ix, iy, order):
     """``(face, ix, iy)`` -> nested index at ``order``."""
     return (face << (2 * order)) + _spread(ix) + (_spread(iy) << 1)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def xyf_to_loc(face, fx, fy, nside):
     """Point ``(fx, fy)`` of face ``face`` (in pixel units, centres at +0.5) ->
     ``(z, sin(theta), phi)``.
@@ -121,7 +122,7 @@ def xyf_to_loc(face, fx, fy, nside):
     return z, sth, phi
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _isqrt(v):
     r = np.int64(math.sqrt(v + 0.5))
     while r * r > v:
@@ -131,7 +132,7 @@ def _isqrt(v):
     return r
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def ring_info(pix, nside):
     """Ring index -> ``(i, j, n_in_ring, first)``: 1-based ring number, 0-based
     index in the ring, pixels in the ring, ring index of its first pixel."""
@@ -152,7 +153,7 @@ def ring_info(pix, nside):
     return 4 * nside - ii, pix - first, 4 * ii, first
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def ring_to_loc(pix, nside):
     """Ring index -> ``(z, sin(theta), phi)`` of the pixel centre."""
     i, j, n, _ = ring_info(pix, nside)
@@ -168,7 +169,7 @@ def ring_to_loc(pix, nside):
     return z, math.sqrt((1.0 - z) * (1.0 + z)), (j + shift) * (TWOPI / n)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def loc_to_ring(z, phi, nside):
     """``(z, phi)`` -> ring index of the pixel containing the point."""
     za = abs(z)
@@ -196,7 +197,7 @@ def loc_to_ring(z, phi, nside):
     return 12 * nside * nside - 2 * ir * (ir + 1) + ip
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def loc_to_nest(z, phi, nside, order):
     """``(z, phi)`` -> nested index of the pixel containing the point."""
     za = abs(z)
@@ -234,19 +235,19 @@ def loc_to_nest(z, phi, nside, order):
     return xyf_to_nest(face, ix, iy, order)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def ring_to_nest(pix, nside, order):
     """Ring index -> nested index (through the pixel centre)."""
     z, _, phi = ring_to_loc(pix, nside)
     return loc_to_nest(z, phi, nside, order)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@inline_kernel
 def _vec(z, sth, phi):
     return sth * math.cos(phi), sth * math.sin(phi), z
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pix_to_loc(pix, nside, order, nested):
     """HEALPix index -> ``(z, sin(theta), phi)`` of the pixel centre."""
     if nested:
@@ -255,14 +256,14 @@ def pix_to_loc(pix, nside, order, nested):
     return ring_to_loc(pix, nside)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def pix_to_vec(pix, nside, order, nested):
     """HEALPix index -> unit vector of the pixel centre."""
     z, sth, phi = pix_to_loc(pix, nside, order, nested)
     return _vec(z, sth, phi)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _to_input_pixel(wcs, m, vx, vy, vz):
     """Celestial unit vector (HEALPix frame) -> input pixel through ``m``
     (3x3 row-major: HEALPix celestial frame -> input native sphere)."""
@@ -272,7 +273,7 @@ def _to_input_pixel(wcs, m, vx, vy, vz):
     return native_to_pixel(wcs, 0, wx, wy, wz)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _fill_pixels(data, coef, order, wcs, m, nside, horder, nested, p0, p1, out):
     for p in range(p0, p1):
         vx, vy, vz = pix_to_vec(p, nside, horder, nested)
@@ -283,7 +284,7 @@ def _fill_pixels(data, coef, order, wcs, m, nside, horder, nested, p0, p1, out):
             out[p] = sample(order, data, coef, x, y)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def image_to_healpix_kernel(data, coef, order, wcs, m, nside, horder, nested, out):
     """Sample the image at every HEALPix pixel centre (``out`` has ``12 nside**2``
     elements, ring or nested order).  Pixels are independent: the result does
@@ -295,7 +296,7 @@ def image_to_healpix_kernel(data, coef, order, wcs, m, nside, horder, nested, ou
         _fill_pixels(data, coef, order, wcs, m, nside, horder, nested, p0, min(npix, p0 + BLOCK), out)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     """Sample the image at the pixel centres of one HiPS tile.
 
@@ -322,7 +323,7 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     return n
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def nest_to_lonlat_array(pix, nside, order, lon, lat):
     """Centres (degrees) of nested pixels ``pix`` at ``order``."""
     for k in range(pix.size):
@@ -331,7 +332,7 @@ def nest_to_lonlat_array(pix, nside, order, lon, lat):
         lat[k] = math.atan2(z, sth) * (180.0 / math.pi)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def lonlat_to_nest_array(lon, lat, nside, order, out):
     """Nested index at ``order`` of each (lon, lat) in degrees (-1 where NaN)."""
     for k in range(lon.size):
@@ -343,13 +344,13 @@ def lonlat_to_nest_array(lon, lat, nside, order, out):
         out[k] = loc_to_nest(math.sin(lat[k] * (math.pi / 180.0)), phi, nside, order)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _ring_lat_lon(pix, nside):
     z, sth, phi = ring_to_loc(pix, nside)
     return math.atan2(z, sth), phi
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _near(lon, l1):
     """``l1`` moved by 2 pi to be within pi of ``lon``."""
     if lon - l1 > math.pi:
@@ -359,7 +360,7 @@ def _near(lon, l1):
     return l1
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _ring_step(r, j, n, lon, lr):
     """Neighbour on the same ring of ring pixel ``r`` (index ``j`` of ``n``) towards ``lon``."""
     if lon < lr:
@@ -367,7 +368,7 @@ def _ring_step(r, j, n, lon, lr):
     return r - n + 1 if j == n - 1 else r + 1
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def interp_weights(lon, lat, z, nside):
     """Four ring indices and bilinear weights at ``(lon, lat)`` (radians,
     ``z = sin(lat)``), after the scheme of astropy-healpix."""
@@ -419,14 +420,14 @@ def interp_weights(lon, lat, z, nside):
     return r1, r2, r3, r4, (1.0 - xf1) * (1.0 - yf) + q, xf1 * (1.0 - yf) + q, q, q
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _hval(hdata, r, nested, nside, order):
     if nested:
         return hdata[ring_to_nest(r, nside, order)]
     return hdata[r]
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def healpix_value(hdata, nested, nside, horder, bilinear, cx, cy, cz):
     """Value of the HEALPix map at the direction ``(cx, cy, cz)`` and its footprint."""
     rr = math.sqrt(cx * cx + cy * cy + cz * cz)
@@ -451,7 +452,7 @@ def healpix_value(hdata, nested, nside, horder, bilinear, cx, cy, cz):
     return hdata[p], 1.0
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _healpix_row(hdata, nested, nside, horder, bilinear, wcs, m, y, nx, out, fp):
     for x in range(nx):
         vx, vy, vz = pixel_to_native(wcs, 0, float(x), float(y))
@@ -465,7 +466,7 @@ def _healpix_row(hdata, nested, nside, horder, bilinear, wcs, m, y, nx, out, fp)
         out[y, x], fp[y, x] = healpix_value(hdata, nested, nside, horder, bilinear, cx, cy, cz)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def healpix_to_image_kernel(hdata, nested, nside, horder, bilinear, wcs, m, out, fp):
     """Interpolate a HEALPix map at every output pixel (output WCS vector
     ``wcs``, ``m``: output native sphere -> HEALPix celestial frame).
@@ -478,7 +479,7 @@ def healpix_to_image_kernel(hdata, nested, nside, horder, bilinear, wcs, m, out,
         _healpix_row(hdata, nested, nside, horder, bilinear, wcs, m, y, nx, out, fp)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def healpix_at_lonlat_kernel(hdata, nested, nside, horder, bilinear, lon, lat, out, fp):
     """Same as :func:`healpix_to_image_kernel` at given (lon, lat) in degrees
     (fallback for output WCS the native engine does not evaluate; NaN = invalid)."""
@@ -497,7 +498,7 @@ def healpix_at_lonlat_kernel(hdata, nested, nside, horder, bilinear, lon, lat, o
             )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def healpix_lonlat(p0, nside, horder, nested, lon, lat):
     """Centres (degrees) of pixels ``p0 .. p0 + lon.size - 1`` (fallback path)."""
     for k in range(lon.size):
@@ -506,7 +507,7 @@ def healpix_lonlat(p0, nside, horder, nested, lon, lat):
         lat[k] = math.atan2(z, sth) * (180.0 / math.pi)
 
 
-@njit(nogil=True, cache=True, parallel=True)
+@parallel_kernel
 def sample_positions(data, coef, order, xs, ys, out):
     """``out[k]`` = image interpolated at input pixel ``(xs[k], ys[k])`` (fallback path)."""
     n = xs.size
