@@ -125,6 +125,15 @@ def test_mosaic_to_hips(tmp_path):
 
     assert moc.contains_lonlat(np.array([83.0, 84.5]) * u.deg, np.array([-5.0, -4.5]) * u.deg).all()
     assert not moc.contains_lonlat(np.array([263.0]) * u.deg, np.array([5.0]) * u.deg).any()
+    # reproject's own HiPS reader finds our tiles where they belong
+    hips_as_dask_array = rp_hips.hips_as_dask_array
+    arr, mwcs = hips_as_dask_array(out, level=4)
+    f = deep[0]
+    index = int(f.split("Npix")[1].split(".")[0])
+    centre = WCS(tile_header(Galactic(), 4, index, 16)).pixel_to_world(7.5, 7.5)
+    x, y = mwcs.world_to_pixel(centre)
+    block = arr.blocks[int(y // 16), int(x // 16)].compute()
+    assert np.array_equal(block, fits.getdata(os.path.join(out, f)).astype(float), equal_nan=True)
     # identical files with one thread
     one = str(tmp_path / "one")
     mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=one, tile_size=16, level=4,

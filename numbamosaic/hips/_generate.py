@@ -49,8 +49,8 @@ from ._layout import (
     save_properties,
     tile_face_xy,
     tile_header,
+    FitsTileWriter,
     tile_path,
-    write_fits_tile,
     write_image_tile,
     write_moc,
 )
@@ -155,6 +155,7 @@ class _Writer:
         self.formats = formats
         self.cut = cut
         self.made = set()
+        self.fits = FitsTileWriter(frame, tile_size)
 
     def write(self, order, index, array):
         for fmt in self.formats:
@@ -164,7 +165,7 @@ class _Writer:
                 os.makedirs(d, exist_ok=True)
                 self.made.add(d)
             if fmt == "fits":
-                write_fits_tile(path, array, tile_header(self.frame, order, index, self.tile_size))
+                self.fits.write(path, order, index, array)
             else:
                 write_image_tile(path, array, self.cut, fmt)
 

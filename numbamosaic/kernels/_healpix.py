@@ -37,9 +37,9 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._native import native_to_pixel, pixel_to_native
 from ._interp import sample
+from ._jit import inline_kernel, kernel, parallel_kernel
 
 NAN = math.nan
 HALFPI = 0.5 * math.pi
@@ -296,40 +296,80 @@ def image_to_healpix_kernel(data, coef, order, wcs, m, nside, horder, nested, ou
         _fill_pixels(data, coef, order, wcs, m, nside, horder, nested, p0, min(npix, p0 + BLOCK), out)
 
 
+#: side of the blocks of a HiPS tile tested for overlap with the input before sampling
+CULL = 16
+
+
+@kernel
+def _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c):
+    """Input pixel of tile pixel ``(r, c)`` (see :func:`hips_tile_kernel`)."""
+    z, sth, phi = xyf_to_loc(face, ix0 + t - 1 - r + 0.5, iy0 + c + 0.5, nside)
+    vx, vy, vz = _vec(z, sth, phi)
+    return _to_input_pixel(wcs, m, vx, vy, vz)
+
+
+@kernel
+def _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+    """True when the block's pixels certainly map outside the input domain.
+
+    The input positions of the four corner pixels are computed; the block is
+    outside when they all lie beyond one edge of the domain by more than the
+    block's own extent plus two pixels (the map is smooth over a block, so
+    its interior lies within that distance of the corners' hull).  Any
+    invalid corner keeps the block.
+    """
+    xmin = math.inf
+    xmax = -math.inf
+    ymin = math.inf
+    ymax = -math.inf
+    for k in range(4):
+        r = r0 if k < 2 else r1 - 1
+        c = c0 if (k & 1) == 0 else c1 - 1
+        x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+        if x != x or y != y:
+            return False
+        xmin = min(xmin, x)
+        xmax = max(xmax, x)
+        ymin = min(ymin, y)
+        ymax = max(ymax, y)
+    slack = 2.0 + max(xmax - xmin, ymax - ymin)
+    return xmax < -0.5 - slack or xmin > nx - 0.5 + slack or ymax < -0.5 - slack or ymin > ny - 0.5 + slack
+
+
 @kernel
 def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     """Sample the image at the pixel centres of one HiPS tile.
 
     ``out[row, col]`` (FITS array order, ``T x T``) is the HEALPix pixel
     ``(face, ix0 + T - 1 - row, iy0 + col)`` at ``nside`` (the orientation
-    of HiPS tiles written by hipsgen and reproject).  Serial and GIL-free:
-    tiles run in parallel on Python threads.  Returns the number of finite
-    pixels.
+    of HiPS tiles written by hipsgen and reproject).  Blocks of
+    :data:`CULL` pixels that certainly miss the input are set to NaN without
+    sampling.  Serial and GIL-free: tiles run in parallel on Python threads.
+    Returns the number of finite pixels.
     """
     t = out.shape[0]
+    ny, nx = data.shape
     n = 0
-    for r in range(t):
-        fx = ix0 + t - 1 - r + 0.5
-        for c in range(t):
-            z, sth, phi = xyf_to_loc(face, fx, iy0 + c + 0.5, nside)
-            vx, vy, vz = _vec(z, sth, phi)
-            x, y = _to_input_pixel(wcs, m, vx, vy, vz)
-            v = NAN
-            if x == x and y == y:
-                v = sample(order, data, coef, x, y)
-            out[r, c] = v
-            if v == v:
-                n += 1
+    b = min(CULL, t)
+    for r0 in range(0, t, b):
+        r1 = min(t, r0 + b)
+        for c0 in range(0, t, b):
+            c1 = min(t, c0 + b)
+            if _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+                for r in range(r0, r1):
+                    for c in range(c0, c1):
+                        out[r, c] = NAN
+                continue
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+                    v = NAN
+                    if x == x and y == y:
+                        v = sample(order, data, coef, x, y)
+                    out[r, c] = v
+                    if v == v:
+                        n += 1
     return n
-
-
-@kernel
-def nest_to_lonlat_array(pix, nside, order, lon, lat):
-    """Centres (degrees) of nested pixels ``pix`` at ``order``."""
-    for k in range(pix.size):
-        z, sth, phi = pix_to_loc(pix[k], nside, order, True)
-        lon[k] = phi * (180.0 / math.pi)
-        lat[k] = math.atan2(z, sth) * (180.0 / math.pi)
 
 
 @kernel
@@ -342,6 +382,15 @@ def lonlat_to_nest_array(lon, lat, nside, order, out):
         phi = lon[k] * (math.pi / 180.0)
         phi = phi - TWOPI * math.floor(phi / TWOPI)
         out[k] = loc_to_nest(math.sin(lat[k] * (math.pi / 180.0)), phi, nside, order)
+
+
+@kernel
+def nest_to_lonlat_array(pix, nside, order, lon, lat):
+    """Centres (degrees) of nested pixels ``pix`` at ``order``."""
+    for k in range(pix.size):
+        z, sth, phi = pix_to_loc(pix[k], nside, order, True)
+        lon[k] = phi * (180.0 / math.pi)
+        lat[k] = math.atan2(z, sth) * (180.0 / math.pi)
 
 
 @kernel

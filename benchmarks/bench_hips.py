@@ -1,0 +1,154 @@
+"""HiPS generation benchmark: numbamosaic vs reproject 0.21's ``reproject_to_hips``.
+
+One ``SIZE``² float32 star field (TAN, 1″/px by default) is turned into a HiPS
+with **reproject's own arguments**::
+
+    reproject_to_hips((data, wcs), coord_system_out="equatorial",
+                      reproject_function=<library>.reproject_interp,
+                      output_directory=..., tile_size=256)
+
+(level chosen automatically by both, reproject's rule).  Each contender runs
+in a fresh subprocess (``common.py``): ``numbamosaic (cold)`` with an empty
+Numba cache (includes JIT compilation), ``numbamosaic`` re-using that cache
+(all cores, the default), ``numbamosaic 1 thread`` (``threads=False``, as
+reproject's default), and ``reproject``.  Reported: wall time of the call,
+files written, peak RSS, and agreement of the two HiPS (same tile files, max
+|diff| / data range over pixels both cover).
+
+Usage::
+
+    python benchmarks/bench_hips.py                  # 1024², tile_size 256
+    python benchmarks/bench_hips.py --size 512 --skip reproject
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+CENTER = (150.0, 2.0)
+
+
+def make_problem(size, seed=0):
+    from numbamosaic.synthetic import make_star_field, tile_wcs
+
+    shape = (size, size)
+    wcs = tile_wcs(CENTER, shape, 1.0, 0.0)
+    return make_star_field(shape, wcs, noise=1.0, nan_blobs=2, seed=seed), wcs
+
+
+def worker(args):
+    import warnings
+
+    warnings.simplefilter("ignore")
+    state = common.WorkerState()
+    data, wcs = make_problem(args.size)
+    if args.contender == "reproject":
+        import reproject
+        from reproject.hips import reproject_to_hips
+
+        fn, kw = reproject.reproject_interp, {}
+    else:
+        import numbamosaic
+        from numbamosaic.hips import reproject_to_hips
+
+        fn = numbamosaic.reproject_interp
+        kw = {"threads": False} if args.contender == "numbamosaic-1" else {}
+    state.mark_baseline()
+    state.time_call("first", reproject_to_hips, (data, wcs), coord_system_out="equatorial", reproject_function=fn,
+                    output_directory=args.out, tile_size=args.tile_size, **kw)
+    files = [p for p in glob.glob(os.path.join(args.out, "**", "*"), recursive=True) if os.path.isfile(p)]
+    tiles = glob.glob(os.path.join(args.out, "Norder*", "Dir*", "Npix*.fits"))
+    common.worker_report(state, contender=args.contender, files=len(files), tiles=len(tiles))
+
+
+def compare(a, b):
+    """Same tile files? max |diff| / range over pixels both cover."""
+    from astropy.io import fits
+
+    ta = sorted(os.path.relpath(p, a) for p in glob.glob(os.path.join(a, "Norder*", "Dir*", "Npix*.fits")))
+    tb = sorted(os.path.relpath(p, b) for p in glob.glob(os.path.join(b, "Norder*", "Dir*", "Npix*.fits")))
+    worst, lo, hi, cover = 0.0, np.inf, -np.inf, 0
+    for f in sorted(set(ta) & set(tb)):
+        x = fits.getdata(os.path.join(a, f)).astype(np.float64)
+        y = fits.getdata(os.path.join(b, f)).astype(np.float64)
+        cover += int((np.isfinite(x) != np.isfinite(y)).sum())
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any():
+            worst = max(worst, float(np.abs(x[ok] - y[ok]).max()))
+            lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
+    return dict(same_files=ta == tb, n_a=len(ta), n_b=len(tb), coverage_diff=cover,
+                max_diff_over_range=worst / (hi - lo) if hi > lo else float("nan"))
+
+
+def run(size=1024, tile_size=256, skip=(), echo=True):
+    here = os.path.abspath(__file__)
+    tmp = tempfile.mkdtemp(prefix="nm_bench_hips_")
+    cache = os.path.join(tmp, "numba_cache")
+    os.makedirs(cache)
+    base = ["--size", size, "--tile-size", tile_size]
+    results = {}
+    try:
+        if "numbamosaic" not in skip:
+            env = {"NUMBA_CACHE_DIR": cache}
+            for name, c in (("numbamosaic (cold)", "numbamosaic"), ("numbamosaic", "numbamosaic"),
+                            ("numbamosaic 1 thread", "numbamosaic-1")):
+                out = os.path.join(tmp, name.replace(" ", "_").replace("(", "").replace(")", ""))
+                results[name] = common.run_python_worker(here, [c, "--out", out] + base, env=env, echo=echo)
+        if "reproject" not in skip:
+            results["reproject"] = common.run_python_worker(
+                here, ["reproject", "--out", os.path.join(tmp, "reproject")] + base, echo=echo)
+        common.check_errors(results)
+        agreement = None
+        if "numbamosaic" in results and "reproject" in results:
+            agreement = compare(os.path.join(tmp, "numbamosaic"), os.path.join(tmp, "reproject"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ref = results.get("reproject", {}).get("first")
+    rows = [dict(name=k, time=r.get("first"), cpu=r.get("first_cpu"), speedup=common.ratio(ref, r.get("first")),
+                 files=r.get("files"), tiles=r.get("tiles"), hwm=r.get("hwm_mb"), error=r.get("error"))
+            for k, r in results.items()]
+    return rows, agreement
+
+
+def report(rows, agreement, size, tile_size):
+    print(f"\n## reproject_to_hips, one {size}x{size} float32 TAN image, tile_size={tile_size}, "
+          "coord_system_out='equatorial', reproject_interp (reproject's arguments)")
+    print(f"machine: {common.machine_summary()}")
+    f = common.fmt
+    common.print_table(rows, [
+        ("contender", "name"), ("wall s", lambda r: f(r["time"])), ("CPU s", lambda r: f(r["cpu"])),
+        ("x reproject", lambda r: f(r["speedup"], ".1f")), ("files", lambda r: f(r["files"], "d")),
+        ("FITS tiles", lambda r: f(r["tiles"], "d")), ("peak RSS MiB", lambda r: f(r["hwm"], ".0f")),
+        ("error", lambda r: r["error"] or ""),
+    ])
+    if agreement:
+        print(f"agreement: same tile files {agreement['same_files']} ({agreement['n_a']} vs {agreement['n_b']}), "
+              f"coverage differences {agreement['coverage_diff']} px, "
+              f"max |diff| / range {agreement['max_diff_over_range']:.2e}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("contender", nargs="?")
+    p.add_argument("--out")
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--skip", action="append", default=[])
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    rows, agreement = run(args.size, args.tile_size, tuple(args.skip))
+    report(rows, agreement, args.size, args.tile_size)
+
+
+if __name__ == "__main__":
+    main()
