@@ -22,6 +22,7 @@ _LAZY = {
     "reproject_from_healpix": ".healpix",
     "reproject_to_hips": ".hips",
     "mosaic_to_hips": ".hips",
+    "reproject_from_hips": ".hips",
 }
 
 
@@ -51,6 +52,7 @@ __all__ = [
     "reproject_from_healpix",
     "reproject_to_hips",
     "mosaic_to_hips",
+    "reproject_from_hips",
     "find_optimal_celestial_wcs",
     "plan_mosaic",
     "MosaicPlan",

@@ -134,6 +134,24 @@ def test_mosaic_to_hips(tmp_path):
     x, y = mwcs.world_to_pixel(centre)
     block = arr.blocks[int(y // 16), int(x // 16)].compute()
     assert np.array_equal(block, fits.getdata(os.path.join(out, f)).astype(float), equal_nan=True)
+    # reading back: nearest onto a tile's own frame gives the tile; bilinear onto
+    # a TAN frame equals reproject_from_healpix of the HEALPix map the tiles hold
+    from numbamosaic.hips import reproject_from_hips
+
+    h = tile_header(Galactic(), 4, index, 16)
+    near, nfp = reproject_from_hips(out, h, order="nearest-neighbor")
+    assert np.array_equal(near, fits.getdata(os.path.join(out, f)), equal_nan=True)
+    assert np.array_equal(nfp > 0, np.isfinite(near))
+    _, wtan = _image(84.0, -4.5, n=24, scale=0.15)
+    back, bfp = reproject_from_hips(out, wtan, shape_out=(24, 24))
+    hmap = np.full(12 * 256**2, np.nan, dtype=np.float32)
+    spread = lambda v: sum(((v >> b) & 1) << (2 * b) for b in range(4))  # noqa: E731
+    rr, cc = np.mgrid[:16, :16]
+    for g in deep:
+        k = int(g.split("Npix")[1].split(".")[0])
+        hmap[k * 256 + spread(15 - rr) + 2 * spread(cc)] = fits.getdata(os.path.join(out, g))
+    ref, rfp = numbamosaic.reproject_from_healpix((hmap, "galactic"), wtan, shape_out=(24, 24), nested=True)
+    assert np.array_equal(back, ref, equal_nan=True) and np.array_equal(bfp, rfp) and bfp.sum() > 100
     # identical files with one thread
     one = str(tmp_path / "one")
     mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=one, tile_size=16, level=4,

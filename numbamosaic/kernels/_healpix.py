@@ -566,3 +566,87 @@ def sample_positions(data, coef, order, xs, ys, out):
             x = xs[k]
             y = ys[k]
             out[k] = NAN if (x != x or y != y) else sample(order, data, coef, x, y)
+
+
+# --------------------------------------------------------------------------
+# reading HiPS tiles
+# --------------------------------------------------------------------------
+
+
+@kernel
+def _tile_value(stack, keys, tbits, p):
+    """Value of nested pixel ``p`` (order ``tile order + tbits``) from the
+    loaded tiles ``stack[k]`` of tile indices ``keys`` (sorted); NaN if absent."""
+    tile = p >> (2 * tbits)
+    k = np.searchsorted(keys, tile)
+    if k >= keys.size or keys[k] != tile:
+        return NAN
+    sub = p & ((np.int64(1) << (2 * tbits)) - 1)
+    t = stack.shape[1]
+    return stack[k, t - 1 - _compress(sub), _compress(sub >> 1)]
+
+
+@kernel
+def hips_value(stack, keys, tbits, nside, horder, bilinear, cx, cy, cz):
+    """HiPS value at direction ``(cx, cy, cz)`` (HiPS frame) and its footprint,
+    with the same schemes as :func:`healpix_value`."""
+    rr = math.sqrt(cx * cx + cy * cy + cz * cz)
+    cz /= rr
+    lon = math.atan2(cy, cx)
+    if lon < 0.0:
+        lon += TWOPI
+    lat = math.atan2(cz, math.sqrt(cx * cx + cy * cy) / rr)
+    if bilinear:
+        r1, r2, r3, r4, w1, w2, w3, w4 = interp_weights(lon, lat, cz, nside)
+        v = (
+            w1 * _tile_value(stack, keys, tbits, ring_to_nest(r1, nside, horder))
+            + w2 * _tile_value(stack, keys, tbits, ring_to_nest(r2, nside, horder))
+            + w3 * _tile_value(stack, keys, tbits, ring_to_nest(r3, nside, horder))
+            + w4 * _tile_value(stack, keys, tbits, ring_to_nest(r4, nside, horder))
+        )
+    else:
+        v = _tile_value(stack, keys, tbits, loc_to_nest(cz, lon, nside, horder))
+    return v, (1.0 if v == v else 0.0)
+
+
+@kernel
+def _hips_row(stack, keys, tbits, nside, horder, bilinear, wcs, m, y, nx, out, fp):
+    for x in range(nx):
+        vx, vy, vz = pixel_to_native(wcs, 0, float(x), float(y))
+        if vx != vx:
+            out[y, x] = NAN
+            fp[y, x] = 0.0
+            continue
+        cx = m[0] * vx + m[1] * vy + m[2] * vz
+        cy = m[3] * vx + m[4] * vy + m[5] * vz
+        cz = m[6] * vx + m[7] * vy + m[8] * vz
+        out[y, x], fp[y, x] = hips_value(stack, keys, tbits, nside, horder, bilinear, cx, cy, cz)
+
+
+@parallel_kernel
+def hips_to_image_kernel(stack, keys, tbits, nside, horder, bilinear, wcs, m, out, fp):
+    """Interpolate HiPS tiles at every output pixel (output WCS vector ``wcs``,
+    ``m``: output native sphere -> HiPS frame); NaN / footprint 0 where a
+    needed tile is absent."""
+    ny, nx = out.shape
+    for y in prange(ny):
+        _hips_row(stack, keys, tbits, nside, horder, bilinear, wcs, m, y, nx, out, fp)
+
+
+@parallel_kernel
+def hips_at_lonlat_kernel(stack, keys, tbits, nside, horder, bilinear, lon, lat, out, fp):
+    """:func:`hips_to_image_kernel` at given (lon, lat) in degrees (fallback path)."""
+    n = lon.size
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb):
+        for k in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            if lon[k] != lon[k] or lat[k] != lat[k]:
+                out[k] = NAN
+                fp[k] = 0.0
+                continue
+            a = lon[k] * (math.pi / 180.0)
+            d = lat[k] * (math.pi / 180.0)
+            out[k], fp[k] = hips_value(
+                stack, keys, tbits, nside, horder, bilinear, math.cos(d) * math.cos(a), math.cos(d) * math.sin(a),
+                math.sin(d),
+            )
