@@ -249,6 +249,10 @@ def build_parser():
     )
     p.add_argument("bench_args", nargs="*", metavar="ARGS", help="arguments for the benchmark runner")
     p.set_defaults(func=cmd_bench)
+
+    from ._cli_hips import add_parser as add_hips_parser  # imports this module: registered here to avoid a cycle
+
+    add_hips_parser(sub)
     return parser
 
 

@@ -158,3 +158,29 @@ def test_mosaic_to_hips(tmp_path):
                    combine_function="median", threads=1)
     for f in _tiles(out):
         assert np.array_equal(fits.getdata(os.path.join(out, f)), fits.getdata(os.path.join(one, f)), equal_nan=True)
+
+
+def test_cli_hips(tmp_path):
+    from numbamosaic import cli
+
+    paths = []
+    for i, (dx, dy) in enumerate([(0, 0), (1.2, 0.4)]):
+        data, w = _image(83.0 + dx, -5.0 + dy, n=32, scale=0.1, seed=i)
+        paths.append(str(tmp_path / f"in{i}.fits"))
+        fits.PrimaryHDU(data, header=w.to_header()).writeto(paths[-1])
+    out = str(tmp_path / "hips")
+    args = ["hips", str(tmp_path / "in*.fits"), "-o", out, "--order", "4", "--tile-width", "16", "--format", "fits,png",
+            "--combine", "median", "-q"]
+    assert cli.main(args) == 0
+    ref = str(tmp_path / "ref")
+    mosaic_to_hips([(fits.getdata(p), WCS(fits.getheader(p))) for p in paths], coord_system_out="equatorial",
+                   output_directory=ref, level=4, tile_size=16, combine_function="median")
+    files = _tiles(out)
+    assert files == _tiles(ref) and files
+    for f in files:
+        assert np.array_equal(fits.getdata(os.path.join(out, f)), fits.getdata(os.path.join(ref, f)), equal_nan=True)
+        assert os.path.exists(os.path.join(out, f.replace(".fits", ".png")))
+    assert load_properties(out)["hips_tile_format"] == "fits png"
+    assert cli.main(args) == 2  # exists
+    assert cli.main(args + ["--overwrite"]) == 0
+    assert cli.main(["hips", paths[0], "-o", str(tmp_path), "--overwrite", "-q"]) == 2  # not a HiPS: kept

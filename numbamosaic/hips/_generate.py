@@ -50,6 +50,8 @@ from ._layout import (
     tile_face_xy,
     tile_header,
     FitsTileWriter,
+    _card,
+    write_fits_raw,
     tile_path,
     write_image_tile,
     write_moc,
@@ -119,11 +121,11 @@ def candidate_tiles(wcs, shape, frame, level, tile_size):
 
 
 def _data_cut(arrays):
-    """Linear display cut (0.5 and 99.5 percentiles of finite values, on at most ~1e6 samples)."""
+    """Linear display cut (0.5 and 99.5 percentiles of finite values, on ~2.5e5 samples at most)."""
     vals = []
     for a in arrays:
         a = np.asarray(a)
-        stride = max(1, int(math.sqrt(a.size / 1e6 * len(arrays))))
+        stride = max(1, int(math.sqrt(a.size / 2.5e5 * len(arrays))))
         v = np.asarray(a[::stride, ::stride], dtype=np.float64).ravel()
         vals.append(v[np.isfinite(v)])
     v = np.concatenate(vals) if vals else np.zeros(0)
@@ -348,9 +350,10 @@ def _write_allsky(directory, order, tiles, w, formats, cut):
     for fmt in formats:
         path = os.path.join(directory, f"Norder{order}", f"Allsky.{EXTENSION[fmt]}")
         if fmt == "fits":
-            from astropy.io import fits
-
-            fits.PrimaryHDU(disp[::-1]).writeto(path, overwrite=True)
+            h = disp.shape
+            cards = (_card("SIMPLE", True) + _card("BITPIX", -32) + _card("NAXIS", 2) + _card("NAXIS1", h[1])
+                     + _card("NAXIS2", h[0]) + _card("ORDER", order))
+            write_fits_raw(path, cards, disp[::-1])
         else:
             write_image_tile(path, disp[::-1], cut, fmt)
 
@@ -364,6 +367,29 @@ def _centre_and_fov(wcs, shape, frame):
     sep = c[1:].separation(c[0]).deg
     fov = 1.5 * float(np.nanmax(sep)) if np.isfinite(sep).any() else 180.0
     return c[0], fov
+
+
+def _centre_and_fov_many(parsed):
+    """Centre (mean direction of the inputs' centres) and 1.5 x the largest
+    distance from it to an input corner, in degrees."""
+    from astropy.coordinates import SkyCoord
+
+    vs = []
+    for a, w in parsed:
+        ny, nx = a.shape
+        with np.errstate(all="ignore"):
+            c = w.pixel_to_world(np.array([(nx - 1) / 2, -0.5, nx - 0.5, -0.5, nx - 0.5]),
+                                 np.array([(ny - 1) / 2, -0.5, -0.5, ny - 0.5, ny - 0.5])).icrs
+        vs.append(c.cartesian.xyz.value)
+    v = np.concatenate(vs, axis=1)
+    v = v[:, np.all(np.isfinite(v), axis=0)]
+    m = v.sum(axis=1)
+    centre = SkyCoord(np.degrees(np.arctan2(m[1], m[0])), np.degrees(np.arctan2(m[2], np.hypot(m[0], m[1]))),
+                      unit="deg", frame="icrs")
+    c = SkyCoord(np.degrees(np.arctan2(v[1], v[0])), np.degrees(np.arcsin(np.clip(v[2], -1, 1))), unit="deg",
+                 frame="icrs")
+    sep = c.separation(centre).deg
+    return centre, (1.5 * float(np.nanmax(sep)) if np.isfinite(sep).any() else 180.0)
 
 
 def _is_numbamosaic_interp(fn):
@@ -598,7 +624,6 @@ def mosaic_to_hips(
         arr[fp == 0] = np.nan
         return arr
 
-    a0, w0 = max(parsed, key=lambda p: p[0].size)
-    centre, fov = _centre_and_fov(w0, a0.shape, frame)
+    centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            _progress(progress_bar), properties, centre, fov)

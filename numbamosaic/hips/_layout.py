@@ -146,21 +146,37 @@ class FitsTileWriter:
         return tpl
 
     def write(self, path, order, index, array):
-        from astropy.io import fits
-
         pre, post = self._template(order)
         lon0, c1, c2 = tile_reference(order, index, self.tile_size)
-        mid = "".join(fits.Card(k, v).image for k, v in (("CRPIX1", c1), ("CRPIX2", c2), ("CRVAL1", lon0),
-                                                            ("NPIX", int(index))))
-        text = pre + mid + post + "END".ljust(80)
-        text += " " * (-len(text) % 2880)
-        data = np.ascontiguousarray(array, dtype=">f4").tobytes()
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(text.encode("ascii"))
-            f.write(data)
-            f.write(b"\0" * (-len(data) % 2880))
-        os.replace(tmp, path)
+        mid = _card("CRPIX1", c1) + _card("CRPIX2", c2) + _card("CRVAL1", lon0) + _card("NPIX", int(index))
+        write_fits_raw(path, pre + mid + post, array)
+
+
+def _card(key, value):
+    """A fixed-format FITS card for a number (FITS 4.0, section 4.2.4)."""
+    if isinstance(value, bool):
+        text = "T" if value else "F"
+    elif isinstance(value, (int, np.integer)):
+        text = str(int(value))
+    else:
+        text = format(float(value), ".16G")
+    if isinstance(value, (float, np.floating)) and "." not in text and "E" not in text:
+        text += ".0"
+    return f"{key:<8}= {text:>20}".ljust(80)
+
+
+def write_fits_raw(path, cards, array):
+    """Write ``cards`` (80-character images, without END) and a float32 array
+    as a FITS primary HDU, through a temporary name."""
+    text = cards + "END".ljust(80)
+    text += " " * (-len(text) % 2880)
+    data = np.ascontiguousarray(array, dtype=">f4").tobytes()
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(text.encode("ascii"))
+        f.write(data)
+        f.write(b"\0" * (-len(data) % 2880))
+    os.replace(tmp, path)
 
 
 def to_rgba(array, cut):
