@@ -680,7 +680,7 @@ def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, f
                 continue
             w *= sgn
             d = load(data, iy, ix)
-            if d != d:
+            if not math.isfinite(d):  # NaN or inf: a blank input pixel
                 continue
             wgt = 1.0
             if has_w:
@@ -735,7 +735,7 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
             iy = int(fy0)
             ix = int(fx0)
             d = load(data, iy, ix)
-            if d != d:
+            if not math.isfinite(d):  # NaN or inf: a blank input pixel
                 return V, SV, SW
             wgt = 1.0
             if wdata.shape[0] > 0:
@@ -831,7 +831,7 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
         if npc < 3:
             continue
         d = load(data, iy, ix)
-        if d != d:
+        if not math.isfinite(d):  # NaN or inf: a blank input pixel
             continue
         wgt = 1.0
         if has_w:

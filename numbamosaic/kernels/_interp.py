@@ -13,7 +13,8 @@ outer half pixel clamped to the border pixel centre, NaN outside.
 Orders: 0 nearest, 1 bilinear, 2 biquadratic and 3 bicubic (B-splines on
 prefiltered coefficients, as ``scipy.ndimage.map_coordinates``; mirror
 extension), 4 Lanczos-3 (normalised windowed sinc, edge-clamped).  A NaN
-input pixel affects only outputs whose stencil gives it a non-zero weight.
+input pixel affects only outputs whose stencil gives it a non-zero weight;
+an infinite one likewise (the sinks treat a non-finite value as blank).
 """
 
 import math
@@ -192,7 +193,7 @@ def _spline(order, data, coef, x, y):
             wx = wx0 if b == 0 else (wx1 if b == 1 else (wx2 if b == 2 else wx3))
             ii = _mirror(sx + b, nx)
             d = load(data, jj, ii)
-            if d != d:
+            if not math.isfinite(d):  # NaN or inf in the stencil blanks this output only
                 return NAN
             row += wx * coef[jj, ii]
         v += wy * row

@@ -6,7 +6,7 @@ hands them to :func:`deposit`, which implements reproject's combine semantics
 in place on a pair of buffers ``(val, wt)``:
 
 =========  ===========================================================
-sink       update (only where v and f are finite)
+sink       update (only where v is finite and f is not NaN)
 =========  ===========================================================
 WRITE      ``val = v``, ``wt = f`` (NaN / 0 where invalid): plain output
 VALUE      ``val = v`` only (no footprint wanted)
@@ -15,6 +15,9 @@ FIRST      where ``f > 0`` and ``wt == 0``: ``val = v``, ``wt = f``
 LAST       where ``f > 0``: ``val = v``, ``wt = f``
 MIN, MAX   where ``f > 0`` and ``v`` beats ``val`` (initialised +-inf)
 =========  ===========================================================
+
+A non-finite value (NaN or +-inf) counts as blank, so an infinite input
+pixel blanks only the outputs whose stencil reaches it, like NaN.
 
 The background model ``bg`` (constant + tilt in output pixels) is subtracted
 before depositing.  Inputs are deposited in input order and each output
@@ -40,7 +43,7 @@ SINK_VALUE = 6  # like WRITE, but the weight buffer is not touched
 def deposit(sink, val, wt, j, i, v, f):
     """Deposit value ``v`` with weight ``f`` at buffer index ``(j, i)``."""
     if sink == SINK_WRITE:
-        if v == v and f == f:
+        if math.isfinite(v) and f == f:
             val[j, i] = v
             wt[j, i] = f
         else:
@@ -48,9 +51,9 @@ def deposit(sink, val, wt, j, i, v, f):
             wt[j, i] = 0.0
         return
     if sink == SINK_VALUE:
-        val[j, i] = v if (v == v and f == f) else math.nan
+        val[j, i] = v if (math.isfinite(v) and f == f) else math.nan
         return
-    if not (v == v and f == f):
+    if not (math.isfinite(v) and f == f):
         return
     if sink == SINK_SUM:
         val[j, i] += v * f
@@ -84,7 +87,7 @@ def deposit_row(sink, val, wt, j, i0, vs, fs, n):
         for k in range(n):
             v = vs[k]
             f = fs[k]
-            if v == v and f == f:
+            if math.isfinite(v) and f == f:
                 val[j, i0 + k] = v
                 wt[j, i0 + k] = f
             else:
@@ -93,12 +96,12 @@ def deposit_row(sink, val, wt, j, i0, vs, fs, n):
     elif sink == SINK_VALUE:
         for k in range(n):
             v = vs[k]
-            val[j, i0 + k] = v if (v == v and fs[k] == fs[k]) else math.nan
+            val[j, i0 + k] = v if (math.isfinite(v) and fs[k] == fs[k]) else math.nan
     elif sink == SINK_SUM:
         for k in range(n):
             v = vs[k]
             f = fs[k]
-            if v == v and f == f:
+            if math.isfinite(v) and f == f:
                 val[j, i0 + k] += v * f
                 wt[j, i0 + k] += f
     else:

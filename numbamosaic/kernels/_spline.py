@@ -7,7 +7,8 @@ coefficients, obtained with the recursive filter of Unser, Aldroubi & Eden
 ``scipy.ndimage.spline_filter`` does.
 
 reproject runs scipy's filter on data containing NaN, so one blank pixel
-makes the whole image NaN (reproject issue 464).  Here blank pixels are first
+makes the whole image NaN (reproject issue 464).  Here blank (NaN or
+infinite) pixels are first
 filled by linear interpolation along their row from the nearest valid
 neighbours (the filter then sees a smooth surface), and the interpolation
 kernel separately marks any output whose stencil touches a blank pixel as
@@ -63,12 +64,12 @@ def _filter_line(c, z):
 
 @kernel
 def _fill_row(data, j, dst):
-    """Copy row ``j``, filling NaN by linear interpolation between valid neighbours."""
+    """Copy row ``j``, filling non-finite values by linear interpolation between finite neighbours."""
     n = data.shape[1]
     last = -1
     for k in range(n):
         v = load(data, j, k)
-        if v == v:
+        if math.isfinite(v):
             if last == -1 and k > 0:
                 for m in range(k):
                     dst[m] = v
