@@ -388,7 +388,9 @@ def reproject_adaptive(
         The input x / y axis is periodic (overrides ``boundary_mode`` on it).
     bad_value_mode : {'strict', 'ignore', 'constant'}
         NaN and Inf input values propagate (``'strict'``), are skipped
-        (``'ignore'``), or are replaced by ``bad_fill_value``.
+        (``'ignore'``), or are replaced by ``bad_fill_value``.  As for every
+        method here, an output reached by an infinite input is blank (NaN,
+        footprint 0) where reproject returns +-inf.
     bad_fill_value : float
         Replacement for the ``'constant'`` bad-value mode.
     output_array, output_footprint : ndarray, optional
