@@ -3,6 +3,6 @@ combining many inputs with numbamosaic's combine functions."""
 
 from ._generate import mosaic_to_hips, reproject_to_hips
 from ._layout import load_properties, tile_header, tile_path
-from ._read import reproject_from_hips
+from ._read import hips_as_dask_array, reproject_from_hips
 
-__all__ = ["reproject_to_hips", "mosaic_to_hips", "reproject_from_hips", "load_properties", "tile_header", "tile_path"]
+__all__ = ["reproject_to_hips", "mosaic_to_hips", "reproject_from_hips", "hips_as_dask_array", "load_properties", "tile_header", "tile_path"]

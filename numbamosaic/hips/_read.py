@@ -119,3 +119,110 @@ def reproject_from_hips(input_directory, output_projection, shape_out=None, leve
                                       np.ascontiguousarray(sph.lat.deg, dtype=float),
                                       out[y0:y1].reshape(-1), fp[y0:y1].reshape(-1))
     return out, fp
+
+
+def map_header(frame, level, tile_size):
+    """FITS header of the whole-sky HPX map of ``level`` (``5 * 2**level`` tiles a
+    side, the projection origin at the centre), reproject's layout."""
+    from ._layout import _base_header
+
+    size = 5 * 2**level * tile_size
+    h = _base_header(frame, level, tile_size)
+    h["CRPIX1"] = size / 2 + 0.5
+    h["CRPIX2"] = size / 2 + 0.5
+    h["NAXIS"] = 2
+    h["NAXIS1"] = size
+    h["NAXIS2"] = size
+    return h
+
+
+_JRLL = (2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4)
+_JPLL = (1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7)
+
+
+def map_chunk_tile(level, tile_size, i, j):
+    """Nested index of the tile in chunk ``(i, j)`` of the map (None off the sky).
+
+    Inverts ``x = 45 (jpll + (fx - fy) / N)``, ``y = 45 (2 - jrll + (fx + fy) / N)``
+    at the chunk's centre (see ``_layout``)."""
+    n = tile_size * 2**level
+    size = 5 * 2**level * tile_size
+    c = size / 2 + 0.5
+    p1 = j * tile_size + tile_size / 2 + 0.5
+    p2 = i * tile_size + tile_size / 2 + 0.5
+    u = (-(p1 - c) - (p2 - c)) / n
+    v = ((p1 - c) - (p2 - c)) / n
+    for face in range(12):
+        for wrap in (0.0, 8.0, -8.0):
+            d = u + wrap - _JPLL[face]
+            s = v - 2 + _JRLL[face]
+            fx = 0.5 * n * (s + d)
+            fy = 0.5 * n * (s - d)
+            if 0 <= fx < n and 0 <= fy < n:
+                ix, iy = int(fx) // tile_size, int(fy) // tile_size
+                spread = 0
+                for b in range(level):
+                    spread |= ((ix >> b) & 1) << (2 * b) | ((iy >> b) & 1) << (2 * b + 1)
+                return (face << (2 * level)) + spread
+    return None
+
+
+class _HiPSMap:
+    """Array-like view of a HiPS order as the whole-sky HPX map (for dask)."""
+
+    def __init__(self, directory, level, tile_size):
+        self.directory = directory
+        self.level = level
+        self.t = tile_size
+        n = 5 * 2**level * tile_size
+        self.shape = (n, n)
+        self.ndim = 2
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, item):
+        from astropy.io import fits
+
+        rows, cols = item
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        out = np.full(shape, np.nan, dtype=np.float32)
+        if 0 in shape:
+            return out
+        idx = map_chunk_tile(self.level, self.t, rows.start // self.t, cols.start // self.t)
+        if idx is not None:
+            path = tile_path(self.directory, self.level, idx, "fits")
+            if os.path.exists(path):
+                with fits.open(path, memmap=False) as hdul:
+                    tile = np.asarray(hdul[0].data, dtype=np.float32)
+                r0, c0 = rows.start % self.t, cols.start % self.t
+                out[...] = tile[r0 : r0 + shape[0], c0 : c0 + shape[1]]
+        return out
+
+
+def hips_as_dask_array(directory, *, level=None):
+    """A HiPS order as a lazy dask array of the whole-sky HPX map and its WCS.
+
+    Same layout as :func:`reproject.hips.hips_as_dask_array` (map of
+    ``5 * 2**level`` tiles a side, one chunk per tile, NaN where there is no
+    tile); chunks read their tile file when computed.  Needs dask.
+
+    Parameters
+    ----------
+    directory : str
+        HiPS directory with FITS tiles.
+    level : int, optional
+        Order to read (default: the deepest).
+
+    Returns
+    -------
+    array : dask.array.Array (float32)
+    wcs : astropy.wcs.WCS
+    """
+    import uuid
+
+    import dask.array as da
+    from astropy.wcs import WCS
+
+    props, level, t, frame = _open(directory, level)
+    wrapper = _HiPSMap(directory, level, t)
+    arr = da.from_array(wrapper, chunks=(t, t), name=f"hips-{uuid.uuid4()}", meta=np.array([], dtype=np.float32))
+    return arr, WCS(map_header(frame, level, t))
