@@ -14,7 +14,7 @@ from .. import _threads  # noqa: F401  (threading layer before any kernel runs)
 from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data, parse_output_projection
 from .._threads import numba_threads, resolve_threads
 from ..wcs import UnsupportedWCS, describe_wcs
-from ..wcs._layout import W_ROT
+from ..wcs._layout import PROJ_CODES, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP
 from ..wcs._transform import frame_rotation
 
 #: points per astropy call on the fallback paths
@@ -66,12 +66,29 @@ def _interp_order(order):
 
 
 def input_to_frame_matrix(wcs, frame):
-    """``(wcs_vector, M)``: native WCS vector and the 3x3 matrix taking unit
-    vectors in ``frame`` to the WCS's native sphere; raises UnsupportedWCS."""
+    """``(wcs_vector, m)`` for the kernels of ``kernels._healpix``: the native
+    WCS vector and ``m`` (19 float64): the 3x3 matrix taking unit vectors in
+    ``frame`` to the WCS's native sphere, then, for a gnomonic WCS without
+    distortion, a flag and the 3x3 matrix taking them to homogeneous input
+    pixels (see ``_to_input_pixel``).  Raises UnsupportedWCS."""
     nw = describe_wcs(wcs)
     F = frame_rotation(frame, nw.frame)
-    R = nw.vector[W_ROT : W_ROT + 9].reshape(3, 3)
-    return nw.vector, np.ascontiguousarray((R.T @ F).ravel())
+    v = nw.vector
+    R = v[W_ROT : W_ROT + 9].reshape(3, 3)
+    M = R.T @ F
+    m = np.zeros(19)
+    m[:9] = M.ravel()
+    if int(v[W_CODE]) == PROJ_CODES["TAN"] and v[W_SIP] == 0.0 and v[W_PV + PV_X0] == 0.0 and v[W_PV + PV_Y0] == 0.0:
+        r2d = 180.0 / np.pi
+        mi = v[W_MINV : W_MINV + 4].reshape(2, 2)
+        cx, cy = v[W_CRPIX : W_CRPIX + 2]
+        # native w -> (X, Y) = r2d (wy, -wx) / wz -> pixel = mi (X, Y) + crpix, homogeneous in w
+        B = np.array([[-r2d * mi[0, 1], r2d * mi[0, 0], cx],
+                      [-r2d * mi[1, 1], r2d * mi[1, 0], cy],
+                      [0.0, 0.0, 1.0]])
+        m[9] = 1.0
+        m[10:] = (B @ M).ravel()
+    return v, m
 
 
 def reproject_to_healpix(input_data, coord_system_out, hdu_in=0, order="bilinear", nested=False, nside=128,

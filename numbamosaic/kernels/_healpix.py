@@ -265,8 +265,19 @@ def pix_to_vec(pix, nside, order, nested):
 
 @kernel
 def _to_input_pixel(wcs, m, vx, vy, vz):
-    """Celestial unit vector (HEALPix frame) -> input pixel through ``m``
-    (3x3 row-major: HEALPix celestial frame -> input native sphere)."""
+    """Celestial unit vector (HEALPix frame) -> input pixel.
+
+    ``m[0:9]`` is the 3x3 rotation (row-major) from the HEALPix frame to the
+    input's native sphere.  When ``m[9] != 0`` the input is a gnomonic (TAN)
+    WCS without distortion and ``m[10:19]`` is the 3x3 matrix taking the unit
+    vector straight to homogeneous input pixels (the gnomonic projection is
+    projective): two divisions instead of the WCS chain.
+    """
+    if m[9] != 0.0:
+        den = m[16] * vx + m[17] * vy + m[18] * vz
+        if not den > 0.0:  # behind the tangent plane
+            return NAN, NAN
+        return (m[10] * vx + m[11] * vy + m[12] * vz) / den, (m[13] * vx + m[14] * vy + m[15] * vz) / den
     wx = m[0] * vx + m[1] * vy + m[2] * vz
     wy = m[3] * vx + m[4] * vy + m[5] * vz
     wz = m[6] * vx + m[7] * vy + m[8] * vz
