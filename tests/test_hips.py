@@ -52,7 +52,7 @@ def test_tile_frames_are_healpix_pixels():
         assert hp.healpix_to_skycoord(pix).separation(sky).deg.max() < 1e-8, index
 
 
-def test_reproject_to_hips_matches_reproject(tmp_path):
+def test_reproject_to_hips_matches_reproject(tmp_path, monkeypatch):
     # on longitude 180 (face 6: reproject splits these tiles in two frames)
     data, w = _image(180.0, 0.0)
     ours, ref, one = (str(tmp_path / n) for n in ("ours", "ref", "one"))
@@ -71,11 +71,18 @@ def test_reproject_to_hips_matches_reproject(tmp_path):
         assert np.abs(a[ok] - b[ok]).max() <= 1e-5 * np.ptp(data), f
     props = load_properties(ours)
     assert props["hips_order"] == load_properties(ref)["hips_order"] and props["hips_frame"] == "equatorial"
-    # the same files whatever the thread count
+    # the same files whatever the thread count and the grouping of deepest tiles
+    # (groups of 4 tiles: the streaming pyramid builds the orders above)
+    from numbamosaic.hips import _generate
+
+    monkeypatch.setattr(_generate, "GROUP_DEPTH", 1)
     reproject_to_hips((data, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
                       output_directory=one, tile_size=32, threads=False)
+    assert _tiles(one) == files
     for f in files:
         assert np.array_equal(fits.getdata(os.path.join(ours, f)), fits.getdata(os.path.join(one, f)), equal_nan=True)
+    assert np.array_equal(fits.getdata(os.path.join(ours, "Moc.fits"), 1)["UNIQ"],
+                          fits.getdata(os.path.join(one, "Moc.fits"), 1)["UNIQ"])
 
 
 def test_mosaic_to_hips(tmp_path):

@@ -21,9 +21,12 @@ Pipeline
    as hipsgen; the ``Allsky`` image of order ``min(3, level)``; the coverage
    MOC (``Moc.fits``); ``properties`` and ``index.html``.
 
-Memory: the input arrays (memory-mapped for files), one tile per thread and,
-between orders, the 2x2-reduced copies of the tiles of one order (a quarter
-of that order's tiles).
+Memory: the input arrays (memory-mapped for files), one group of deepest
+tiles (at most ``4**GROUP_DEPTH``) with their 2x2 reductions, four reduced
+children per order above the group (a streaming pyramid: children arrive in
+nested order), the order-3 Allsky thumbnails (at most 768 x 64**2 pixels)
+and the coverage MOC, normalised group by group.  The candidate list holds
+one integer per deepest tile the inputs may touch.
 """
 
 import math
@@ -48,6 +51,7 @@ from ._layout import (
     reduce2x2,
     save_properties,
     tile_face_xy,
+    uniq_orders,
     tile_header,
     FitsTileWriter,
     _card,
@@ -69,6 +73,8 @@ ALLSKY_ORDER = 3
 ALLSKY_WIDTH = 64
 #: MOC resolution: 2**MOC_EXTRA cells a tile side (at most)
 MOC_EXTRA = 4
+#: deepest tiles are processed in groups of at most 4**GROUP_DEPTH (one subtree)
+GROUP_DEPTH = 3
 
 
 def _pixel_scale_deg(wcs, shape):
@@ -240,60 +246,91 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
         if arr is None or not np.isfinite(arr).any():
             return None
         writer.write(level, int(index), arr)
+        cells = _moc_cells(level, int(index), arr, extra)
+        if coord_system_out != "equatorial":
+            cells = _cells_to_icrs(cells, level + extra, frame)
         return (
             int(index),
             reduce2x2(arr) if level > 0 else None,
-            _moc_cells(level, int(index), arr, extra),
+            cells,
             float(np.nanmin(arr)),
             float(np.nanmax(arr)),
             _shrink(arr, allsky_w) if level == allsky_order else None,
         )
 
-    results = [r for r in _map_threads(deepest, list(candidates), nthreads, progress_bar) if r is not None]
-    written = {level: [r[0] for r in results]}
-    reduced = {r[0]: r[1] for r in results}
-    moc = [r[2] for r in results]
-    for r in results:
-        lo_hi[0] = min(lo_hi[0], r[3])
-        lo_hi[1] = max(lo_hi[1], r[4])
-        if r[5] is not None:
-            allsky[r[0]] = r[5]
-    del results
-    for order in range(level - 1, -1, -1):
-        parents = sorted({i >> 2 for i in reduced})
+    def build_parent(order, p, children):
+        """Write tile ``p`` of ``order`` from its children's 2x2 reductions ``{sub: array}``."""
+        arr = np.full((tile_size, tile_size), np.nan, dtype=np.float32)
+        for sub, c in children.items():
+            place_child(arr, c, sub)
+        writer.write(order, p, arr)
+        if order == allsky_order:
+            allsky[p] = _shrink(arr, allsky_w)
+        return reduce2x2(arr) if order > 0 else None
 
-        def build_parent(p, order=order, children=reduced):
-            arr = np.full((tile_size, tile_size), np.nan)
-            for sub in range(4):
-                c = children.get(4 * p + sub)
-                if c is not None:
-                    place_child(arr, c, sub)
-            arr = arr.astype(np.float32)
-            writer.write(order, p, arr)
-            return p, (reduce2x2(arr) if order > 0 else None), (_shrink(arr, allsky_w) if order == allsky_order else None)
+    # Deepest tiles are processed in groups, one per ancestor at order
+    # ``top`` (at most 4**GROUP_DEPTH tiles, on threads); each group's subtree
+    # is completed up to that ancestor, whose reduction then enters a
+    # streaming pyramid for the orders above (children arrive in nested
+    # order, so a parent is complete when the next child has another parent).
+    # Memory: one group's reduced tiles plus four children per order.
+    top = max(0, level - GROUP_DEPTH)
+    shift = 2 * (level - top)
+    groups = {}
+    for idx in candidates:
+        groups.setdefault(int(idx) >> shift, []).append(int(idx))
+    pending = {}  # order -> (parent index, {sub: reduced child})
+    counts = {o: 0 for o in range(level + 1)}
 
-        out = _map_threads(build_parent, parents, nthreads, None)
-        written[order] = parents
-        reduced = {p: r for p, r, _ in out}
-        for p, _, a in out:
-            if a is not None:
-                allsky[p] = a
-    if written[level]:
+    def push(order, index, red):
+        if order == 0:
+            return
+        po, p = order - 1, index >> 2
+        cur = pending.get(po)
+        if cur is not None and cur[0] != p:
+            finish(po)
+        pending.setdefault(po, (p, {}))[1][index & 3] = red
+
+    def finish(po):
+        p, children = pending.pop(po)
+        counts[po] += 1
+        push(po, p, build_parent(po, p, children))
+
+    moc_parts = []
+    roots = sorted(groups)
+    for root in (roots if progress_bar is None else progress_bar(roots)):
+        results = [r for r in _map_threads(deepest, groups[root], nthreads, None) if r is not None]
+        if not results:
+            continue
+        counts[level] += len(results)
+        reduced = {r[0]: r[1] for r in results}
+        moc_parts.append(moc_uniq(np.concatenate([r[2] for r in results]), level + extra))
+        for r in results:
+            lo_hi[0] = min(lo_hi[0], r[3])
+            lo_hi[1] = max(lo_hi[1], r[4])
+            if r[5] is not None:
+                allsky[r[0]] = r[5]
+        del results
+        for order in range(level - 1, top - 1, -1):
+            parents = {}
+            for i, red in reduced.items():
+                parents.setdefault(i >> 2, {})[i & 3] = red
+            keys = sorted(parents)
+            reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None)
+            counts[order] += len(keys)
+            reduced = dict(zip(keys, reds))
+        for p, red in reduced.items():
+            push(top, p, red)
+    while pending:
+        finish(max(pending))
+    written = counts
+    if counts[level]:
         _write_allsky(directory, allsky_order, allsky, allsky_w, formats, cut)
         moc_order = level + extra
-        cells = np.concatenate(moc)
-        if coord_system_out != "equatorial":
-            lon = np.empty(cells.size)
-            lat = np.empty(cells.size)
-            nest_to_lonlat_array(cells, 1 << moc_order, moc_order, lon, lat)
-            c = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).transform_to(ICRS())
-            cells = np.empty(lon.size, dtype=np.int64)
-            lonlat_to_nest_array(
-                np.ascontiguousarray(c.ra.deg), np.ascontiguousarray(c.dec.deg), 1 << moc_order, moc_order, cells
-            )
-        uniq = moc_uniq(cells, moc_order)
+        uniq = moc_uniq(np.concatenate(moc_parts), moc_order, is_uniq=True)
         write_moc(os.path.join(directory, "Moc.fits"), uniq, moc_order)
-        sky_fraction = float(np.unique(cells).size) / (12 * 4**moc_order)
+        orders = uniq_orders(uniq, moc_order)
+        sky_fraction = float(np.sum(4.0 ** (-orders))) / 12.0
     else:
         import warnings
 
@@ -327,6 +364,20 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
     with open(os.path.join(directory, "index.html"), "w") as f:
         f.write(INDEX_HTML.format(title=props["obs_title"]))
     return written
+
+
+def _cells_to_icrs(cells, order, frame):
+    """Nested cells of ``order`` in ``frame`` -> the ICRS cells holding their centres (MOCs are ICRS)."""
+    from astropy.coordinates import ICRS, SkyCoord
+    import astropy.units as u
+
+    lon = np.empty(cells.size)
+    lat = np.empty(cells.size)
+    nest_to_lonlat_array(cells, 1 << order, order, lon, lat)
+    c = SkyCoord(lon * u.deg, lat * u.deg, frame=frame).transform_to(ICRS())
+    out = np.empty(lon.size, dtype=np.int64)
+    lonlat_to_nest_array(np.ascontiguousarray(c.ra.deg), np.ascontiguousarray(c.dec.deg), 1 << order, order, out)
+    return out
 
 
 def _shrink(arr, w):

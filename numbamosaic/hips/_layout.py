@@ -257,21 +257,46 @@ def load_properties(directory):
     return props
 
 
-def moc_uniq(cells, order):
-    """Normalised MOC (NUNIQ values, sorted) of a set of nested cells at ``order``:
-    every complete group of four siblings is replaced by its parent."""
-    cells = np.unique(np.asarray(cells, dtype=np.int64))
-    uniq = []
+def uniq_orders(uniq, max_order):
+    """Order of each NUNIQ value (``4 * 4**o <= uniq < 16 * 4**o``), exactly in integers."""
+    uniq = np.asarray(uniq, dtype=np.int64)
+    orders = np.full(uniq.shape, -1, dtype=np.int64)
+    for o in range(max_order + 1):
+        orders[(uniq >= 4 * 4**o) & (uniq < 16 * 4**o)] = o
+    return orders
+
+
+def moc_uniq(cells, order, is_uniq=False):
+    """Normalised MOC (sorted NUNIQ values) of nested ``cells`` at ``order``
+    (or of NUNIQ values of mixed orders up to ``order`` with ``is_uniq``):
+    duplicates and cells inside others are dropped and every complete group
+    of four siblings is replaced by its parent (MOC 1.1, section 2.3)."""
+    cells = np.asarray(cells, dtype=np.int64)
+    by_order = {}
+    if is_uniq:
+        orders = uniq_orders(cells, order)
+        for o in np.unique(orders):
+            by_order[int(o)] = cells[orders == o] - 4 * 4 ** int(o)
+    else:
+        by_order[order] = cells
+    out = []
+    carry = np.zeros(0, dtype=np.int64)
     for o in range(order, -1, -1):
-        if o == 0:
-            uniq.append(4 * 4**o + cells)
-            break
-        parent, counts = np.unique(cells >> 2, return_counts=True)
-        full = parent[counts == 4]
-        keep = cells[~np.isin(cells >> 2, full)]
-        uniq.append(4 * 4**o + keep)
-        cells = full
-    return np.sort(np.concatenate(uniq)) if uniq else np.zeros(0, dtype=np.int64)
+        cur = np.unique(np.concatenate([by_order.get(o, np.zeros(0, dtype=np.int64)), carry]))
+        if o > 0:
+            parent, counts = np.unique(cur >> 2, return_counts=True)
+            carry = parent[counts == 4]
+            cur = cur[~np.isin(cur >> 2, carry)]
+        out.append(cur)
+    # cells contained in a coarser cell kept at a lower order are dropped
+    res = []
+    for k, cur in enumerate(out):
+        o = order - k
+        keep = cur
+        for j in range(k + 1, len(out)):
+            keep = keep[~np.isin(keep >> (2 * (j - k)), out[j])]
+        res.append(4 * 4**o + keep)
+    return np.sort(np.concatenate(res)) if res else np.zeros(0, dtype=np.int64)
 
 
 def write_moc(path, uniq, order):
