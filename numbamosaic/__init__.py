@@ -11,7 +11,14 @@ cached on disk.
 
 from . import _threads  # noqa: F401  (selects a thread-safe Numba threading layer)
 from .interpolation import reproject_interp
-from .mosaic import MosaicMemoryError, MosaicPlan, find_optimal_celestial_wcs, plan_mosaic, reproject_and_coadd
+from .mosaic import (
+    MosaicMemoryError,
+    MosaicPlan,
+    find_optimal_celestial_wcs,
+    mosaic_to_fits,
+    plan_mosaic,
+    reproject_and_coadd,
+)
 
 __version__ = "0.1.0"
 
@@ -53,6 +60,7 @@ __all__ = [
     "reproject_to_hips",
     "mosaic_to_hips",
     "reproject_from_hips",
+    "mosaic_to_fits",
     "find_optimal_celestial_wcs",
     "plan_mosaic",
     "MosaicPlan",

@@ -25,16 +25,36 @@ The layout is the one the command line writes and documents:
 The file is written to a temporary file in the destination directory and
 renamed into place only after it is complete: an error (or Ctrl-C) never
 leaves a half-written output, and an existing file is replaced atomically.
+
+Two writers produce this layout:
+
+* :class:`FitsMosaic` (used by the command line and
+  :func:`numbamosaic.mosaic_to_fits`) writes both headers first, reserves
+  the whole file (``posix_fallocate``: a full disk is reported before any
+  work), then exposes the two data areas as tile sinks
+  (:class:`FitsImageArea`) that :func:`numbamosaic.reproject_and_coadd`
+  accepts as ``output_array`` / ``output_footprint``.  Each finished tile
+  is computed in a native-endian tile buffer and copied once, byte-swapped
+  to big-endian, into the memory-mapped data area; the pages it touched are
+  then dropped from the process's resident set (``madvise(MADV_DONTNEED)``;
+  the data stay in the page cache and reach the disk by normal writeback).
+  No full-size array is ever held in memory, and there is no second pass.
+  Where ``posix_fallocate`` or ``madvise`` are not available, tiles are
+  written row by row with ``pwrite`` instead.
+* :func:`write_mosaic` writes arrays that are already in memory.
 """
 
 import datetime
+import errno
+import mmap
 import os
 import tempfile
+import threading
 import warnings
 
 import numpy as np
 
-__all__ = ["write_mosaic", "provenance_header", "fits_size"]
+__all__ = ["write_mosaic", "provenance_header", "fits_size", "FitsMosaic", "FitsImageArea", "DiskFullError"]
 
 #: at most this many ``NMINnnnn`` cards; further inputs go to ``HISTORY``
 MAX_INPUT_CARDS = 9999
@@ -239,3 +259,416 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# ---------------------------------------------------------------------------
+# Streaming writer: headers first, data areas written tile by tile
+# ---------------------------------------------------------------------------
+
+#: errno values that mean "no room left" (full disk, exhausted quota)
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _size_text(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+
+
+def _free_bytes(directory):
+    try:
+        st = os.statvfs(directory)
+        return st.f_bavail * st.f_frsize
+    except (OSError, AttributeError):
+        return None
+
+
+class DiskFullError(OSError):
+    """No room for the output file on its file system (``errno.ENOSPC``).
+
+    ``str(exc)`` and ``exc.strerror`` say the disk is full; ``exc.filename``
+    is the output path.
+    """
+
+    def __init__(self, path, need=None, free=None, errnum=errno.ENOSPC):
+        detail = "disk full" if errnum == errno.ENOSPC else "disk quota exceeded"
+        if need is not None:
+            detail += f" (the file needs {_size_text(need)}"
+            detail += f", {_size_text(free)} free)" if free is not None else ")"
+        detail += " while writing"
+        super().__init__(errnum, detail, os.fspath(path))
+
+
+def _primary_and_extension_headers(shape, dtype, wcs, provenance, header, footprint_name):
+    """``(primary, extension)`` headers of a mosaic file of ``shape``/``dtype``.
+
+    The same cards, in the same order, as :func:`write_mosaic` writes.
+    """
+    from astropy.io import fits
+
+    stub = np.empty((1, 1), np.dtype(dtype).newbyteorder(">"))  # BITPIX and the mandatory cards
+    ny, nx = (int(s) for s in shape)
+    primary = fits.PrimaryHDU(data=stub, header=mosaic_header(wcs, provenance, header)).header
+    fp_header = fits.Header()
+    fp_header.extend(_wcs_header(wcs), update=True)
+    fp_header["BUNIT"] = ("", "summed input weights (coverage)")
+    ext = fits.ImageHDU(data=stub, header=fp_header, name=footprint_name).header
+    for h in (primary, ext):
+        h["NAXIS1"] = nx
+        h["NAXIS2"] = ny
+    return primary, ext
+
+
+class _OpenFile:
+    """A FITS file being written: its descriptor, and a shared mapping when
+    the whole file could be reserved (else rows are written with ``pwrite``).
+
+    Data areas are addressed by byte offset; tiles are converted to the
+    area's big-endian dtype on the way in.
+    """
+
+    def __init__(self, path, fd, size, mapped, name=None):
+        self.path = path
+        self.name = name or path  # the destination, for error messages
+        self.fd = fd
+        self.size = int(size)
+        self.mm = mmap.mmap(fd, self.size, access=mmap.ACCESS_WRITE) if mapped else None
+        self.can_drop = self.mm is not None and hasattr(self.mm, "madvise") and hasattr(mmap, "MADV_DONTNEED")
+
+    @classmethod
+    def reopen(cls, path):
+        """Open an existing (reserved) file for writing, e.g. on a dask worker."""
+        fd = os.open(path, os.O_RDWR)
+        try:
+            return cls(path, fd, os.fstat(fd).st_size, mapped=True)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def write(self, offset, shape, dtype, y0, y1, x0, x1, value):
+        """``area[y0:y1, x0:x1] = value`` for the data area at ``offset``."""
+        ny, nx = shape
+        isz = dtype.itemsize
+        try:
+            if self.mm is not None:
+                area = np.ndarray(shape, dtype=dtype, buffer=self.mm, offset=offset)
+                try:
+                    area[y0:y1, x0:x1] = value  # the byte swap happens in this copy
+                finally:
+                    del area  # the mapping can only be closed without exported buffers
+                if self.can_drop:
+                    # drop the written pages from this process's resident set (they
+                    # stay in the page cache, dirty, and are written back as usual)
+                    start = offset + (y0 * nx + x0) * isz
+                    end = offset + ((y1 - 1) * nx + x1) * isz
+                    start -= start % mmap.PAGESIZE
+                    end = min(self.size, -(-end // mmap.PAGESIZE) * mmap.PAGESIZE)
+                    self.mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+                return
+            block = np.empty((y1 - y0, x1 - x0), dtype=dtype)
+            block[...] = value
+            if x0 == 0 and x1 == nx:
+                self._pwrite(memoryview(block).cast("B"), offset + y0 * nx * isz)
+            else:
+                for j in range(y1 - y0):
+                    self._pwrite(memoryview(block[j]).cast("B"), offset + ((y0 + j) * nx + x0) * isz)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise DiskFullError(self.name, errnum=exc.errno) from exc
+            raise
+
+    def _pwrite(self, buf, pos):
+        while len(buf):
+            n = os.pwrite(self.fd, buf, pos)
+            buf, pos = buf[n:], pos + n
+
+    def flush(self):
+        """Write everything to the disk (``msync`` + ``fsync``)."""
+        try:
+            if self.mm is not None:
+                self.mm.flush()
+            os.fsync(self.fd)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise DiskFullError(self.name, errnum=exc.errno) from exc
+            raise
+
+    def close(self):
+        if self.mm is not None:
+            self.mm.close()
+            self.mm = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+#: files reopened by this process (dask workers writing into the client's file)
+_REOPENED = {}
+_REOPEN_LOCK = threading.Lock()
+
+
+def _reopened(path):
+    with _REOPEN_LOCK:
+        f = _REOPENED.get(path)
+        if f is None:
+            f = _REOPENED[path] = _OpenFile.reopen(path)
+        return f
+
+
+def release_reopened(paths):
+    """Close this process's mappings of ``paths`` (called on dask workers at the end)."""
+    with _REOPEN_LOCK:
+        for p in list(paths):
+            f = _REOPENED.pop(p, None)
+            if f is not None:
+                try:
+                    f.flush()  # a worker on another host: its writes must reach the server
+                finally:
+                    f.close()
+    return True
+
+
+class FitsImageArea:
+    """The data area of one image HDU of a :class:`FitsMosaic`, as a tile sink.
+
+    Duck-types the chunked outputs :func:`numbamosaic.reproject_and_coadd`
+    accepts (``shape``, ``dtype``, ``chunks``, slice assignment): pass it as
+    ``output_array`` / ``output_footprint`` and every finished tile is
+    written once, from the engine's native-endian tile buffer, straight into
+    the file.  Any tile shape works (``chunks`` is ``(1, 1)``).  The area is
+    write-only; each pixel is meant to be written once (regions never written
+    hold 0.0, so writes of +0.0 are skipped).  It pickles as ``(path,
+    offset, shape, dtype)``: a dask worker that sees the same file writes
+    into it directly.
+
+    Attributes
+    ----------
+    shape : (ny, nx)
+    dtype : numpy dtype
+        Big-endian, as FITS stores it.
+    positive : int
+        Number of pixels written so far with a value > 0 (counted only for
+        the footprint area of a :class:`FitsMosaic`, in this process).
+    """
+
+    chunks = (1, 1)
+    ndim = 2
+    #: the planner counts no memory for it (tiles go through tile buffers into the file)
+    file_backed = True
+
+    def __init__(self, target, offset, shape, dtype, count_positive=False):
+        self._target = target
+        self.offset = int(offset)
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype).newbyteorder(">")
+        self.count_positive = bool(count_positive)
+        self.positive = 0
+        self._lock = threading.Lock()
+
+    @property
+    def path(self):
+        return self._target.path
+
+    def _box(self, key):
+        if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, slice) for k in key)):
+            raise TypeError("FitsImageArea: only assignments to 2-D slices (area[y0:y1, x0:x1] = tile) are supported")
+        (y0, y1, sy), (x0, x1, sx) = (k.indices(n) for k, n in zip(key, self.shape))
+        if sy != 1 or sx != 1:
+            raise ValueError("FitsImageArea: slices must have step 1")
+        return y0, y1, x0, x1
+
+    def __setitem__(self, key, value):
+        y0, y1, x0, x1 = self._box(key)
+        if y1 <= y0 or x1 <= x0:
+            return
+        if np.ndim(value) == 0:
+            v = np.asarray(value, dtype=self.dtype)
+            if v == 0 and not np.signbit(v):
+                return  # the reserved file already reads as +0.0
+            if self.count_positive and v > 0:
+                with self._lock:
+                    self.positive += (y1 - y0) * (x1 - x0)
+        else:
+            value = np.asarray(value)
+            if value.shape != (y1 - y0, x1 - x0):
+                raise ValueError(f"FitsImageArea: a {value.shape} tile cannot fill a {(y1 - y0, x1 - x0)} box")
+            if self.count_positive:
+                n = int(np.count_nonzero(value > 0))
+                with self._lock:
+                    self.positive += n
+        self._target.write(self.offset, self.shape, self.dtype, y0, y1, x0, x1, value)
+
+    def __reduce__(self):
+        return (_remote_area, (self._target.path, self.offset, self.shape, self.dtype.str))
+
+    def __repr__(self):
+        return f"<FitsImageArea {self.shape[0]} x {self.shape[1]} {self.dtype.name} at byte {self.offset} of {self.path}>"
+
+
+def _remote_area(path, offset, shape, dtype):
+    return FitsImageArea(_reopened(path), offset, shape, dtype)
+
+
+class FitsMosaic:
+    """A mosaic FITS file written tile by tile at a temporary path.
+
+    The layout is the module's (primary HDU: mosaic + WCS + provenance;
+    extension ``FOOTPRINT``).  Both headers are written first, the whole
+    file is reserved on disk (a full disk raises :class:`DiskFullError`
+    before any work), and :attr:`array` and :attr:`footprint`
+    (:class:`FitsImageArea`) receive the tiles.  :meth:`commit` flushes the
+    file and renames it into place; :meth:`discard` (or leaving a ``with``
+    block by an exception) removes it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination file.
+    shape : (ny, nx)
+        Mosaic shape.
+    dtype : numpy dtype
+        Pixel type (float32 or float64), stored big-endian.
+    wcs : astropy.wcs.WCS or astropy.io.fits.Header
+        Output celestial WCS (written to both HDUs).
+    provenance : astropy.io.fits.Header, optional
+        Provenance cards (:func:`provenance_header`).
+    header : astropy.io.fits.Header, optional
+        Extra primary cards (e.g. ``BUNIT``).
+    overwrite : bool
+        Replace an existing file at :meth:`commit`; otherwise
+        :class:`FileExistsError` (checked here already, and again at commit).
+    footprint_name : str
+        ``EXTNAME`` of the footprint extension.
+    fsync : bool
+        :meth:`commit` waits until the data are on the disk before renaming
+        (default True: a crash never leaves a renamed but incomplete file).
+
+    Examples
+    --------
+    >>> with FitsMosaic("m.fits", shape, np.float32, wcs) as fm:    # doctest: +SKIP
+    ...     reproject_and_coadd(files, wcs, shape_out=shape, output_array=fm.array,
+    ...                         output_footprint=fm.footprint, blank_pixel_value=np.nan)
+    ...     fm.commit()
+
+    Notes
+    -----
+    FITS stores data big-endian in 2880-byte blocks (Pence et al. 2010,
+    A&A 524, A42, sections 3.3 and 5); the data areas start on block
+    boundaries right after their headers and the padding is zeros.
+    """
+
+    def __init__(self, path, shape, dtype, wcs, provenance=None, header=None, overwrite=False,
+                 footprint_name="FOOTPRINT", fsync=True):
+        self.path = os.path.abspath(os.fspath(path))
+        self.overwrite = bool(overwrite)
+        self.fsync = bool(fsync)
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", self.path)
+        if os.path.exists(self.path) and not overwrite:
+            raise FileExistsError(f"{self.path} already exists (use overwrite=True / --overwrite)")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+            raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+        shape = tuple(int(s) for s in shape)
+        h0, h1 = _primary_and_extension_headers(shape, dtype, wcs, provenance, header, footprint_name)
+        h0, h1 = h0.tostring().encode("ascii"), h1.tostring().encode("ascii")
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        padded = nbytes + (-nbytes % 2880)
+        self.offsets = (len(h0), len(h0) + padded + len(h1))
+        self.nbytes = self.offsets[1] + padded
+        directory = os.path.dirname(self.path)
+        fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(self.path) + ".", suffix=".part", dir=directory)
+        self._file = None
+        try:
+            mapped = self._reserve(fd, directory)
+            os.pwrite(fd, h0, 0)
+            os.pwrite(fd, h1, self.offsets[0] + padded)
+            self._file = _OpenFile(self.tmp, fd, self.nbytes, mapped, name=self.path)
+        except BaseException as exc:
+            if self._file is None:
+                os.close(fd)
+            self._remove()
+            if isinstance(exc, OSError) and exc.errno in _FULL and not isinstance(exc, DiskFullError):
+                raise DiskFullError(self.path, self.nbytes, _free_bytes(directory), exc.errno) from exc
+            raise
+        self.array = FitsImageArea(self._file, self.offsets[0], shape, dtype)
+        self.footprint = FitsImageArea(self._file, self.offsets[1], shape, dtype, count_positive=True)
+
+    def _reserve(self, fd, directory):
+        """Reserve the file's blocks; True when it can then be written through a mapping.
+
+        Writing a mapped page of a sparse file on a full disk kills the
+        process (SIGBUS), so the mapping is used only after
+        ``posix_fallocate``; elsewhere the file is extended (sparse) and
+        written with ``pwrite``, which reports a full disk as an error.
+        """
+        free = _free_bytes(directory)
+        if free is not None and free < self.nbytes:
+            raise DiskFullError(self.path, self.nbytes, free)
+        try:
+            os.posix_fallocate(fd, 0, self.nbytes)
+            return True
+        except AttributeError:  # not on this platform (e.g. macOS)
+            pass
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise DiskFullError(self.path, self.nbytes, _free_bytes(directory), exc.errno) from exc
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)):
+                raise
+        os.ftruncate(fd, self.nbytes)
+        return False
+
+    @property
+    def covered_pixels(self):
+        """Pixels written with a positive footprint so far (this process's writes)."""
+        return self.footprint.positive
+
+    def commit(self):
+        """Flush the file and rename it into place; returns the path."""
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: the mosaic file was already committed or discarded")
+        try:
+            if self.fsync:
+                self._file.flush()
+            self._file.close()
+            self._file = None
+            os.chmod(self.tmp, 0o666 & ~_umask())
+            if os.path.exists(self.path) and not self.overwrite:
+                raise FileExistsError(f"{self.path} already exists (use overwrite=True / --overwrite)")
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        return self.path
+
+    def mapped_result(self):
+        """Read-only memory maps ``(data, footprint)`` of the committed file (big-endian; nothing is read yet)."""
+        if self._file is not None or not os.path.exists(self.path):
+            raise RuntimeError(f"{self.path}: the mosaic file is not committed")
+        return tuple(np.memmap(self.path, dtype=a.dtype, mode="r", offset=a.offset, shape=a.shape)
+                     for a in (self.array, self.footprint))
+
+    def discard(self):
+        """Remove the partial file (after an error or an interrupt); idempotent."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the original error
+                pass
+            self._file = None
+        self._remove()
+
+    def _remove(self):
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._file is not None:
+            self.discard()  # an exception, or a block left without commit()
+        return False

@@ -608,8 +608,10 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
     Returns a dict with ``wcs``, ``shape``, ``array``, ``footprint``,
     ``seconds``, ``frame`` (description) and ``path``.
     """
+    import numpy as np
+
     from . import reproject_and_coadd
-    from ._fitsout import provenance_header, write_mosaic
+    from ._fitsout import FitsMosaic, provenance_header
 
     _check_output(args.output, overwrite, inputs)
     kwargs = _coadd_kwargs(args, len(inputs), weights)
@@ -629,33 +631,6 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
             kwargs["input_weights"] = [os.path.abspath(p) for p in weights]
     else:
         engine_inputs = list(inputs)
-    store = None
-    try:
-        t0 = time.perf_counter()
-        wcs, shape, frame = _output_frame(args, engine_inputs)
-        logging.getLogger("numbamosaic").info("output frame: %s", describe_frame(wcs, shape))
-        if _is_zarr_path(args.output):
-            # written tile by tile into a temporary group, moved into place at the end
-            from ._zarrout import ZarrMosaic
-            from .mosaic._coadd import mosaic_dtype
-            from .mosaic._inputs import make_sources
-
-            # the dtype the mosaic would have, from the inputs alone (no transforms, no plan)
-            dtype = mosaic_dtype(make_sources(engine_inputs, hdu_in=kwargs.get("hdu_in")))
-            store = ZarrMosaic(args.output, shape, dtype)
-            kwargs.update(output_array=store.array, output_footprint=store.footprint)
-        if _want_progress(args):
-            stages = (["background"] if args.match_background else []) + ["mosaic"]
-            kwargs["progress_bar"] = _TileProgress(stages)
-        array, footprint = reproject_and_coadd(engine_inputs, wcs, shape_out=shape, **kwargs)
-        seconds = time.perf_counter() - t0
-    except BaseException:
-        if store is not None:
-            store.discard()
-        raise
-    finally:
-        if client is not None:
-            client.close()
     header = None
     bunit = _bunit(inputs[0], args.hdu)
     if bunit and args.conserve != "flux":
@@ -671,20 +646,52 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
         background_model=args.background_model,
         blank=args.blank,
     )
-    if store is not None:
-        from ._fitsout import mosaic_header
+    store = None
+    try:
+        t0 = time.perf_counter()
+        wcs, shape, frame = _output_frame(args, engine_inputs)
+        logging.getLogger("numbamosaic").info("output frame: %s", describe_frame(wcs, shape))
+        from .mosaic._coadd import mosaic_dtype
+        from .mosaic._inputs import make_sources
 
-        try:
+        # the dtype the mosaic will have, from the inputs alone (no transforms, no plan)
+        dtype = mosaic_dtype(make_sources(engine_inputs, hdu_in=kwargs.get("hdu_in")))
+        if _is_zarr_path(args.output):
+            # written tile by tile into a temporary group, moved into place at the end
+            from ._zarrout import ZarrMosaic
+
+            store = ZarrMosaic(args.output, shape, dtype)
+        else:
+            # headers first, then each tile straight into the file (temporary name, renamed at the end)
+            store = FitsMosaic(args.output, shape, dtype, wcs, provenance=prov, header=header, overwrite=overwrite)
+        kwargs.update(output_array=store.array, output_footprint=store.footprint)
+        if _want_progress(args):
+            stages = (["background"] if args.match_background else []) + ["mosaic"]
+            kwargs["progress_bar"] = _TileProgress(stages)
+        reproject_and_coadd(engine_inputs, wcs, shape_out=shape, **kwargs)
+        if isinstance(store, FitsMosaic):
+            covered = store.covered_pixels if client is None else None  # workers' writes are not counted here
+            store.commit()
+            array, footprint = store.mapped_result()
+        else:
+            from ._fitsout import mosaic_header
+
+            covered = None
             store.commit(mosaic_header(wcs, prov, header), overwrite=overwrite)
-        except BaseException:
+            array, footprint = store.array, store.footprint
+        seconds = time.perf_counter() - t0
+    except BaseException:
+        if store is not None:
             store.discard()
-            raise
-    else:
-        write_mosaic(args.output, array, footprint, wcs, provenance=prov, header=header, overwrite=overwrite)
-    result = dict(wcs=wcs, shape=shape, array=array, footprint=footprint, seconds=seconds, frame=frame, path=args.output)
+        raise
+    finally:
+        if client is not None:
+            client.close()
+    result = dict(wcs=wcs, shape=shape, array=array, footprint=footprint, seconds=seconds, frame=frame, path=args.output,
+                  dtype=np.dtype(dtype), covered=covered)
     if getattr(args, "preview", None):
-        # a zarr mosaic is read back for its preview (the preview is downsampled)
-        write_preview(args.preview, array[...], footprint[...], wcs, title=os.path.basename(args.output))
+        # the mosaic is read back from the file for its (downsampled) preview
+        write_preview(args.preview, array, footprint, wcs, title=os.path.basename(args.output))
     return result
 
 
@@ -703,10 +710,13 @@ def cmd_mosaic(args):
 
     r = run_mosaic(args, inputs, weights, overwrite=args.overwrite)
     ny, nx = r["shape"]
-    covered = coverage_fraction(r["footprint"])  # in row blocks: the output may be a zarr store
+    if r["covered"] is not None:  # counted as the tiles were written
+        covered = r["covered"] / max(1, nx * ny)
+    else:  # read back in row blocks (a zarr store, or tiles written by dask workers)
+        covered = coverage_fraction(r["footprint"])
     _say(
         args,
-        f"wrote {args.output}: {nx} x {ny} {np.dtype(r['array'].dtype)}, {args.combine} of {len(inputs)} inputs "
+        f"wrote {args.output}: {nx} x {ny} {r['dtype'].name}, {args.combine} of {len(inputs)} inputs "
         f"({args.method}), {covered:.0%} covered, {r['seconds']:.1f} s"
         + (f"; preview {args.preview}" if args.preview else ""),
     )
@@ -786,12 +796,11 @@ def cmd_demo(args):
     except ImportError:
         pass
     ny, nx = r["shape"]
-    arr = np.asarray(r["array"])
     lines = [
         f"numbamosaic demo: synthetic survey of {n} x {n} tiles of {px} x {px} px "
         f"({t_survey:.1f} s) -> {os.path.join(directory, 'tiles')}/",
         f"  output frame (automatic): {describe_frame(r['wcs'], r['shape'])}",
-        f"  mosaic: {args.combine} of {len(paths)} tiles, {args.method}, {nx} x {ny} {arr.dtype}, "
+        f"  mosaic: {args.combine} of {len(paths)} tiles, {args.method}, {nx} x {ny} {r['dtype'].name}, "
         f"{r['seconds']:.1f} s (including first-use compilation)",
         f"  wrote {r['path']}  (primary: mosaic + WCS + provenance; extension FOOTPRINT: coverage)",
     ]

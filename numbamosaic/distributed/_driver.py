@@ -123,7 +123,7 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
     y0, y1, x0, x1 = tile
     try:
         with numba_threads(_numba_threads_for_worker()):
-            zarr_target = target is not None and target[0] == "zarr"
+            zarr_target = target is not None and target[0] == "sink"  # zarr store or FITS file area
             if target is not None and not zarr_target:  # write straight into the shared output file
                 (opath, ooff, odt), (fpath, foff, fdt), shape = target
                 out = _open_target(opath, ooff, odt, shape)[y0:y1, x0:x1]
@@ -192,7 +192,7 @@ def _store_root(arr):
 
 
 def _zarr_target(client, out, fp):
-    """``("zarr", out, fp)`` when every worker sees the stores of both zarr
+    """``("sink", out, fp)`` when every worker sees the stores of both zarr
     outputs (a probe file with a random token, written by the client into
     each store directory), else None."""
     import secrets
@@ -216,7 +216,26 @@ def _zarr_target(client, out, fp):
         return None
     finally:
         _unlink(probes)
-    return ("zarr", out, fp)
+    return ("sink", out, fp)
+
+
+def _file_area_target(client, out, fp):
+    """``("sink", out, fp)`` when every worker sees the very file behind two
+    file areas (``_fitsout.FitsImageArea``: same inode, size and first header
+    block), else None.  The areas pickle as (path, offset): workers reopen
+    the file and write their tiles into it."""
+    paths = list(dict.fromkeys((out.path, fp.path)))
+    try:
+        for path in paths:
+            st = os.stat(path)
+            with open(path, "rb") as f:
+                head = f.read(2880)
+            info = client.run(_probe_file, path, len(head))
+            if not all(v is not None and v[0] == st.st_ino and v[1] == st.st_size and v[2] == head for v in info.values()):
+                return None
+    except OSError:
+        return None
+    return ("sink", out, fp)
 
 
 def _shared_outputs(client, job, output_array, output_footprint):
@@ -230,7 +249,7 @@ def _shared_outputs(client, job, output_array, output_footprint):
     (shared memory, when the workers are on this host) or to the planner's
     ``tmpdir`` for disk-backed outputs, with a random token in a header page
     proving that each worker opens the very same file.  Caller zarr arrays
-    on a filesystem store every worker sees give ``target = ("zarr", out,
+    on a filesystem store every worker sees give ``target = ("sink", out,
     fp)``: workers write their (chunk-aligned) tiles themselves.
     """
     import secrets
@@ -239,9 +258,12 @@ def _shared_outputs(client, job, output_array, output_footprint):
     from .._common import is_chunked_output
 
     if is_chunked_output(output_array) and is_chunked_output(output_footprint):
-        # zarr outputs on a filesystem every worker sees: workers write their tiles
+        # zarr stores or FITS files every worker sees: workers write their tiles
         # (aligned to the chunk grid, so no two tasks write the same chunk)
-        target = _zarr_target(client, output_array, output_footprint)
+        if getattr(output_array, "file_backed", False) and getattr(output_footprint, "file_backed", False):
+            target = _file_area_target(client, output_array, output_footprint)
+        else:
+            target = _zarr_target(client, output_array, output_footprint)
         if target is not None:
             return output_array, output_footprint, target, []
     shape, dtype = job.shape_out, np.dtype(job.plan.dtype)
@@ -410,7 +432,14 @@ def coadd_distributed(job, output_array=None, output_footprint=None):
     finally:
         for f in src_f.values():
             f.release()
-        if target is not None and target[0] != "zarr":
+        if target is not None and target[0] == "sink" and getattr(target[1], "file_backed", False):
+            from .._fitsout import release_reopened
+
+            try:  # workers flush and close their mappings of the file
+                client.run(release_reopened, list(dict.fromkeys((target[1].path, target[2].path))))
+            except Exception:  # a worker lost at the very end: its mapping dies with it
+                pass
+        if target is not None and target[0] != "sink":
             try:
                 client.run(_release_targets, [target[0][0], target[1][0]])
             except Exception:  # a worker lost at the very end: its mapping dies with it

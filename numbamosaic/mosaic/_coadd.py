@@ -20,6 +20,7 @@ after they are mapped, so nothing is left behind on success, error or Ctrl-C.
 
 import inspect
 import logging
+import mmap
 import os
 import tempfile
 import threading
@@ -219,6 +220,12 @@ def _prepare(
             if s.ref.array is not None and not _zero_copy(s.ref.array, method):
                 input_bytes += int(np.prod(s.shape)) * kernel_dtype(s.ref.array.dtype).itemsize
     margin = getattr(resampler, "margin", 0)
+    # inputs read from files are memory-mapped: their pages are resident from
+    # their first tile to their last (see _run_tiles)
+    mapped_bytes = {
+        s.index: int(np.prod(s.shape)) * s.dtype.itemsize for s in sources if s.index in bboxes and s.ref.path is not None
+    }
+    file_outputs = sum(bool(getattr(a, "file_backed", False)) for a in (output_array, output_footprint) if a is not None)
     plan = make_plan(
         shape_out,
         dtype,
@@ -239,6 +246,8 @@ def _prepare(
         margin=margin,
         tile_multiple=tile_multiple,
         staged_outputs=len(chunked),
+        mapped_input_bytes=mapped_bytes,
+        file_outputs=file_outputs,
     )
     tiles = tiles_for(shape_out, plan.tile_shape)
     members = tile_members(tiles, bboxes, margin)
@@ -425,25 +434,57 @@ def _match_backgrounds(job):
     return models
 
 
+def _drop_input_pages(src):
+    """Release a source's loaded arrays, and the resident pages of mapped files.
+
+    Called once the last tile that reads the source is done: its pages then
+    leave the process's resident set (they stay in the page cache), so the
+    resident input pages are those of the inputs the current tiles overlap,
+    not of every input read so far.
+    """
+    # only files this process opened itself: a caller's copy-on-write memmap
+    # would lose its changes (MADV_DONTNEED discards private pages)
+    arr = src._cache.get("data") if src.ref.path is not None else None
+    if arr is not None:
+        base = arr
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None) if not isinstance(base, memoryview) else base.obj
+        if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            try:
+                base.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):  # closed or unusual mapping: nothing to release
+                pass
+    src.release()
+
+
 def _run_tiles(job, out, fp):
-    """Stage 4: every tile with inputs is computed; empty tiles are blanked."""
+    """Stage 4: every tile is computed (or blanked) on the worker threads.
+
+    Tiles without inputs are blanked by the threads too, so that fresh output
+    pages are first touched (faulted) once, in parallel, by the thread that
+    owns them.  Each input's loaded arrays are released after its last tile.
+    """
     members = job.members
-    todo = [k for k, m in enumerate(members) if m]
     blank = job.blank
-    for k, m in enumerate(members):
-        if not m:
-            y0, y1, x0, x1 = job.tiles[k]
-            out[y0:y1, x0:x1] = blank
-            fp[y0:y1, x0:x1] = 0
-    # chunked stores (zarr) get each tile through a tile-sized buffer; arrays
-    # are written in place
+    # chunked stores (zarr, FITS files) get each tile through a tile-sized
+    # buffer; arrays are written in place
     staged_out = is_chunked_output(out)
     staged_fp = is_chunked_output(fp)
     vout = chunked_or_array(out)
     vfp = chunked_or_array(fp)
+    remaining = {}
+    for m in members:
+        for i in m:
+            remaining[i] = remaining.get(i, 0) + 1
+    by_index = {s.index: s for s in job.sources}
+    lock = threading.Lock()
 
     def one(k):
         y0, y1, x0, x1 = job.tiles[k]
+        if not members[k]:
+            vout[y0:y1, x0:x1] = blank
+            vfp[y0:y1, x0:x1] = 0
+            return k
         shape = (y1 - y0, x1 - x0)
         o = np.empty(shape, job.plan.dtype) if staged_out else vout[y0:y1, x0:x1]
         f = np.empty(shape, job.plan.dtype) if staged_fp else vfp[y0:y1, x0:x1]
@@ -455,9 +496,18 @@ def _run_tiles(job, out, fp):
             vout[y0:y1, x0:x1] = o
         if staged_fp:
             vfp[y0:y1, x0:x1] = f
+        done = []
+        with lock:
+            for i in members[k]:
+                remaining[i] -= 1
+                if remaining[i] == 0:
+                    done.append(i)
+        for i in done:
+            if getattr(by_index[i], "precomputed", None) is None:
+                _drop_input_pages(by_index[i])
         return k
 
-    for _ in _parallel_map(job, one, todo, "mosaic"):
+    for _ in _parallel_map(job, one, range(len(members)), "mosaic"):
         pass
 
 

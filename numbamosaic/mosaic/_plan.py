@@ -199,6 +199,36 @@ def tile_members(tiles, bboxes, margin=0):
     return out
 
 
+def resident_input_bytes(members, nbytes, threads=1):
+    """Largest total size of memory-mapped inputs resident at once.
+
+    Tiles run in order (``threads`` at a time); an input's pages are
+    resident from the first tile that reads it until its last tile is done.
+
+    Parameters
+    ----------
+    members : list of list of int
+        Per tile, the indices of the inputs it reads (:func:`tile_members`).
+    nbytes : dict
+        Input index -> bytes, for the memory-mapped inputs only.
+    threads : int
+        Tiles in flight at once.
+    """
+    if not nbytes:
+        return 0
+    first, last = {}, {}
+    for k, m in enumerate(members):
+        for i in m:
+            if i in nbytes:
+                first.setdefault(i, k)
+                last[i] = k
+    events = np.zeros(len(members) + threads + 2, dtype=np.int64)
+    for i, k0 in first.items():
+        events[max(0, k0 - threads + 1)] += nbytes[i]  # loaded up to threads - 1 tiles early
+        events[last[i] + 1] -= nbytes[i]
+    return int(np.cumsum(events).max(initial=0))
+
+
 def make_plan(
     shape_out,
     dtype,
@@ -219,6 +249,8 @@ def make_plan(
     margin=0,
     tile_multiple=(1, 1),
     staged_outputs=0,
+    mapped_input_bytes=None,
+    file_outputs=0,
 ):
     """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`.
 
@@ -226,7 +258,12 @@ def make_plan(
     not pass.  ``tile_multiple`` rounds tile sides up to multiples (the
     chunk grid of chunked outputs; a tile may also end at the output's
     edge); ``staged_outputs`` counts outputs written through a tile-sized
-    buffer per thread.
+    buffer per thread.  ``mapped_input_bytes`` (input index -> bytes) are
+    inputs memory-mapped from files: their pages are resident from the first
+    tile that reads them to the last (:func:`resident_input_bytes`).
+    ``file_outputs`` counts caller outputs that are file areas written
+    through those buffers (FITS): they take no memory of their own
+    (``outputs`` is then ``'file'``).
     """
     import psutil
 
@@ -246,7 +283,8 @@ def make_plan(
 
     def depth_for(tile):
         members = tile_members(tiles_for(shape_out, tile), bboxes, margin)
-        return max((len(m) for m in members), default=0), len(members)
+        resident = resident_input_bytes(members, mapped_input_bytes or {}, threads)
+        return max((len(m) for m in members), default=0), len(members), resident
 
     def per_thread(tile, depth):
         staged = staged_outputs * tile[0] * tile[1] * itemsize
@@ -277,7 +315,8 @@ def make_plan(
 
     estimates = {}
     options = []
-    for outputs in (["caller"] if not outputs_to_allocate else ["memory", "memmap"]):
+    caller_kind = "file" if file_outputs and file_outputs == 2 - int(outputs_to_allocate) else "caller"
+    for outputs in ([caller_kind] if not outputs_to_allocate else ["memory", "memmap"]):
         out_mem = 0 if outputs != "memory" else out_bytes
         out_disk = out_bytes if outputs == "memmap" else 0
         inter_opts = [(False, False)] if not needs_intermediates else [(True, False), (True, True)]
@@ -285,8 +324,8 @@ def make_plan(
             inter_mem = inter_bytes if needs and not on_disk else 0
             inter_disk = inter_bytes if needs and on_disk else 0
             for tile in candidates:
-                depth, n_tiles = depth_for(tile)
-                mem = out_mem + inter_mem + fixed + threads * per_thread(tile, depth)
+                depth, n_tiles, resident = depth_for(tile)
+                mem = out_mem + inter_mem + fixed + resident + threads * per_thread(tile, depth)
                 disk = out_disk + inter_disk
                 strategy = "intermediates" if needs else "stream"
                 key = MosaicPlan._key(strategy, on_disk, outputs)
@@ -324,7 +363,9 @@ def make_plan(
     notes = []
     if outputs == "memmap":
         notes.append("outputs do not fit in memory: returning disk-backed np.memmap arrays")
-    if staged_outputs:
+    if outputs == "file":
+        notes.append("outputs: file data areas written tile by tile through tile buffers (no full-size array in memory)")
+    elif staged_outputs:
         notes.append(f"chunked outputs: tiles aligned to a {my} x {mx} chunk grid, written through tile buffers")
     return MosaicPlan(
         shape_out=tuple(shape_out),
