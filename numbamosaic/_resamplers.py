@@ -17,6 +17,9 @@ mosaic driver and the distributed driver all run the same kernels:
     Bytes of per-input state, for the planner.
 ``margin``
     Extra output pixels around an input's bounding box the method can reach.
+``fills_box`` (optional, default False)
+    True when ``tile``/``parallel`` with the WRITE or VALUE sink write every
+    pixel of their box (the single-image driver then blanks only the rest).
 
 :func:`get_resampler` maps a method name (``'interp'``, ``'exact'``,
 ``'adaptive'``) and its keyword arguments to a resampler instance.
@@ -50,6 +53,7 @@ class InterpResampler:
     """Interpolation (orders 0-4) through ``kernels._interp``."""
 
     margin = 0
+    fills_box = True  # every row segment of the box is deposited, NaN where invalid
 
     def __init__(self, order="bilinear", roundtrip_coords=True, **ignored):
         from .interpolation import parse_order

@@ -13,10 +13,22 @@ from ._threads import numba_threads
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 
 
-def blank_outputs(out, fp):
-    out[...] = np.nan
-    if fp is not None:
-        fp[...] = 0
+def blank_outputs(out, fp, box=None):
+    """NaN / 0 in ``out`` / ``fp`` outside ``box`` ``(y0, y1, x0, x1)`` (everywhere if None).
+
+    The box is left to the kernel, whose threads then touch its fresh pages
+    first (a full fill before the kernel would fault every page on this
+    thread and write the box twice).
+    """
+    ny, nx = out.shape
+    if box is None:
+        box = (0, 0, 0, 0)
+    y0, y1, x0, x1 = box
+    for ys, xs in ((slice(0, y0), slice(0, nx)), (slice(y1, ny), slice(0, nx)),
+                   (slice(y0, y1), slice(0, x0)), (slice(y0, y1), slice(x1, nx))):
+        out[ys, xs] = np.nan
+        if fp is not None:
+            fp[ys, xs] = 0
 
 
 def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
@@ -48,11 +60,13 @@ def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
     from .wcs import transform_and_bbox
 
     tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip_coords)
-    blank_outputs(out, fp)
     if bbox is None:
+        blank_outputs(out, fp)
         return
     y0, y1, x0, x1 = bbox
     m = resampler.margin
     ny, nx = job.shape_out
     box = (max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m))
+    # kernels that write every pixel of their box need only the rest blanked
+    blank_outputs(out, fp, box if getattr(resampler, "fills_box", False) else None)
     resample_box(resampler, job.data, resampler.prepare(job.data), tr, box, out, fp, nthreads)

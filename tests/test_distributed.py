@@ -136,13 +136,36 @@ def test_zarr_outputs(survey, client, tmp_path, monkeypatch):
     assert np.array_equal(zarr.open_array(str(tmp_path / "fp.zarr"), mode="r")[...], fb)
     assert not [p for p in os.listdir(tmp_path / "out.zarr") if p.startswith(".numbamosaic")]  # probe removed
     # the workers see these stores, so they wrote the tiles themselves ...
-    assert len(chosen) == 1 and chosen[0][0] == "zarr"
+    assert len(chosen) == 1 and chosen[0][0] == "sink"
     # ... stores in the client's memory cannot be reached: the client writes what the workers return
     mem_out, mem_fp = zarr.zeros(SHAPE_OUT, chunks=(50, 64), dtype="f4"), zarr.zeros(SHAPE_OUT, chunks=(50, 64), dtype="f4")
     c, fc = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=client,
                                    output_array=mem_out, output_footprint=mem_fp)
     assert len(chosen) == 2 and chosen[1] is None
     assert np.array_equal(mem_out[...], b, equal_nan=True) and np.array_equal(mem_fp[...], fb)
+
+
+def test_fits_file_output(survey, client, tmp_path, monkeypatch):
+    from numbamosaic.distributed import _driver
+
+    chosen = []
+    real = _driver._file_area_target
+
+    def spy(*args):
+        chosen.append(real(*args))
+        return chosen[-1]
+
+    monkeypatch.setattr(_driver, "_file_area_target", spy)
+    inputs, wout = survey
+    path = tmp_path / "m.fits"
+    nm.mosaic_to_fits(inputs, wout, path, shape_out=SHAPE_OUT, combine_function="median", parallel=client)
+    b, fb = nm.reproject_and_coadd(inputs, wout, shape_out=SHAPE_OUT, combine_function="median", parallel=2,
+                                   blank_pixel_value=np.nan)
+    with fits.open(path) as hdul:
+        hdul.verify("exception")
+        assert np.array_equal(hdul[0].data, b, equal_nan=True) and np.array_equal(hdul["FOOTPRINT"].data, fb)
+    assert len(chosen) == 1 and chosen[0][0] == "sink"  # the workers see the file: they wrote the tiles
+    assert os.listdir(tmp_path) == ["m.fits"]
 
 
 def test_single_image_functions(survey, client):

@@ -435,26 +435,24 @@ def _match_backgrounds(job):
 
 
 def _drop_input_pages(src):
-    """Release a source's loaded arrays, and the resident pages of mapped files.
+    """Drop the resident pages of a source's memory-mapped file data.
 
-    Called once the last tile that reads the source is done: its pages then
-    leave the process's resident set (they stay in the page cache), so the
-    resident input pages are those of the inputs the current tiles overlap,
-    not of every input read so far.
+    The pages leave this process's resident set but stay in the page cache:
+    a later read faults them back in cheaply.  Called after each tile for the
+    inputs it read, so the resident input pages are those the running tiles
+    read (rows of the inputs under a strip), not every input read so far.
+    Only for files this process opened itself: on a caller's copy-on-write
+    memmap, ``MADV_DONTNEED`` would discard the caller's changes.
     """
-    # only files this process opened itself: a caller's copy-on-write memmap
-    # would lose its changes (MADV_DONTNEED discards private pages)
     arr = src._cache.get("data") if src.ref.path is not None else None
-    if arr is not None:
-        base = arr
-        while base is not None and not isinstance(base, mmap.mmap):
-            base = getattr(base, "base", None) if not isinstance(base, memoryview) else base.obj
-        if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-            try:
-                base.madvise(mmap.MADV_DONTNEED)
-            except (OSError, ValueError):  # closed or unusual mapping: nothing to release
-                pass
-    src.release()
+    base = arr
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            base.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed or unusual mapping: nothing to release
+            pass
 
 
 def _run_tiles(job, out, fp):
@@ -462,7 +460,9 @@ def _run_tiles(job, out, fp):
 
     Tiles without inputs are blanked by the threads too, so that fresh output
     pages are first touched (faulted) once, in parallel, by the thread that
-    owns them.  Each input's loaded arrays are released after its last tile.
+    owns them.  After each tile the pages of the mapped input files it read
+    leave the resident set, and each input's loaded arrays are released
+    after its last tile.
     """
     members = job.members
     blank = job.blank
@@ -502,9 +502,10 @@ def _run_tiles(job, out, fp):
                 remaining[i] -= 1
                 if remaining[i] == 0:
                     done.append(i)
+        for i in members[k]:
+            _drop_input_pages(by_index[i])
         for i in done:
-            if getattr(by_index[i], "precomputed", None) is None:
-                _drop_input_pages(by_index[i])
+            by_index[i].release()
         return k
 
     for _ in _parallel_map(job, one, range(len(members)), "mosaic"):

@@ -287,7 +287,8 @@ def make_plan(
         return max((len(m) for m in members), default=0), len(members), resident
 
     def per_thread(tile, depth):
-        staged = staged_outputs * tile[0] * tile[1] * itemsize
+        # tile buffers of chunked outputs (+ one big-endian copy for file areas)
+        staged = (staged_outputs + bool(file_outputs)) * tile[0] * tile[1] * itemsize
         return tile_memory(tile, depth, stack, itemsize, match_background) + staged
 
     my, mx = (int(m) for m in tile_multiple)
@@ -312,6 +313,9 @@ def make_plan(
         # thread count so that the tiling (hence every sample) is the same for any
         # number of threads or workers
         candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= MIN_TILES or c == candidates[-1]]
+        if file_outputs:
+            # full-width strips (one contiguous write each): no larger than a MAX_TILE² tile
+            candidates = [c for c in candidates if c[0] * c[1] <= MAX_TILE * MAX_TILE] or candidates[-1:]
 
     estimates = {}
     options = []
