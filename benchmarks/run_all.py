@@ -1,8 +1,9 @@
-"""Run the interp and mosaic benchmarks and print a table of ratios vs peers.
+"""Run the interp, mosaic and end-to-end benchmarks and print a table of ratios vs peers.
 
 Usage::
 
     python benchmarks/run_all.py                 # full size (several minutes)
+    python benchmarks/run_all.py --only e2e      # CLI vs SWarp, API first call vs reproject
     python benchmarks/run_all.py --quick         # small sizes, smoke test (~1-2 min)
     python benchmarks/run_all.py --methods interp,exact --tiles 4 --combine mean,median
     numbamosaic bench [same options]             # from a source checkout
@@ -18,6 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_e2e  # noqa: E402
 import bench_interp  # noqa: E402
 import bench_mosaic  # noqa: E402
 import common  # noqa: E402
@@ -33,7 +35,9 @@ def main(argv=None):
     p.add_argument("--methods", default="interp", help="mosaic methods: interp,exact,adaptive")
     p.add_argument("--combine", default="mean", help="mosaic combine: mean,median")
     p.add_argument("--skip", default="", help="contenders to skip: numbamosaic,reproject,swarp,montage")
-    p.add_argument("--only", choices=("interp", "mosaic"), default=None, help="run only one benchmark")
+    p.add_argument("--only", choices=("interp", "mosaic", "e2e"), default=None, help="run only one benchmark")
+    p.add_argument("--e2e-tiles", default=None, help="end-to-end surveys (default 16,64; 16 with --quick); 'none' skips them")
+    p.add_argument("--data", default=None, help="end to end: directory for the surveys (kept and reused)")
     p.add_argument("--no-memory-scenario", action="store_true", help="skip the mosaic memory scenario")
     p.add_argument("--json", default=None, help="write all rows as JSON to this file")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -64,6 +68,14 @@ def main(argv=None):
         bench_mosaic.report(rows)
         summary.extend(bench_mosaic.summary_rows(rows))
         everything["mosaic"] = rows
+
+    if args.only in (None, "e2e") and (args.e2e_tiles or "").lower() != "none":
+        e2e_tiles = [int(t) for t in (args.e2e_tiles or ("16" if args.quick else "16,64")).split(",") if t.strip()]
+        e2e_skip = [{"swarp": "swarp", "reproject": "reproject", "numbamosaic": "numbamosaic"}[s] for s in skip
+                    if s in ("swarp", "reproject", "numbamosaic")]
+        rows = bench_e2e.run(e2e_tiles, args.data, e2e_skip, tile_size=tile_size)
+        bench_e2e.report(rows)
+        everything["e2e"] = [{k: v for k, v in r.items() if k not in ("stdout", "stderr")} for r in rows]
 
     common.print_table(summary, [
         ("benchmark", "benchmark"), ("peer", "peer"),
