@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/bench_hips.py                  # 1024², tile_size 256
     python benchmarks/bench_hips.py --size 512 --skip reproject
+    python benchmarks/bench_hips.py --survey         # 16 x 512² tiles: mosaic_to_hips vs reproject + coadd_hips
 """
 
 import argparse
@@ -49,11 +50,51 @@ def make_problem(size, seed=0):
     return make_star_field(shape, wcs, noise=1.0, nan_blobs=2, seed=seed), wcs
 
 
+def make_survey_inputs(size):
+    from astropy.wcs import WCS
+
+    from numbamosaic.synthetic import make_survey
+
+    return [(h.data, WCS(h.header)) for h in make_survey(4, 4, tile_shape=(size, size), seed=0)]
+
+
+def survey_worker(args, state):
+    """16-tile survey: numbamosaic's mosaic_to_hips vs reproject_to_hips input by input + coadd_hips."""
+    inputs = make_survey_inputs(args.size)
+    state.mark_baseline()
+    if args.contender == "reproject-survey":
+        import reproject
+        from reproject.hips import coadd_hips, reproject_to_hips
+
+        dirs = [f"{args.out}_in{i}" for i in range(len(inputs))]
+
+        def run():
+            for inp, d in zip(inputs, dirs):
+                reproject_to_hips(inp, coord_system_out="equatorial", reproject_function=reproject.reproject_interp,
+                                  output_directory=d, tile_size=args.tile_size)
+            try:
+                coadd_hips(dirs, args.out)
+            except NotImplementedError:
+                state.result["note"] = "coadd_hips raises NotImplementedError for overlapping FITS tiles"
+
+        state.time_call("first", run)
+    else:
+        from numbamosaic.hips import mosaic_to_hips
+
+        state.time_call("first", mosaic_to_hips, inputs, coord_system_out="equatorial", output_directory=args.out,
+                        tile_size=args.tile_size, combine_function="mean")
+    tiles = glob.glob(os.path.join(args.out, "Norder*", "Dir*", "Npix*.fits"))
+    common.worker_report(state, contender=args.contender, tiles=len(tiles),
+                         files=sum(len(f) for _, _, f in os.walk(args.out)))
+
+
 def worker(args):
     import warnings
 
     warnings.simplefilter("ignore")
     state = common.WorkerState()
+    if args.contender.endswith("-survey"):
+        return survey_worker(args, state)
     data, wcs = make_problem(args.size)
     if args.contender == "reproject":
         import reproject
@@ -150,6 +191,42 @@ def report(rows, agreement, size, tile_size):
               f"max |diff| / range {agreement['max_diff_over_range']:.2e}")
 
 
+def run_survey(size=512, tile_size=256, skip=(), echo=True):
+    here = os.path.abspath(__file__)
+    tmp = tempfile.mkdtemp(prefix="nm_bench_hips_survey_")
+    env = {"NUMBA_CACHE_DIR": os.path.join(tmp, "numba_cache")}
+    base = ["--size", size, "--tile-size", tile_size]
+    results = {}
+    try:
+        if "numbamosaic" not in skip:
+            common.run_python_worker(here, ["numbamosaic-survey", "--out", os.path.join(tmp, "warm")] + base, env=env,
+                                     echo=echo)  # compiles into the cache
+            results["numbamosaic mosaic_to_hips"] = common.run_python_worker(
+                here, ["numbamosaic-survey", "--out", os.path.join(tmp, "nm")] + base, env=env, echo=echo)
+        if "reproject" not in skip:
+            results["reproject 16 x reproject_to_hips + coadd_hips"] = common.run_python_worker(
+                here, ["reproject-survey", "--out", os.path.join(tmp, "rp")] + base, echo=echo)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rp = results.get("reproject 16 x reproject_to_hips + coadd_hips", {})
+    return [dict(name=k, time=r.get("first"), cpu=r.get("first_cpu"), speedup=common.ratio(rp.get("first"), r.get("first")),
+                 process=r.get("wall"), files=r.get("files"), tiles=r.get("tiles"), hwm=r.get("hwm_mb"),
+                 note=r.get("note") or r.get("error") or "") for k, r in results.items()]
+
+
+def report_survey(rows, size, tile_size):
+    print(f"\n## HiPS of the 16-tile survey (4x4 float32 {size}^2 TAN tiles, 10% overlap), tile_size={tile_size}, "
+          "mean (numbamosaic) / input by input then coadd_hips (reproject)")
+    print(f"machine: {common.machine_summary()}")
+    f = common.fmt
+    common.print_table(rows, [
+        ("contender", "name"), ("wall s", lambda r: f(r["time"])), ("CPU s", lambda r: f(r["cpu"])),
+        ("x reproject (wall)", lambda r: f(r["speedup"], ".1f")), ("process wall s", lambda r: f(r["process"])),
+        ("files", lambda r: f(r["files"], "d")), ("FITS tiles", lambda r: f(r["tiles"], "d")),
+        ("peak RSS MiB", lambda r: f(r["hwm"], ".0f")), ("note", "note"),
+    ])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -158,9 +235,14 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--skip", action="append", default=[])
+    p.add_argument("--survey", action="store_true", help="16-tile survey scenario (--size per tile, default 512)")
     args = p.parse_args(argv)
     if args.worker:
         return worker(args)
+    if args.survey:
+        rows = run_survey(args.size if args.size != 1024 else 512, args.tile_size, tuple(args.skip))
+        report_survey(rows, args.size if args.size != 1024 else 512, args.tile_size)
+        return
     rows, agreement = run(args.size, args.tile_size, tuple(args.skip))
     report(rows, agreement, args.size, args.tile_size)
 
