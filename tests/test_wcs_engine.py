@@ -3,7 +3,7 @@
 Covers SIP (forward, inverse with and without AP/BP), celestial frame changes
 (ICRS, FK5 J2000 and J1975, Galactic, ecliptic), non-default LONPOLE/LATPOLE,
 CD vs PC+CDELT, swapped axes, invalid regions, and the astropy control-grid
-fallback (gwcs, TPV, lookup-table distortion, FK4, a non-native projection,
+fallback (gwcs, TPV with PC + CDELT, lookup-table distortion, FK4, a non-native projection,
 ``force_grid``).
 
 Tolerances: the native engine must agree with astropy to 1e-8 pixel; the
@@ -28,7 +28,7 @@ from numbamosaic.wcs import (
     native_world_to_pixel,
     transform_and_bbox,
 )
-from numbamosaic.wcs._layout import MODE_HOMOGRAPHY, T_GSTEP, T_MODE, W_M
+from numbamosaic.wcs._layout import MODE_HOMOGRAPHY, T_GSTEP, T_MODE, W_M, W_TPV
 
 NATIVE_TOL = 1e-8  # pixel
 GRID_TOL = 1e-3  # pixel
@@ -404,12 +404,15 @@ def simple_gwcs():
     return gw.WCS([(detector, det2sky), (sky, None)])
 
 
-def tpv_wcs():
+def tpv_wcs(pc=False):
     h = fits.Header()
     h["CTYPE1"], h["CTYPE2"] = "RA---TPV", "DEC--TPV"
     h["CRVAL1"], h["CRVAL2"] = 150.0, 30.0
     h["CRPIX1"], h["CRPIX2"] = 32.5, 32.5
-    h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = -2e-3, 0.0, 0.0, 2e-3
+    if pc:
+        h["CDELT1"], h["CDELT2"] = -2e-3, 2e-3
+    else:
+        h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = -2e-3, 0.0, 0.0, 2e-3
     h["PV1_1"], h["PV1_4"], h["PV1_5"], h["PV1_7"] = 1.0, 0.05, -0.03, 0.8
     h["PV2_1"], h["PV2_4"], h["PV2_5"], h["PV2_8"] = 1.0, -0.04, 0.02, -0.5
     with warnings.catch_warnings():
@@ -425,17 +428,20 @@ def test_fallback_gwcs():
 
 
 def test_fallback_tpv():
-    """wcslib shows TPV as a plain 'TAN' CTYPE; it must still not be taken as native."""
+    """wcslib shows TPV as a plain 'TAN' CTYPE; it is native with a CD matrix
+    (tests/test_wcs_tpv.py) but not with PC + CDELT, which wcslib evaluates
+    differently from the TPV document: that goes to the control grid."""
+    with pytest.raises(UnsupportedWCS, match="CDELT"):
+        describe_wcs(tpv_wcs(pc=True))
     w = tpv_wcs()
     plain = make_wcs(crval=(150.0, 30.0), crpix=(32.5, 32.5), cdelt=2e-3)
     x, y = pixel_grid(0, 64, 0, 64, 7)
     lon, lat = astropy_lonlat(w, x, y)
     plon, plat = astropy_lonlat(plain, x, y)
     assert angular_sep_deg(lon, lat, plon, plat).max() / 2e-3 > 0.1  # TPV distortion is real
-    with pytest.raises(UnsupportedWCS):
-        describe_wcs(w)
-    check_grid_transform(w, fallback_output_wcs())
-    check_grid_transform(make_wcs(rot=-5.0), w)  # TPV as the output WCS
+    assert describe_wcs(w).vector[W_TPV] == 1.0
+    check_grid_transform(w, fallback_output_wcs(), force_grid=True)
+    check_grid_transform(make_wcs(rot=-5.0), w, force_grid=True)  # TPV as the output WCS
 
 
 def test_fallback_lookup_table_distortion():

@@ -106,8 +106,8 @@ import numpy as np
 from numba import prange
 
 from ._jit import inline_kernel, kernel, parallel_kernel
-from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP
-from ..wcs._native import out_to_in, pixel_to_plane, sip_terms
+from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
+from ..wcs._native import distortion_jacobian, out_to_in, pixel_to_plane
 from ..wcs._projections import plane_to_native
 from ._borrow import borrowed as _borrowed
 from ._borrow import keep_alive
@@ -347,7 +347,7 @@ def input_area_factor(tr, x, y):
     plane: analytic for TAN, otherwise by differences with a fixed step of
     ``AREA_STEP_DEG``, see :func:`_plane_derivative`, so that the result is
     smooth and free of cancellation whatever the pixel size) times the
-    Jacobian determinant of the SIP distortion.  The constant ``|det CD|``
+    Jacobian determinant of the SIP and TPV distortions.  The constant ``|det CD|``
     is left out: only ratios are used.  NaN outside the
     projection's domain.
     """
@@ -370,9 +370,8 @@ def input_area_factor(tr, x, y):
         wy = uz * vx - ux * vz
         wz = ux * vy - uy * vx
         s = math.sqrt(wx * wx + wy * wy + wz * wz) / (D2R * D2R)
-    if tr[o + W_SIP] != 0.0:
-        _, fu, fv, _, gu, gv = sip_terms(tr, o, x - tr[o + W_CRPIX], y - tr[o + W_CRPIX + 1])
-        s *= abs((1.0 + fu) * (1.0 + gv) - fv * gu)
+    if tr[o + W_SIP] != 0.0 or tr[o + W_TPV] != 0.0:
+        s *= distortion_jacobian(tr, o, x, y)
     return s
 
 

@@ -2,7 +2,7 @@
 
 :func:`describe_wcs` returns a :class:`NativeWCS` (the float64 vector plus the
 celestial frame) or raises :class:`UnsupportedWCS` when the WCS needs
-something the native engine does not implement (gwcs, TPV, lookup-table
+something the native engine does not implement (gwcs, lookup-table
 distortions, unusual projections...); callers then fall back to astropy.
 
 References
@@ -11,6 +11,9 @@ Calabretta, M. R. & Greisen, E. W. 2002, A&A 395, 1077 (C&G):
     projections (section 5) and the native -> celestial rotation (section 2.3,
     eq. 2, with the pole (alpha_p, delta_p) of eqs. 8-10).
 Shupe, D. L. et al. 2005, ASP Conf. Ser. 347, 491: the SIP convention.
+The TPV convention: FITS WCS registry, "TPV: the TAN projection with
+    distortion polynomial" (https://fits.gsfc.nasa.gov/registry/tpvwcs.html);
+    wcslib ``dis.c`` (Calabretta).
 """
 
 from dataclasses import dataclass
@@ -32,7 +35,13 @@ from ._layout import (
     W_ROT,
     W_SIP,
     W_SIPC,
+    W_SIPD,
     W_SIPORD,
+    W_TPV,
+    W_TPVC,
+    W_TPVORD,
+    W_TPVR,
+    W_TPVTOL,
     WCS_LEN,
 )
 from ._projections import NATIVE_PROJECTIONS, default_pv, derived_parameters, native_reference
@@ -177,8 +186,9 @@ def describe_wcs(wcs):
     vec[W_SIPORD : W_SIPORD + 4] = -1
     if sip is not None:
         vec[W_SIP] = 1.0
-        if not np.allclose(np.asarray(sip.crpix, float), np.asarray(w.crpix, float)):
-            raise UnsupportedWCS("SIP CRPIX differs from WCS CRPIX")
+        # astropy's Sip carries its own reference pixel: A and B are
+        # polynomials of the offset from it, not from CRPIX
+        vec[W_SIPD : W_SIPD + 2] = np.asarray(w.crpix, float) - np.asarray(sip.crpix, float)
         for k, coeff in enumerate((sip.a, sip.b, sip.ap, sip.bp)):
             if coeff is None:
                 continue
@@ -190,6 +200,15 @@ def describe_wcs(wcs):
             block[: order + 1, : order + 1] = coeff
             vec[W_SIPORD + k] = order
             vec[W_SIPC + k * SIP_BLOCK : W_SIPC + (k + 1) * SIP_BLOCK] = block.ravel()
+
+    if code_name == "TAN":
+        tpv = tpv_coefficients(wcs)
+        if tpv is not None:
+            if not w.has_cd() and not np.all(np.asarray(w.cdelt, float)[[lng, lat]] == 1.0):
+                # wcslib maps TPV with PC + CDELT (rather than CD) headers
+                # differently from the TPV document; real TPV headers use CD
+                raise UnsupportedWCS("TPV with CDELT != 1 (PC + CDELT header)")
+            _set_tpv(vec, tpv, M)
 
     pvarr = np.zeros(N_PV)
     pvarr[:21] = pv
@@ -214,6 +233,83 @@ def describe_wcs(wcs):
     _check_against_wcslib(wcs, nw)
     _check_pixel_to_world(wcs, nw)
     return nw
+
+
+#: TPV term index -> (degree, position within the degree) of x**(deg-pos) y**pos
+#: (xi; eta swaps x and y); the radial terms r, r^3, r^5, r^7 sit at 3, 11, 23, 39
+TPV_RADIAL = {3: 0, 11: 1, 23: 2, 39: 3}
+
+
+def _tpv_index():
+    table = {}
+    k = 0
+    for deg in range(8):
+        for pos in range(deg + 1):
+            table[k] = (deg, pos)
+            k += 1
+        if k in TPV_RADIAL:
+            k += 1
+    return table
+
+
+TPV_TERMS = _tpv_index()
+
+
+def tpv_coefficients(wcs):
+    """TPV coefficients ``(pv1[40], pv2[40])`` of a WCS, or None without TPV.
+
+    wcslib turns ``RA---TPV`` (and the older SCAMP ``RA---TAN`` with
+    ``PVi_m`` on both axes) into a plain TAN projection plus a distortion
+    that astropy does not expose; its header writer (``wcshdo``) writes the
+    TPV keywords back, with 15 significant digits.  Absent coefficients are
+    zero, as in wcslib (``PVi_1`` too).
+    """
+    text = wcs.wcs.to_header()
+    if "-TPV'" not in text:
+        return None
+    lng, lat = wcs.wcs.lng, wcs.wcs.lat
+    out = np.zeros((2, 40))
+    # wcshdo writes fixed 80-character cards; a full FITS header parse costs ms
+    for c in range(0, len(text), 80):
+        card = text[c : c + 80]
+        key = card[:8].strip()
+        if not (key.startswith("PV") and "_" in key and card[8:10] == "= "):
+            continue
+        i, m = key[2:].split("_", 1)
+        if not (i.isdigit() and m.isdigit()):
+            continue
+        i, m = int(i) - 1, int(m)
+        if i not in (lng, lat):
+            continue
+        if m >= 40:
+            raise UnsupportedWCS(f"TPV coefficient {key} beyond PVi_39")
+        out[0 if i == lng else 1, m] = float(card[10:].split("/", 1)[0])
+    return out
+
+
+def _set_tpv(vec, tpv, M):
+    """Store TPV coefficients as two 10x10 monomial blocks plus radial terms."""
+    vec[W_TPV] = 1.0
+    for ax in (0, 1):
+        block = np.zeros((SIP_MAX_ORDER + 1, SIP_MAX_ORDER + 1))
+        order = 0
+        for k in range(40):
+            c = tpv[ax, k]
+            if c == 0.0:
+                continue
+            if k in TPV_RADIAL:
+                vec[W_TPVR + 4 * ax + TPV_RADIAL[k]] = c
+                continue
+            deg, pos = TPV_TERMS[k]
+            i, j = deg - pos, pos  # xi: x**(deg-pos) y**pos
+            if ax == 1:
+                i, j = j, i  # eta: y**(deg-pos) x**pos
+            block[i, j] = c
+            order = max(order, deg)
+        vec[W_TPVORD + ax] = order
+        vec[W_TPVC + ax * SIP_BLOCK : W_TPVC + (ax + 1) * SIP_BLOCK] = block.ravel()
+    # Newton tolerance of the inverse: 1e-12 pixel in degrees
+    vec[W_TPVTOL] = 1e-12 * np.sqrt(abs(np.linalg.det(M)))
 
 
 def _check_pixel_to_world(wcs, nw):

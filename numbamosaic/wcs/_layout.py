@@ -23,6 +23,18 @@ offset         size  meaning
 ``W_ROT``      9     3x3 rotation native -> celestial (row-major)
 ``W_SIPC``     400   SIP coefficients A, B, AP, BP as 10x10 blocks,
                      ``[p, q]`` is the coefficient of u**p v**q
+``W_SIPD``     2     SIP's own reference pixel offset ``CRPIX - CRPIX_sip``
+                     (astropy's ``Sip.crpix``; zero almost always): A and B
+                     are evaluated at ``(u, v) + W_SIPD``
+``W_TPV``      1     1.0 if the TPV polynomial is present
+``W_TPVORD``   2     polynomial degree (radial terms excluded) of xi, eta
+``W_TPVR``     8     radial coefficients (r, r^3, r^5, r^7) of xi, then eta
+                     (PVi_3, PVi_11, PVi_23, PVi_39)
+``W_TPVTOL``   1     Newton step tolerance of the TPV inverse, degrees
+``W_TPVC``     200   TPV coefficients of xi and eta as two 10x10 blocks
+                     like SIP's: ``[i, j]`` is the coefficient of
+                     x**i y**j, x and y the intermediate world
+                     coordinates in degrees
 =============  ====  ====================================================
 
 A *transform vector* (length :data:`TR_LEN`) describes the mapping from output
@@ -45,7 +57,14 @@ W_ROT = W_PV + N_PV  # 48
 W_SIPC = W_ROT + 9  # 57
 SIP_MAX_ORDER = 9
 SIP_BLOCK = (SIP_MAX_ORDER + 1) ** 2  # 100
-WCS_LEN = W_SIPC + 4 * SIP_BLOCK  # 457
+W_SIPD = W_SIPC + 4 * SIP_BLOCK  # 457
+W_TPV = W_SIPD + 2
+W_TPVORD = W_TPV + 1
+W_TPVR = W_TPVORD + 2
+W_TPVTOL = W_TPVR + 8
+W_TPVC = W_TPVTOL + 1
+TPV_MAX_ORDER = 7
+WCS_LEN = W_TPVC + 2 * SIP_BLOCK  # 671
 
 # Transform header
 T_MODE = 0  # 0: native, 1: control grid

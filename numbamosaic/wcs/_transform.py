@@ -7,7 +7,7 @@ evaluate per point through :func:`numbamosaic.wcs._native.out_to_in`:
   spherical rotations and the celestial frame change (ICRS, FK5 at any
   equinox, Galactic, ecliptic: any pair astropy relates by a fixed rotation)
   are fused into one 3x3 matrix.
-* **grid mode** (any other WCS astropy can evaluate: gwcs, TPV, lookup
+* **grid mode** (any other WCS astropy can evaluate: gwcs, lookup
   tables, rare projections, frames related by more than a rotation):
   astropy evaluates the mapping on a control grid over the needed output
   region, in bounded chunks; the kernels interpolate it bilinearly.  The grid
@@ -34,6 +34,7 @@ from ._layout import (
     W_MINV,
     W_PV,
     W_SIP,
+    W_TPV,
     T_GSTEP,
     T_GX0,
     T_GY0,
@@ -330,7 +331,7 @@ def _specialise(vec, nin, nout, M):
       the domain the kernels already check, so the round trip is skipped.
     """
     r2d = 180.0 / np.pi
-    no_sip = nin.vector[W_SIP] == 0 and nout.vector[W_SIP] == 0
+    no_sip = all(v[W_SIP] == 0 and v[W_TPV] == 0 for v in (nin.vector, nout.vector))
     code_out = int(nout.vector[W_CODE])
     if no_sip and code_out < 100:
         vec[T_ROUNDTRIP] = 0.0
