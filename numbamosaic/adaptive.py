@@ -286,7 +286,7 @@ def plan_adaptive_single(resampler, job):
         y0, y1, x0, x1 = box
         tr = build_transform(
             job.wcs_in, job.wcs_out, region=(y0 - halo, y1 + halo, x0 - halo, x1 + halo),
-            roundtrip=roundtrip, force_grid=True,
+            roundtrip=roundtrip, force_grid=True, shape_in=job.data.shape,
         )
     return tr, box, bbox
 

@@ -529,3 +529,62 @@ def test_no_overlap_gives_none():
     assert transform_and_bbox(w_in, w_out, (64, 64), (64, 64)) == (None, None)
     g = simple_gwcs()
     assert transform_and_bbox(g, w_out, (64, 64), (64, 64)) == (None, None)
+
+
+def _true_grid_error(tr, w_in, w_out, bbox, shape_in, n=40000, seed=11):
+    """Largest grid error at random output positions that map near the input (astropy truth)."""
+    y0, y1, x0, x1 = bbox
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(x0 - 0.5, x1 - 0.5, n)
+    y = rng.uniform(y0 - 0.5, y1 - 0.5, n)
+    xi, yi = tr.out_to_in(x, y)
+    xr, yr = pixel_to_pixel(w_out, w_in, x, y)
+    xr, yr = np.asarray(xr), np.asarray(yr)
+    m = 3.0
+    rel = (xr >= -m) & (xr <= shape_in[1] - 1 + m) & (yr >= -m) & (yr <= shape_in[0] - 1 + m)
+    return float(np.nanmax(np.maximum(np.abs(xi - xr), np.abs(yi - yr))[rel]))
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["gwcs", "PCO-wide", "TSC-wide", "XPH-facets", "QSC-facets"],
+)
+def test_grid_error_estimate_is_within_2x_of_truth(case):
+    """The measured control-grid error (cell centres and both edge midpoints)
+    is within a factor 2 of the true error at many random points, and the
+    warning is raised exactly when the tolerance is missed."""
+    shape_in, shape_out = (64, 64), OUT_SHAPE
+    w_out = fallback_output_wcs()
+    if case == "gwcs":
+        w_in = simple_gwcs()
+    elif case.endswith("wide"):
+        w_in = make_wcs(proj=case[:3], crval=(150.0, 30.0), cdelt=0.4)
+        w_out = make_wcs(proj="SIN", crval=(152.0, 31.0), cdelt=0.3, rot=20.0, shape=shape_out)
+    else:
+        w_in = make_wcs(proj=case[:3], crval=(150.0, 30.0))
+    tol = 1e-5
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tr, bbox = transform_and_bbox(w_in, w_out, shape_in, shape_out, roundtrip=False, grid_tolerance=tol)
+    warned = any("control grid" in str(c.message) for c in caught)
+    assert not tr.native
+    true = _true_grid_error(tr, w_in, w_out, bbox, shape_in)
+    assert 0.5 * true <= tr.grid_error <= 2.0 * true + 1e-12, (tr.grid_error, true)
+    assert warned == (tr.grid_error > tol)
+    if tr.grid_error > tol:
+        assert tr.vector[T_GSTEP] == 1.0  # refined to the finest grid before giving up
+
+
+def test_grid_keeps_coverage_at_domain_edges():
+    """An output whose corners lie outside its projection's domain (SIN limb):
+    the grid refines until every output pixel centre astropy maps is covered."""
+    w_in = make_wcs(proj="CAR", crval=(0.0, 0.0), cdelt=6.0, shape=(30, 60))
+    w_out = make_wcs(proj="SIN", crval=(30.0, 20.0), cdelt=2.2, shape=(56, 56))
+    tr, bbox = transform_and_bbox(w_in, w_out, (30, 60), (56, 56), roundtrip=False, force_grid=True)
+    y0, y1, x0, x1 = bbox
+    x, y = pixel_grid(x0, x1, y0, y1, 1)
+    xi, yi = tr.out_to_in(x, y)
+    xr, yr = pixel_to_pixel(w_out, w_in, x, y)
+    xr = np.asarray(xr)
+    assert np.isnan(xr).any() and np.isfinite(xr).any()  # the limb crosses the output
+    np.testing.assert_array_equal(np.isnan(xi), np.isnan(xr))

@@ -368,8 +368,22 @@ def _grid_lookup(tr, grid, x, y):
     b = fx * (1.0 - fy)
     c = (1.0 - fx) * fy
     d = fx * fy
-    xi = a * grid[0, iy, ix] + b * grid[0, iy, ix + 1] + c * grid[0, iy + 1, ix] + d * grid[0, iy + 1, ix + 1]
-    yi = a * grid[1, iy, ix] + b * grid[1, iy, ix + 1] + c * grid[1, iy + 1, ix] + d * grid[1, iy + 1, ix + 1]
+    # corners with zero weight are skipped, so that a NaN node (outside the
+    # projection's domain) does not blank a position on a valid node or edge
+    xi = 0.0
+    yi = 0.0
+    if a != 0.0:
+        xi += a * grid[0, iy, ix]
+        yi += a * grid[1, iy, ix]
+    if b != 0.0:
+        xi += b * grid[0, iy, ix + 1]
+        yi += b * grid[1, iy, ix + 1]
+    if c != 0.0:
+        xi += c * grid[0, iy + 1, ix]
+        yi += c * grid[1, iy + 1, ix]
+    if d != 0.0:
+        xi += d * grid[0, iy + 1, ix + 1]
+        yi += d * grid[1, iy + 1, ix + 1]
     return xi, yi
 
 
