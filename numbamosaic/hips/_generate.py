@@ -57,6 +57,7 @@ from ._layout import (
     _card,
     write_fits_raw,
     tile_path,
+    tile_wcs,
     write_image_tile,
     write_moc,
 )
@@ -567,7 +568,7 @@ def reproject_to_hips(
 
         def tile_fn(index):
             h = tile_header(frame, level, index, tile_size)
-            arr, fp = reproject_function((array, wcs), h, **kw)
+            arr, fp = reproject_function((array, wcs), h, shape_out=(tile_size, tile_size), **kw)
             fp = np.asarray(fp)
             if not np.any(fp != 0):
                 return None
@@ -662,7 +663,7 @@ def mosaic_to_hips(
 
     def tile_fn(index):
         ids = members[index]
-        h = tile_header(frame, level, index, tile_size)
+        h = tile_wcs(frame, level, index, tile_size)
         arr, fp = reproject_and_coadd(
             [parsed[i] for i in ids], h, shape_out=(tile_size, tile_size),
             input_weights=None if weights is None else [weights[i] for i in ids],

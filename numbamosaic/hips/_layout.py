@@ -121,6 +121,27 @@ def tile_header(frame, order, index, tile_size):
     return h
 
 
+_BASE_WCS = {}
+
+
+def tile_wcs(frame, order, index, tile_size):
+    """The tile's frame as an astropy WCS (a copy of a cached per-order WCS with
+    CRVAL1/CRPIX set: no header parsing per tile)."""
+    from astropy.wcs import WCS
+
+    key = (frame.name, order, tile_size)
+    base = _BASE_WCS.get(key)
+    if base is None:
+        base = _BASE_WCS[key] = WCS(_base_header(frame, order, tile_size))
+    w = base.deepcopy()
+    lon0, c1, c2 = tile_reference(order, index, tile_size)
+    w.wcs.crval = [lon0, 0.0]
+    w.wcs.crpix = [c1, c2]
+    w.wcs.set()
+    w.array_shape = (tile_size, tile_size)
+    return w
+
+
 class FitsTileWriter:
     """Writes float32 tiles as FITS files directly (2880-byte blocks): the
     header cards common to an order are formatted once, only CRVAL1, CRPIX1/2
