@@ -235,7 +235,7 @@ def worker_report(state, **extra):
     if mod is not None:
         # Kernel cache directory, named after a hash of the kernel sources:
         # two workers with different values did not share compiled kernels.
-        res["numba_cache_dir"] = getattr(mod, "CACHE_DIR", None)
+        res["numba_cache_dir"] = mod.cache_root()
     res["self_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(RESULT_TAG + json.dumps(res), flush=True)
 

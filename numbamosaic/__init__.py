@@ -9,7 +9,7 @@ Importing the package compiles nothing; kernels compile on first use and are
 cached on disk.
 """
 
-from . import _threads  # noqa: F401  (selects a thread-safe Numba threading layer)
+from . import _cache  # noqa: F401  (first: scopes Numba's cache for numbamosaic's functions, see _cache)
 from .interpolation import reproject_interp
 from .mosaic import (
     MosaicMemoryError,

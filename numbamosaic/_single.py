@@ -9,7 +9,7 @@ C-contiguous).
 
 import numpy as np
 
-from ._threads import numba_threads
+from ._threads import numba_threads, parallel_launch
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 
 
@@ -46,9 +46,11 @@ def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
         vbuf = np.empty((y1 - y0, x1 - x0), dtype=val.dtype)
         wbuf = np.empty_like(vbuf) if fp is not None else wt
         oy, ox = y0, x0
-    run = resampler.parallel if nthreads > 1 else resampler.tile
-    with numba_threads(nthreads):
-        run(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
+    if nthreads > 1:
+        with numba_threads(nthreads), parallel_launch():
+            resampler.parallel(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
+    else:
+        resampler.tile(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
     if not direct:
         val[y0:y1, x0:x1] = vbuf
         if fp is not None:

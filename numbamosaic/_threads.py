@@ -1,20 +1,64 @@
-"""Threading set-up shared by all drivers.
+"""Threading helpers shared by all drivers.
 
-Numba's default ``workqueue`` threading layer aborts the process when two
-Python threads (e.g. dask worker threads) launch parallel kernels at the same
-time.  Unless the user chose a layer with ``NUMBA_THREADING_LAYER``, we ask
-for a thread-safe one (TBB or OpenMP); ``tests/test_threads.py`` checks that
-concurrent launches from several Python threads work.
+numbamosaic sets no process-wide Numba option: Numba picks its threading
+layer as usual (TBB, else OpenMP, else ``workqueue``; ``NUMBA_THREADING_LAYER``
+chooses).  Mosaics never need a thread-safe layer: they run serial kernels
+on a Python thread pool.  Only the single-image ``parallel`` kernels (and the
+spline prefilter) launch Numba's own threads.  TBB and OpenMP accept launches
+from several Python threads at once; ``workqueue`` aborts the process on
+concurrent launches, so when it is the active layer :func:`parallel_launch`
+serialises numbamosaic's parallel launches behind one lock (correct, but the
+concurrent calls then take turns: install ``tbb`` to run them side by side).
+``tests/test_threads.py`` checks both cases.
+
+References
+----------
+Numba documentation, "The Threading Layers",
+https://numba.readthedocs.io/en/stable/user/threading-layer.html
 """
 
-import os
+import threading
 
 import numba
 
-from . import _cache  # noqa: F401  (must run before any kernel module is imported)
+_LAUNCH_LOCK = threading.Lock()
+_THREADSAFE = None
 
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "threadsafe"
+
+def layer_is_threadsafe():
+    """True if Numba's active threading layer accepts concurrent launches.
+
+    Starts Numba's thread pool if it is not running yet (as the first
+    parallel kernel would), which fixes the layer for the process.
+    """
+    global _THREADSAFE
+    if _THREADSAFE is None:
+        numba.get_num_threads()  # launches the threading layer
+        try:
+            _THREADSAFE = numba.threading_layer() != "workqueue"
+        except ValueError:  # pragma: no cover - layer not initialised
+            return False
+    return _THREADSAFE
+
+
+class parallel_launch:
+    """Context manager around a call of a ``parallel=True`` kernel.
+
+    A no-op with the TBB and OpenMP layers; with ``workqueue`` it holds a
+    process-wide lock so that two Python threads never launch numbamosaic's
+    parallel kernels at the same time (which would abort the process).
+    """
+
+    def __enter__(self):
+        self.lock = None if layer_is_threadsafe() else _LAUNCH_LOCK
+        if self.lock is not None:
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        if self.lock is not None:
+            self.lock.release()
+        return False
 
 
 def resolve_threads(parallel, name="parallel"):
@@ -31,6 +75,11 @@ def resolve_threads(parallel, name="parallel"):
             raise ValueError(f"{name}: the number of threads must be strictly positive, got {parallel}")
         return min(int(parallel), numba.config.NUMBA_NUM_THREADS)
     raise ValueError(f"{name}: expected True, False, a positive int or 'current-scheduler', got {parallel!r}")
+
+
+def current_threads():
+    """Numba threads the calling thread's parallel kernels use."""
+    return numba.get_num_threads()
 
 
 class numba_threads:

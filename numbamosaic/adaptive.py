@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import _threads  # noqa: F401  (threading layer before any kernel runs)
+from ._threads import current_threads
 from ._common import begin_single, return_result
 from ._resamplers import register
 from .kernels import _adaptive as K
@@ -204,9 +204,7 @@ class AdaptiveResampler:
         K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
     def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        # (no ``import numba`` in this module: it would put this driver in the
-        # kernel cache key of ``_cache``)
-        p = self._params_for(y1 - y0, x1 - x0, _threads.numba.get_num_threads())
+        p = self._params_for(y1 - y0, x1 - x0, current_threads())
         K.adaptive_tile_parallel(data, wdata, tr.vector, tr.grid, p, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
     # ---- planning for the single-image driver ---------------------------------

@@ -9,7 +9,6 @@ import weakref
 
 import numpy as np
 
-from . import _threads  # noqa: F401  (threading layer before any kernel runs)
 from ._common import begin_single, return_result
 from ._resamplers import register
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _threads  # noqa: F401  (threading layer before any kernel runs)
+from ._threads import parallel_launch
 from ._common import begin_single, return_result
 
 ORDERS = {
@@ -33,7 +33,8 @@ def spline_coefficients_for(data, order):
         from .kernels._spline import prefilter
 
         dtype = np.float32 if data.dtype.itemsize == 4 else np.float64
-        return prefilter(data, order, dtype)
+        with parallel_launch():  # a parallel kernel, also called from mosaic worker threads
+            return prefilter(data, order, dtype)
     return data
 
 

@@ -68,9 +68,9 @@ def _numba_threads_for_worker():
         nthreads = max(1, int(w.state.nthreads if hasattr(w, "state") else w.nthreads))
     except Exception:
         nthreads = 1
-    import numba
+    from .._threads import resolve_threads
 
-    return max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // nthreads))
+    return max(1, min(resolve_threads(True), (os.cpu_count() or 1) // nthreads))
 
 
 def _warmup():

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _threads  # noqa: F401
 from .._common import check_mosaic_output, chunked_or_array, is_chunked_output, parse_parallel, write_unit
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
