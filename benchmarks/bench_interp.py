@@ -53,19 +53,14 @@ def make_problem(size, nan_blobs=3, seed=0):
 
 def worker(args):
     state = common.WorkerState()
-    data, wcs_in, wcs_out, shape = make_problem(args.size, nan_blobs=args.nan_blobs)
-    if args.contender == "numbamosaic":
-        import numbamosaic
-
-        fn = numbamosaic.reproject_interp
-    elif args.contender == "reproject":
-        import reproject
-
-        fn = reproject.reproject_interp
-    else:
+    if args.contender not in ("numbamosaic", "reproject"):
         raise SystemExit(f"unknown contender {args.contender}")
+    # first thing in the fresh process: the library's whole import cost
+    fn = state.time_import(args.contender).reproject_interp
+    data, wcs_in, wcs_out, shape = make_problem(args.size, nan_blobs=args.nan_blobs)
     state.mark_baseline()
-    out = state.time_call("first", fn, (data, wcs_in), wcs_out, shape_out=shape)
+    with state.kernel_time("first_kernels"):
+        out = state.time_call("first", fn, (data, wcs_in), wcs_out, shape_out=shape)
     del out
     steady, steady_cpu = [], []
     out = None
@@ -124,6 +119,9 @@ def run(size=4096, repeat=3, nan_blobs=3, skip=(), keep=None, echo=True):
     for name, r in results.items():
         rows.append(dict(
             name=name, first=r.get("first"), steady=r.get("steady") if name != "numbamosaic (cold)" else None,
+            import_s=r.get("import"),
+            kernels=r.get("first_kernels") if name.startswith("numbamosaic") else None,
+            compiled=r.get("first_kernels_cache_misses") if name.startswith("numbamosaic") else None,
             ratio=common.ratio(r.get("steady"), ref) if name != "numbamosaic (cold)" else None,
             peak_rss=r.get("peak_rss_mb"), peak_anon=r.get("peak_anon_mb"),
             added_anon=r.get("added_anon_mb"), hwm=r.get("hwm_mb"), wall=r.get("wall"),
@@ -140,7 +138,10 @@ def report(rows, agreement, size, repeat):
     print(f"machine: {common.machine_summary()}")
     common.print_table(rows, [
         ("contender", "name"),
+        ("import s", "import_s"),
         ("first call s", "first"),
+        ("of which kernels s", "kernels"),
+        ("kernels compiled", lambda r: common.fmt(r["compiled"], "d")),
         (f"steady s (min of {repeat})", "steady"),
         ("steady CPU s", "steady_cpu"),
         ("time / numbamosaic", lambda r: common.fmt(r["ratio"], ".2f") + ("x" if r["ratio"] else "")),
@@ -162,6 +163,9 @@ def report(rows, agreement, size, repeat):
         if cold and cold["first"] and nm["steady"]:
             print(f"numbamosaic compile overhead (cold first call - steady): {cold['first'] - nm['steady']:.2f} s; "
                   f"cached first call: {nm['first']:.2f} s")
+    print("'import s': importing the library in a fresh process; 'of which kernels s': time inside Numba's "
+          "dispatchers during the first call (compiling, or loading from the cache, including Numba's one-time "
+          "start-up); 'kernels compiled': cache misses.")
     if agreement:
         print("agreement numbamosaic vs reproject (pixels both cover): "
               f"max|diff|/range = {agreement['rel_max_diff']:.3g} "

@@ -146,27 +146,24 @@ def montage_template_text(header):
 # --------------------------------------------------------------------------
 
 def worker(args):
+    state = common.WorkerState()
+    if args.contender not in ("numbamosaic", "reproject"):
+        raise SystemExit(f"unknown contender {args.contender}")
+    lib = state.time_import(args.contender)  # first thing in the fresh process: the library's import cost
+
     from astropy.io import fits
     from astropy.wcs import WCS
 
-    state = common.WorkerState()
     with open(args.inputs) as f:
         files = [line.strip() for line in f if line.strip()]
     header = fits.Header.fromtextfile(args.header)
     wcs_out = WCS(header)
     shape = (header["NAXIS2"], header["NAXIS1"])
     if args.contender == "numbamosaic":
-        import numbamosaic as lib
-
         coadd = lib.reproject_and_coadd
-        rfun = getattr(lib, f"reproject_{args.method}")
-    elif args.contender == "reproject":
-        import reproject
-        from reproject.mosaicking import reproject_and_coadd as coadd
-
-        rfun = getattr(reproject, f"reproject_{args.method}")
     else:
-        raise SystemExit(f"unknown contender {args.contender}")
+        from reproject.mosaicking import reproject_and_coadd as coadd
+    rfun = getattr(lib, f"reproject_{args.method}")
     kwargs = dict(reproject_function=rfun, combine_function=args.combine)
     if args.intermediate_memmap is not None:
         kwargs["intermediate_memmap"] = {"true": True, "false": False}.get(
@@ -184,7 +181,8 @@ def worker(args):
         )
         kwargs["output_array"], kwargs["output_footprint"] = memmaps
     state.mark_baseline()
-    out = state.time_call("first", coadd, files, wcs_out, shape_out=shape, **kwargs)
+    with state.kernel_time("first_kernels"):
+        out = state.time_call("first", coadd, files, wcs_out, shape_out=shape, **kwargs)
     if args.calls > 1:
         del out
         common.gc.collect()
@@ -437,7 +435,8 @@ def run(methods=("interp",), combines=("mean",), tiles=None, skip=(), memory_sce
             agn = r.get("agreement_nm") or (ag if r.get("agreement_vs") == "numbamosaic" else None)
             rows.append(dict(
                 method=method, combine=combine, contender=contender if method != "memory" else r["scenario"],
-                first=r.get("first"), time=r.get("time"), cpu=r.get("time_cpu"),
+                first=r.get("first"), time=r.get("time"), cpu=r.get("time_cpu"), import_s=r.get("import"),
+                kernels=r.get("first_kernels") if contender == "numbamosaic" else None,
                 ratio=common.ratio(r.get("time"), nm_t) if contender != "numbamosaic" or method == "memory" else 1.0,
                 peak_rss=r.get("peak_rss_mb"), peak_anon=r.get("peak_anon_mb"), added_anon=r.get("added_anon_mb"),
                 hwm=r.get("hwm_mb"), wall=r.get("wall"),
@@ -467,7 +466,9 @@ def report(rows):
     common.print_table([r for r in rows if r["method"] != "memory"], [
         ("method", "method"), ("combine", "combine"), ("contender", "contender"),
         ("time s", "time"),
+        ("import s", "import_s"),
         ("first call s", "first"),
+        ("of which kernels s", "kernels"),
         ("CPU s", "cpu"),
         ("time / numbamosaic", lambda r: (common.fmt(r["ratio"], ".2f") + "x") if r["ratio"] else "—"),
         ("peak RSS MiB", lambda r: common.fmt(r["peak_rss"], ".0f")),
@@ -483,7 +484,9 @@ def report(rows):
         ("peer vs numbamosaic: coverage mismatch px", lambda r: common.fmt(r.get("cov_mismatch_nm"), "d")),
     ])
     print("\n'time s' is the steady (second) call for numbamosaic, the single call for reproject, and the whole "
-          "command(s) for SWarp/Montage; 'first call s' includes Numba kernel loading/compilation.")
+          "command(s) for SWarp/Montage; 'first call s' includes Numba kernel loading/compilation ('of which kernels s': "
+          "time inside Numba's dispatchers, compiling or loading from the cache); 'import s': importing the library "
+          "in the fresh process.")
     for r in rows:
         if r.get("steps"):
             print(f"montage {r['combine']} steps (s): {r['steps']}")

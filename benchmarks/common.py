@@ -26,7 +26,9 @@ Worker protocol: a worker prints one line ``BENCH_RESULT <json>`` on stdout
 (see :func:`worker_report`); :func:`run_python_worker` parses it.
 """
 
+import contextlib
 import gc
+import importlib
 import json
 import os
 import platform
@@ -35,6 +37,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -217,6 +220,72 @@ class WorkerState:
         self.result[key] = time.perf_counter() - t0
         self.result[key + "_cpu"] = cpu_time() - c0
         return out
+
+
+    def time_import(self, module, key="import"):
+        """Import ``module`` (fresh process: its whole import cost) and store
+        the wall time under ``key``; returns the module."""
+        t0 = time.perf_counter()
+        mod = importlib.import_module(module)
+        self.result[key] = time.perf_counter() - t0
+        return mod
+
+    @contextlib.contextmanager
+    def kernel_time(self, key):
+        """Time spent inside Numba's dispatchers (compiling, or loading from
+        the on-disk cache, including Numba's one-time start-up) during the
+        block, stored under ``key``; the numbamosaic dispatchers' cache hits
+        and misses of the block under ``key + '_cache_hits'`` / ``'_cache_misses'``.
+
+        Instruments ``numba.core.dispatcher.Dispatcher.compile`` for the
+        block (benchmark workers only): outermost calls are summed, so a
+        kernel compiling its callees counts once."""
+        from numba.core.dispatcher import Dispatcher
+
+        orig = Dispatcher.compile
+        local = threading.local()
+        total = [0.0]
+        lock = threading.Lock()
+
+        def timed(disp, sig):
+            depth = getattr(local, "depth", 0)
+            local.depth = depth + 1
+            t0 = time.perf_counter()
+            try:
+                return orig(disp, sig)
+            finally:
+                local.depth = depth
+                if depth == 0:
+                    with lock:
+                        total[0] += time.perf_counter() - t0
+
+        h0, m0 = numba_cache_stats()
+        Dispatcher.compile = timed
+        try:
+            yield
+        finally:
+            Dispatcher.compile = orig
+            h1, m1 = numba_cache_stats()
+            self.result[key] = total[0]
+            self.result[key + "_cache_hits"] = h1 - h0
+            self.result[key + "_cache_misses"] = m1 - m0
+
+
+def numba_cache_stats(prefix="numbamosaic"):
+    """``(cache hits, cache misses)`` summed over the Numba dispatchers of the
+    imported modules named ``prefix*`` (a miss is a compilation)."""
+    try:
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:  # pragma: no cover
+        return 0, 0
+    hits = misses = 0
+    for name, mod in list(sys.modules.items()):
+        if name.startswith(prefix) and mod is not None:
+            for obj in list(vars(mod).values()):
+                if isinstance(obj, Dispatcher):
+                    hits += sum(obj.stats.cache_hits.values())
+                    misses += sum(obj.stats.cache_misses.values())
+    return hits, misses
 
 
 def cpu_time():

@@ -6,7 +6,7 @@ A drop-in for astropy reproject's API::
     from numbamosaic import reproject_and_coadd, find_optimal_celestial_wcs
 
 Importing the package compiles nothing; kernels compile on first use and are
-cached on disk.
+cached on disk (``numbamosaic.warmup()`` compiles them ahead of time).
 """
 
 from . import _cache  # noqa: F401  (first: scopes Numba's cache for numbamosaic's functions, see _cache)
@@ -30,6 +30,7 @@ _LAZY = {
     "reproject_to_hips": ".hips",
     "mosaic_to_hips": ".hips",
     "reproject_from_hips": ".hips",
+    "warmup": "._warmup",
 }
 
 
@@ -61,6 +62,7 @@ __all__ = [
     "mosaic_to_hips",
     "reproject_from_hips",
     "mosaic_to_fits",
+    "warmup",
     "find_optimal_celestial_wcs",
     "plan_mosaic",
     "MosaicPlan",

@@ -47,7 +47,7 @@ from pathlib import Path
 
 from numba.core import caching, config
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent
 
 #: A source file that imports Numba or the JIT policy module ``_jit`` may
 #: define Numba code; every file of the kernel and WCS packages is hashed as
@@ -69,17 +69,15 @@ def source_hash(root=None):
     Parameters
     ----------
     root : Path, optional
-        Package directory (default: this package, hashed once per process).
+        Package directory (default: this package).
 
     Returns
     -------
     str
         16 hexadecimal digits.
     """
-    if root is None:
-        return _package_hash()
     h = hashlib.sha256()
-    root = Path(root)
+    root = _HERE if root is None else Path(root)
     for p in sorted(root.rglob("*.py")):
         rel = p.relative_to(root)
         if p.name in _NOT_HASHED and len(rel.parts) == 1:
@@ -94,13 +92,13 @@ def source_hash(root=None):
 
 @functools.lru_cache(maxsize=None)
 def _package_hash():
-    return source_hash(PACKAGE_DIR)
+    return source_hash()
 
 
 def cache_root():
     """Directory holding numbamosaic's compiled functions (for this source hash)."""
     base = config.CACHE_DIR or os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "numbamosaic", source_hash())
+    return os.path.join(base, "numbamosaic", _package_hash())
 
 
 def _in_package(py_file):
@@ -111,7 +109,7 @@ def _in_package(py_file):
     if not path.is_file():
         return None
     try:
-        return path.parent.relative_to(PACKAGE_DIR)
+        return path.parent.relative_to(_HERE)
     except ValueError:
         return None
 

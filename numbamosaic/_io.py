@@ -17,6 +17,7 @@ conversion is unavoidable (other dtypes, non-native byte order).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,16 @@ def as_high_level_wcs(wcs, name):
     raise TypeError(f"{name}: expected a FITS Header or a WCS object, got {type(wcs).__name__}")
 
 
+def is_nddata(obj):
+    """True if ``obj`` is an ``astropy.nddata`` object.
+
+    Does not import ``astropy.nddata`` (which imports ``scipy.sparse``, a few
+    tenths of a second): if nothing has imported it, no NDData exists.
+    """
+    mod = sys.modules.get("astropy.nddata")
+    return mod is not None and isinstance(obj, mod.NDDataBase)
+
+
 def parse_input_data(input_data, hdu_in=None, name="input_data"):
     """Return ``(array, wcs)`` for any accepted input form (see module docstring).
 
@@ -113,7 +124,6 @@ def parse_input_data(input_data, hdu_in=None, name="input_data"):
     use :func:`as_kernel_array` to obtain what kernels need.
     """
     from astropy.io import fits
-    from astropy.nddata import NDDataBase
 
     if _is_path(input_data):
         path = Path(input_data)
@@ -133,7 +143,7 @@ def parse_input_data(input_data, hdu_in=None, name="input_data"):
         if input_data.data is None:
             raise ValueError(f"{name}: the HDU has no data")
         return input_data.data, _wcs_from_header(input_data.header)
-    if isinstance(input_data, NDDataBase):
+    if is_nddata(input_data):
         if input_data.wcs is None:
             raise ValueError(f"{name}: the NDData object has no wcs")
         return np.asarray(input_data.data), as_high_level_wcs(input_data.wcs, name)

@@ -21,7 +21,7 @@ import threading
 
 import numba
 
-_LAUNCH_LOCK = threading.Lock()
+_LAUNCH_LOCK = threading.RLock()
 _THREADSAFE = None
 
 

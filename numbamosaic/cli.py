@@ -13,6 +13,8 @@ Sub-commands
     and a PNG preview ``DIR/mosaic.png``.
 ``numbamosaic bench [ARGS...]``
     Run the benchmark suite of a source checkout (``benchmarks/``).
+``numbamosaic warmup [--method M...] [--combine C...] [--dtype D...]``
+    Compile the kernels ahead of time into the cache (:func:`numbamosaic.warmup`).
 
 Inputs may be file names, glob patterns (expanded by numbamosaic, so quoting
 them avoids shell ``Argument list too long`` errors) or ``@list.txt`` files
@@ -253,6 +255,24 @@ def build_parser():
     from ._cli_hips import add_parser as add_hips_parser  # imports this module: registered here to avoid a cycle
 
     add_hips_parser(sub)
+
+    p = sub.add_parser(
+        "warmup", help="compile the kernels ahead of time (into the Numba cache)",
+        description="Compile the kernels of the given methods, combine functions and dtypes on tiny inputs, so "
+        "that they land in numbamosaic's cache directory ($NUMBA_CACHE_DIR/numbamosaic, else "
+        "~/.cache/numbamosaic) and later runs only load them. Run it at install or image-build time, with "
+        "the NUMBA_CACHE_DIR the jobs will use.",
+        epilog="Example: NUMBA_CACHE_DIR=/shared/numba numbamosaic warmup --method bilinear exact --combine mean median",
+    )
+    p.add_argument("--method", nargs="+", choices=list(METHODS), metavar="M",
+                   help=f"methods (default all: {', '.join(METHODS)})")
+    p.add_argument("--combine", nargs="+", choices=COMBINES, metavar="C",
+                   help=f"combine functions (default all: {', '.join(COMBINES)})")
+    p.add_argument("--dtype", nargs="+", choices=("float32", "float64"), default=["float32"],
+                   help="input data types (default float32; integer images use float32)")
+    p.add_argument("--match-background", action="store_true", help="also warm background matching")
+    _add_global_options(p)
+    p.set_defaults(func=cmd_warmup)
     return parser
 
 
@@ -827,6 +847,17 @@ def _find_benchmarks():
     return root, None
 
 
+def cmd_warmup(args):
+    """``numbamosaic warmup``: :func:`numbamosaic.warmup` for the given options."""
+    from . import warmup
+
+    quiet = getattr(args, "quiet", False)
+    report = warmup(methods=args.method, combines=args.combine, dtypes=args.dtype,
+                    match_background=args.match_background, verbose=not quiet)
+    _say(args, f"warmed {len(report['steps'])} calls in {report['seconds']:.1f} s; kernels cached in {report['cache_dir']}")
+    return 0
+
+
 def cmd_bench(args):
     """``numbamosaic bench``: run ``benchmarks/`` of the source checkout."""
     import subprocess
@@ -998,12 +1029,6 @@ def main(argv=None):
         with warnings.catch_warnings():
             if not verbose:
                 warnings.showwarning = _showwarning
-                try:
-                    from astropy.wcs import FITSFixedWarning
-
-                    warnings.simplefilter("ignore", FITSFixedWarning)
-                except ImportError:  # pragma: no cover
-                    pass
             parser = build_parser()
             if command_at is not None and argv[command_at] == "bench":
                 # everything after 'bench' belongs to the benchmark runner
@@ -1015,6 +1040,11 @@ def main(argv=None):
             if getattr(args, "func", None) is None:
                 parser.print_help(sys.stderr)
                 return 2
+            if not verbose and args.func is not cmd_bench:
+                # after parsing: '--help' should not pay for importing astropy.wcs
+                from astropy.wcs import FITSFixedWarning
+
+                warnings.simplefilter("ignore", FITSFixedWarning)
             return int(args.func(args) or 0)
     except UsageError as exc:
         if verbose:

@@ -54,7 +54,7 @@ def test_numbamosaic_functions_use_the_package_cache():
         assert isinstance(d._cache._impl.locator, _cache.PackageCacheLocator), name
         path = Path(d.stats.cache_path)
         assert root in path.parents or path == root, (name, path)
-        sub = Path(d.py_func.__code__.co_filename).resolve().parent.relative_to(_cache.PACKAGE_DIR)
+        sub = Path(d.py_func.__code__.co_filename).resolve().parent.relative_to(_cache._HERE)
         assert path == root.joinpath(*sub.parts), (name, path)  # relative layout: portable between installs
 
 
@@ -96,9 +96,9 @@ def test_cache_root_honours_numba_cache_dir(tmp_path, monkeypatch):
 
 def test_source_hash_follows_numba_sources_only(tmp_path):
     pkg = tmp_path / "pkg"
-    shutil.copytree(_cache.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(_cache._HERE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     h0 = _cache.source_hash(pkg)
-    assert h0 == _cache.source_hash(_cache.PACKAGE_DIR)
+    assert h0 == _cache.source_hash(_cache._HERE)
     # a pure-Python layer: same cache
     with open(pkg / "cli.py", "a") as f:
         f.write("\n# edited\n")

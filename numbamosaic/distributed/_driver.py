@@ -26,8 +26,12 @@ How work and data move:
   are then passed to the tile tasks as a small argument.
 * Kernels inside a task run serially (one tile per worker thread); the only
   multi-threaded step (spline prefilter) gets ``cores // worker threads``
-  Numba threads, so workers never oversubscribe.  A warm-up compiles (or
-  loads from the on-disk cache) every kernel once per worker.
+  Numba threads, so workers never oversubscribe.  Each worker process
+  compiles (or loads from numbamosaic's on-disk cache) the kernels its first
+  task needs; the driver adds no warm-up round trip.  To have workers warm
+  before the first job, populate a shared cache with ``numbamosaic warmup``
+  or run ``client.run(numbamosaic.warmup, methods=..., combines=...)``
+  (``docs/distributed.md``).
 * A task is a pure function of its inputs: if a worker dies, dask reruns its
   tasks elsewhere and the mosaic is unchanged.  A failing task raises
   :class:`DistributedTileError` naming the tile and its inputs.
@@ -71,13 +75,6 @@ def _numba_threads_for_worker():
     from .._threads import resolve_threads
 
     return max(1, min(resolve_threads(True), (os.cpu_count() or 1) // nthreads))
-
-
-def _warmup():
-    """Compile (or load from cache) the kernels once on this worker."""
-    from .. import _threads  # noqa: F401
-
-    return True
 
 
 _TARGETS = {}
@@ -376,7 +373,6 @@ def coadd_distributed(job, output_array=None, output_footprint=None):
     from distributed import as_completed
 
     client = resolve_client(job.client)
-    client.run(_warmup)
     _retile(client, job)
     out, fp, target, created = _shared_outputs(client, job, output_array, output_footprint)
     src_f = _scatter_sources(client, job)
@@ -489,7 +485,6 @@ def reproject_single_distributed(method, job, out, fp, return_footprint, client,
     ny, nx = job.shape_out
     y0, y1, x0, x1 = bbox
     y0, y1, x0, x1 = max(0, y0 - margin), min(ny, y1 + margin), max(0, x0 - margin), min(nx, x1 + margin)
-    client.run(_warmup)
     data_f = client.scatter(job.data, hash=False)
     tr_f = client.scatter(tr, hash=False)
     nworkers = max(1, sum(client.nthreads().values()))

@@ -37,7 +37,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .. import _threads  # noqa: F401
 from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
 from .._threads import resolve_threads
 from ..kernels._healpix import hips_tile_kernel, lonlat_to_nest_array, nest_to_lonlat_array

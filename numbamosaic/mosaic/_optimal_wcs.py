@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 
 from .._bbox import edge_samples
-from .._io import _is_path, _wcs_from_header, as_high_level_wcs, check_celestial_2d
+from .._io import _is_path, _wcs_from_header, as_high_level_wcs, check_celestial_2d, is_nddata
 
 __all__ = ["find_optimal_celestial_wcs"]
 
@@ -64,12 +64,11 @@ def _is_wcs_like(obj):
 
 def _is_single_input(obj):
     from astropy.io import fits
-    from astropy.nddata import NDDataBase
     from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS
 
-    if _is_path(obj):
+    if _is_path(obj) or is_nddata(obj):
         return True
-    if isinstance(obj, (fits.HDUList, fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU, NDDataBase)):
+    if isinstance(obj, (fits.HDUList, fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
         return True
     if isinstance(obj, (BaseLowLevelWCS, BaseHighLevelWCS)):
         return True
@@ -123,7 +122,6 @@ def _array_shape_of_wcs(wcs):
 def _parse_one(item, hdu_in, name):
     """Return ``(shape, wcs)`` for one input (shape not yet validated)."""
     from astropy.io import fits
-    from astropy.nddata import NDDataBase
     from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS
 
     if _is_path(item):
@@ -143,7 +141,7 @@ def _parse_one(item, hdu_in, name):
         return _header_shape(hdu.header), _wcs_from_header(hdu.header, item)
     if isinstance(item, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
         return _header_shape(item.header), _wcs_from_header(item.header)
-    if isinstance(item, NDDataBase):
+    if is_nddata(item):
         if item.wcs is None:
             raise ValueError(f"{name}: the NDData object has no wcs")
         return _shape_of(item.data), as_high_level_wcs(item.wcs, name)
