@@ -9,7 +9,7 @@ C-contiguous).
 
 import numpy as np
 
-from ._threads import numba_threads, parallel_launch
+from ._threads import numba_threads
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 
 
@@ -47,7 +47,7 @@ def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
         wbuf = np.empty_like(vbuf) if fp is not None else wt
         oy, ox = y0, x0
     if nthreads > 1:
-        with numba_threads(nthreads), parallel_launch():
+        with numba_threads(nthreads):
             resampler.parallel(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
     else:
         resampler.tile(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)

@@ -4,10 +4,11 @@ numbamosaic sets no process-wide Numba option: Numba picks its threading
 layer as usual (TBB, else OpenMP, else ``workqueue``; ``NUMBA_THREADING_LAYER``
 chooses).  Mosaics never need a thread-safe layer: they run serial kernels
 on a Python thread pool.  Only the single-image ``parallel`` kernels (and the
-spline prefilter) launch Numba's own threads.  TBB and OpenMP accept launches
-from several Python threads at once; ``workqueue`` aborts the process on
-concurrent launches, so when it is the active layer :func:`parallel_launch`
-serialises numbamosaic's parallel launches behind one lock (correct, but the
+spline prefilter, the HEALPix kernels) launch Numba's own threads.  TBB and
+OpenMP accept launches from several Python threads at once; ``workqueue``
+aborts the process on concurrent launches, so when it is the active layer
+:func:`parallel_launch` (entered by :class:`numba_threads` too) serialises
+numbamosaic's parallel launches behind one lock (correct, but the
 concurrent calls then take turns: install ``tbb`` to run them side by side).
 ``tests/test_threads.py`` checks both cases.
 
@@ -83,16 +84,27 @@ def current_threads():
 
 
 class numba_threads:
-    """Context manager setting Numba's thread count for the calling thread."""
+    """Context manager setting Numba's thread count for the calling thread.
 
-    def __init__(self, n):
+    It also enters :class:`parallel_launch` (a lock under ``workqueue``, else
+    nothing), since a thread count is set to launch parallel kernels; pass
+    ``launch=False`` around serial work that only calls parallel kernels
+    through their own ``parallel_launch`` (the lock is re-entrant).
+    """
+
+    def __init__(self, n, launch=True):
         self.n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+        self.launch = parallel_launch() if launch else None
 
     def __enter__(self):
+        if self.launch is not None:
+            self.launch.__enter__()
         self.old = numba.get_num_threads()
         numba.set_num_threads(self.n)
         return self
 
     def __exit__(self, *exc):
         numba.set_num_threads(self.old)
+        if self.launch is not None:
+            self.launch.__exit__(*exc)
         return False

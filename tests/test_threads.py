@@ -100,3 +100,34 @@ def test_resolve_threads():
         resolve_threads(0)
     with pytest.raises(ValueError, match="parallel"):
         resolve_threads("many")
+
+
+def test_numba_threads_holds_the_launch_lock_under_workqueue(monkeypatch):
+    import threading
+
+    from numbamosaic import _threads
+
+    def try_lock(results):
+        got = _threads._LAUNCH_LOCK.acquire(blocking=False)
+        results.append(got)
+        if got:
+            _threads._LAUNCH_LOCK.release()
+
+    def from_other_thread():
+        results = []
+        t = threading.Thread(target=try_lock, args=(results,))
+        t.start()
+        t.join()
+        return results[0]
+
+    monkeypatch.setattr(_threads, "_THREADSAFE", False)  # as if the active layer were workqueue
+    with _threads.numba_threads(1):
+        assert not from_other_thread()  # another thread cannot launch meanwhile
+        with _threads.parallel_launch():  # re-entrant in the same thread (prefilter inside a task)
+            pass
+    assert from_other_thread()
+    with _threads.numba_threads(1, launch=False):  # serial work around its own parallel_launch calls
+        assert from_other_thread()
+    monkeypatch.setattr(_threads, "_THREADSAFE", True)
+    with _threads.numba_threads(1):
+        assert from_other_thread()

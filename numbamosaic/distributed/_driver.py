@@ -119,7 +119,7 @@ def _tile_task(tile, members, sources, resampler, combine, blank, margin, bgs, c
             s.bg = bgs[s.index]
     y0, y1, x0, x1 = tile
     try:
-        with numba_threads(_numba_threads_for_worker()):
+        with numba_threads(_numba_threads_for_worker(), launch=False):
             zarr_target = target is not None and target[0] == "sink"  # zarr store or FITS file area
             if target is not None and not zarr_target:  # write straight into the shared output file
                 (opath, ooff, odt), (fpath, foff, fdt), shape = target
@@ -147,7 +147,7 @@ def _pairs_task(k, tile, members, sources, resampler, margin, stride, positions)
 
     by_index = {s.index: s for s in sources}
     try:
-        with numba_threads(_numba_threads_for_worker()):
+        with numba_threads(_numba_threads_for_worker(), launch=False):
             vals, wts = stack_tile(tile, members, by_index, resampler, margin, with_background=False)
             return k, PairCollector(stride, positions).add_tile(vals, wts, members, tile[0], tile[2])
     except Exception as exc:
@@ -450,7 +450,7 @@ def _strip_task(method, data, state_fn_params, tr, box, out_dtype, want_fp):
     from ..kernels._sinks import SINK_VALUE, SINK_WRITE
 
     y0, y1, x0, x1 = box
-    with numba_threads(_numba_threads_for_worker()):
+    with numba_threads(_numba_threads_for_worker(), launch=False):
         resampler = get_resampler(method, **state_fn_params)
         state = resampler.prepare(data)
         val = np.empty((y1 - y0, x1 - x0), dtype=out_dtype)

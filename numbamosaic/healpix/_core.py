@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data, parse_output_projection
-from .._threads import numba_threads, parallel_launch, resolve_threads
+from .._threads import numba_threads, resolve_threads
 from ..wcs import UnsupportedWCS, describe_wcs
 from ..wcs._layout import PROJ_CODES, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP
 from ..wcs._transform import frame_rotation
@@ -147,7 +147,7 @@ def reproject_to_healpix(input_data, coord_system_out, hdu_in=0, order="bilinear
         vec, m = input_to_frame_matrix(wcs, frame)
     except UnsupportedWCS:
         vec = None
-    with numba_threads(nthreads), parallel_launch():
+    with numba_threads(nthreads):
         if vec is not None:
             image_to_healpix_kernel(data, coef, code, vec, m, nside, horder, bool(nested), out)
         else:
@@ -285,7 +285,7 @@ def reproject_from_healpix(input_data, output_projection, shape_out=None, hdu_in
         m = np.ascontiguousarray((frame_rotation(nw.frame, frame) @ R).ravel())
     except UnsupportedWCS:
         nw = None
-    with numba_threads(nthreads), parallel_launch():
+    with numba_threads(nthreads):
         if nw is not None:
             healpix_to_image_kernel(hdata, bool(nested), nside, horder, bilinear, nw.vector, m, out, fp)
         else:

@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 
-from .. import _threads  # noqa: F401
 from .._io import check_celestial_2d, parse_output_projection
 from .._threads import numba_threads, resolve_threads
 from ..healpix._core import CHUNK
