@@ -9,7 +9,9 @@ real calls compile, whatever the kernels' internal layout:
 * ``reproject_and_coadd`` of two in-memory arrays (native byte order) for
   each method and combine function;
 * the same from FITS files (memory-mapped, big-endian, as the command line
-  and most survey scripts read them), when ``files=True``;
+  and most survey scripts read them), and streamed into a FITS file as the
+  command line writes it (:func:`~numbamosaic.mosaic_to_fits`), when
+  ``files=True``;
 * the single-image function of each method, serial and with Numba threads
   (the ``prange`` kernels), when ``single=True``.
 
@@ -30,7 +32,7 @@ from ._cache import cache_root
 from .adaptive import reproject_adaptive
 from .exact import reproject_exact
 from .interpolation import ORDERS, reproject_interp
-from .mosaic import reproject_and_coadd
+from .mosaic import mosaic_to_fits, reproject_and_coadd
 from .mosaic._tiles import COMBINES
 
 #: method names accepted by :func:`warmup` (as ``numbamosaic mosaic --method``)
@@ -172,6 +174,10 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
                     if inputs:
                         step(f"{method} {combine} {dtype} mosaic from {kind}", _mosaic, inputs, w_out,
                              reproject_function=rf, combine_function=combine, **kw)
+                if paths:
+                    step(f"{method} {combine} {dtype} mosaic into a FITS file", mosaic_to_fits, paths, w_out,
+                         os.path.join(tmp, "mosaic.fits"), shape_out=_SHAPE_OUT, overwrite=True, fsync=False,
+                         reproject_function=rf, combine_function=combine, parallel=1, **kw)
             if single:
                 for method in methods:
                     func, kw = _method(method)
