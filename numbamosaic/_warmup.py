@@ -131,7 +131,9 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
     -------
     dict
         ``seconds`` (total), ``steps`` (list of ``(description, seconds)``)
-        and ``cache_dir`` (where numbamosaic's compiled kernels live).
+        and ``cache_dir`` (where numbamosaic's compiled kernels live; None
+        if that directory is not writable, in which case Numba's own cache
+        locations were used, see ``numbamosaic._cache``).
 
     Notes
     -----
@@ -189,4 +191,6 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
                 rf = None if func is reproject_interp else func
                 step(f"{methods[0]} {dtype} background matching", _mosaic, tiles, w_out, reproject_function=rf,
                      match_background=True, **kw)
-    return {"seconds": time.perf_counter() - t_all, "steps": steps, "cache_dir": cache_root()}
+    root = cache_root()
+    return {"seconds": time.perf_counter() - t_all, "steps": steps,
+            "cache_dir": root if os.access(root, os.W_OK) else None}

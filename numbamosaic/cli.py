@@ -854,7 +854,8 @@ def cmd_warmup(args):
     quiet = getattr(args, "quiet", False)
     report = warmup(methods=args.method, combines=args.combine, dtypes=args.dtype,
                     match_background=args.match_background, verbose=not quiet)
-    _say(args, f"warmed {len(report['steps'])} calls in {report['seconds']:.1f} s; kernels cached in {report['cache_dir']}")
+    where = report["cache_dir"] or "Numba's default locations (numbamosaic's cache directory is not writable)"
+    _say(args, f"warmed {len(report['steps'])} calls in {report['seconds']:.1f} s; kernels cached in {where}")
     return 0
 
 
