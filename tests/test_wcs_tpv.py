@@ -166,3 +166,16 @@ def test_sip_with_its_own_crpix():
     c = w_out.pixel_to_world(gx, gy)
     xr, yr = w.all_world2pix(c.ra.deg, c.dec.deg, 0, tolerance=1e-12, maxiter=100)
     assert max(np.abs(xi - xr).max(), np.abs(yi - yr).max()) <= TOL
+
+
+def test_irac_like_sip_header_native_both_directions():
+    """The synthetic IRAC-like TAN-SIP header (AP/BP present) used by the benchmark."""
+    w = load("irac_like_sip.hdr")
+    nw = describe_wcs(w)
+    assert nw.vector[W_SIP] == 1.0 and nw.vector[W_TPV] == 0.0
+    x, y = whole_image_points(w, n=2000)
+    ref = w.all_pix2world(np.stack([x, y], axis=1), 0)
+    lon, lat = native_pixel_to_world(nw, x, y)
+    assert sep_px(w, lon, lat, ref[:, 0], ref[:, 1]).max() <= TOL
+    xb, yb = native_world_to_pixel(nw, ref[:, 0], ref[:, 1])
+    assert max(np.abs(xb - x).max(), np.abs(yb - y).max()) <= TOL
