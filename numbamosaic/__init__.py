@@ -30,6 +30,8 @@ _LAZY = {
     "reproject_to_hips": ".hips",
     "mosaic_to_hips": ".hips",
     "reproject_from_hips": ".hips",
+    "hips_as_dask_array": ".hips",
+    "coadd_hips": ".hips",
     "warmup": "._warmup",
 }
 
@@ -61,6 +63,8 @@ __all__ = [
     "reproject_to_hips",
     "mosaic_to_hips",
     "reproject_from_hips",
+    "hips_as_dask_array",
+    "coadd_hips",
     "mosaic_to_fits",
     "warmup",
     "find_optimal_celestial_wcs",

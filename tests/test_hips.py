@@ -211,3 +211,39 @@ def test_cli_hips(tmp_path):
     assert cli.main(args) == 2  # exists
     assert cli.main(args + ["--overwrite"]) == 0
     assert cli.main(["hips", paths[0], "-o", str(tmp_path), "--overwrite", "-q"]) == 2  # not a HiPS: kept
+
+
+def test_coadd_hips_combines(tmp_path):
+    """coadd_hips of two single-input HiPS = the per-pixel combination of their tiles; lower orders rebuilt."""
+    dirs = []
+    for i, (dx, dy) in enumerate([(0, 0), (1.0, 0.3)]):
+        data, w = _image(83.0 + dx, -5.0 + dy, n=32, scale=0.1, seed=i)
+        d = str(tmp_path / f"h{i}")
+        reproject_to_hips((data + i, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
+                          output_directory=d, tile_size=16, level=4)
+        dirs.append(d)
+    out = str(tmp_path / "co")
+    numbamosaic.coadd_hips(dirs, out, combine_function="max")
+    deep = [f for f in _tiles(out) if f.startswith("Norder4")]
+    assert sorted(set(f for d in dirs for f in _tiles(d) if f.startswith("Norder4"))) == deep
+    overlap = 0
+    for f in deep:
+        parts = [fits.getdata(os.path.join(d, f)) for d in dirs if os.path.exists(os.path.join(d, f))]
+        overlap += len(parts) > 1
+        with np.errstate(all="ignore"):
+            expect = np.fmax.reduce(parts) if len(parts) > 1 else parts[0]
+        assert np.array_equal(fits.getdata(os.path.join(out, f)), expect, equal_nan=True), f
+    assert overlap > 0
+    for f in [f for f in _tiles(out) if f.startswith("Norder3")]:
+        p = int(f.split("Npix")[1].split(".")[0])
+        parent = fits.getdata(os.path.join(out, f))
+        expect = np.full((16, 16), np.nan)
+        for sub in range(4):
+            c = tile_path(out, 4, 4 * p + sub, "fits")
+            if os.path.exists(c):
+                rows = slice(0, 8) if sub & 1 else slice(8, 16)
+                cols = slice(8, 16) if sub & 2 else slice(0, 8)
+                expect[rows, cols] = reduce2x2(fits.getdata(c))
+        assert np.array_equal(parent, expect.astype(np.float32), equal_nan=True)
+    with pytest.raises(ValueError, match="combine_function"):
+        numbamosaic.coadd_hips(dirs, str(tmp_path / "bad"), combine_function="clipped")
