@@ -137,8 +137,11 @@ class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheL
         return self._cache_path
 
     def ensure_cache_path(self):
-        # Numba writes a probe file for every decorated function; once per directory is enough
-        if self._cache_path not in _ENSURED:
+        # Numba writes a probe file for every decorated function (and before every save); the
+        # write probe once per directory is enough, the directory is re-created if it went away
+        if self._cache_path in _ENSURED:
+            os.makedirs(self._cache_path, exist_ok=True)
+        else:
             super().ensure_cache_path()
             _ENSURED.add(self._cache_path)
 

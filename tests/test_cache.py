@@ -111,3 +111,16 @@ def test_source_hash_follows_numba_sources_only(tmp_path):
     # any module that imports numba (or the JIT policy module) counts, wherever it lives
     (pkg / "mosaic" / "_newkernel.py").write_text("from ..kernels._jit import kernel\n")
     assert _cache.source_hash(pkg) != h1
+
+
+def test_locator_recreates_a_removed_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    from numbamosaic.kernels import _sinks
+
+    d = next(v for v in vars(_sinks).values() if isinstance(v, Dispatcher))
+    loc = _cache.PackageCacheLocator.from_function(d.py_func, d.py_func.__code__.co_filename)
+    path = Path(loc.get_cache_path())
+    assert tmp_path in path.parents and path.is_dir()
+    shutil.rmtree(tmp_path / "numbamosaic")
+    loc.ensure_cache_path()  # Numba calls this before every save
+    assert path.is_dir()
