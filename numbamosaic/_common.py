@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._axes import check_compatible, check_extra_axes, image_plane
+from ._daskin import is_dask_array, materialise
 from ._io import (
     as_kernel_array,
-    check_celestial_2d,
     check_data_2d,
     parse_input_data,
     parse_output_projection,
@@ -28,6 +29,8 @@ class SingleJob:
     wcs_out: object
     shape_out: tuple
     dtype: np.dtype  # float dtype the data stand for (default output dtype)
+    shape_full: tuple = None  # shape_out as given (degenerate leading axes included)
+    outputs_full: tuple = None  # (array, footprint) of shape ``shape_full`` returned to the caller
 
 
 def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=False):
@@ -38,12 +41,35 @@ def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapp
     """
     array, wcs_in = parse_input_data(input_data, hdu_in=hdu_in)
     wcs_out, shape_out = parse_output_projection(output_projection, shape_out=shape_out)
-    array = np.asarray(array) if not isinstance(array, np.ndarray) else array
+    lazy = is_dask_array(array)
+    if not lazy and not isinstance(array, np.ndarray):
+        array = np.asarray(array)
+    shape_full = tuple(shape_out)
+    # any WCS with two pixel axes; degenerate extra axes (length 1) are dropped
+    check_extra_axes(wcs_in, wcs_out, shape_full, "input_data")
+    wcs_in, plane = image_plane(wcs_in, array.shape, "input_data")
+    wcs_out, shape_out = image_plane(wcs_out, shape_full, "output_projection")
+    check_shape_out(shape_out)
+    check_compatible(wcs_in, wcs_out, "input_data")
+    if array.ndim != 2 and len(plane) == 2:
+        array = array.reshape(plane)
     check_data_2d(array, "input_data")
-    check_celestial_2d(wcs_in, "input_data")
-    check_celestial_2d(wcs_out, "output_projection")
+    if lazy:  # only the part of the input the output needs is computed
+        array, wcs_in = materialise(array, wcs_in, wcs_out, shape_out)
     data, dtype = as_kernel_array(array, allow_swapped=allow_swapped)
-    return SingleJob(data, wcs_in, wcs_out, shape_out, dtype)
+    return SingleJob(data, wcs_in, wcs_out, shape_out, dtype, shape_full)
+
+
+def check_shape_out(shape_out):
+    if len(shape_out) != 2 or any(s <= 0 for s in shape_out):
+        raise ValueError(f"shape_out: expected two positive integers (ny, nx), got {tuple(shape_out)}")
+
+
+def plane_view(arr, shape):
+    """The 2-D view of an output whose extra leading axes have length 1."""
+    if arr is None or tuple(arr.shape) == tuple(shape):
+        return arr
+    return arr[(0,) * (arr.ndim - 2)]
 
 
 def check_output_array(arr, shape_out, name):
@@ -135,19 +161,27 @@ def parse_parallel(parallel):
 
 
 def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array,
-                 output_footprint, return_footprint):
+                 output_footprint, return_footprint, dask_method=None):
     """The arguments every single-image function shares, checked and prepared.
 
     Returns ``(job, out, fp, nthreads, client)``: the :class:`SingleJob`, the
-    output array and footprint (validated or allocated), the thread count and
-    the distributed client (None for the threaded path).
+    output array and footprint (validated or allocated; None for
+    ``return_type='dask'``), the thread count and the distributed client
+    (None for the threaded path).
     """
     nthreads, client = parse_parallel(parallel)
-    if return_type not in (None, "numpy"):
-        raise ValueError(f"return_type: only 'numpy' is supported, got {return_type!r}")
+    if return_type not in (None, "numpy", "dask"):
+        raise ValueError(f"return_type: expected 'numpy' or 'dask', got {return_type!r}")
+    if dask_method not in (None, "memmap", "none"):
+        raise ValueError(f"dask_method: expected None, 'memmap' or 'none', got {dask_method!r}")
+    if return_type == "dask" and (output_array is not None or output_footprint is not None):
+        raise ValueError("output_array/output_footprint: not used with return_type='dask' (the result is a new lazy array)")
     job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
-    out, fp = allocate_outputs(job.shape_out, job.dtype, output_array, output_footprint, return_footprint)
-    return job, out, fp, nthreads, client
+    if return_type == "dask":
+        return job, None, None, nthreads, client
+    out, fp = allocate_outputs(job.shape_full, job.dtype, output_array, output_footprint, return_footprint)
+    job.outputs_full = (out, fp)
+    return job, plane_view(out, job.shape_out), plane_view(fp, job.shape_out), nthreads, client
 
 
 def chunked_or_array(arr):
@@ -155,5 +189,16 @@ def chunked_or_array(arr):
     return arr if is_chunked_output(arr) else np.asarray(arr)
 
 
-def return_result(array, footprint, return_footprint):
+def return_result(array, footprint, return_footprint, job=None):
+    """``(array, footprint)`` or ``array``; the caller's full-shape arrays when ``job`` has them."""
+    if job is not None and job.outputs_full is not None:
+        array, footprint = job.outputs_full
     return (array, footprint) if return_footprint else array
+
+
+def full_shape(job, result):
+    """``result`` of a driver, with the caller's full-shape arrays when ``shape_out`` had degenerate axes."""
+    if job.outputs_full is None or tuple(job.shape_full) == tuple(job.shape_out):
+        return result
+    array, footprint = job.outputs_full
+    return (array, footprint) if isinstance(result, tuple) else array

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._avm import is_avm_image, read_avm_image
+
 FLOAT32_KINDS = {np.dtype(t).newbyteorder("=") for t in ("f2", "f4", "i1", "u1", "i2", "u2")}
 
 
@@ -129,6 +131,8 @@ def parse_input_data(input_data, hdu_in=None, name="input_data"):
         path = Path(input_data)
         if not path.exists():
             raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
+        if is_avm_image(path):  # PNG/JPEG with AVM tags, as reproject reads them
+            return read_avm_image(path, name)
         try:
             # memmap=None (not True): astropy still memory-maps unscaled data, and
             # scaled images (BZERO/BSCALE/BLANK, e.g. uint16) load instead of raising
@@ -194,7 +198,7 @@ def parse_output_projection(output_projection, shape_out=None, name="output_proj
         shape_out = tuple(int(s) for s in shape_out)
     except (TypeError, ValueError):
         raise TypeError(f"shape_out: expected a tuple of integers, got {shape_out!r}") from None
-    if len(shape_out) != 2 or any(s <= 0 for s in shape_out):
+    if len(shape_out) < 2 or any(s <= 0 for s in shape_out):
         raise ValueError(f"shape_out: expected two positive integers (ny, nx), got {shape_out}")
     return wcs, shape_out
 
@@ -207,7 +211,8 @@ def check_celestial_2d(wcs, name):
     if n_pix != 2 or n_world != 2:
         raise ValueError(f"{name}: expected a 2-D celestial WCS, got {n_pix} pixel and {n_world} world dimensions")
     phys = [str(t or "") for t in getattr(ll, "world_axis_physical_types", [])]
-    if not all(t.startswith("pos.") for t in phys):
+    # helioprojective and other sky-like frames are "custom:pos.*" (e.g. HPLN/HPLT)
+    if not all(t.startswith(("pos.", "custom:pos.")) for t in phys):
         raise ValueError(f"{name}: the WCS is not celestial (world axes: {phys})")
 
 

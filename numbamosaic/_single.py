@@ -57,18 +57,25 @@ def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
             fp[y0:y1, x0:x1] = wbuf
 
 
-def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
-    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
+def plan_single(resampler, job, roundtrip_coords=True):
+    """``(transform, box)``: the output box that can receive values, or ``(None, None)``."""
     from .wcs import transform_and_bbox
 
     tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip_coords)
     if bbox is None:
-        blank_outputs(out, fp)
-        return
+        return None, None
     y0, y1, x0, x1 = bbox
     m = resampler.margin
     ny, nx = job.shape_out
-    box = (max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m))
+    return tr, (max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m))
+
+
+def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
+    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
+    tr, box = plan_single(resampler, job, roundtrip_coords)
+    if box is None:
+        blank_outputs(out, fp)
+        return
     # kernels that write every pixel of their box need only the rest blanked
     blank_outputs(out, fp, box if getattr(resampler, "fills_box", False) else None)
     resample_box(resampler, job.data, resampler.prepare(job.data), tr, box, out, fp, nthreads)

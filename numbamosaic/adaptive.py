@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ._threads import current_threads
-from ._common import begin_single, return_result
+from ._common import begin_single, full_shape, return_result
 from ._resamplers import register
 from .kernels import _adaptive as K
 
@@ -395,16 +395,19 @@ def reproject_adaptive(
         Float32 or float64 arrays (e.g. ``np.memmap``) to write into.
     return_footprint : bool
         Return ``(array, footprint)`` (default) or only the array.
-    block_size : ignored
-        Accepted for compatibility; the kernels work in small blocks.
+    block_size : tuple, optional
+        Output block shape of a ``return_type='dask'`` result (default
+        1024 x 1024); otherwise ignored (the kernels work in rows and tiles).
     parallel : bool, int or 'current-scheduler'
         ``True`` (default) uses all cores, an int sets the thread count,
         ``'current-scheduler'`` (or a ``distributed.Client``) runs on dask.
         Results are bitwise identical for any thread count.
-    return_type : None or 'numpy'
-        Only numpy arrays are returned.
+    return_type : None, 'numpy' or 'dask'
+        ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
+        (equal to the NumPy result bit for bit; no ``output_array``).
     dask_method : None, 'memmap' or 'none'
-        Accepted for compatibility (dask inputs are read as arrays).
+        Accepted for compatibility: a dask input is computed only over the
+        input box the output reaches, whichever the value.
 
     Returns
     -------
@@ -437,13 +440,17 @@ def reproject_adaptive(
         boundary_ignore_threshold, x_cyclic, y_cyclic, bad_value_mode, bad_fill_value,
         center_jacobian, despike_jacobian, conserve_flux, roundtrip_coords,
     )
-    if dask_method not in (None, "memmap", "none"):
-        raise ValueError(f"dask_method: expected None, 'memmap' or 'none', got {dask_method!r}")
     job, out, fp, nthreads, client = begin_single(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
-        return_footprint,
+        return_footprint, dask_method,
     )
     params = dict(opts, shape_out=tuple(job.shape_out))
+    if return_type == "dask":
+        from ._lazy import lazy_single
+
+        resampler = AdaptiveResampler(**params)
+        tr, box, _ = plan_adaptive_single(resampler, job)
+        return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     if client is not None:
         from .distributed import reproject_single_distributed
 
@@ -452,7 +459,7 @@ def reproject_adaptive(
         _, box, bbox = plan_adaptive_single(AdaptiveResampler(**params), job)
         if bbox is not None:
             params["margin"] = max(bbox[0] - box[0], box[1] - bbox[1], bbox[2] - box[2], box[3] - bbox[3], 0)
-        return reproject_single_distributed("adaptive", job, out, fp, return_footprint, client, params)
+        return full_shape(job, reproject_single_distributed("adaptive", job, out, fp, return_footprint, client, params))
     resampler = AdaptiveResampler(**params)
     run_adaptive_single(resampler, job, out, fp, nthreads)
-    return return_result(out, fp, return_footprint)
+    return return_result(out, fp, return_footprint, job)

@@ -9,7 +9,7 @@ import weakref
 
 import numpy as np
 
-from ._common import begin_single, return_result
+from ._common import begin_single, full_shape, return_result
 from ._resamplers import register
 
 CONSERVE = ("surface-brightness", "flux")
@@ -284,16 +284,19 @@ def reproject_exact(
         Float32 or float64 arrays (e.g. ``np.memmap``) to write into.
     return_footprint : bool
         Return ``(array, footprint)`` (default) or only the array.
-    block_size : ignored
-        Accepted for compatibility; the kernels work in row blocks.
+    block_size : tuple, optional
+        Output block shape of a ``return_type='dask'`` result (default
+        1024 x 1024); otherwise ignored (the kernels work in rows and tiles).
     parallel : bool, int or 'current-scheduler'
         ``True`` (default) uses all cores, an int sets the thread count,
         ``'current-scheduler'`` (or a ``distributed.Client``) runs on dask.
         Results are bitwise identical for any thread count.
-    return_type : None or 'numpy'
-        Only numpy output is supported.
-    dask_method : ignored
-        Accepted for compatibility.
+    return_type : None, 'numpy' or 'dask'
+        ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
+        (equal to the NumPy result bit for bit; no ``output_array``).
+    dask_method : None, 'memmap' or 'none'
+        Accepted for compatibility: a dask input is computed only over the
+        input box the output reaches, whichever the value.
     conserve : {'surface-brightness', 'flux'}
         ``'surface-brightness'`` (default, reproject's behaviour): the
         overlap-area-weighted mean of the input pixels.  ``'flux'``: the sum
@@ -319,17 +322,25 @@ def reproject_exact(
     subdivisions = parse_subdivisions(subdivisions)
     job, out, fp, nthreads, client = begin_single(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
-        return_footprint,
+        return_footprint, dask_method,
     )
     # no round trip: the overlap of a pixel whose corners map is well defined
     params = dict(conserve="flux" if flux else "surface-brightness", subdivisions=subdivisions, roundtrip_coords=False)
+    if return_type == "dask":
+        from ._lazy import lazy_single
+        from ._resamplers import get_resampler
+        from ._single import plan_single
+
+        resampler = get_resampler("exact", **params)
+        tr, box = plan_single(resampler, job, roundtrip_coords=False)
+        return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     if client is not None:
         from .distributed import reproject_single_distributed
 
-        return reproject_single_distributed("exact", job, out, fp, return_footprint, client, params)
+        return full_shape(job, reproject_single_distributed("exact", job, out, fp, return_footprint, client, params))
     from ._resamplers import get_resampler
     from ._single import run_single
 
     resampler = get_resampler("exact", **params)
     run_single(resampler, job, out, fp, nthreads, roundtrip_coords=False)
-    return return_result(out, fp, return_footprint)
+    return return_result(out, fp, return_footprint, job)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._threads import parallel_launch
-from ._common import begin_single, return_result
+from ._common import begin_single, full_shape, return_result
 
 ORDERS = {
     "nearest-neighbor": 0,
@@ -81,12 +81,19 @@ def reproject_interp(
         Return ``(array, footprint)`` (default) or only the array.
     output_array, output_footprint : ndarray, optional
         Float32 or float64 arrays (e.g. ``np.memmap``) to write into.
-    block_size : ignored
-        Accepted for compatibility; the kernels work row by row.
+    block_size : tuple, optional
+        Output block shape of a ``return_type='dask'`` result (default
+        1024 x 1024); otherwise ignored (the kernels work in rows and tiles).
     parallel : bool, int or 'current-scheduler'
         ``True`` (default) uses all cores, an int sets the thread count,
         ``'current-scheduler'`` (or a ``distributed.Client``) runs on dask.
         Results are bitwise identical for any thread count.
+    return_type : None, 'numpy' or 'dask'
+        ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
+        (equal to the NumPy result bit for bit; no ``output_array``).
+    dask_method : None, 'memmap' or 'none'
+        Accepted for compatibility: a dask input is computed only over the
+        input box the output reaches, whichever the value.
     roundtrip_coords : bool
         Reject output pixels whose round trip through the input moves by more
         than one pixel (reproject's default).
@@ -102,18 +109,26 @@ def reproject_interp(
     order_code = parse_order(order)
     job, out, fp, nthreads, client = begin_single(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
-        return_footprint,
+        return_footprint, dask_method,
     )
+    if return_type == "dask":
+        from ._lazy import lazy_single
+        from ._resamplers import get_resampler
+        from ._single import plan_single
+
+        resampler = get_resampler("interp", order=order_code, roundtrip_coords=roundtrip_coords)
+        tr, box = plan_single(resampler, job, roundtrip_coords)
+        return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     if client is not None:
         from .distributed import reproject_single_distributed
 
-        return reproject_single_distributed(
+        return full_shape(job, reproject_single_distributed(
             "interp", job, out, fp, return_footprint, client,
             dict(order=order_code, roundtrip_coords=roundtrip_coords),
-        )
+        ))
     from ._resamplers import get_resampler
     from ._single import run_single
 
     resampler = get_resampler("interp", order=order_code, roundtrip_coords=roundtrip_coords)
     run_single(resampler, job, out, fp, nthreads, roundtrip_coords=roundtrip_coords)
-    return return_result(out, fp, return_footprint)
+    return return_result(out, fp, return_footprint, job)

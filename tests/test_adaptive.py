@@ -305,7 +305,7 @@ def test_float32_in_float32_out(field):
         (dict(x_cyclic="yes"), "x_cyclic"),
         (dict(center_jacobian=2), "center_jacobian"),
         (dict(parallel=-1), "parallel"),
-        (dict(return_type="dask"), "return_type"),
+        (dict(return_type="zarr"), "return_type"),
         (dict(dask_method="eager"), "dask_method"),
     ],
 )

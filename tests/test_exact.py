@@ -426,7 +426,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="conserve"):
         ExactResampler(conserve=None)
     with pytest.raises(ValueError, match="return_type"):
-        reproject_exact((np.ones((10, 10)), w), w, return_type="dask")
+        reproject_exact((np.ones((10, 10)), w), w, return_type="zarr")
 
 
 def test_registered_resampler():

@@ -256,14 +256,17 @@ def test_error_non_celestial_output_wcs(data, header_in):
         reproject_interp((data, header_in), _spectral_wcs(), shape_out=SHAPE_OUT)
 
 
-def test_error_3d_wcs_with_2d_data(data, header_out):
-    with pytest.raises(ValueError, match="input_data"):
-        reproject_interp((data, _wcs_3d()), wcs_of(header_out), shape_out=SHAPE_OUT)
+def test_3d_wcs_with_2d_data_uses_its_image_plane(data, header_out):
+    # a third WCS axis without a data axis is degenerate: the celestial plane is used
+    # (reproject refuses: "Number of dimensions in input and output WCS should match")
+    got = reproject_interp((data, _wcs_3d()), wcs_of(header_out), shape_out=SHAPE_OUT, return_footprint=False)
+    ref = reproject_interp((data, _wcs_3d().celestial), wcs_of(header_out), shape_out=SHAPE_OUT, return_footprint=False)
+    np.testing.assert_array_equal(got, ref)
 
 
-def test_error_3d_output_wcs(data, header_in):
-    with pytest.raises(ValueError, match="output_projection"):
-        reproject_interp((data, header_in), _wcs_3d(), shape_out=SHAPE_OUT)
+def test_error_3d_output_wcs_with_long_extra_axis(data, header_in):
+    with pytest.raises(ValueError, match="output_projection.*only the two image axes"):
+        reproject_interp((data, header_in), _wcs_3d(), shape_out=(3,) + SHAPE_OUT)
 
 
 def test_error_3d_data(header_in, header_out):

@@ -377,3 +377,33 @@ def test_errors():
         find_optimal_celestial_wcs(TILES, resolution=1 * u.m)
     with pytest.raises(ValueError, match="reference"):
         find_optimal_celestial_wcs(TILES, reference=(10, 20))
+
+
+# ---------------------------------------------------------------------------
+# issue 12: three differences from reproject, fixed
+# ---------------------------------------------------------------------------
+
+
+def test_high_level_wrapper_reference_is_image_centre():
+    # reproject treats an astropy WCS wrapped in an APE-14 HighLevelWCSWrapper
+    # as a generic WCS: reference at the image centre, not at CRPIX
+    from astropy.wcs.wcsapi import HighLevelWCSWrapper
+
+    inputs = [((50, 50), HighLevelWCSWrapper(make_wcs((10.0, 15.0), crpix=(5, 5)))),
+              ((50, 60), HighLevelWCSWrapper(make_wcs((31.0, 16.0), crpix=(5, 5), rot=20.0)))]
+    wcs, _ = compare(inputs)
+    assert abs(wcs.wcs.crval[0] - 10.0) > 1.0  # not the first input's own reference
+
+
+@pytest.mark.parametrize("projection", ["CAR", "AIT", "MOL", "HPX"])
+def test_galactic_frame_with_non_zenithal_projection(projection):
+    # was wcslib "ill-conditioned" (a deep-copied template carried LONPOLE = 0)
+    compare(TILES, frame="galactic", projection=projection)
+
+
+@pytest.mark.parametrize("dec", [89.5, 90.0])
+def test_eight_images_around_the_pole(dec):
+    # the mean reference is the pole: its longitude (which orients the output
+    # grid) comes from rounding in the averaged x, y; computed as reproject does
+    inputs = [tile((ra, dec), shape=(100, 100)) for ra in np.arange(8) * 45.0]
+    compare(inputs)

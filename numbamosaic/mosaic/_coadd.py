@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._common import check_mosaic_output, chunked_or_array, is_chunked_output, parse_parallel, write_unit
+from .._axes import check_compatible, check_extra_axes, image_plane
+from .._daskin import is_dask_array, materialise
+from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, chunked_or_array, is_chunked_output, parse_parallel, write_unit
 from .._io import parse_output_projection
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
@@ -65,6 +67,7 @@ class MosaicJob:
     clip_iters: int = 5
     client: object = None
     progress_bar: object = None
+    shape_full: tuple = None  # shape_out as given (degenerate leading axes included)
 
 
 def _method_of(reproject_function):
@@ -173,10 +176,12 @@ def _prepare(
     parse_memory(memory_limit)
     if tmpdir is not None and not os.path.isdir(tmpdir):
         raise ValueError(f"tmpdir: {tmpdir!r} is not an existing directory")
-    wcs_out, shape_out = parse_output_projection(output_projection, shape_out=shape_out)
-    from .._io import check_celestial_2d
-
-    check_celestial_2d(wcs_out, "output_projection")
+    full_wcs_out, shape_full = parse_output_projection(output_projection, shape_out=shape_out)
+    # any WCS with two pixel axes; degenerate extra axes (length 1) are dropped
+    wcs_out, shape_out = image_plane(full_wcs_out, shape_full, "output_projection")
+    check_shape_out(shape_out)
+    output_array = _output_plane(output_array, shape_out, shape_full, "output_array")
+    output_footprint = _output_plane(output_footprint, shape_out, shape_full, "output_footprint")
     if output_array is not None:
         check_mosaic_output(output_array, shape_out, "output_array")
     if output_footprint is not None:
@@ -196,6 +201,15 @@ def _prepare(
     from ..wcs import transform_and_bbox
 
     bboxes, dropped = {}, []
+    for src in sources:
+        check_extra_axes(src.full_wcs, full_wcs_out, shape_full, f"input_data[{src.index}]")
+        check_compatible(src.wcs, wcs_out, f"input_data[{src.index}]")
+        if src.ref.array is not None and is_dask_array(src.ref.array):
+            if src.wref is None:  # only the part of a dask input the output needs is computed
+                src.ref.array, src.wcs = materialise(src.ref.array, src.wcs, wcs_out, shape_out)
+                src.shape = tuple(src.ref.array.shape)
+            else:  # weights are on the whole input grid
+                src.ref.array = np.asarray(src.ref.array.compute())
     for src in sources:
         tr, bbox = transform_and_bbox(src.wcs, wcs_out, src.shape, shape_out, roundtrip=roundtrip)
         if bbox is None:
@@ -270,7 +284,18 @@ def _prepare(
         clip_iters=int(clip_iters),
         client=client,
         progress_bar=progress_bar,
+        shape_full=tuple(shape_full),
     )
+
+
+def _output_plane(arr, shape_out, shape_full, name):
+    """The 2-D plane of a NumPy output given with the degenerate axes of ``shape_full``."""
+    if arr is None or tuple(shape_full) == tuple(shape_out) or is_chunked_output(arr):
+        return arr
+    if tuple(getattr(arr, "shape", ())) == tuple(shape_full):
+        check_output_array(arr, shape_full, name)
+        return plane_view(arr, shape_out)
+    return arr
 
 
 def mosaic_dtype(sources):
@@ -632,7 +657,15 @@ def reproject_and_coadd(
         tile_size=tile_size, progress_bar=progress_bar, clip_sigma=clip_sigma, clip_iters=clip_iters, **kwargs,
     )
     log.info("%r", job.plan)
-    return execute(job, output_array, output_footprint)
+    out, fp = execute(
+        job,
+        _output_plane(output_array, job.shape_out, job.shape_full, "output_array"),
+        _output_plane(output_footprint, job.shape_out, job.shape_full, "output_footprint"),
+    )
+    if job.shape_full != tuple(job.shape_out):  # degenerate leading axes, as reproject returns them
+        out = output_array if output_array is not None else out.reshape(job.shape_full)
+        fp = output_footprint if output_footprint is not None else fp.reshape(job.shape_full)
+    return out, fp
 
 
 def plan_mosaic(input_data, output_projection, shape_out=None, **kwargs):

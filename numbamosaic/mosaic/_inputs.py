@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
+from .._avm import is_avm_image
+from .._axes import image_plane
+from .._daskin import is_dask_array
+from .._io import as_kernel_array, check_data_2d, parse_input_data
 
 
 @dataclass
@@ -38,7 +41,10 @@ class DataRef:
         from .._io import _image_hdu
 
         hdu = _image_hdu(hdul, self.hdu, "input_data")
-        return as_kernel_array(hdu.data, allow_swapped=self.allow_swapped)
+        data = hdu.data
+        if data.ndim > 2:  # degenerate leading axes (checked by make_sources)
+            data = data.reshape(data.shape[-2:])
+        return as_kernel_array(data, allow_swapped=self.allow_swapped)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -58,6 +64,7 @@ class Source:
     bbox: tuple = None
     wref: DataRef = None
     bg: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    full_wcs: object = None  # the WCS as given (with degenerate extra axes)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def arrays(self, resampler):
@@ -86,7 +93,7 @@ def _file_ref(item, hdu_in):
     """A DataRef by file name when ``item`` is a path (lazy, picklable)."""
     import os
 
-    if isinstance(item, (str, os.PathLike)):
+    if isinstance(item, (str, os.PathLike)) and not is_avm_image(item):  # PNG/JPEG: read in memory
         return DataRef(path=str(Path(item)), hdu=hdu_in)
     return None
 
@@ -115,9 +122,13 @@ def make_sources(input_data, hdu_in=None, input_weights=None, hdu_weights=None, 
         item = input_data[i]
         name = f"input_data[{i}]"
         array, wcs = parse_input_data(item, hdu_in=hdu_in, name=name)
-        array = array if isinstance(array, np.ndarray) else np.asarray(array)
+        if not isinstance(array, np.ndarray) and not is_dask_array(array):
+            array = np.asarray(array)  # dask arrays: computed in part once the output is known (_coadd)
+        full_wcs = wcs
+        wcs, plane = image_plane(wcs, array.shape, name)  # degenerate extra axes dropped
+        if array.ndim != 2 and len(plane) == 2:
+            array = array.reshape(plane)
         check_data_2d(array, name)
-        check_celestial_2d(wcs, name)
         from .._io import kernel_dtype
 
         dtype = kernel_dtype(array.dtype)
@@ -126,7 +137,7 @@ def make_sources(input_data, hdu_in=None, input_weights=None, hdu_weights=None, 
         wref = None
         if input_weights is not None:
             wref = _weights_ref(input_weights[i], hdu_weights, array.shape, wcs, i)
-        sources.append(Source(i, ref, tuple(array.shape), dtype, wcs, wref=wref))
+        sources.append(Source(i, ref, tuple(array.shape), dtype, wcs, wref=wref, full_wcs=full_wcs))
     return sources
 
 

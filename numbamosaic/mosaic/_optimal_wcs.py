@@ -37,6 +37,8 @@ import warnings
 
 import numpy as np
 
+from .._avm import is_avm_image, read_avm_image
+from .._axes import image_plane
 from .._bbox import edge_samples
 from .._io import _is_path, _wcs_from_header, as_high_level_wcs, check_celestial_2d, is_nddata
 
@@ -119,8 +121,20 @@ def _array_shape_of_wcs(wcs):
     return shape
 
 
+def _is_fits_wcs(wcs):
+    """Whether reproject treats ``wcs`` as a FITS WCS (reference at CRPIX).
+
+    reproject tests ``isinstance(wcs, astropy.wcs.WCS)`` on the object it is
+    given: an astropy WCS wrapped in an APE-14 ``HighLevelWCSWrapper`` (or a
+    sliced WCS) counts as a generic WCS, whose reference is the image centre.
+    """
+    from astropy.wcs import WCS
+
+    return isinstance(wcs, WCS)
+
+
 def _parse_one(item, hdu_in, name):
-    """Return ``(shape, wcs)`` for one input (shape not yet validated)."""
+    """Return ``(shape, wcs, is_fits)`` for one input (shape not yet validated)."""
     from astropy.io import fits
     from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS
 
@@ -130,31 +144,34 @@ def _parse_one(item, hdu_in, name):
         path = Path(item)
         if not path.exists():
             raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
+        if is_avm_image(path):  # PNG/JPEG with AVM tags
+            data, wcs = read_avm_image(path, name)
+            return tuple(data.shape), wcs, True
         try:
             with fits.open(path, memmap=True) as hdul:
                 hdu = _select_hdu(hdul, hdu_in, name)
-                return _header_shape(hdu.header), _wcs_from_header(hdu.header, hdul)
+                return _header_shape(hdu.header), _wcs_from_header(hdu.header, hdul), True
         except OSError as exc:
             raise ValueError(f"{name}: {str(path)!r} is not a readable FITS file ({exc})") from exc
     if isinstance(item, fits.HDUList):
         hdu = _select_hdu(item, hdu_in, name)
-        return _header_shape(hdu.header), _wcs_from_header(hdu.header, item)
+        return _header_shape(hdu.header), _wcs_from_header(hdu.header, item), True
     if isinstance(item, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
-        return _header_shape(item.header), _wcs_from_header(item.header)
+        return _header_shape(item.header), _wcs_from_header(item.header), True
     if is_nddata(item):
         if item.wcs is None:
             raise ValueError(f"{name}: the NDData object has no wcs")
-        return _shape_of(item.data), as_high_level_wcs(item.wcs, name)
+        return _shape_of(item.data), as_high_level_wcs(item.wcs, name), _is_fits_wcs(item.wcs)
     if isinstance(item, (BaseLowLevelWCS, BaseHighLevelWCS)):
         shape = _array_shape_of_wcs(item)
         if shape is None:
             raise ValueError(f"{name}: a WCS given without data needs array_shape to be set (or pass (shape, wcs))")
-        return tuple(int(s) for s in shape), as_high_level_wcs(item, name)
+        return tuple(int(s) for s in shape), as_high_level_wcs(item, name), _is_fits_wcs(item)
     if isinstance(item, (tuple, list)) and len(item) == 2 and _is_wcs_like(item[1]):
         first, wcs = item
         if _is_path(first):
             raise TypeError(f"{name}: expected (array or shape, WCS) but the first element is a path")
-        return _shape_of(first), as_high_level_wcs(wcs, name)
+        return _shape_of(first), as_high_level_wcs(wcs, name), isinstance(wcs, fits.Header) or _is_fits_wcs(wcs)
     raise TypeError(
         f"{name}: expected a FITS file name, HDUList, image HDU, NDData, WCS with array_shape, "
         f"or an (array or shape, WCS/Header) tuple, got {type(item).__name__}"
@@ -180,11 +197,12 @@ def _parse_inputs(input_data, hdu_in):
     parsed = []
     for i, item in enumerate(items):
         name = "input_data" if len(items) == 1 else f"input_data[{i}]"
-        shape, wcs = _parse_one(item, hdu_in, name)
-        check_celestial_2d(wcs, name)
+        shape, wcs, is_fits = _parse_one(item, hdu_in, name)
         if len(shape) < 2 or shape[-1] <= 0 or shape[-2] <= 0:
             raise ValueError(f"{name}: expected a 2-D image shape, got {shape}")
-        parsed.append((name, shape[-2:], wcs, isinstance(wcs, WCS)))
+        wcs, shape = image_plane(wcs, shape, name)  # degenerate extra axes dropped
+        check_celestial_2d(wcs, name)
+        parsed.append((name, shape[-2:], wcs, is_fits and isinstance(wcs, WCS)))
     return parsed
 
 
@@ -456,6 +474,36 @@ def _poles_inside(wcs, shape, out_frame):
     return np.zeros_like(lat), lat
 
 
+def _mean_reference(refs):
+    """(lon, lat) in degrees of the mean direction of the reference positions.
+
+    Computed exactly as reproject does (astropy's representation ``mean``:
+    the Cartesian components averaged, then converted back), so that the result
+    is the same to the last bit.  That matters when the mean lies at a pole:
+    its longitude, which orients the output grid of zenithal projections, is
+    then set by rounding in the averaged x and y components (reproject's
+    0.21 behaviour on an 8-image set around the pole: matched, see the
+    README's migration table).  References off the sky are left out.
+    """
+    from astropy.coordinates import SkyCoord
+
+    frames = []
+    for r in refs:
+        lon, lat = _lonlat_deg(r)
+        if np.isfinite(lon[0]) and np.isfinite(lat[0]):
+            frames.append(r.frame)
+    if not frames:
+        raise ValueError("reference: could not determine the images' reference positions; pass reference=")
+    stacked = SkyCoord(frames)
+    cart = stacked.data.to_cartesian()
+    norm = float(np.sqrt(np.mean(cart.x.value) ** 2 + np.mean(cart.y.value) ** 2 + np.mean(cart.z.value) ** 2))
+    if norm < 1e-12:
+        raise ValueError("reference: the images' reference positions average to no direction; pass reference=")
+    mean = SkyCoord(stacked.data.mean(), frame=stacked.frame)
+    lon, lat = _lonlat_deg(mean)
+    return float(lon[0]), float(lat[0])
+
+
 def find_optimal_celestial_wcs(
     input_data,
     hdu_in=None,
@@ -538,22 +586,12 @@ def find_optimal_celestial_wcs(
         plon, plat = _poles_inside(wcs, shape, out_frame)
         lons.append(plon)
         lats.append(plat)
-        rlon, rlat = _lonlat_deg(ref.transform_to(out_frame))
-        ref_vectors.append(_unit_vectors(rlon[0], rlat[0]))
+        ref_vectors.append(ref.transform_to(out_frame))
     lon = np.concatenate(lons)
     lat = np.concatenate(lats)
 
     if reference is None:
-        vecs = np.array(ref_vectors)
-        vecs = vecs[np.all(np.isfinite(vecs), axis=1)]
-        if len(vecs) == 0:
-            raise ValueError("reference: could not determine the images' reference positions; pass reference=")
-        mean = vecs.mean(axis=0)
-        norm = np.linalg.norm(mean)
-        if norm < 1e-12:
-            raise ValueError("reference: the images' reference positions average to no direction; pass reference=")
-        ref_lon = float(np.degrees(np.arctan2(mean[1], mean[0])) % 360.0)
-        ref_lat = float(np.degrees(np.arctan2(mean[2], np.hypot(mean[0], mean[1]))))
+        ref_lon, ref_lat = _mean_reference(ref_vectors)
     else:
         if isinstance(reference, SkyCoord) or hasattr(reference, "transform_to"):
             ref_coord = reference.transform_to(out_frame)
@@ -565,10 +603,24 @@ def find_optimal_celestial_wcs(
         ref_lon, ref_lat = float(rl[0]), float(rb[0])
 
     # positions are computed with a working copy: wcsset() would clear
-    # keywords such as RADESYS for non-equatorial frames in the returned WCS
-    cdelt = np.array([-res if negative else res, res])
-    out = template.deepcopy()
-    out.wcs.crval = [ref_lon, ref_lat]
+    # keywords such as RADESYS for non-equatorial frames in the returned WCS.
+    # The copy is built afresh, not deep-copied: a copy of the template carries
+    # LONPOLE = 0 instead of the projection's default, which makes wcslib
+    # reject cylindrical and other non-zenithal projections away from the
+    # equator as "ill-conditioned" (where reproject succeeds)
+    # CRVAL and CDELT in the template's units (arcsec for helioprojective
+    # frames, as sunpy's frame -> WCS mapping gives), as reproject does
+    import astropy.units as u
+
+    for i in (0, 1):
+        if str(template.wcs.cunit[i]).strip() == "":
+            template.wcs.cunit[i] = "deg"
+    to_unit = np.array([u.deg.to(u.Unit(template.wcs.cunit[i])) for i in (0, 1)])
+    cdelt = np.array([-res if negative else res, res]) * to_unit
+    crval = [ref_lon * to_unit[0], ref_lat * to_unit[1]]
+    out = _output_template(out_frame, projection)
+    out.wcs.cunit = template.wcs.cunit
+    out.wcs.crval = crval
     out.wcs.cdelt = cdelt
     out.wcs.crpix = [1.0, 1.0]
 
@@ -595,7 +647,7 @@ def find_optimal_celestial_wcs(
     xmin, xmax = float(np.min(x)), float(np.max(x))
     ymin, ymax = float(np.min(y)), float(np.max(y))
     result = template
-    result.wcs.crval = [ref_lon, ref_lat]
+    result.wcs.crval = crval
     result.wcs.cdelt = cdelt
     if auto_rotate:
         result.wcs.pc = out.wcs.pc

@@ -79,6 +79,9 @@ def frame_rotation(frame_from, frame_to):
     except Exception as exc:
         raise UnsupportedWCS(f"frame change not available as a rotation: {exc}") from exc
     lo, la = rep.lon.radian, rep.lat.radian
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(la))):
+        # e.g. helioprojective frames of two observers: off-disk directions have no image
+        raise UnsupportedWCS("frame change is not defined everywhere on the sky")
     v = np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
     R = v[:, :3]
     uu, _, vt = np.linalg.svd(R)
