@@ -3,8 +3,7 @@
 :func:`run_single` builds the transform and the input's bounding box in the
 output, blanks the output outside it, and :func:`resample_box` runs the
 resampler's parallel (or serial) kernel over the box, writing straight into
-the caller's arrays (through a box-sized buffer only when they are not
-C-contiguous).
+the caller's arrays whatever their layout.
 """
 
 import numpy as np
@@ -39,22 +38,12 @@ def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
     val = np.asarray(out)
     sink = SINK_WRITE if fp is not None else SINK_VALUE
     wt = np.asarray(fp) if fp is not None else np.empty((1, 1), dtype=val.dtype)
-    direct = val.flags.c_contiguous and wt.flags.c_contiguous
-    if direct:
-        vbuf, wbuf, oy, ox = val, wt, 0, 0
-    else:  # write through contiguous buffers, then copy into the caller's arrays
-        vbuf = np.empty((y1 - y0, x1 - x0), dtype=val.dtype)
-        wbuf = np.empty_like(vbuf) if fp is not None else wt
-        oy, ox = y0, x0
+    # kernels take arrays of any layout (kernels._entry): write in place
     if nthreads > 1:
         with numba_threads(nthreads):
-            resampler.parallel(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
+            resampler.parallel(data, state, nowt, tr, y0, y1, x0, x1, val, wt, 0, 0, sink, bg)
     else:
-        resampler.tile(data, state, nowt, tr, y0, y1, x0, x1, vbuf, wbuf, oy, ox, sink, bg)
-    if not direct:
-        val[y0:y1, x0:x1] = vbuf
-        if fp is not None:
-            fp[y0:y1, x0:x1] = wbuf
+        resampler.tile(data, state, nowt, tr, y0, y1, x0, x1, val, wt, 0, 0, sink, bg)
 
 
 def plan_single(resampler, job, roundtrip_coords=True):

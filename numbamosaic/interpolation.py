@@ -28,14 +28,19 @@ def parse_order(order):
 
 
 def spline_coefficients_for(data, order):
-    """Spline coefficients for orders 2 and 3, else the data itself (no copy)."""
+    """Spline coefficients for orders 2 and 3, else an empty ``(0, 0)`` array.
+
+    Either way the array has the float dtype of the data, so the kernels'
+    ``coef`` argument has one type per data dtype whatever the order (passing
+    the data itself would add a compiled variant for big-endian inputs).
+    """
+    dtype = np.float32 if data.dtype.itemsize == 4 else np.float64
     if order in (2, 3):
         from .kernels._spline import prefilter
 
-        dtype = np.float32 if data.dtype.itemsize == 4 else np.float64
         with parallel_launch():  # a parallel kernel, also called from mosaic worker threads
             return prefilter(data, order, dtype)
-    return data
+    return np.empty((0, 0), dtype=dtype)
 
 
 def reproject_interp(

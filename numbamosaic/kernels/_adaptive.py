@@ -50,6 +50,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._entry import entry
 from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._native import out_to_in, out_to_in_row
 from ._load import load
@@ -653,6 +654,7 @@ def _block_bounds(k, y0, y1, x0, x1, brows, bcols):
     return by0, min(by0 + brows, y1), bx0, min(bx0 + bcols, x1)
 
 
+@entry(writes=("val", "wt"))
 @kernel
 def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
@@ -669,6 +671,7 @@ def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, s
         _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
 
 
+@entry(writes=("val", "wt"))
 @parallel_kernel
 def adaptive_tile_parallel(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`adaptive_tile` with blocks distributed over Numba threads."""
@@ -682,6 +685,7 @@ def adaptive_tile_parallel(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, 
         _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
 
 
+@entry(writes=("pos", "jac"))
 @kernel
 def jacobian_points(tr, grid, center, x, y, pos, jac):
     """Input positions and Jacobians at output points (for planning margins).

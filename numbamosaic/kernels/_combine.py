@@ -13,9 +13,9 @@ All are serial and GIL-free; the drivers run one tile per thread.
 
 import math
 
-import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
 
+from ._entry import entry
 from ._jit import kernel
 from ._borrow import borrowed, keep_alive
 from ._sinks import deposit
@@ -30,6 +30,7 @@ COMBINE_MEDIAN = 6
 COMBINE_CLIPPED = 7
 
 
+@entry(writes=("out", "fp"))
 @kernel
 def finalize_tile(combine, val, wt, out, fp, blank):
     """Write a finished tile: ``out``/``fp`` are views of the output arrays.
@@ -75,6 +76,7 @@ def _median_inplace(buf, n):
     return 0.5 * (buf[n // 2 - 1] + buf[n // 2])
 
 
+@entry(writes=("out", "fp"))
 @kernel
 def stack_median(vals, wts, depth, out, fp, blank):
     """Median over the first ``depth`` layers of values with weight > 0.
@@ -104,6 +106,7 @@ def stack_median(vals, wts, depth, out, fp, blank):
     keep_alive((owner,))
 
 
+@entry(writes=("out", "fp"))
 @kernel
 def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
     """Iterative sigma-clipped weighted mean over the stack.
@@ -169,6 +172,7 @@ def stack_clipped_mean(vals, wts, depth, out, fp, blank, nsigma, maxiter):
     keep_alive(owners)
 
 
+@entry(writes=("val", "wt"))
 @kernel
 def deposit_block(src_val, src_wt, sy0, sx0, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Deposit a precomputed cutout (origin ``(sy0, sx0)`` in output pixels).
@@ -187,6 +191,7 @@ def deposit_block(src_val, src_wt, sy0, sx0, y0, y1, x0, x1, val, wt, oy, ox, si
             deposit(sink, val, wt, y - oy, x - ox, v, f)
 
 
+@entry(writes=("val", "wt"))
 @kernel
 def init_tile(val, wt, value):
     """Reset tile buffers: ``val = value``, ``wt = 0``."""

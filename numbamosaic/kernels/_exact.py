@@ -56,10 +56,20 @@ Clipping
     the input pixel centre would lose ~1e-16 / size^2).
 
 Performance notes
-    Hot helpers are inlined (``inline="always"``) and the per-row functions
-    receive *borrowed* array views (:func:`~numbamosaic.kernels._borrow.borrowed`, no reference-count
-    handle): otherwise every inlined helper taking arrays costs atomic
-    reference-count updates per pixel, which took ~40 % of the time.
+    The per-row functions receive *borrowed* array views
+    (:func:`~numbamosaic.kernels._borrow.borrowed`, no reference-count
+    handle), so calls taking arrays cost no atomic reference-count updates
+    per pixel (which took ~40 % of the time).  :func:`_clip_cell` has one
+    call site (the seam copies of a periodic input loop around it).  The
+    per-sub-cell hot path (:func:`_clip_cell` -> :func:`_clip_boxer` ->
+    :func:`_edge_2x2`, one call site each) is inlined; the rare paths
+    (:func:`_sweep_strip`, :func:`_edge_cells`, :func:`split_half`,
+    :func:`poly_moments`) are ordinary calls.  Measured (serial, 1024^2
+    survey tile into the survey's mosaic grid, big-endian input, loaded
+    2-core machine, ``bench_kern.py`` in the commit log): everything inlined
+    as before, 111 s CPU to compile, 98-101 ns per covered output pixel;
+    this layout 34 s, 100-101 ns; everything but the leaves as calls 28 s
+    but 121-128 ns (the calls per sub-cell with arrays by value cost ~20 %).
     ``error_model="numpy"`` drops the zero-division checks (every division
     here is guarded or by a nonzero constant).  Values and footprints go to
     the sink once per row (:func:`~numbamosaic.kernels._sinks.deposit_row`).
@@ -105,6 +115,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._entry import entry
 from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
 from ..wcs._native import distortion_jacobian, out_to_in, pixel_to_plane
@@ -139,7 +150,7 @@ SIXTH = 1.0 / 6.0
 # polygon primitives
 
 
-@inline_kernel
+@kernel
 def split_half(P, src, n, axis, c, lo, hi):
     """Split polygon ``P[src, :, :n]`` by the line ``coord == c`` in one pass.
 
@@ -194,7 +205,7 @@ def split_half(P, src, n, axis, c, lo, hi):
     return nl, nh
 
 
-@inline_kernel
+@kernel
 def poly_moments(P, s, n, cx, cy):
     """Signed area and first moments of polygon ``P[s, :, :n]`` about ``(cx, cy)``.
 
@@ -351,7 +362,7 @@ def input_area_factor(tr, x, y):
     is left out: only ratios are used.  NaN outside the
     projection's domain.
     """
-    o = T_IN
+    o = np.int64(T_IN)  # not a literal: one compiled projection chain (see wcs._native)
     X, Y = pixel_to_plane(tr, o, x, y)
     if X != X or Y != Y:
         return NAN
@@ -362,8 +373,8 @@ def input_area_factor(tr, x, y):
         s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
     else:
         d = AREA_STEP_DEG
-        ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, 0)
-        vx, vy, vz = _plane_derivative(code, tr, o, X, Y, d, 1)
+        ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, np.int64(0))
+        vx, vy, vz = _plane_derivative(code, tr, o, X, Y, d, np.int64(1))
         if ux != ux or vx != vx:
             return NAN
         wx = uy * vz - uz * vy
@@ -492,7 +503,7 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
         B[2, i] += sd * (0.5 * (ua + ub))
 
 
-@inline_kernel
+@kernel
 def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
     """Add one directed polygon edge's share of the cell integrals to ``B``.
 
@@ -713,6 +724,9 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.
     """
+    # split_half arguments as int64, not literals: one compiled split_half
+    axis_y = np.int64(1)
+    drop = np.int64(-1)
     nyi, nxi = data.shape
     V = 0.0
     SV = 0.0
@@ -756,24 +770,24 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
         return _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow)
-    cur = S_QUAD
-    nxt = S_ROW_A
-    nr = 4
+    cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
+    nxt = np.int64(S_ROW_A)
+    nr = np.int64(4)
     if fy0 < 0.0:  # drop the part below the image
-        _, nr = split_half(P, cur, nr, 1, -0.5 - gy, -1, nxt)
+        _, nr = split_half(P, cur, nr, axis_y, -0.5 - gy, drop, nxt)
         cur = nxt
-        nxt = S_ROW_B
+        nxt = np.int64(S_ROW_B)
         fy0 = 0.0
     if fy1 > nyi - 1.0:  # and above it
-        nr, _ = split_half(P, cur, nr, 1, nyi - 0.5 - gy, nxt, -1)
+        nr, _ = split_half(P, cur, nr, axis_y, nyi - 0.5 - gy, nxt, drop)
         cur, nxt = nxt, (S_ROW_A if nxt == S_ROW_B else S_ROW_B)
         fy1 = nyi - 1.0
     if cur == S_QUAD:
-        nxt = S_ROW_A
+        nxt = np.int64(S_ROW_A)
     iy1 = int(fy1)
     for iy in range(int(fy0), iy1 + 1):
         if iy < iy1:
-            ns, nr = split_half(P, cur, nr, 1, (iy - gy) + 0.5, S_STRIP, nxt)
+            ns, nr = split_half(P, cur, nr, axis_y, (iy - gy) + 0.5, np.int64(S_STRIP), nxt)
             strip = S_STRIP
             cur, nxt = nxt, (S_ROW_A if nxt == S_ROW_B else S_ROW_B)
         else:
@@ -784,10 +798,13 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     return V, SV, SW
 
 
-@inline_kernel
+@kernel
 def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
     boundaries and accumulate its pieces into ``(V, SV, SW)``."""
+    # split_half arguments as int64, not literals: one compiled split_half
+    axis_x = np.int64(0)
+    drop = np.int64(-1)
     nxi = data.shape[1]
     has_w = wdata.shape[0] > 0
     ly = iy - gy
@@ -804,24 +821,24 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
     if fx1 < 0.0 or fx0 > nxi - 1.0:
         return V, SV, SW
     cur = strip
-    nxt = S_COL_A
+    nxt = np.int64(S_COL_A)  # slot numbers as int64, not literals
     nr = ns
     if fx0 < 0.0:
-        _, nr = split_half(P, cur, nr, 0, -0.5 - gx, -1, nxt)
+        _, nr = split_half(P, cur, nr, axis_x, -0.5 - gx, drop, nxt)
         cur = nxt
-        nxt = S_COL_B
+        nxt = np.int64(S_COL_B)
         fx0 = 0.0
     if fx1 > nxi - 1.0:
-        nr, _ = split_half(P, cur, nr, 0, nxi - 0.5 - gx, nxt, -1)
+        nr, _ = split_half(P, cur, nr, axis_x, nxi - 0.5 - gx, nxt, drop)
         cur, nxt = nxt, (S_COL_A if nxt == S_COL_B else S_COL_B)
         fx1 = nxi - 1.0
     if cur == strip:
-        nxt = S_COL_A
+        nxt = np.int64(S_COL_A)
     ix1 = int(fx1)
     for ix in range(int(fx0), ix1 + 1):
         lx = ix - gx
         if ix < ix1:
-            npc, nr = split_half(P, cur, nr, 0, lx + 0.5, S_PIECE, nxt)
+            npc, nr = split_half(P, cur, nr, axis_x, lx + 0.5, np.int64(S_PIECE), nxt)
             piece = S_PIECE
             cur, nxt = nxt, (S_COL_A if nxt == S_COL_B else S_COL_B)
         else:
@@ -976,11 +993,15 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                     j0 = j0 / nj if nj > 0 else 1.0
                 wq = sgn * (A * j0 + jx * Mx + jy * My)
                 W += wq
-                if periodic:
-                    # the unwrapped cell may stick out of one side of the image
-                    # and re-enter on the other: clip its shifted copies too
-                    for m in range(-1, 2):
+                # one call site for the clipping (a periodic input: the unwrapped
+                # cell may stick out of one side of the image and re-enter on the
+                # other, so its shifted copies m = -1, 0, 1 are clipped too)
+                for im in range(3 if periodic else 1):
+                    cxm = xm
+                    cym = ym
+                    if periodic:
                         # (xm, ym) move with the copy: the model is translated with it
+                        m = im - 1
                         sxm = m * px
                         sym = m * py
                         P[S_QUAD, 0, 0] = X0 + sxm - gx
@@ -991,12 +1012,9 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 1] = Y1 + sym - gy
                         P[S_QUAD, 1, 2] = Y2 + sym - gy
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
-                        dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, xm + sxm, ym + sym, j0, jx, jy, sgn, wq)
-                        V += dv
-                        SV += dsv
-                        SW += dsw
-                else:
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq)
+                        cxm = xm + sxm
+                        cym = ym + sym
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, cxm, cym, j0, jx, jy, sgn, wq)
                     V += dv
                     SV += dsv
                     SW += dsw
@@ -1063,6 +1081,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     keep_alive((LX, LY, LJ, P, B, RV, RF))  # the borrowed views must not outlive them
 
 
+@entry(writes=("val", "wt"))
 @kernel
 def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
@@ -1091,6 +1110,7 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
         _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
 
+@entry(writes=("val", "wt"))
 @parallel_kernel
 def exact_tile_parallel(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`exact_tile` with blocks of ``ROW_BLOCK`` rows spread over threads."""

@@ -281,7 +281,7 @@ def _to_input_pixel(wcs, m, vx, vy, vz):
     wx = m[0] * vx + m[1] * vy + m[2] * vz
     wy = m[3] * vx + m[4] * vy + m[5] * vz
     wz = m[6] * vx + m[7] * vy + m[8] * vz
-    return native_to_pixel(wcs, 0, wx, wy, wz)
+    return native_to_pixel(wcs, np.int64(0), wx, wy, wz)  # not a literal: one compiled chain
 
 
 @kernel
@@ -515,7 +515,7 @@ def healpix_value(hdata, nested, nside, horder, bilinear, cx, cy, cz):
 @kernel
 def _healpix_row(hdata, nested, nside, horder, bilinear, wcs, m, y, nx, out, fp):
     for x in range(nx):
-        vx, vy, vz = pixel_to_native(wcs, 0, float(x), float(y))
+        vx, vy, vz = pixel_to_native(wcs, np.int64(0), float(x), float(y))
         if vx != vx:
             out[y, x] = NAN
             fp[y, x] = 0.0
@@ -623,7 +623,7 @@ def hips_value(stack, keys, tbits, nside, horder, bilinear, cx, cy, cz):
 @kernel
 def _hips_row(stack, keys, tbits, nside, horder, bilinear, wcs, m, y, nx, out, fp):
     for x in range(nx):
-        vx, vy, vz = pixel_to_native(wcs, 0, float(x), float(y))
+        vx, vy, vz = pixel_to_native(wcs, np.int64(0), float(x), float(y))
         if vx != vx:
             out[y, x] = NAN
             fp[y, x] = 0.0

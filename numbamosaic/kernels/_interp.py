@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._entry import entry
 from ._jit import inline_kernel, kernel, parallel_kernel
 from ..wcs._native import out_to_in_row
 from ._borrow import borrowed, keep_alive
@@ -258,45 +259,51 @@ PAR_ROWS = 8
 
 
 @kernel
-def _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
-    """Resample one output row segment ``[x0, x1)`` at row ``y`` and deposit it.
+def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs):
+    """Resample output pixels ``[c0, c1)`` (at most :data:`CHUNK`) of row ``y``
+    into the scratch buffers ``vs`` (values) and ``fs`` (weights).
 
-    The row is processed in chunks of :data:`CHUNK` pixels, each in three
-    tight passes over small scratch buffers: input positions (``xs``, ``ys``),
-    values and weights (``vs``, ``fs``), then the deposit.  ``wdata`` is an
-    input-weight image sampled at the same position as the data (shape
-    ``(0, 0)`` when there are no weights).  ``bg`` holds the background model
-    ``(c, cx, cy)`` subtracted as ``c + cx x + cy y``.
+    Three tight passes over small scratch buffers: input positions (``xs``,
+    ``ys``), values, weights.  ``wdata`` is an input-weight image sampled at
+    the same position as the data (shape ``(0, 0)`` when there are no
+    weights).  ``bg`` holds the background model ``(c, cx, cy)`` subtracted
+    as ``c + cx x + cy y``.  The heavy per-pixel code writes only float64
+    scratch, so it is compiled once per input dtype whatever the output's.
     """
     b0 = bg[0] + bg[2] * y
     b1 = bg[1]
     has_w = wdata.shape[0] > 0
     worder = order if order <= 1 else 1
-    for c0 in range(x0, x1, CHUNK):
-        c1 = min(x1, c0 + CHUNK)
-        n = c1 - c0
-        out_to_in_row(tr, grid, y, c0, c1, xs, ys)
-        if order == 1:
-            for k in range(n):
-                vs[k] = _bilinear(data, xs[k], ys[k])
-        elif order == 0:
-            for k in range(n):
-                vs[k] = _nearest(data, xs[k], ys[k])
-        else:
-            for k in range(n):
-                vs[k] = sample(order, data, coef, xs[k], ys[k])
-        if has_w:
-            for k in range(n):
-                fs[k] = sample(worder, wdata, wdata, xs[k], ys[k]) if vs[k] == vs[k] else 1.0
-        else:
-            for k in range(n):
+    n = c1 - c0
+    out_to_in_row(tr, grid, y, c0, c1, xs, ys)
+    if order == 1:
+        for k in range(n):
+            vs[k] = _bilinear(data, xs[k], ys[k])
+    elif order == 0:
+        for k in range(n):
+            vs[k] = _nearest(data, xs[k], ys[k])
+    else:
+        for k in range(n):
+            vs[k] = sample(order, data, coef, xs[k], ys[k])
+    if has_w:
+        # weights are sampled bilinearly (nearest for order 0): calling the two
+        # directly, not sample(), compiles no spline or Lanczos code for them
+        for k in range(n):
+            if vs[k] != vs[k]:
                 fs[k] = 1.0
-        if b0 != 0.0 or b1 != 0.0:
-            for k in range(n):
-                vs[k] -= b0 + b1 * (c0 + k)
-        deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, n)
+            elif worder == 0:
+                fs[k] = _nearest(wdata, xs[k], ys[k])
+            else:
+                fs[k] = _bilinear(wdata, xs[k], ys[k])
+    else:
+        for k in range(n):
+            fs[k] = 1.0
+    if b0 != 0.0 or b1 != 0.0:
+        for k in range(n):
+            vs[k] -= b0 + b1 * (c0 + k)
 
 
+@entry(writes=("val", "wt"))
 @kernel
 def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
@@ -314,11 +321,16 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
 
 @kernel
 def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
-    """Rows ``[y0, y1)`` of :func:`interp_tile`, on borrowed views (no refcounting per row)."""
+    """Rows ``[y0, y1)`` of :func:`interp_tile`, on borrowed views (no refcounting per row):
+    each row in chunks of :data:`CHUNK` pixels, resampled then deposited."""
     for y in range(y0, y1):
-        _interp_row(data, coef, wdata, tr, grid, order, y, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs)
+        for c0 in range(x0, x1, CHUNK):
+            c1 = min(x1, c0 + CHUNK)
+            _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs)
+            deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, c1 - c0)
 
 
+@entry(writes=("val", "wt"))
 @parallel_kernel
 def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`interp_tile` with rows distributed over Numba threads."""

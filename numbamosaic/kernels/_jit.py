@@ -7,8 +7,10 @@ Every Numba function in the package is declared with one of
     compiled function (its own symbol; callers call it).
 ``@inline_kernel``
     The same options plus ``inline="always"`` (Numba IR inlining), for
-    **small scalar leaf helpers only** (a few lines, no loops over arrays, no
-    calls to other non-trivial functions).  IR inlining copies the helper's
+    **small scalar leaf helpers** (a few lines, no loops over arrays, no
+    calls to other non-trivial functions), and for a hot-path helper with a
+    **single call site** where inlining was measured to matter (the exact
+    kernel's per-sub-cell clipping chain, see ``kernels/_exact.py``).  IR inlining copies the helper's
     whole body into every call site before type inference, so a large
     helper inlined at many sites multiplies compile time and the size of
     every cache entry that embeds it.  LLVM still inlines small ordinary
@@ -47,6 +49,13 @@ No ``fastmath``
     away; ``reassoc``/``contract`` would let LLVM reorder sums and fuse
     multiply-adds differently depending on vectorisation, and results must
     be bitwise identical for any thread count, tiling and machine run.
+Constant arguments
+    Numba types a constant argument of a call between compiled functions
+    as a literal (``Literal[int](8)``) and compiles the callee once per
+    constant: ``pixel_to_native(tr, T_OUT, ...)`` and
+    ``pixel_to_native(tr, T_IN, ...)`` compiled the whole projection chain
+    twice.  Offsets, axes and slot numbers are therefore passed as
+    ``np.int64(CONSTANT)`` (an ordinary ``int64``; LLVM still folds it).
 No explicit signatures
     Eager signatures compile (or load from the cache) at import time, which
     every user pays even for methods they do not use.  Instead the variants a

@@ -26,8 +26,6 @@ pixel is owned by one thread, so results do not depend on the thread count.
 
 import math
 
-import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
-
 from ._jit import inline_kernel, kernel
 
 SINK_WRITE = 0

@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._entry import entry
 from ._jit import kernel, parallel_kernel
 from ._load import load
 
@@ -89,6 +90,7 @@ def _fill_row(data, j, dst):
             dst[m] = a
 
 
+@entry(writes=("coef",))
 @parallel_kernel
 def spline_coefficients(data, coef, z):
     """Compute 2-D spline coefficients of ``data`` into ``coef`` (rows, then columns)."""

@@ -16,7 +16,6 @@ gauge is fixed per connected component: corrections average to zero
 (``background_reference=k``, including ``0``, which reproject 0.21 ignores).
 """
 
-import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
 
 from ..kernels._jit import kernel

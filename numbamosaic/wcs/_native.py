@@ -15,9 +15,9 @@ offset, so the same compiled code serves every WCS.
 
 import math
 
-import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
 
+from ..kernels._entry import entry
 from ..kernels._jit import kernel
 from ._layout import (
     MODE_HOMOGRAPHY,
@@ -327,21 +327,23 @@ def _rot(p, r, vx, vy, vz):
 
 @kernel
 def _native_out_to_in(tr, x, y):
-    vx, vy, vz = pixel_to_native(tr, T_OUT, x, y)
+    # np.int64(): a constant argument would be typed as a literal and make
+    # Numba compile the whole projection chain once per constant
+    vx, vy, vz = pixel_to_native(tr, np.int64(T_OUT), x, y)
     if vx != vx:
         return NAN, NAN
     wx, wy, wz = _rot(tr, T_M, vx, vy, vz)
-    return native_to_pixel(tr, T_IN, wx, wy, wz)
+    return native_to_pixel(tr, np.int64(T_IN), wx, wy, wz)
 
 
 @kernel
 def in_to_out(tr, x, y):
     """Input pixel -> output pixel (native and homography modes; NaN if invalid)."""
-    vx, vy, vz = pixel_to_native(tr, T_IN, x, y)
+    vx, vy, vz = pixel_to_native(tr, np.int64(T_IN), x, y)  # (see _native_out_to_in)
     if vx != vx:
         return NAN, NAN
     wx, wy, wz = _rot(tr, T_MT, vx, vy, vz)
-    return native_to_pixel(tr, T_OUT, wx, wy, wz)
+    return native_to_pixel(tr, np.int64(T_OUT), wx, wy, wz)
 
 
 @kernel
@@ -475,20 +477,23 @@ def world_to_pixel(p, o, lon, lat):
     return native_to_pixel(p, o, vx, vy, vz)
 
 
+@entry(writes=("lon", "lat"))
 @kernel
 def pixel_to_world_array(p, x, y, lon, lat):
     """Vectorised :func:`pixel_to_world` (used by tests and the planner)."""
     for i in range(x.size):
-        lon[i], lat[i] = pixel_to_world(p, 0, x[i], y[i])
+        lon[i], lat[i] = pixel_to_world(p, np.int64(0), x[i], y[i])
 
 
+@entry(writes=("x", "y"))
 @kernel
 def world_to_pixel_array(p, lon, lat, x, y):
     """Vectorised :func:`world_to_pixel`."""
     for i in range(lon.size):
-        x[i], y[i] = world_to_pixel(p, 0, lon[i], lat[i])
+        x[i], y[i] = world_to_pixel(p, np.int64(0), lon[i], lat[i])
 
 
+@entry(writes=("xi", "yi"))
 @kernel
 def out_to_in_array(tr, grid, x, y, xi, yi):
     """Vectorised :func:`out_to_in` over flat arrays."""
@@ -496,6 +501,7 @@ def out_to_in_array(tr, grid, x, y, xi, yi):
         xi[i], yi[i] = out_to_in(tr, grid, x[i], y[i])
 
 
+@entry(writes=("xo", "yo"))
 @kernel
 def in_to_out_array(tr, x, y, xo, yo):
     """Vectorised :func:`in_to_out` over flat arrays (native mode)."""

@@ -33,7 +33,6 @@ in PV slots 21..31; their meaning per projection is documented there.
 
 import math
 
-import numba  # noqa: F401  (numbamosaic._cache keys the compile cache by the modules importing numba)
 import numpy as np
 
 from ..kernels._jit import kernel

@@ -1,0 +1,113 @@
+"""Where arrays enter the kernels: one compiled variant per dtype, whatever the layout or flags.
+
+Numba specialises a function on the exact type of each argument, and an
+array's type includes its layout (C-contiguous, Fortran, or any: ``'A'``) and
+whether it is read-only.  Called directly, a kernel would compile a new
+variant (tens of seconds for the exact kernel) the first time a user passes a
+read-only memmap, a strided cutout (``data[100:900, 50:700]``, ``data[::2]``)
+or a Fortran-ordered array, and again for each combination.
+
+:func:`entry` wraps a kernel's dispatcher so that every call is typed
+canonically before dispatch:
+
+* every array argument is typed with layout ``'A'`` (strided access works for
+  any layout, so no copy is ever made, even of a huge memory-mapped input);
+* array arguments the kernel does not write are typed read-only (a writable
+  array converts to read-only safely, not the reverse); the kernel's
+  outputs, named in ``writes``, are typed writable (and a read-only array
+  passed there is refused by Numba);
+* Python and NumPy scalars are typed ``int64``, ``float64`` or ``boolean``
+  whatever their exact NumPy type.
+
+The canonical signature is compiled once (or loaded from the on-disk cache)
+with :meth:`numba.core.dispatcher.Dispatcher.compile`, and the call goes to
+that compiled entry point.  The dtype of an array (``float32``, ``float64``,
+or the unsigned view of big-endian floats, see ``_load``) still selects a
+variant: those are different machine code.
+
+Typing every input ``'A'`` costs a multiplication by the stride in each
+array index instead of a constant element size.  Measured on the kernels'
+hot loops (see the commit log and ``tests/test_compile_budget.py``) this
+changed steady speed by less than the noise of the machine (a few per cent),
+while a ``'C'`` variant next to the ``'A'`` one would double compile time
+for anyone who passes both kinds of array.
+
+The wrapped dispatcher stays available as ``.dispatcher`` (its
+``signatures`` are what the compile budget test counts).
+"""
+
+import inspect
+import threading
+
+import numba
+import numpy as np
+from numba.core import types
+
+_LOCK = threading.Lock()
+
+
+def _canonical(value, readonly):
+    if isinstance(value, np.ndarray):
+        t = numba.typeof(value)
+        return types.Array(t.dtype, t.ndim, "A", readonly=readonly, aligned=t.aligned)
+    if isinstance(value, (bool, np.bool_)):
+        return types.boolean
+    if isinstance(value, (int, np.integer)):
+        return types.int64
+    if isinstance(value, (float, np.floating)):
+        return types.float64
+    return numba.typeof(value)
+
+
+class Entry:
+    """A kernel called with canonical argument types (see the module docstring).
+
+    Parameters
+    ----------
+    dispatcher : numba Dispatcher
+        The compiled kernel.
+    writes : sequence of str
+        Names of the array arguments the kernel writes into.
+    """
+
+    def __init__(self, dispatcher, writes=()):
+        self.dispatcher = dispatcher
+        names = list(inspect.signature(dispatcher.py_func).parameters)
+        unknown = set(writes) - set(names)
+        if unknown:
+            raise ValueError(f"{dispatcher.py_func.__name__}: no argument(s) {sorted(unknown)}")
+        self._readonly = tuple(n not in writes for n in names)
+        self._compiled = {}
+        self.__name__ = dispatcher.py_func.__name__
+        self.__qualname__ = dispatcher.py_func.__qualname__
+        self.__doc__ = dispatcher.py_func.__doc__
+        self.__wrapped__ = dispatcher.py_func
+
+    def signature(self, *args):
+        """The canonical Numba signature of a call with ``args``."""
+        if len(args) != len(self._readonly):
+            raise TypeError(f"{self.__name__}() takes {len(self._readonly)} arguments ({len(args)} given)")
+        return tuple(_canonical(a, ro) for a, ro in zip(args, self._readonly))
+
+    def __call__(self, *args):
+        sig = self.signature(*args)
+        fn = self._compiled.get(sig)
+        if fn is None:
+            with _LOCK:  # one compilation per signature, even from many threads
+                fn = self._compiled.get(sig)
+                if fn is None:
+                    fn = self.dispatcher.compile(sig)
+                    self._compiled[sig] = fn
+        return fn(*args)
+
+    def __repr__(self):
+        return f"<kernel entry {self.__qualname__} of {self.dispatcher!r}>"
+
+
+def entry(writes=()):
+    """Decorator: wrap a compiled kernel in an :class:`Entry` (see the module docstring)."""
+
+    def deco(dispatcher):
+        return Entry(dispatcher, writes)
+
+    return deco
