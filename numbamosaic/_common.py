@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._axes import check_compatible, check_extra_axes, image_plane
+from ._axes import check_compatible, check_extra_axes, image_plane, pixel_n_dim
 from ._daskin import is_dask_array, materialise
 from ._io import (
     as_kernel_array,
@@ -31,6 +31,7 @@ class SingleJob:
     dtype: np.dtype  # float dtype the data stand for (default output dtype)
     shape_full: tuple = None  # shape_out as given (degenerate leading axes included)
     outputs_full: tuple = None  # (array, footprint) of shape ``shape_full`` returned to the caller
+    planes: int = 0  # > 0: ``data`` is a cube (planes, ny, nx) on a 2-D WCS
 
 
 def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=False):
@@ -45,6 +46,18 @@ def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapp
     if not lazy and not isinstance(array, np.ndarray):
         array = np.asarray(array)
     shape_full = tuple(shape_out)
+    lead = _broadcast_axes(array, wcs_in, shape_full)
+    if lead:  # a cube on a 2-D WCS: every plane reprojected with one transform
+        if len(shape_full) == 2:
+            shape_full = lead + shape_full
+        if lazy:
+            array = np.asarray(array.compute())
+        cube = np.ascontiguousarray(array.reshape((-1,) + array.shape[-2:]))
+        wcs_out, shape_out = image_plane(wcs_out, shape_full[-2:], "output_projection")
+        check_shape_out(shape_out)
+        check_compatible(wcs_in, wcs_out, "input_data")
+        data, dtype = as_kernel_array(cube)
+        return SingleJob(data, wcs_in, wcs_out, shape_out, dtype, shape_full, planes=int(np.prod(lead)))
     # any WCS with two pixel axes; degenerate extra axes (length 1) are dropped
     check_extra_axes(wcs_in, wcs_out, shape_full, "input_data")
     wcs_in, plane = image_plane(wcs_in, array.shape, "input_data")
@@ -58,6 +71,22 @@ def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapp
         array, wcs_in = materialise(array, wcs_in, wcs_out, shape_out)
     data, dtype = as_kernel_array(array, allow_swapped=allow_swapped)
     return SingleJob(data, wcs_in, wcs_out, shape_out, dtype, shape_full)
+
+
+def _broadcast_axes(array, wcs_in, shape_out):
+    """Leading data axes beyond a 2-D WCS (reproject's broadcasting), or ``()``.
+
+    ``shape_out`` must then be ``(ny, nx)`` or carry the same leading axes.
+    """
+    if array.ndim <= 2 or pixel_n_dim(wcs_in) != 2:
+        return ()
+    lead = tuple(int(s) for s in array.shape[:-2])
+    if len(shape_out) != 2 and tuple(shape_out[:-2]) != lead:
+        raise ValueError(
+            f"shape_out: the leading axes {tuple(shape_out[:-2])} must match the data's {lead} "
+            "(dimensions to be looped over must match exactly)"
+        )
+    return lead
 
 
 def check_shape_out(shape_out):
@@ -161,7 +190,7 @@ def parse_parallel(parallel):
 
 
 def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array,
-                 output_footprint, return_footprint, dask_method=None):
+                 output_footprint, return_footprint, dask_method=None, method=None):
     """The arguments every single-image function shares, checked and prepared.
 
     Returns ``(job, out, fp, nthreads, client)``: the :class:`SingleJob`, the
@@ -177,10 +206,19 @@ def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, ret
     if return_type == "dask" and (output_array is not None or output_footprint is not None):
         raise ValueError("output_array/output_footprint: not used with return_type='dask' (the result is a new lazy array)")
     job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
+    if job.planes and method != "interp":
+        raise NotImplementedError(
+            f"input_data: cubes (data with more axes than the WCS) are reprojected by reproject_interp only so far, "
+            f"got data of shape {job.shape_full[:-2] + job.data.shape[-2:]}"
+        )
+    if job.planes and (return_type == "dask" or client is not None):
+        raise NotImplementedError("cubes: return_type='dask' and dask.distributed are not supported yet for cubes")
     if return_type == "dask":
         return job, None, None, nthreads, client
     out, fp = allocate_outputs(job.shape_full, job.dtype, output_array, output_footprint, return_footprint)
     job.outputs_full = (out, fp)
+    if job.planes:
+        return job, out, fp, nthreads, client
     return job, plane_view(out, job.shape_out), plane_view(fp, job.shape_out), nthreads, client
 
 

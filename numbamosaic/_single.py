@@ -68,3 +68,39 @@ def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
     # kernels that write every pixel of their box need only the rest blanked
     blank_outputs(out, fp, box if getattr(resampler, "fills_box", False) else None)
     resample_box(resampler, job.data, resampler.prepare(job.data), tr, box, out, fp, nthreads)
+
+
+def run_cube(order, job, out, fp, nthreads, roundtrip_coords=True):
+    """Reproject a cube ``job.data`` (planes, ny, nx) into ``out`` / ``fp`` (same leading axes).
+
+    The transform and bounding box are those of one plane; the kernel maps
+    each output pixel once and samples every plane there
+    (:func:`kernels._interp.interp_cube_parallel`).
+    """
+    from .interpolation import spline_coefficients_for
+    from .kernels._interp import interp_cube_parallel
+    from .wcs import transform_and_bbox
+
+    cube = job.data
+    nz = cube.shape[0]
+    ny, nx = job.shape_out
+    out3 = out.reshape((nz, ny, nx)) if out.flags.c_contiguous else np.empty((nz, ny, nx), out.dtype)
+    if fp is None:
+        fp3 = np.empty((nz, ny, nx), out.dtype)  # the kernel writes weights; not returned
+    else:
+        fp3 = fp.reshape((nz, ny, nx)) if fp.flags.c_contiguous else np.empty((nz, ny, nx), out.dtype)
+    out3[...] = np.nan
+    fp3[...] = 0
+    tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, cube.shape[-2:], job.shape_out, roundtrip=roundtrip_coords)
+    if bbox is not None:
+        y0, y1, x0, x1 = bbox
+        if order in (2, 3):
+            coefs = np.stack([spline_coefficients_for(cube[z], order) for z in range(nz)])
+        else:
+            coefs = cube
+        with numba_threads(nthreads):
+            interp_cube_parallel(cube, coefs, tr.vector, tr.grid, order, y0, y1, x0, x1, out3, fp3, 0, 0)
+    if not out.flags.c_contiguous:
+        out[...] = out3.reshape(out.shape)
+    if fp is not None and not fp.flags.c_contiguous:
+        fp[...] = fp3.reshape(fp.shape)

@@ -59,7 +59,7 @@ def reproject_interp(
     dask_method=None,
     **kwargs,
 ):
-    """Reproject a 2-D celestial image by interpolation.
+    """Reproject an image (or a cube, plane by plane) by interpolation.
 
     Drop-in replacement for :func:`reproject.reproject_interp` with the same
     arguments and ``(array, footprint)`` return.  The WCS transform,
@@ -69,12 +69,15 @@ def reproject_interp(
     Parameters
     ----------
     input_data : str, Path, HDUList, HDU, (array, WCS or Header), NDData
-        Input image and its celestial WCS.
+        Input image and its WCS (any WCS with two pixel axes; extra axes of
+        length 1 are dropped).  Data with more axes than the WCS (a cube
+        ``(..., ny, nx)``) are broadcast as in reproject: one transform, every
+        plane sampled with it.
     output_projection : Header, WCS or str
         Output projection; a WCS needs ``shape_out`` unless it has
         ``array_shape``.
     shape_out : tuple, optional
-        Output shape ``(ny, nx)``.
+        Output shape ``(ny, nx)`` (or with the cube's leading axes).
     hdu_in : int or str, optional
         HDU to use for file and HDUList inputs.
     order : str or int
@@ -114,8 +117,13 @@ def reproject_interp(
     order_code = parse_order(order)
     job, out, fp, nthreads, client = begin_single(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
-        return_footprint, dask_method,
+        return_footprint, dask_method, method="interp",
     )
+    if job.planes:  # a cube: one transform, every plane sampled with it
+        from ._single import run_cube
+
+        run_cube(order_code, job, out, fp, nthreads, roundtrip_coords)
+        return return_result(out, fp, return_footprint, job)
     if return_type == "dask":
         from ._lazy import lazy_single
         from ._resamplers import get_resampler

@@ -269,9 +269,10 @@ def test_error_3d_output_wcs_with_long_extra_axis(data, header_in):
         reproject_interp((data, header_in), _wcs_3d(), shape_out=(3,) + SHAPE_OUT)
 
 
-def test_error_3d_data(header_in, header_out):
-    with pytest.raises(ValueError, match="input_data.*2-D"):
-        reproject_interp((np.zeros((2,) + SHAPE_IN), header_in), wcs_of(header_out), shape_out=SHAPE_OUT)
+def test_3d_data_broadcast(header_in, header_out):
+    # reproject's broadcasting: leading axes are planes (tests/test_cubes.py checks the values)
+    value = reproject_interp((np.zeros((2,) + SHAPE_IN), header_in), wcs_of(header_out), shape_out=SHAPE_OUT, return_footprint=False)
+    assert value.shape == (2,) + tuple(SHAPE_OUT)
 
 
 @pytest.mark.parametrize(

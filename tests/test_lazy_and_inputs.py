@@ -112,6 +112,9 @@ def test_png_with_avm_tags_read_as_reproject(tmp_path):
     assert ours[0].shape == (3, 24, 32)
     pix = np.array([[0.0, 0.0], [31.0, 23.0], [10.5, 4.2]])
     np.testing.assert_allclose(ours[1].wcs_pix2world(pix, 0), theirs[1].wcs_pix2world(pix, 0), rtol=0, atol=1e-12)
+    # the RGB image reprojects as a cube (3, ny, nx); onto its own WCS it is unchanged
+    rgb_out = nm.reproject_interp(str(path), theirs[1], shape_out=(24, 32), return_footprint=False)
+    np.testing.assert_array_equal(rgb_out, theirs[0].astype(np.float32))
     # a greyscale image (reproject cannot read it) reprojects as a 2-D image
     grey = _avm_png(tmp_path, rgb[..., 0], wcs, "grey.png")
     value = nm.reproject_interp(str(grey), theirs[1], shape_out=(24, 32), return_footprint=False)
