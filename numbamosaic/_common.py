@@ -18,6 +18,7 @@ from ._io import (
     parse_input_data,
     parse_output_projection,
 )
+from ._validate import check_bool, check_hdu
 
 
 @dataclass
@@ -162,17 +163,25 @@ def check_mosaic_output(arr, shape_out, name):
 def allocate_outputs(shape_out, dtype, output_array, output_footprint, return_footprint):
     """Validate or allocate the output array and footprint.
 
-    The footprint is allocated only when returned or requested.
+    The footprint is allocated only when returned or requested.  Outputs to
+    allocate are first checked against the memory budget
+    (:func:`~numbamosaic.mosaic._plan.check_single_outputs`), so a shape that
+    does not fit raises ``MosaicMemoryError`` instead of being swapped or
+    OOM-killed.
     """
+    # imported here: the mosaic package imports this module
+    from .mosaic._plan import check_single_outputs
+
+    if output_array is not None:
+        check_output_array(output_array, shape_out, "output_array")
+    if output_footprint is not None:
+        check_output_array(output_footprint, shape_out, "output_footprint")
+    n_alloc = (output_array is None) + (output_footprint is None and bool(return_footprint))
+    check_single_outputs(shape_out, dtype if output_array is None else output_array.dtype, n_alloc)
     if output_array is None:
         output_array = np.empty(shape_out, dtype=dtype)
-    else:
-        check_output_array(output_array, shape_out, "output_array")
-    if output_footprint is None:
-        if return_footprint:
-            output_footprint = np.empty(shape_out, dtype=output_array.dtype)
-    else:
-        check_output_array(output_footprint, shape_out, "output_footprint")
+    if output_footprint is None and return_footprint:
+        output_footprint = np.empty(shape_out, dtype=output_array.dtype)
     return output_array, output_footprint
 
 
@@ -198,6 +207,8 @@ def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, ret
     ``return_type='dask'``), the thread count and the distributed client
     (None for the threaded path).
     """
+    check_hdu(hdu_in, "hdu_in")
+    return_footprint = check_bool(return_footprint, "return_footprint")
     nthreads, client = parse_parallel(parallel)
     if return_type not in (None, "numpy", "dask"):
         raise ValueError(f"return_type: expected 'numpy' or 'dask', got {return_type!r}")

@@ -18,6 +18,7 @@ conversion is unavoidable (other dtypes, non-native byte order).
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +62,16 @@ def _is_path(obj):
     return isinstance(obj, (str, os.PathLike))
 
 
-def _image_hdu(hdul, hdu_in, name):
+def _has_image(hdu):
+    """An image HDU with data (decided from the header, without reading the data)."""
     from astropy.io import fits
 
+    return isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)) and len(hdu.shape) > 0
+
+
+def _image_hdu(hdul, hdu_in, name):
     if hdu_in is None:
-        images = [h for h in hdul if isinstance(h, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)) and h.data is not None]
+        images = [h for h in hdul if _has_image(h)]
         if len(images) == 0:
             raise ValueError(f"{name}: the FITS file has no image HDU with data")
         if len(hdul) > 1 and len(images) > 1:
@@ -75,18 +81,116 @@ def _image_hdu(hdul, hdu_in, name):
         hdu = hdul[hdu_in]
     except (KeyError, IndexError) as exc:
         raise ValueError(f"{name}: HDU {hdu_in!r} not found ({exc})") from exc
-    if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)) or hdu.data is None:
+    if not _has_image(hdu):
         raise ValueError(f"{name}: HDU {hdu_in!r} is not an image HDU with data")
     return hdu
 
 
-def _wcs_from_header(header, hdul=None):
-    from astropy.wcs import WCS, FITSFixedWarning
-    import warnings
+#: BITPIX -> on-disk dtype of unscaled FITS image data (big-endian)
+_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header, fobj=hdul) if hdul is not None else WCS(header)
+
+def file_name(name, path):
+    """``name`` with the file appended, for messages: ``input_data[3] ('a.fits')``."""
+    return f"{name} ({str(path)!r})"
+
+
+def _open_fits(path, name):
+    from astropy.io import fits
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
+    where = file_name(name, path)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="File may have been truncated")  # reported as an error
+            return fits.open(path, memmap=False, lazy_load_hdus=True), where
+    except Exception as exc:  # empty, truncated header, not FITS at all
+        raise ValueError(f"{where}: not a readable FITS file ({exc})") from None
+
+
+def _plain_layout(hdu, path, where):
+    """``(offset, dtype)`` when the image can be memory-mapped as stored, else None.
+
+    Unscaled, uncompressed images are mapped directly; the file must hold
+    the whole data section (a truncated file is reported here, naming it).
+    """
+    from astropy.io import fits
+
+    h = hdu.header
+    if isinstance(hdu, fits.CompImageHDU) or h.get("BSCALE", 1) != 1 or h.get("BZERO", 0) != 0 or "BLANK" in h:
+        return None
+    dtype = np.dtype(_BITPIX.get(h.get("BITPIX"), "f8"))
+    if h.get("BITPIX") not in _BITPIX:
+        raise ValueError(f"{where}: unsupported BITPIX {h.get('BITPIX')!r}")
+    offset = getattr(hdu, "_data_offset", None)
+    if offset is None:
+        return None
+    need = int(np.prod(hdu.shape)) * dtype.itemsize
+    size = os.path.getsize(path)
+    if size < offset + need:
+        raise ValueError(
+            f"{where}: the file is truncated: the image ({'x'.join(map(str, hdu.shape))}, BITPIX {h['BITPIX']}) "
+            f"needs {offset + need} bytes but the file has {size}"
+        )
+    return offset, dtype
+
+
+def image_dtype(header):
+    """Float dtype the kernels use for an image with this header (float32 for
+    BITPIX 8, 16 and -32, scaled or not; float64 otherwise)."""
+    return np.dtype(np.float32 if header.get("BITPIX") in (8, 16, -32) else np.float64)
+
+
+def read_fits_image(path, hdu_in=None, name="input_data", with_data=True):
+    """Read one FITS image: ``(data, wcs, shape, kernel_dtype)``; the file is closed on return.
+
+    Unscaled, uncompressed data come back as a read-only ``np.memmap`` of
+    the file (pages are read only when sampled; the map holds one file
+    descriptor until the array is freed); scaled or compressed data are read
+    and scaled by astropy.  With ``with_data=False`` the data are not
+    touched (``data`` is None) but a truncated file is still detected.
+    Errors name ``name`` and the file.
+    """
+    hdul, where = _open_fits(path, name)
+    with hdul, warnings.catch_warnings():
+        # a truncated file is reported below as an error naming it
+        warnings.filterwarnings("ignore", message="File may have been truncated")
+        try:
+            hdu = _image_hdu(hdul, hdu_in, where)
+            shape = tuple(int(n) for n in hdu.shape)
+            layout = _plain_layout(hdu, path, where)
+            wcs = _wcs_from_header(hdu.header, hdul, where)
+            dtype = image_dtype(hdu.header)
+            data = None
+            if with_data:
+                if layout is not None:
+                    data = np.memmap(path, dtype=layout[1], mode="r", offset=layout[0], shape=shape)
+                else:
+                    data = np.asarray(hdu.data)
+        except ValueError as exc:
+            if str(exc).startswith(where):
+                raise
+            raise ValueError(f"{where}: {exc}") from None
+        except Exception as exc:  # astropy's own errors on a corrupt file
+            raise ValueError(f"{where}: cannot read the image ({type(exc).__name__}: {exc})") from None
+    return data, wcs, shape, dtype
+
+
+def _wcs_from_header(header, hdul=None, name=None):
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            return WCS(header, fobj=hdul) if hdul is not None else WCS(header)
+    except Exception as exc:  # wcslib refuses the header (e.g. CDELT1 = 0)
+        if name is None:
+            raise
+        from .wcs._sanity import _wcslib_message
+
+        raise ValueError(f"{name}: invalid WCS: {_wcslib_message(exc)}") from None
 
 
 def as_high_level_wcs(wcs, name):
@@ -96,7 +200,7 @@ def as_high_level_wcs(wcs, name):
     from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS, HighLevelWCSWrapper
 
     if isinstance(wcs, fits.Header):
-        return _wcs_from_header(wcs)
+        return _wcs_from_header(wcs, name=name)
     if isinstance(wcs, WCS):
         return wcs
     if isinstance(wcs, BaseHighLevelWCS):
@@ -133,33 +237,44 @@ def parse_input_data(input_data, hdu_in=None, name="input_data"):
             raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
         if is_avm_image(path):  # PNG/JPEG with AVM tags, as reproject reads them
             return read_avm_image(path, name)
-        try:
-            # memmap=None (not True): astropy still memory-maps unscaled data, and
-            # scaled images (BZERO/BSCALE/BLANK, e.g. uint16) load instead of raising
-            hdul = fits.open(path)
-        except OSError as exc:
-            raise ValueError(f"{name}: {str(path)!r} is not a readable FITS file ({exc})") from exc
-        return parse_input_data(hdul, hdu_in=hdu_in, name=name)
+        data, wcs, _, _ = read_fits_image(input_data, hdu_in, name)
+        check_wcs(wcs, file_name(name, input_data))
+        return data, wcs
     if isinstance(input_data, fits.HDUList):
         hdu = _image_hdu(input_data, hdu_in, name)
-        return hdu.data, _wcs_from_header(hdu.header, input_data)
+        wcs = _wcs_from_header(hdu.header, input_data, name)
+        check_wcs(wcs, name)
+        return _hdu_data(hdu, name), wcs
     if isinstance(input_data, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
         if input_data.data is None:
             raise ValueError(f"{name}: the HDU has no data")
-        return input_data.data, _wcs_from_header(input_data.header)
+        wcs = _wcs_from_header(input_data.header, name=name)
+        check_wcs(wcs, name)
+        return _hdu_data(input_data, name), wcs
     if is_nddata(input_data):
         if input_data.wcs is None:
             raise ValueError(f"{name}: the NDData object has no wcs")
-        return np.asarray(input_data.data), as_high_level_wcs(input_data.wcs, name)
+        wcs = as_high_level_wcs(input_data.wcs, name)
+        check_wcs(wcs, name)
+        return np.asarray(input_data.data), wcs
     if isinstance(input_data, tuple) and len(input_data) == 2:
         array, wcs = input_data
         if _is_path(array):
             raise TypeError(f"{name}: expected (array, WCS) but the first element is a path")
-        return array, as_high_level_wcs(wcs, name)
+        wcs = as_high_level_wcs(wcs, name)
+        check_wcs(wcs, name)
+        return array, wcs
     raise TypeError(
         f"{name}: expected a FITS file name, HDUList, image HDU, NDData or an (array, WCS/Header) tuple, "
         f"got {type(input_data).__name__}"
     )
+
+
+def _hdu_data(hdu, name):
+    try:
+        return hdu.data
+    except Exception as exc:  # e.g. a truncated file behind an HDUList
+        raise ValueError(f"{name}: cannot read the image data ({type(exc).__name__}: {exc})") from None
 
 
 def parse_output_projection(output_projection, shape_out=None, name="output_projection"):
@@ -167,16 +282,18 @@ def parse_output_projection(output_projection, shape_out=None, name="output_proj
     from astropy.io import fits
 
     if _is_path(output_projection):
-        path = Path(output_projection)
-        if not path.exists():
-            raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
-        with fits.open(path) as hdul:
-            header = hdul[0].header.copy()
-            if shape_out is None and hdul[0].data is not None:
-                shape_out = hdul[0].data.shape
+        hdul, where = _open_fits(output_projection, name)
+        with hdul:
+            try:
+                header = hdul[0].header.copy()
+                if shape_out is None and len(hdul[0].shape) > 0:
+                    shape_out = hdul[0].shape
+            except Exception as exc:
+                raise ValueError(f"{where}: cannot read the primary header ({exc})") from None
         output_projection = header
+        name = where
     if isinstance(output_projection, fits.Header):
-        wcs = _wcs_from_header(output_projection)
+        wcs = _wcs_from_header(output_projection, name=name)
         if shape_out is None:
             try:
                 naxis = output_projection["NAXIS"]
@@ -194,13 +311,39 @@ def parse_output_projection(output_projection, shape_out=None, name="output_proj
             if shape is None:
                 raise ValueError(f"{name}: a WCS without array_shape needs shape_out=(ny, nx)")
             shape_out = shape
-    try:
-        shape_out = tuple(int(s) for s in shape_out)
-    except (TypeError, ValueError):
-        raise TypeError(f"shape_out: expected a tuple of integers, got {shape_out!r}") from None
-    if len(shape_out) < 2 or any(s <= 0 for s in shape_out):
-        raise ValueError(f"shape_out: expected two positive integers (ny, nx), got {shape_out}")
+    shape_out = check_shape(shape_out, "shape_out")
+    check_wcs(wcs, name)
     return wcs, shape_out
+
+
+def check_shape(shape, name):
+    """Two positive integers ``(ny, nx)`` (integral floats such as ``64.0`` pass)."""
+    try:
+        items = list(shape)
+    except TypeError:
+        raise TypeError(f"{name}: expected a tuple of two integers (ny, nx), got {shape!r}") from None
+
+    def integral(s):
+        if isinstance(s, (bool, np.bool_)):
+            return False
+        if isinstance(s, (int, np.integer)):
+            return True
+        return isinstance(s, (float, np.floating)) and np.isfinite(s) and float(s).is_integer()
+
+    if not all(integral(s) for s in items):
+        raise TypeError(f"{name}: expected a tuple of two integers (ny, nx), got {shape!r}")
+    shape = tuple(int(s) for s in items)
+    if len(shape) < 2 or any(s <= 0 for s in shape):  # extra (degenerate) axes are checked by image_plane
+        raise ValueError(f"{name}: expected two positive integers (ny, nx), got {shape}")
+    return shape
+
+
+def check_wcs(wcs, name):
+    """The WCS sanity check of :func:`numbamosaic.wcs.check_wcs` (imported on
+    first use: the WCS engine is not needed to import the package)."""
+    from .wcs._sanity import check_wcs as _check
+
+    _check(wcs, name)
 
 
 def check_celestial_2d(wcs, name):

@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from ._common import begin_single, full_shape, return_result
+from ._validate import check_no_extra_kwargs
 from ._resamplers import register
 
 CONSERVE = ("surface-brightness", "flux")
@@ -318,6 +319,7 @@ def reproject_exact(
         both the value (the remaining coverage is renormalised) and the
         footprint.
     """
+    check_no_extra_kwargs("reproject_exact", kwargs)
     flux = parse_conserve(conserve)
     subdivisions = parse_subdivisions(subdivisions)
     job, out, fp, nthreads, client = begin_single(

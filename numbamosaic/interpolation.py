@@ -4,6 +4,7 @@ import numpy as np
 
 from ._threads import parallel_launch
 from ._common import begin_single, full_shape, return_result
+from ._validate import check_bool, check_no_extra_kwargs
 
 ORDERS = {
     "nearest-neighbor": 0,
@@ -114,7 +115,9 @@ def reproject_interp(
     footprint : ndarray
         1 where the output is finite, 0 elsewhere.
     """
+    check_no_extra_kwargs("reproject_interp", kwargs)
     order_code = parse_order(order)
+    roundtrip_coords = check_bool(roundtrip_coords, "roundtrip_coords")
     job, out, fp, nthreads, client = begin_single(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
         return_footprint, dask_method, method="interp",

@@ -33,9 +33,10 @@ from .._axes import check_compatible, check_extra_axes, image_plane
 from .._daskin import is_dask_array, materialise
 from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, chunked_or_array, is_chunked_output, parse_parallel, write_unit
 from .._io import parse_output_projection
+from .._validate import check_coadd_arguments, check_directory
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
-from ._inputs import make_sources
+from ._inputs import make_sources, open_files_budget
 from ._plan import make_plan, tile_members, tiles_for
 from ._tiles import COMBINES, compute_tile, stack_tile
 
@@ -168,14 +169,18 @@ def _prepare(
     """Stage 1: validate, parse, transform, bound and plan (no heavy allocation)."""
     from ._plan import parse_memory
 
+    input_data, input_weights, tile_size = check_coadd_arguments(
+        input_data, input_weights, hdu_in, hdu_weights, blank_pixel_value, match_background, tmpdir, tile_size,
+        progress_bar, clip_sigma, clip_iters,
+    )
     nthreads, client = parse_parallel(parallel)
     method, func = _method_of(reproject_function)
     rkw = _resampler_kwargs(func, kwargs, custom=(method == "custom"))
-    n_guess = len(input_data) if hasattr(input_data, "__len__") else 0
-    _validate(combine_function, intermediate_memmap, background_model, background_reference, max(n_guess, 1), blank_pixel_value)
+    _validate(combine_function, intermediate_memmap, background_model, background_reference, len(input_data), blank_pixel_value)
     parse_memory(memory_limit)
-    if tmpdir is not None and not os.path.isdir(tmpdir):
-        raise ValueError(f"tmpdir: {tmpdir!r} is not an existing directory")
+    if method == "custom" and intermediate_memmap is True:
+        # intermediates will be files there: fail now, not after the first reprojection
+        check_directory(tmpdir or tempfile.gettempdir(), "tmpdir", writable=True)
     full_wcs_out, shape_full = parse_output_projection(output_projection, shape_out=shape_out)
     # any WCS with two pixel axes; degenerate extra axes (length 1) are dropped
     wcs_out, shape_out = image_plane(full_wcs_out, shape_full, "output_projection")
@@ -262,6 +267,9 @@ def _prepare(
         mapped_input_bytes=mapped_bytes,
         file_outputs=file_outputs,
     )
+    if plan.intermediates_on_disk or plan.outputs == "memmap":
+        # files will be created there: fail now, not after the first reprojection
+        check_directory(plan.tmpdir, "tmpdir", writable=True)
     tiles = tiles_for(shape_out, plan.tile_shape)
     members = tile_members(tiles, bboxes, margin)
     return MosaicJob(
@@ -387,11 +395,25 @@ def _materialise_custom(job):
 
 
 def _preload(job):
-    """Load data and per-input state once (in the driver's process)."""
+    """Load inputs and their per-input state once, in the driver's thread.
+
+    Inputs given by file name are preloaded only when they all fit the
+    open-files budget of ``_inputs.LOADED``; beyond it (surveys of many
+    thousand files) the tiles load them on use through that bounded cache.
+    """
+    todo = [s for s in job.sources if s.bbox is not None and getattr(s, "precomputed", None) is None]
+    if sum(s.ref.path is not None for s in todo) > open_files_budget():
+        todo = [s for s in todo if s.ref.path is None]
+    for src in todo:
+        with _LOAD_LOCK:
+            src.arrays(job.resampler)
+
+
+def release_sources(job):
+    """Drop every loaded input of ``job`` (closes the files it mapped)."""
     for src in job.sources:
-        if src.bbox is not None and getattr(src, "precomputed", None) is None:
-            with _LOAD_LOCK:
-                src.arrays(job.resampler)
+        src.release()
+        src.__dict__.pop("precomputed", None)
 
 
 class _Progress:
@@ -468,7 +490,7 @@ def _drop_input_pages(src):
     Only for files this process opened itself: on a caller's copy-on-write
     memmap, ``MADV_DONTNEED`` would discard the caller's changes.
     """
-    arr = src._cache.get("data") if src.ref.path is not None else None
+    arr = src.loaded_data() if src.ref.path is not None else None
     base = arr
     while base is not None and not isinstance(base, mmap.mmap):
         base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
@@ -657,11 +679,14 @@ def reproject_and_coadd(
         tile_size=tile_size, progress_bar=progress_bar, clip_sigma=clip_sigma, clip_iters=clip_iters, **kwargs,
     )
     log.info("%r", job.plan)
-    out, fp = execute(
-        job,
-        _output_plane(output_array, job.shape_out, job.shape_full, "output_array"),
-        _output_plane(output_footprint, job.shape_out, job.shape_full, "output_footprint"),
-    )
+    try:
+        out, fp = execute(
+            job,
+            _output_plane(output_array, job.shape_out, job.shape_full, "output_array"),
+            _output_plane(output_footprint, job.shape_out, job.shape_full, "output_footprint"),
+        )
+    finally:
+        release_sources(job)  # every input file opened on the way is closed on return or error
     if job.shape_full != tuple(job.shape_out):  # degenerate leading axes, as reproject returns them
         out = output_array if output_array is not None else out.reshape(job.shape_full)
         fp = output_footprint if output_footprint is not None else fp.reshape(job.shape_full)

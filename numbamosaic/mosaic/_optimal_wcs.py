@@ -40,7 +40,16 @@ import numpy as np
 from .._avm import is_avm_image, read_avm_image
 from .._axes import image_plane
 from .._bbox import edge_samples
-from .._io import _is_path, _wcs_from_header, as_high_level_wcs, check_celestial_2d, is_nddata
+from .._io import (
+    _is_path,
+    _open_fits,
+    _wcs_from_header,
+    as_high_level_wcs,
+    check_celestial_2d,
+    check_wcs,
+    file_name,
+    is_nddata,
+)
 
 __all__ = ["find_optimal_celestial_wcs"]
 
@@ -150,14 +159,16 @@ def _parse_one(item, hdu_in, name):
         try:
             with fits.open(path, memmap=True) as hdul:
                 hdu = _select_hdu(hdul, hdu_in, name)
-                return _header_shape(hdu.header), _wcs_from_header(hdu.header, hdul), True
-        except OSError as exc:
+                return _header_shape(hdu.header), _wcs_from_header(hdu.header, hdul, file_name(name, path)), True
+        except (OSError, ValueError) as exc:
+            if str(exc).startswith(name):
+                raise
             raise ValueError(f"{name}: {str(path)!r} is not a readable FITS file ({exc})") from exc
     if isinstance(item, fits.HDUList):
         hdu = _select_hdu(item, hdu_in, name)
-        return _header_shape(hdu.header), _wcs_from_header(hdu.header, item), True
+        return _header_shape(hdu.header), _wcs_from_header(hdu.header, item, name), True
     if isinstance(item, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
-        return _header_shape(item.header), _wcs_from_header(item.header), True
+        return _header_shape(item.header), _wcs_from_header(item.header, name=name), True
     if is_nddata(item):
         if item.wcs is None:
             raise ValueError(f"{name}: the NDData object has no wcs")
@@ -198,6 +209,9 @@ def _parse_inputs(input_data, hdu_in):
     for i, item in enumerate(items):
         name = "input_data" if len(items) == 1 else f"input_data[{i}]"
         shape, wcs, is_fits = _parse_one(item, hdu_in, name)
+        if _is_path(item):
+            name = file_name(name, item)
+        check_wcs(wcs, name)
         if len(shape) < 2 or shape[-1] <= 0 or shape[-2] <= 0:
             raise ValueError(f"{name}: expected a 2-D image shape, got {shape}")
         wcs, shape = image_plane(wcs, shape, name)  # degenerate extra axes dropped

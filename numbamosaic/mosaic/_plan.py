@@ -55,6 +55,35 @@ def parse_memory(value, name="memory_limit"):
     raise ValueError(f"{name}: expected bytes or a string like '300MB' / '2GiB', got {value!r}")
 
 
+def check_single_outputs(shape_out, dtype, n_outputs, memory_limit=None):
+    """Refuse, before allocating, outputs of a single-image reprojection that do not fit.
+
+    ``n_outputs`` arrays of ``shape_out`` x ``dtype`` are compared with the
+    budget (``memory_limit`` or a fraction of the available memory): an
+    output that fits in virtual memory but not in RAM would otherwise be
+    allocated and the process killed by the OOM killer mid-way.
+
+    Raises
+    ------
+    MosaicMemoryError
+        Naming the sizes and suggesting ``output_array`` / ``output_footprint``
+        memmaps.
+    """
+    if n_outputs <= 0:
+        return
+    import psutil
+
+    need = int(n_outputs) * int(np.prod([int(n) for n in shape_out], dtype=np.float64)) * np.dtype(dtype).itemsize
+    available = int(psutil.virtual_memory().available)
+    budget = parse_memory(memory_limit) if memory_limit is not None else int(available * DEFAULT_MEMORY_FRACTION)
+    if need > budget:
+        raise MosaicMemoryError(
+            f"shape_out {tuple(shape_out)}: {n_outputs} output array(s) of {np.dtype(dtype).name} need {_fmt(need)}, "
+            f"but the memory budget is {_fmt(budget)} (of {_fmt(available)} available). Pass output_array "
+            f"(and output_footprint, or return_footprint=False) as np.memmap arrays on disk, or a smaller shape_out."
+        )
+
+
 def _fmt(n):
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
@@ -187,15 +216,38 @@ def tiles_for(shape_out, tile_shape):
     return [(y, min(ny, y + ty), x, min(nx, x + tx)) for y in range(0, ny, ty) for x in range(0, nx, tx)]
 
 
-def tile_members(tiles, bboxes, margin=0):
-    """For each tile, the input indices (in input order) whose box meets it."""
-    items = sorted(bboxes.items())
+def _tile_ranges(shape_out, tile_shape, bboxes, margin):
+    """Per input (in index order): ``(index, ky0, ky1, kx0, kx1)``, the half-open
+    ranges of tile rows / columns its box (grown by ``margin``) meets."""
+    ny, nx = shape_out
+    ty, tx = tile_shape
+    nty, ntx = -(-ny // ty), -(-nx // tx)
     out = []
-    for (y0, y1, x0, x1) in tiles:
-        members = [
-            i for i, (b0, b1, c0, c1) in items if b0 - margin < y1 and b1 + margin > y0 and c0 - margin < x1 and c1 + margin > x0
-        ]
-        out.append(members)
+    for i, (b0, b1, c0, c1) in sorted(bboxes.items()):
+        ky0, ky1 = max(0, (b0 - margin) // ty), min(nty, -(-(b1 + margin) // ty))
+        kx0, kx1 = max(0, (c0 - margin) // tx), min(ntx, -(-(c1 + margin) // tx))
+        if ky0 < ky1 and kx0 < kx1:
+            out.append((i, ky0, ky1, kx0, kx1))
+    return out, nty, ntx
+
+
+def tile_members(tiles, bboxes, margin=0):
+    """For each tile, the input indices (in input order) whose box meets it.
+
+    ``tiles`` must be :func:`tiles_for`'s row-major grid; the cost is that of
+    the (input, tile) pairs that overlap, not inputs x tiles.
+    """
+    if not tiles:
+        return []
+    ty, tx = tiles[0][1] - tiles[0][0], tiles[0][3] - tiles[0][2]
+    shape_out = (tiles[-1][1], tiles[-1][3])
+    ranges, nty, ntx = _tile_ranges(shape_out, (ty, tx), bboxes, margin)
+    out = [[] for _ in range(nty * ntx)]
+    for i, ky0, ky1, kx0, kx1 in ranges:
+        for ky in range(ky0, ky1):
+            row = ky * ntx
+            for kx in range(kx0, kx1):
+                out[row + kx].append(i)
     return out
 
 
@@ -227,6 +279,54 @@ def resident_input_bytes(members, nbytes, threads=1):
         events[max(0, k0 - threads + 1)] += nbytes[i]  # loaded up to threads - 1 tiles early
         events[last[i] + 1] -= nbytes[i]
     return int(np.cumsum(events).max(initial=0))
+
+
+def max_depth(shape_out, tile_shape, bboxes, margin=0):
+    """``(largest number of inputs meeting one tile, number of tiles)``.
+
+    A 2-D difference array over the tile grid: memory and time grow with the
+    number of tiles and inputs, never with their product.
+    """
+    ranges, nty, ntx = _tile_ranges(shape_out, tile_shape, bboxes, margin)
+    n_tiles = nty * ntx
+    if not ranges:
+        return 0, n_tiles
+    r = np.asarray(ranges, dtype=np.int64)
+    diff = np.zeros((nty + 1, ntx + 1), dtype=np.int32)
+    np.add.at(diff, (r[:, 1], r[:, 3]), 1)
+    np.add.at(diff, (r[:, 2], r[:, 3]), -1)
+    np.add.at(diff, (r[:, 1], r[:, 4]), -1)
+    np.add.at(diff, (r[:, 2], r[:, 4]), 1)
+    depth = np.cumsum(np.cumsum(diff, axis=0), axis=1)
+    return int(depth.max()), n_tiles
+
+
+def _refuse(best_mem, best_disk, budget, memory_limit, free_disk, tmpdir):
+    return MosaicMemoryError(
+        f"no mosaic strategy fits: the smallest needs {_fmt(best_mem)} of memory and {_fmt(best_disk)} of disk, "
+        f"but the memory budget is {_fmt(budget)} ({'memory_limit' if memory_limit is not None else 'default fraction of available memory'}) "
+        f"and {_fmt(free_disk)} is free in {tmpdir}. Pass output_array/output_footprint memmaps, "
+        f"intermediate_memmap='auto', a larger memory_limit, or a tmpdir with more space."
+    )
+
+def resident_bytes(shape_out, tile_shape, bboxes, margin, nbytes, threads=1):
+    """:func:`resident_input_bytes` for the row-major tile grid of ``tile_shape``,
+    from each input's tile ranges: no per-tile member lists are built."""
+    if not nbytes:
+        return 0
+    ranges, nty, ntx = _tile_ranges(shape_out, tile_shape, bboxes, margin)
+    pos, val = [], []
+    for i, ky0, ky1, kx0, kx1 in ranges:
+        if i in nbytes:
+            first, last = ky0 * ntx + kx0, (ky1 - 1) * ntx + kx1 - 1
+            pos += [max(0, first - threads + 1), last + 1]
+            val += [nbytes[i], -nbytes[i]]
+    if not pos:
+        return 0
+    uniq, inv = np.unique(np.asarray(pos, dtype=np.int64), return_inverse=True)
+    total = np.zeros(len(uniq), dtype=np.int64)
+    np.add.at(total, inv, np.asarray(val, dtype=np.int64))
+    return int(max(0, np.cumsum(total).max()))
 
 
 def make_plan(
@@ -281,10 +381,14 @@ def make_plan(
     inter_bytes = sum((b[1] - b[0]) * (b[3] - b[2]) for b in bboxes.values()) * 8  # float32 value + weight
     fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64
 
+    depth_cache = {}
+
     def depth_for(tile):
-        members = tile_members(tiles_for(shape_out, tile), bboxes, margin)
-        resident = resident_input_bytes(members, mapped_input_bytes or {}, threads)
-        return max((len(m) for m in members), default=0), len(members), resident
+        if tile not in depth_cache:
+            depth, n_tiles = max_depth(shape_out, tile, bboxes, margin)
+            resident = resident_bytes(shape_out, tile, bboxes, margin, mapped_input_bytes or {}, threads)
+            depth_cache[tile] = (depth, n_tiles, resident)
+        return depth_cache[tile]
 
     def per_thread(tile, depth):
         # tile buffers of chunked outputs (+ one big-endian copy for file areas)
@@ -317,6 +421,28 @@ def make_plan(
             # full-width strips (one contiguous write each): no larger than a MAX_TILE² tile
             candidates = [c for c in candidates if c[0] * c[1] <= MAX_TILE * MAX_TILE] or candidates[-1:]
 
+    configs = []
+    for outputs in (["caller"] if not outputs_to_allocate else ["memory", "memmap"]):
+        for needs, on_disk in ([(False, False)] if not needs_intermediates else [(True, False), (True, True)]):
+            if needs and intermediate_memmap is True and not on_disk:
+                continue
+            if needs and intermediate_memmap is False and on_disk:
+                continue
+            configs.append((outputs, needs, on_disk))
+
+    def floor_cost(outputs, needs, on_disk):
+        # what the configuration costs before any tile: outputs, intermediates, inputs
+        mem = (out_bytes if outputs == "memory" else 0) + (inter_bytes if needs and not on_disk else 0) + fixed
+        disk = (out_bytes if outputs == "memmap" else 0) + (inter_bytes if needs and on_disk else 0)
+        return mem, disk
+
+    # refuse in constant time when not even the tile-independent part fits:
+    # no tile grid is enumerated for an output that cannot exist
+    floors = [floor_cost(*c) for c in configs]
+    if not any(m <= budget and d <= free_disk for m, d in floors):
+        best_mem, best_disk = min(floors)
+        raise _refuse(best_mem, best_disk, budget, memory_limit, free_disk, tmpdir)
+
     estimates = {}
     options = []
     caller_kind = "file" if file_outputs and file_outputs == 2 - int(outputs_to_allocate) else "caller"
@@ -338,6 +464,8 @@ def make_plan(
                 options.append((key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk))
                 if mem <= budget:
                     break  # largest tile that fits for this configuration
+                if disk > free_disk:
+                    break  # no tile makes the disk fit
 
     def allowed(opt):
         key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk = opt
@@ -351,12 +479,7 @@ def make_plan(
     fitting = [o for o in options if allowed(o)]
     if not fitting:
         best = min(options, key=lambda o: o[7])
-        raise MosaicMemoryError(
-            f"no mosaic strategy fits: the smallest needs {_fmt(best[7])} of memory and {_fmt(best[8])} of disk, "
-            f"but the memory budget is {_fmt(budget)} ({'memory_limit' if memory_limit is not None else 'default fraction of available memory'}) "
-            f"and {_fmt(free_disk)} is free in {tmpdir}. Pass output_array/output_footprint memmaps, "
-            f"intermediate_memmap='auto', a larger memory_limit, or a tmpdir with more space."
-        )
+        raise _refuse(best[7], best[8], budget, memory_limit, free_disk, tmpdir)
     # preference: outputs in memory over memmap, intermediates in memory over disk, larger tiles
     def rank(o):
         key, strategy, on_disk, outputs, tile, depth, n_tiles, mem, disk = o

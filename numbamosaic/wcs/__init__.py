@@ -2,17 +2,20 @@
 
 Public pieces: :func:`describe_wcs`, :func:`build_transform`,
 :class:`PixelTransform`, :class:`UnsupportedWCS`, and the vectorised helpers
-:func:`native_pixel_to_world` / :func:`native_world_to_pixel`.
+:func:`native_pixel_to_world` / :func:`native_world_to_pixel`, and
+:func:`check_wcs` (the sanity check every entry point runs).
 """
 
 import numpy as np
 
 from ._describe import NativeWCS, UnsupportedWCS, describe_wcs
+from ._sanity import check_wcs
 from ._transform import PixelTransform, build_transform, frame_rotation, transform_and_bbox
 
 __all__ = [
     "NativeWCS",
     "UnsupportedWCS",
+    "check_wcs",
     "describe_wcs",
     "PixelTransform",
     "build_transform",
