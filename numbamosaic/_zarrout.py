@@ -68,6 +68,14 @@ class ZarrMosaic:
             os.replace(self.tmp, self.path)
         return self.path
 
+    def committed_arrays(self):
+        """``(mosaic, footprint)`` opened read-only at the final path (after :meth:`commit`:
+        the arrays created at the temporary path no longer exist)."""
+        import zarr
+
+        group = zarr.open_group(self.path, mode="r")
+        return group["mosaic"], group["footprint"]
+
     def discard(self):
         """Remove the partial group (after an error or an interrupt)."""
         shutil.rmtree(self.tmp, ignore_errors=True)

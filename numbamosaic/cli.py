@@ -31,12 +31,14 @@ argument list and returns the exit status.
 """
 
 import argparse
+import errno
 import glob
 import logging
 import os
 import re
 import shlex
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -375,6 +377,11 @@ def _check_output(path, overwrite, inputs):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"output directory does not exist: {directory}")
+    try:  # a probe, not os.access: it also catches read-only mounts, ACLs and root squash
+        with tempfile.TemporaryFile(prefix=".numbamosaic-probe-", dir=directory):
+            pass
+    except OSError as exc:
+        raise UsageError(f"output directory is not writable: {directory} ({exc.strerror or exc})") from None
     if os.path.exists(path):
         if not overwrite:
             raise UsageError(f"output file exists: {path} (use --overwrite to replace it)")
@@ -698,7 +705,7 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
 
             covered = None
             store.commit(mosaic_header(wcs, prov, header), overwrite=overwrite)
-            array, footprint = store.array, store.footprint
+            array, footprint = store.committed_arrays()  # at the final path: the temporary one is gone
         seconds = time.perf_counter() - t0
     except BaseException:
         if store is not None:
@@ -974,8 +981,34 @@ def write_preview(path, array, footprint, wcs, title=None, max_pixels=1600):
 # ---------------------------------------------------------------------------
 
 
-def _one_line(exc):
-    """A single-line description of an exception."""
+def _no_space(exc):
+    """The ENOSPC error behind ``exc`` (itself, its cause or context), or None.
+
+    Writers may turn a full disk into another error (astropy raised
+    ``AttributeError`` while cleaning up after numpy's short write), so the
+    chain is searched.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError):
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                return exc
+            # numpy's tofile reports a short write without errno: "40000 requested and 15664 written"
+            if exc.errno is None and re.search(r"\d+ requested and \d+ written", str(exc)):
+                return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _one_line(exc, output=None):
+    """A single-line description of an exception (``output``: the -o path, if any)."""
+    full = _no_space(exc)
+    if full is not None:
+        where = full.filename or output
+        if full.strerror and full.errno is not None and full.strerror != os.strerror(full.errno) and where:
+            return " ".join(f"{full.strerror}: {where}".split())  # an explanatory message (e.g. DiskFullError)
+        return "no space left on device" + (f" writing {where}" if where else "")
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         text = f"{exc.strerror}: {exc.filename}"
     else:
@@ -1026,6 +1059,7 @@ def main(argv=None):
     verbose = any(a in ("-v", "--verbose") for a in head)
     handler = _configure_logging(verbose)
     old_showwarning = warnings.showwarning
+    args = None
     try:
         with warnings.catch_warnings():
             if not verbose:
@@ -1062,11 +1096,12 @@ def main(argv=None):
             pass
         return 1
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        text = _one_line(exc, getattr(args, "output", None))
         if verbose:
             traceback.print_exc()
-            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            print(f"{PROG}: error: {text}", file=sys.stderr)
         else:
-            print(f"{PROG}: error: {_one_line(exc)} (--verbose shows the traceback)", file=sys.stderr)
+            print(f"{PROG}: error: {text} (--verbose shows the traceback)", file=sys.stderr)
         return 1
     finally:
         warnings.showwarning = old_showwarning

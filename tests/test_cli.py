@@ -308,6 +308,11 @@ def test_mosaic_to_zarr(survey, tmp_path):
     out = tmp_path / "m.zarr"
     p = ok(run("mosaic", *paths, "-o", out, "--combine", "median", "--preview", tmp_path / "m.png"))
     assert f"wrote {out}" in p.stdout and (tmp_path / "m.png").stat().st_size > 0
+    # the summary and the preview read the store at its final path (not the renamed temporary one)
+    assert f"{np.mean(fp > 0):.0%} covered" in p.stdout and np.mean(fp > 0) > 0.5
+    import matplotlib.image
+
+    assert np.ptp(matplotlib.image.imread(tmp_path / "m.png")[..., :3]) > 0.2  # not a blank image
     g = zarr.open_group(str(out), mode="r")
     np.testing.assert_array_equal(g["mosaic"][...], data)  # the same mosaic as the FITS file
     np.testing.assert_array_equal(g["footprint"][...], fp)

@@ -156,8 +156,9 @@ def _parse_one(item, hdu_in, name):
         if is_avm_image(path):  # PNG/JPEG with AVM tags
             data, wcs = read_avm_image(path, name)
             return tuple(data.shape), wcs, True
+        hdul, _ = _open_fits(path, name)  # headers only; names the file if it is not FITS
         try:
-            with fits.open(path, memmap=True) as hdul:
+            with hdul:
                 hdu = _select_hdu(hdul, hdu_in, name)
                 return _header_shape(hdu.header), _wcs_from_header(hdu.header, hdul, file_name(name, path)), True
         except (OSError, ValueError) as exc:
