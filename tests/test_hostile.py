@@ -276,6 +276,7 @@ def _write_fits(path, header_bytes, data):
         f.write(header_bytes + body + b"\0" * (-len(body) % 2880))
 
 
+@pytest.mark.slow  # ~60 s of CPU: astropy builds 20,000 WCS objects from headers (~3 ms each)
 def test_ten_thousand_files_under_256_open_files(tmp_path):
     """10,000 FITS inputs (32 x 32) mosaicked with at most 256 open files
     (``RLIMIT_NOFILE``), no ResourceWarning, files closed on return: the same
