@@ -120,6 +120,7 @@ FIRST_CALL = textwrap.dedent(
     for name, mod in list(sys.modules.items()):
         if name.startswith("numbamosaic") and mod is not None:
             for obj in vars(mod).values():
+                obj = getattr(obj, "dispatcher", obj)  # kernels/_entry.Entry wraps a dispatcher
                 if isinstance(obj, Dispatcher) and obj.stats.cache_path:
                     hits += sum(obj.stats.cache_hits.values())
                     misses += sum(obj.stats.cache_misses.values())
