@@ -2,22 +2,16 @@
 
 import numpy as np
 import pytest
-from astropy.wcs import WCS
 
 import numbamosaic as nm
+from conftest import centred_tan_wcs
 
 da = pytest.importorskip("dask.array")
 
 
 def make_wcs(crval, scale, rot=0.0, n=32):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = list(crval)
-    w.wcs.crpix = [n / 2 + 0.5, n / 2 + 0.5]
-    w.wcs.cdelt = [-scale, scale]
-    t = np.radians(rot)
-    w.wcs.pc = [[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]
-    return w
+    """An n x n TAN WCS centred on ``crval`` (the suite's shared helper)."""
+    return centred_tan_wcs((n, n), crval, scale, rot)
 
 
 @pytest.fixture(scope="module")
