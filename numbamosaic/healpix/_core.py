@@ -64,6 +64,19 @@ def _interp_order(order):
     return code
 
 
+def output_to_frame_matrix(wcs, frame):
+    """``(wcs_vector, m)`` for the kernels that fill an image from HEALPix
+    pixels: the native WCS vector of the output ``wcs`` and ``m`` (9 float64),
+    the matrix taking its native sphere's unit vectors to ``frame``.  Returns
+    ``(None, None)`` when the WCS is not native (callers then use astropy)."""
+    try:
+        nw = describe_wcs(wcs)
+    except UnsupportedWCS:
+        return None, None
+    R = nw.vector[W_ROT : W_ROT + 9].reshape(3, 3)
+    return nw.vector, np.ascontiguousarray((frame_rotation(nw.frame, frame) @ R).ravel())
+
+
 def input_to_frame_matrix(wcs, frame):
     """``(wcs_vector, m)`` for the kernels of ``kernels._healpix``: the native
     WCS vector and ``m`` (19 float64): the 3x3 matrix taking unit vectors in
@@ -279,15 +292,10 @@ def reproject_from_healpix(input_data, output_projection, shape_out=None, hdu_in
     nthreads = resolve_threads(parallel)
     out = np.empty(shape_out, dtype=dtype)
     fp = np.empty(shape_out, dtype=dtype)
-    try:
-        nw = describe_wcs(wcs)
-        R = nw.vector[W_ROT : W_ROT + 9].reshape(3, 3)
-        m = np.ascontiguousarray((frame_rotation(nw.frame, frame) @ R).ravel())
-    except UnsupportedWCS:
-        nw = None
+    vector, m = output_to_frame_matrix(wcs, frame)
     with numba_threads(nthreads):
-        if nw is not None:
-            healpix_to_image_kernel(hdata, bool(nested), nside, horder, bilinear, nw.vector, m, out, fp)
+        if vector is not None:
+            healpix_to_image_kernel(hdata, bool(nested), nside, horder, bilinear, vector, m, out, fp)
         else:
             _from_healpix_astropy(hdata, bool(nested), nside, horder, bilinear, wcs, frame, out, fp,
                                   healpix_at_lonlat_kernel)

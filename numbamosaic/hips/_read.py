@@ -7,11 +7,8 @@ import numpy as np
 
 from .._io import check_celestial_2d, parse_output_projection
 from .._threads import numba_threads, resolve_threads
-from ..healpix._core import CHUNK
+from ..healpix._core import CHUNK, output_to_frame_matrix
 from ..kernels._healpix import hips_at_lonlat_kernel, hips_to_image_kernel
-from ..wcs import UnsupportedWCS, describe_wcs
-from ..wcs._layout import W_ROT
-from ..wcs._transform import frame_rotation
 from ._generate import candidate_tiles
 from ._layout import hips_frame, load_properties, tile_path
 
@@ -96,15 +93,10 @@ def reproject_from_hips(input_directory, output_projection, shape_out=None, leve
     nside = 1 << horder
     out = np.empty(shape_out, dtype=np.float32)
     fp = np.empty(shape_out, dtype=np.float32)
-    try:
-        nw = describe_wcs(wcs)
-        R = nw.vector[W_ROT : W_ROT + 9].reshape(3, 3)
-        m = np.ascontiguousarray((frame_rotation(nw.frame, frame) @ R).ravel())
-    except UnsupportedWCS:
-        nw = None
+    vector, m = output_to_frame_matrix(wcs, frame)
     with numba_threads(nthreads):
-        if nw is not None:
-            hips_to_image_kernel(stack, keys, tbits, nside, horder, bilinear, nw.vector, m, out, fp)
+        if vector is not None:
+            hips_to_image_kernel(stack, keys, tbits, nside, horder, bilinear, vector, m, out, fp)
         else:
             ny, nx = shape_out
             rows = max(1, CHUNK // nx)
