@@ -100,7 +100,7 @@ def test_source_hash_follows_numba_sources_only(tmp_path):
     h0 = _cache.source_hash(pkg)
     assert h0 == _cache.source_hash(_cache._HERE)
     # a pure-Python layer: same cache
-    with open(pkg / "cli.py", "a") as f:
+    with open(pkg / "cli" / "_mosaic.py", "a") as f:
         f.write("\n# edited\n")
     assert _cache.source_hash(pkg) == h0
     # a callee in another module than the kernels (the WCS engine): new cache

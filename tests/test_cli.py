@@ -338,7 +338,7 @@ def test_zarr_output_removed_on_interrupt(survey, tmp_path, monkeypatch):
         assert kwargs["output_array"].shape == kwargs["output_footprint"].shape  # the store exists by now
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(numbamosaic, "reproject_and_coadd", interrupted)
+    monkeypatch.setattr("numbamosaic.cli._mosaic.reproject_and_coadd", interrupted)
     args = cli.build_parser().parse_args(["mosaic", *paths, "-o", str(tmp_path / "m.zarr")])
     with pytest.raises(KeyboardInterrupt):
         cli.run_mosaic(args, paths)
@@ -382,7 +382,7 @@ def test_main_keyboard_interrupt(monkeypatch, capsys, survey):
     def boom(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_plan", boom)
+    monkeypatch.setattr("numbamosaic.cli._plan.cmd_plan", boom)  # commands load on dispatch
     assert cli.main(["plan", paths[0]]) == 130
     assert capsys.readouterr().err.strip() == "numbamosaic: interrupted"
 

@@ -1,0 +1,44 @@
+"""``numbamosaic hips``: build a HiPS directory from FITS images (options in :mod:`._parser`)."""
+
+import os
+import shutil
+import time
+
+from ..hips import mosaic_to_hips, reproject_to_hips
+from ..interpolation import reproject_interp
+from ._inputs import expand_inputs
+from ._mosaic import _reproject_function
+from ._parser import UsageError, say, want_progress
+
+
+def cmd_hips(args):
+    """Run ``numbamosaic hips``."""
+    inputs = expand_inputs(args.inputs)
+    weights = expand_inputs(args.weights, "weight") if args.weights else None
+    if weights is not None and len(weights) != len(inputs):
+        raise UsageError(f"--weights: {len(weights)} weight files for {len(inputs)} inputs (they are matched in order)")
+    out = args.output
+    if os.path.exists(out):
+        if not args.overwrite:
+            raise UsageError(f"output exists: {out} (use --overwrite)")
+        if not os.path.isfile(os.path.join(out, "properties")):
+            raise UsageError(f"--overwrite: {out} is not a HiPS directory (no properties file); not removing it")
+        shutil.rmtree(out)
+    func, extra = _reproject_function(args.method, "surface-brightness")
+    common = dict(coord_system_out=args.frame, output_directory=out, level=args.order, tile_size=args.tile_width,
+                  threads=args.threads if args.threads else True, tile_format=args.format,
+                  progress_bar=True if want_progress(args) else None)
+    t0 = time.perf_counter()
+    if len(inputs) == 1 and weights is None and func is None:
+        # one image, interpolation: the fused per-tile kernel
+        reproject_to_hips(inputs[0], reproject_function=reproject_interp, hdu_in=args.hdu or 0,
+                          **common, **extra)
+    else:
+        kw = dict(extra)
+        if args.combine == "clipped-mean":
+            kw.update(clip_sigma=args.clip_sigma, clip_iters=args.clip_iters)
+        mosaic_to_hips(inputs, reproject_function=func, combine_function=args.combine, input_weights=weights,
+                       hdu_in=args.hdu, **common, **kw)
+    nfiles = sum(len(f) for _, _, f in os.walk(out))
+    say(args, f"wrote {out} ({nfiles} files, {len(inputs)} input(s)) in {time.perf_counter() - t0:.1f} s")
+    return 0
