@@ -5,7 +5,7 @@ One LocalCluster (2 worker processes x 1 thread) is shared by the module.
 
 import os
 import signal
-import threading
+import time
 
 import numpy as np
 import pytest
@@ -176,8 +176,15 @@ def test_single_image_functions(survey, client):
         assert np.array_equal(a, b, equal_nan=True) and np.array_equal(fa, fb)
 
 
-def test_killed_worker_gives_identical_mosaic(client):
-    # a bigger job, so that a worker can be killed while tiles are in flight
+def test_killed_worker_gives_identical_mosaic(client, monkeypatch):
+    # A worker dies holding the only copy of scattered inputs: dask's active memory
+    # manager drops the replicas no waiting task needs (every 2 s), which made the
+    # earlier form of this test (a kill while tiles were in flight) fail whenever it
+    # ran before the kill.  Here it runs at once and the kill lands before the tiles
+    # are submitted, so inputs are always lost: the driver must scatter them again
+    # and resubmit the cancelled tiles.
+    from numbamosaic.distributed import _driver
+
     rng = np.random.default_rng(3)
     inputs = []
     for k in range(6):
@@ -186,17 +193,30 @@ def test_killed_worker_gives_identical_mosaic(client):
     wout = _wcs(crval=(30.1, 40.05), shape=(420, 560))
     ref, fref = nm.reproject_and_coadd(inputs, wout, shape_out=(420, 560), combine_function="median", parallel=2, tile_size=32)
     pids = client.run(os.getpid)
-    victim = sorted(pids.values())[0]
-    killed = threading.Event()
+    holders = {}
+    real_scatter, real_restore = _driver._scatter_sources, _driver._Scattered.restore
+    restored = []
 
-    def bar(iterable):
-        for i, item in enumerate(iterable):
-            if i == 3 and not killed.is_set():
-                os.kill(victim, signal.SIGKILL)
-                killed.set()
-            yield item
+    def scatter(c, job):
+        scattered = real_scatter(c, job)
+        c.amm.run_once()  # one replica of each input, none needed yet
+        for _ in range(100):
+            holders.update(c.who_has(list(scattered.futures.values())))
+            if all(len(h) == 1 for h in holders.values()):
+                break
+            time.sleep(0.05)
+        victim = sorted(holders.values())[0][0]  # holds the only copy of at least one input
+        os.kill(pids[victim], signal.SIGKILL)
+        for _ in range(200):  # until the client knows the input is lost
+            if any(f.status != "finished" for f in scattered.futures.values()):
+                break
+            time.sleep(0.05)
+        return scattered
 
+    monkeypatch.setattr(_driver, "_scatter_sources", scatter)
+    monkeypatch.setattr(_driver._Scattered, "restore", lambda self: restored.append(real_restore(self)) or restored[-1])
     out, fp = nm.reproject_and_coadd(inputs, wout, shape_out=(420, 560), combine_function="median",
-                                     parallel=client, tile_size=32, progress_bar=bar)
-    assert killed.is_set()
+                                     parallel=client, tile_size=32)
+    assert holders and all(len(h) == 1 for h in holders.values())
+    assert restored and restored[0] >= 1  # lost inputs were scattered again
     assert np.array_equal(out, ref) and np.array_equal(fp, fref)

@@ -33,7 +33,10 @@ How work and data move:
   or run ``client.run(numbamosaic.warmup, methods=..., combines=...)``
   (``docs/distributed.md``).
 * A task is a pure function of its inputs: if a worker dies, dask reruns its
-  tasks elsewhere and the mosaic is unchanged.  A failing task raises
+  tasks elsewhere and the mosaic is unchanged.  Scattered inputs cannot be
+  rerun: when the only worker holding one dies, the tasks needing it are
+  cancelled, and the client scatters the input again and resubmits them
+  (:class:`_Scattered`, :func:`_completed`).  A failing task raises
   :class:`DistributedTileError` naming the tile and its inputs.
 """
 
@@ -154,27 +157,110 @@ def _pairs_task(k, tile, members, sources, resampler, margin, stride, positions)
         raise DistributedTileError(f"background samples of tile {tile} with inputs {members} failed: {exc}") from exc
 
 
+class _Scattered:
+    """Objects scattered to the cluster once, scattered again if they are lost.
+
+    Scattered data has no recipe on the scheduler: when the only worker
+    holding it dies, the key is forgotten and every task waiting on it is
+    cancelled.  Holding more replicas does not prevent this: dask's active
+    memory manager (``ReduceReplicas``, every 2 s by default) drops the
+    replicas no waiting task needs.  So the client keeps the (light) objects
+    and :meth:`restore` re-scatters the lost ones; :func:`_completed` then
+    resubmits the cancelled tasks.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    groups : list of (dict, bool)
+        ``({key: object}, broadcast)``: one ``scatter`` call (one round trip
+        to the scheduler) per group; ``broadcast`` sends the group to every
+        worker (for objects that are small, e.g. file references).
+    """
+
+    def __init__(self, client, groups):
+        self.client = client
+        self.objects, self.broadcast, self.futures = {}, {}, {}
+        for objects, broadcast in groups:
+            self.objects.update(objects)
+            self.broadcast.update(dict.fromkeys(objects, broadcast))
+            self._scatter(list(objects))
+
+    def _scatter(self, keys):
+        for broadcast in (False, True):
+            group = [k for k in keys if self.broadcast[k] == broadcast]
+            if group:
+                fs = self.client.scatter([self.objects[k] for k in group], hash=False, broadcast=broadcast)
+                self.futures.update(zip(group, fs))
+
+    def __getitem__(self, key):
+        return self.futures[key]
+
+    def restore(self):
+        """Scatter again every object whose data was lost; returns how many."""
+        lost = [k for k, f in self.futures.items() if f.status != "finished"]
+        for k in lost:
+            self.futures[k].release()
+        self._scatter(lost)
+        return len(lost)
+
+    def release(self):
+        for f in self.futures.values():
+            f.release()
+
+
+#: times a task is resubmitted after its scattered inputs were lost with a worker
+MAX_RESUBMITS = 3
+
+
+def _completed(client, items, submit, scattered, what):
+    """Yield ``(item, result)`` for each item as its task ``submit(item)`` completes.
+
+    A task cancelled because the scattered objects it needed were lost with
+    a worker is resubmitted (at most ``MAX_RESUBMITS`` times) after
+    ``scattered.restore()``; a task that fails raises
+    :class:`DistributedTileError` (``what(item)`` names it).  ``submit``
+    must look the scattered futures up when called.
+    """
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    done = as_completed(with_results=True)
+    item_of, tries = {}, {}
+
+    def launch(i):
+        fut = submit(items[i])
+        item_of[fut.key] = i
+        done.add(fut)
+
+    for i in range(len(items)):
+        launch(i)
+    for fut, result in done:
+        i = item_of.pop(fut.key)
+        if fut.status == "error":
+            fut.result()  # raises the task's DistributedTileError
+        if fut.cancelled() or isinstance(result, FutureCancelledError):
+            tries[i] = tries.get(i, 0) + 1
+            if tries[i] > MAX_RESUBMITS:
+                raise DistributedTileError(f"{what(items[i])}: cancelled {tries[i]} times (workers lost)")
+            fut.release()
+            scattered.restore()
+            launch(i)
+            continue
+        fut.release()
+        yield items[i], result
+
+
 def _scatter_sources(client, job):
-    """Scatter each used source once; returns {index: future}.
+    """Scatter each used source once; returns a :class:`_Scattered` keyed by input index.
 
     Sources that reference files are tiny and go to every worker; sources
-    holding in-memory arrays are kept on two workers, so losing one worker
-    never loses an input.
+    holding in-memory arrays go to one worker (others fetch them when their
+    tasks need them).
     """
-    nworkers = len(client.scheduler_info().get("workers", {})) or 1
     used = [src for src in job.sources if src.bbox is not None]
-    by_file = [s for s in used if s.ref.array is None and getattr(s, "precomputed", None) is None]
-    in_memory = [s for s in used if not (s.ref.array is None and getattr(s, "precomputed", None) is None)]
-    # one scatter call per group: each call is a round trip to the scheduler
-    futures = {}
-    if by_file:
-        futures.update(zip((s.index for s in by_file), client.scatter(by_file, hash=False, broadcast=True)))
-    if in_memory:
-        fs = client.scatter(in_memory, hash=False)
-        if nworkers > 1:
-            client.replicate(fs, n=2)
-        futures.update(zip((s.index for s in in_memory), fs))
-    return futures
+    by_file = {s.index: s for s in used if s.ref.array is None and getattr(s, "precomputed", None) is None}
+    in_memory = {s.index: s for s in used if s.index not in by_file}
+    return _Scattered(client, [(by_file, True), (in_memory, False)])
 
 
 def _store_root(arr):
@@ -370,8 +456,6 @@ def _retile(client, job):
 
 def coadd_distributed(job, output_array=None, output_footprint=None):
     """Execute a prepared mosaic job on the cluster; returns ``(out, fp)``."""
-    from distributed import as_completed
-
     client = resolve_client(job.client)
     _retile(client, job)
     out, fp, target, created = _shared_outputs(client, job, output_array, output_footprint)
@@ -385,17 +469,17 @@ def coadd_distributed(job, output_array=None, output_footprint=None):
             stride = sample_stride(job.shape_out)
             positions = job.background_model == "plane"
             collector = PairCollector(stride, positions)
-            futs = [
-                client.submit(_pairs_task, k, job.tiles[k], m, [src_f[i] for i in m], job.resampler, margin, stride,
-                              positions, pure=False)
-                for k, m in enumerate(job.members)
-                if len(m) > 1
-            ]
-            for fut, (k, found) in as_completed(futs, with_results=True):
+            def submit_pairs(k):
+                m = job.members[k]
+                return client.submit(_pairs_task, k, job.tiles[k], m, [src_f[i] for i in m], job.resampler, margin,
+                                     stride, positions, pure=False)
+
+            overlapped = [k for k, m in enumerate(job.members) if len(m) > 1]
+            for _, (k, found) in _completed(client, overlapped, submit_pairs, src_f,
+                                            lambda k: f"background samples of tile {job.tiles[k]}"):
                 collector.merge(k, found)
-                fut.release()
             models = solve_backgrounds(len(job.sources), collector.pair_estimates(job.background_model), job.background_reference)
-            bgs = {i: models[i].copy() for i in src_f}
+            bgs = {i: models[i].copy() for i in src_f.objects}
             for src in job.sources:
                 src.bg = models[src.index].copy()
         dtype = np.dtype(job.plan.dtype)
@@ -403,31 +487,33 @@ def coadd_distributed(job, output_array=None, output_footprint=None):
 
         # chunked stores (zarr) are written tile by tile, never read back
         vout, vfp = chunked_or_array(out), chunked_or_array(fp)
-        futs = []
+        busy = []
         for k, m in enumerate(job.members):
             y0, y1, x0, x1 = job.tiles[k]
             if not m:
                 vout[y0:y1, x0:x1] = job.blank
                 vfp[y0:y1, x0:x1] = 0
-                continue
-            futs.append(
-                client.submit(
-                    _tile_task, job.tiles[k], m, [src_f[i] for i in m], job.resampler, job.combine, job.blank, margin,
-                    {i: bgs[i] for i in m} if bgs is not None else None, job.clip_sigma, job.clip_iters, dtype, target,
-                    pure=False,
-                )
+            else:
+                busy.append(k)
+
+        def submit_tile(k):
+            m = job.members[k]
+            return client.submit(
+                _tile_task, job.tiles[k], m, [src_f[i] for i in m], job.resampler, job.combine, job.blank, margin,
+                {i: bgs[i] for i in m} if bgs is not None else None, job.clip_sigma, job.clip_iters, dtype, target,
+                pure=False,
             )
+
         from ..mosaic._coadd import _progress
 
-        for fut, (tile, o, f) in _progress(job, as_completed(futs, with_results=True), len(futs), "mosaic"):
+        results = _completed(client, busy, submit_tile, src_f, lambda k: f"tile {job.tiles[k]}")
+        for _, (tile, o, f) in _progress(job, results, len(busy), "mosaic"):
             if o is not None:
                 y0, y1, x0, x1 = tile
                 vout[y0:y1, x0:x1] = o
                 vfp[y0:y1, x0:x1] = f
-            fut.release()
     finally:
-        for f in src_f.values():
-            f.release()
+        src_f.release()
         if target is not None and target[0] == "sink" and getattr(target[1], "file_backed", False):
             from .._fitsout import release_reopened
 
@@ -467,8 +553,6 @@ def reproject_single_distributed(method, job, out, fp, return_footprint, client,
     with the method's serial kernel and returns it; the client writes strips
     as they arrive.  Identical to the threaded result, bit for bit.
     """
-    from distributed import as_completed
-
     from ..wcs import transform_and_bbox
 
     client = resolve_client(client)
@@ -485,22 +569,21 @@ def reproject_single_distributed(method, job, out, fp, return_footprint, client,
     ny, nx = job.shape_out
     y0, y1, x0, x1 = bbox
     y0, y1, x0, x1 = max(0, y0 - margin), min(ny, y1 + margin), max(0, x0 - margin), min(nx, x1 + margin)
-    data_f = client.scatter(job.data, hash=False)
-    tr_f = client.scatter(tr, hash=False)
+    shared = _Scattered(client, [({"data": job.data, "tr": tr}, False)])
     nworkers = max(1, sum(client.nthreads().values()))
     rows = max(16, -(-(y1 - y0) // (4 * nworkers)))
-    futs = [
-        client.submit(_strip_task, method, data_f, params, tr_f, (ys, min(y1, ys + rows), x0, x1), out.dtype, fp is not None, pure=False)
-        for ys in range(y0, y1, rows)
-    ]
+    boxes = [(ys, min(y1, ys + rows), x0, x1) for ys in range(y0, y1, rows)]
+
+    def submit_strip(box):
+        return client.submit(_strip_task, method, shared["data"], params, shared["tr"], box, out.dtype,
+                             fp is not None, pure=False)
+
     try:
-        for fut, (box, val, wt) in as_completed(futs, with_results=True):
+        for _, (box, val, wt) in _completed(client, boxes, submit_strip, shared, lambda box: f"strip {box}"):
             b0, b1, c0, c1 = box
             out[b0:b1, c0:c1] = val
             if fp is not None:
                 fp[b0:b1, c0:c1] = wt
-            fut.release()
     finally:
-        data_f.release()
-        tr_f.release()
+        shared.release()
     return (out, fp) if return_footprint else out
