@@ -433,20 +433,6 @@ def test_return_footprint_false(stars):
     np.testing.assert_array_equal(out, ref)
 
 
-@pytest.mark.parametrize("order", ORDERS)
-def test_parallel_is_bitwise_serial(order):
-    data = star_field((128, 128), seed=5, nan_fraction=0.002)
-    w_in = make_wcs(shape=(128, 128), cdelt=1e-3)
-    w_out = make_wcs(shape=(120, 128), rot=21.0, cdelt=1.05e-3, crval=(150.01, 30.0))
-    kw = dict(shape_out=(120, 128), order=order)
-    a, fa = reproject_interp((data, w_in), w_out, parallel=False, **kw)
-    b, fb = reproject_interp((data, w_in), w_out, parallel=2, **kw)
-    c, fc = reproject_interp((data, w_in), w_out, parallel=True, **kw)
-    assert np.isfinite(a).sum() > 0.5 * a.size
-    for x, y in ((a, b), (fa, fb), (a, c), (fa, fc)):
-        assert np.array_equal(x, y, equal_nan=True)
-
-
 @pytest.mark.parametrize("order", ["bilinear", "bicubic"])
 def test_roundtrip_coords_false(order, stars):
     kin, kout = CASES["SIN-to-TAN-galactic"]

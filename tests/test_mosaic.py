@@ -4,7 +4,7 @@ The tests check reproject's coadd semantics (combine functions, footprints,
 weights, blanks), agreement with ``reproject.mosaicking.reproject_and_coadd``,
 the stacking combines (median, clipped mean), memory-mapped outputs and
 intermediates (and that no temporary file is left behind), the generic
-``reproject_function`` path, determinism across thread counts and tilings,
+``reproject_function`` path (determinism across thread counts and tilings: test_parity),
 argument checking and progress bars.
 
 Images are small (<= 200 x 200 per input, outputs <= 400 x 400).
@@ -698,18 +698,8 @@ def test_custom_function_gets_kwargs_and_weights(survey):
     assert np.abs(a - b).max() <= 1e-5 * _ptp(a)
 
 
-# --------------------------------------------------------------------------- determinism
-
-
-@pytest.mark.parametrize("combine", ["mean", "median", "first", "clipped-mean"])
-def test_serial_equals_threads_bitwise(survey, combine):
-    hdus, wcs_out, shape_out = survey
-    ref, rfp = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, combine_function=combine, parallel=False)
-    for kw in [dict(parallel=2), dict(parallel=2, tile_size=32), dict(parallel=False, tile_size=(48, 100)),
-               dict(parallel=2, tile_size=400)]:
-        a, fa = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out, combine_function=combine, **kw)
-        np.testing.assert_array_equal(a, ref, err_msg=str(kw))
-        np.testing.assert_array_equal(fa, rfp, err_msg=str(kw))
+# --------------------------------------------------------------------------- tiles
+# (bitwise parity across executors, tilings, dtypes and outputs: tests/test_parity.py)
 
 
 def test_tile_size_changes_the_plan(survey):
