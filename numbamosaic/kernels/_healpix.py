@@ -90,6 +90,24 @@ def xyf_to_nest(face, ix, iy, order):
     return (face << (2 * order)) + _spread(ix) + (_spread(iy) << 1)
 
 
+@inline_kernel
+def _equatorial_z(jr, nside):
+    """``(z, sin(theta))`` on ring coordinate ``jr`` of the equatorial zone."""
+    z = (2 * nside - jr) * 2.0 / (3.0 * nside)
+    return z, math.sqrt((1.0 - z) * (1.0 + z))
+
+
+@inline_kernel
+def _phi(jp, nr, d):
+    """Longitude (radians, in ``[0, 2 pi)``) of column ``jp nr + d`` on a ring of ``nr`` steps a quadrant."""
+    phi = (jp * nr + d) * (0.25 * math.pi / nr)
+    if phi < 0.0:
+        phi += TWOPI
+    elif phi >= TWOPI:
+        phi -= TWOPI
+    return phi
+
+
 @kernel
 def xyf_to_loc(face, fx, fy, nside):
     """Point ``(fx, fy)`` of face ``face`` (in pixel units, centres at +0.5) ->
@@ -97,7 +115,7 @@ def xyf_to_loc(face, fx, fy, nside):
 
     ``fx, fy`` may be fractional (``ix + 0.5`` for a pixel centre).
     """
-    jr = _JRLL[face] * nside - fx - fy  # ring coordinate from the north pole
+    jr = _JRLL[face] * nside - (fx + fy)  # ring coordinate from the north pole
     if jr < nside:  # north polar cap
         nr = jr
         tmp = nr * nr / (3.0 * nside * nside)
@@ -110,16 +128,10 @@ def xyf_to_loc(face, fx, fy, nside):
         sth = math.sqrt(tmp * (2.0 - tmp))
     else:
         nr = float(nside)
-        z = (2 * nside - jr) * 2.0 / (3.0 * nside)
-        sth = math.sqrt((1.0 - z) * (1.0 + z))
+        z, sth = _equatorial_z(jr, nside)
     if nr == 0.0:
         return z, 0.0, 0.0
-    phi = (_JPLL[face] * nr + fx - fy) * (0.25 * math.pi / nr)
-    if phi < 0.0:
-        phi += TWOPI
-    elif phi >= TWOPI:
-        phi -= TWOPI
-    return z, sth, phi
+    return z, sth, _phi(_JPLL[face], nr, fx - fy)
 
 
 @inline_kernel
@@ -348,6 +360,32 @@ def _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
 
 
 @kernel
+def _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn):
+    """Per-tile tables of the equatorial-zone geometry of :func:`hips_tile_kernel`.
+
+    Pixel ``(r, c)`` of the tile has ``fx + fy = ix0 + iy0 + k + 1`` with
+    ``k = t - 1 - r + c`` and ``fx - fy = ix0 - iy0 + t - 1 - r - c``: in the
+    equatorial zone ``z`` and ``sin(theta)`` depend on the first only and
+    ``phi`` on the second only, so one tile needs ``2 t - 1`` square roots and
+    cosine/sine pairs instead of one per pixel.  ``zs[k]`` is NaN where the
+    ring lies in a polar cap (those pixels use :func:`xyf_to_loc`).  The sums
+    are exact in float64 (half-integers below 2**53), so every value is
+    bitwise the one :func:`xyf_to_loc` computes for the pixel.
+    """
+    nr = float(nside)
+    for k in range(2 * t - 1):
+        jr = _JRLL[face] * nside - float(ix0 + iy0 + k + 1)
+        if jr < nside or jr > 3 * nside:
+            zs[k] = NAN
+            ss[k] = NAN
+        else:
+            zs[k], ss[k] = _equatorial_z(jr, nside)
+        phi = _phi(_JPLL[face], nr, float(ix0 - iy0 + t - 1 - k))
+        cs[k] = math.cos(phi)
+        sn[k] = math.sin(phi)
+
+
+@kernel
 def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     """Sample the image at the pixel centres of one HiPS tile.
 
@@ -355,11 +393,17 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     ``(face, ix0 + T - 1 - row, iy0 + col)`` at ``nside`` (the orientation
     of HiPS tiles written by hipsgen and reproject).  Blocks of
     :data:`CULL` pixels that certainly miss the input are set to NaN without
-    sampling.  Serial and GIL-free: tiles run in parallel on Python threads.
-    Returns the number of finite pixels.
+    sampling; pixel centres of the equatorial zone come from per-tile tables
+    (:func:`_tile_tables`).  Serial and GIL-free: tiles run in parallel on
+    Python threads.  Returns the number of finite pixels.
     """
     t = out.shape[0]
     ny, nx = data.shape
+    zs = np.empty(2 * t - 1)
+    ss = np.empty(2 * t - 1)
+    cs = np.empty(2 * t - 1)
+    sn = np.empty(2 * t - 1)
+    _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn)
     n = 0
     b = min(CULL, t)
     for r0 in range(0, t, b):
@@ -373,7 +417,12 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
                 continue
             for r in range(r0, r1):
                 for c in range(c0, c1):
-                    x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+                    ks = t - 1 - r + c
+                    if zs[ks] == zs[ks]:
+                        kd = r + c
+                        x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                    else:
+                        x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
                     v = NAN
                     if x == x and y == y:
                         v = sample(order, data, coef, x, y)
