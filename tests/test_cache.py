@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import numba
-import pytest
 from numba.core import caching
 from numba.core.dispatcher import Dispatcher
 

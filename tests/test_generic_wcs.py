@@ -76,7 +76,7 @@ def linear_wcs(rot, scale, crval):
 
 
 def assert_agrees(got, ref, tol, same_coverage=True):
-    (v, f), (rv, rf) = got, ref
+    v, rv = got[0], ref[0]
     assert v.shape == rv.shape
     both = np.isfinite(v) & np.isfinite(rv)
     assert both.sum() > 0.5 * v.size

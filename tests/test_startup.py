@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-import numbamosaic
 from numbamosaic import _warmup
 from numbamosaic.cli import main
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from astropy.wcs import WCS
 
-from numbamosaic.wcs import UnsupportedWCS, describe_wcs, native_pixel_to_world, native_world_to_pixel
+from numbamosaic.wcs import describe_wcs, native_pixel_to_world, native_world_to_pixel
 from numbamosaic.wcs._projections import NATIVE_PROJECTIONS
 
 N = 41  # image size (pixels per side)

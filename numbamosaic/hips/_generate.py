@@ -224,8 +224,7 @@ def _moc_cells(order, index, array, extra):
 def _build(directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            progress_bar, properties, centre, fov):
     """Steps 2-3 of the module docstring."""
-    from astropy.coordinates import ICRS, SkyCoord
-    import astropy.units as u
+    from astropy.coordinates import ICRS
 
     if tile_size < 2 or tile_size & (tile_size - 1):
         raise ValueError(f"tile_size: expected a power of two, got {tile_size}")
