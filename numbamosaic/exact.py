@@ -1,6 +1,6 @@
 """``reproject_exact``: drop-in for reproject's exact (area-overlap) algorithm.
 
-The kernels live in :mod:`numbamosaic.kernels._exact`; this module holds the
+The kernels live in :mod:`numbamosaic.kernels.exact`; this module holds the
 resampler registered as ``'exact'`` and the public function.
 """
 
@@ -186,7 +186,7 @@ def _geometry(tr, shape_in):
 
 @register("exact")
 class ExactResampler:
-    """Exact area overlap through ``kernels._exact``.
+    """Exact area overlap through ``kernels.exact``.
 
     Parameters
     ----------
@@ -213,8 +213,8 @@ class ExactResampler:
         return 0
 
     def options(self, tr, shape_in):
-        """Kernel option vector (see ``kernels._exact.O_*``) for a transform."""
-        from .kernels._exact import O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN
+        """Kernel option vector (see ``kernels.exact.O_*``) for a transform."""
+        from .kernels.exact import O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN
 
         nsub, orient, px, py = _geometry(tr, shape_in)
         if self.subdivisions is not None:
@@ -234,13 +234,13 @@ class ExactResampler:
         return wdata, self.options(tr, data.shape)
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        from .kernels._exact import exact_tile
+        from .kernels.exact import exact_tile
 
         wdata, opts = self._args(tr, data, wdata)
         exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
     def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        from .kernels._exact import exact_tile_parallel
+        from .kernels.exact import exact_tile_parallel
 
         wdata, opts = self._args(tr, data, wdata)
         exact_tile_parallel(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)

@@ -41,14 +41,14 @@ BUDGET = {
     # threaded single-image calls only: one per input dtype used with parallel=2
     "numbamosaic.kernels._interp.interp_tile_parallel": 2,
     # as interp_tile, without float64 inputs
-    "numbamosaic.kernels._exact.exact_tile": 4,
-    "numbamosaic.kernels._exact._exact_rows": 4,
+    "numbamosaic.kernels.exact._rows.exact_tile": 4,
+    "numbamosaic.kernels.exact._rows._exact_rows": 4,
     # the heavy per-row code writes float64 scratch only: one per input dtype
-    "numbamosaic.kernels._exact._exact_row": 2,
+    "numbamosaic.kernels.exact._rows._exact_row": 2,
     # Numba types a constant argument as a literal and compiles a callee once
     # per constant: the kernels pass offsets, axes and slots as np.int64 so
     # that split_half and the WCS chain are compiled once
-    "numbamosaic.kernels._exact.split_half": 1,
+    "numbamosaic.kernels.exact._polygon.split_half": 1,
     "numbamosaic.wcs._native.pixel_to_native": 1,
     "numbamosaic.wcs._projections.plane_to_native": 1,
     "numbamosaic.kernels._adaptive.adaptive_tile": 4,
@@ -71,7 +71,7 @@ DEFAULT_BUDGET = 3
 #: with a warm cache only these are counted for sure; the callees' budgets are
 #: checked when the matrix compiles them (an empty cache).
 ENTRY_KERNELS = ["numbamosaic.kernels." + name for name in (
-    "_interp.interp_tile", "_interp.interp_tile_parallel", "_exact.exact_tile", "_adaptive.adaptive_tile",
+    "_interp.interp_tile", "_interp.interp_tile_parallel", "exact._rows.exact_tile", "_adaptive.adaptive_tile",
     "_combine.finalize_tile", "_combine.init_tile", "_combine.stack_median", "_combine.stack_clipped_mean",
     "_spline.spline_coefficients")]
 
@@ -99,7 +99,7 @@ def test_kernels_are_typed_for_any_layout(matrix):
     sigs = matrix["signatures"]
     for name in ENTRY_KERNELS:
         assert sigs.get(name), f"{name} was not compiled by the matrix (budget entry stale?)"
-    for name in ("numbamosaic.kernels._interp.interp_tile", "numbamosaic.kernels._exact.exact_tile",
+    for name in ("numbamosaic.kernels._interp.interp_tile", "numbamosaic.kernels.exact._rows.exact_tile",
                  "numbamosaic.kernels._combine.finalize_tile"):
         for s in sigs[name]:
             assert ", 'C'," not in s and ", 'F'," not in s, f"{name}: layout-specific signature {s}"

@@ -1,4 +1,4 @@
-"""Tests of reproject_exact and its clipping kernels (numbamosaic.exact, kernels._exact)."""
+"""Tests of reproject_exact and its clipping kernels (numbamosaic.exact, kernels.exact)."""
 
 import sys
 import types
@@ -14,7 +14,7 @@ import conftest
 from conftest import star_field
 import naive
 from numbamosaic.exact import ExactResampler, auto_subdivisions, reproject_exact
-from numbamosaic.kernels._exact import MAXB, MAXV, cell_integrals, overlap_area, poly_moments, split_half
+from numbamosaic.kernels.exact import MAXB, MAXV, cell_integrals, overlap_area, poly_moments, split_half
 from numbamosaic.kernels._sinks import SINK_SUM, SINK_WRITE
 
 
@@ -530,7 +530,7 @@ def test_cylindrical_seam():
 
 def test_wide_rows_in_lattice_chunks_bitwise():
     # 64 sub-cells per side: rows are processed in chunks of 64 pixels
-    from numbamosaic.kernels._exact import LATTICE_POINTS
+    from numbamosaic.kernels.exact import LATTICE_POINTS
     from numbamosaic.wcs import transform_and_bbox
 
     assert LATTICE_POINTS // 64 < 70

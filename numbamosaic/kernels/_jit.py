@@ -10,7 +10,7 @@ Every Numba function in the package is declared with one of
     **small scalar leaf helpers** (a few lines, no loops over arrays, no
     calls to other non-trivial functions), and for a hot-path helper with a
     **single call site** where inlining was measured to matter (the exact
-    kernel's per-sub-cell clipping chain, see ``kernels/_exact.py``).  IR inlining copies the helper's
+    kernel's per-sub-cell clipping chain, see ``kernels/exact/``).  IR inlining copies the helper's
     whole body into every call site before type inference, so a large
     helper inlined at many sites multiplies compile time and the size of
     every cache entry that embeds it.  LLVM still inlines small ordinary

@@ -1,0 +1,247 @@
+"""Edge-by-edge integration of the solid-angle model over a sub-cell and the input pixels of its box.
+
+By Green's theorem the integral over polygon and cell is a sum over the
+polygon's edges (:func:`_edge_cells`, :func:`_edge_2x2` for boxes of at most
+2 x 2 pixels); :func:`_clip_boxer` turns the sums into pieces and
+accumulates them.  See :mod:`numbamosaic.kernels.exact`.
+"""
+
+import math
+
+from .._jit import inline_kernel, kernel
+from .._load import load
+from ._polygon import SIXTH, S_QUAD
+
+#: sub-cells whose box of input pixels is at most ``MAXB`` wide and high are
+#: integrated edge by edge (:func:`_clip_boxer`), larger ones by the sweep
+MAXB = 8
+
+
+@inline_kernel
+def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+    """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
+    lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
+
+    ``B[0]`` gets ``sg * integral over u of (c + jx u) h + jy h^2 / 2`` with
+    ``h = v - r`` linear in ``u`` and ``c = jA + jy r`` (exact: the
+    integrand is quadratic); ``B[1]``, ``B[2]`` the signed length and
+    ``sg * integral of u``.
+    """
+    d = ub - ua
+    if d > 0.0:
+        fr = float(r)
+        ha = va - fr
+        hb = vb - fr
+        # integral over u of (c + jx u) h + jy h^2 / 2 with h linear in u
+        t = 3.0 * (jA + jy * fr) * (ha + hb) + jx * (ua * (ha + ha + hb) + ub * (ha + hb + hb)) + jy * (ha * ha + ha * hb + hb * hb)
+        i = k * MAXB + r
+        sd = sg * d
+        B[0, i] += sd * t * SIXTH
+        B[1, i] += sd
+        B[2, i] += sd * (0.5 * (ua + ub))
+
+
+@kernel
+def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
+    """Add one directed polygon edge's share of the cell integrals to ``B``.
+
+    Coordinates ``(u, v)`` are shifted so that the input pixel cells are the
+    unit squares ``[k, k + 1] x [r, r + 1]`` (``0 <= k < ncol``, ``0 <= r <
+    nrow``), and the solid-angle model is ``J = jA + jx u + jy v``.  By
+    Green's theorem the integral of ``J`` over polygon and cell ``(k, r)``
+    is minus the sum over the polygon's edges of the integral along the
+    edge (in ``u``, within column ``k``) of ``J`` integrated in ``v`` from the
+    row's bottom to ``min(max(v(u), r), r + 1)``.  The edge is walked
+    through the cells it crosses; a piece inside cell ``(k, r)`` adds its
+    partial-row integral (closed form, :func:`_edge_piece`) to
+    ``B[0, cell]`` and its length and first moment in ``u`` to ``B[1]`` and
+    ``B[2]``: the full-row integrals it contributes to the cells below it
+    in column ``k`` (summed by :func:`_clip_boxer`).  Vertical edges add
+    nothing; edges along a cell boundary count for either cell (the same
+    integrals).  Only the divisions for actual crossings are made.
+    """
+    du = ub - ua
+    if du == 0.0:
+        return  # vertical: no contribution
+    sg = -1.0
+    if du < 0.0:  # walk in increasing u; the integral changes sign
+        ua, va, ub, vb = ub, vb, ua, va
+        du = -du
+        sg = 1.0
+    dv = vb - va
+    k = min(max(math.floor(ua), 0), ncol - 1)
+    nx = k + 1.0  # next column boundary
+    if dv > 0.0:
+        r = min(max(math.floor(va), 0), nrow - 1)
+        dr = 1
+        ny = r + 1.0  # next row boundary
+        cross_y = ny < vb
+    elif dv < 0.0:
+        r = min(max(math.ceil(va) - 1, 0), nrow - 1)
+        dr = -1
+        ny = float(r)
+        cross_y = ny > vb
+    else:
+        r = min(max(math.floor(va), 0), nrow - 1)
+        dr = 0
+        ny = 0.0
+        cross_y = False
+    if nx >= ub and not cross_y:
+        # the whole edge lies in one cell (the common case for small sub-cells)
+        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+        return
+    s = dv / du
+    isl = 0.0
+    uy = math.inf
+    if cross_y:
+        isl = du / dv
+        uy = ua + (ny - va) * isl
+    cu = ua
+    cv = va
+    for _ in range(ncol + nrow + 2):
+        un = ub
+        vn = vb
+        cx = False
+        cy = False
+        if nx < un:
+            un = nx
+            cx = True
+        if uy <= un:
+            if uy < un:
+                cx = False
+            un = uy
+            cy = True
+        if cy:
+            vn = ny
+        elif cx:
+            vn = va + (nx - ua) * s
+        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
+        if not (cx or cy):
+            return
+        if cx:
+            k = min(k + 1, ncol - 1)
+            nx += 1.0
+        if cy:
+            r = min(max(r + dr, 0), nrow - 1)
+            ny += dr
+            uy = ua + (ny - va) * isl
+        cu = un
+        cv = vn
+
+
+@inline_kernel
+def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
+    """:func:`_edge_cells` for a box of at most 2 x 2 cells (the common case:
+    output pixels about as large as input pixels).
+
+    The only cell boundaries inside the box are ``u = 1`` and ``v = 1``, so
+    an edge has at most three pieces, found with the same crossing
+    arithmetic as :func:`_edge_cells` but without its general walk.  Unlike
+    :func:`_edge_cells` it does not clamp cell indices: it relies on the
+    caller's box (:func:`_clip_cell`) containing the polygon, ``0 <= u <=
+    ncol`` and ``0 <= v <= nrow``, so that a 1-wide box never sees a vertex
+    beyond ``u = 1`` (or ``v = 1``).
+    """
+    du = ub - ua
+    if du == 0.0:
+        return
+    sg = -1.0
+    if du < 0.0:
+        ua, va, ub, vb = ub, vb, ua, va
+        du = -du
+        sg = 1.0
+    dv = vb - va
+    xu = ua < 1.0 and ub > 1.0
+    xv = (va < 1.0 and vb > 1.0) or (va > 1.0 and vb < 1.0)
+    if not xv:
+        r = 1 if va + vb > 2.0 else 0
+        if not xu:
+            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
+            return
+        vc = va + (1.0 - ua) * (dv / du)
+        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        return
+    uc = ua + (1.0 - va) * (du / dv)
+    r0 = 0 if va < 1.0 else 1
+    if not xu:
+        k = 1 if ua + ub > 2.0 else 0
+        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        return
+    vc = va + (1.0 - ua) * (dv / du)
+    if uc < 1.0:  # the row boundary comes first
+        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
+    else:
+        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+
+
+@inline_kernel
+def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
+    """Integrate the solid-angle model over the sub-cell in slot ``S_QUAD``
+    and each input pixel of its ``ncol x nrow`` box starting at input pixel
+    ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
+    and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip`."""
+    nyi, nxi = data.shape
+    has_w = wdata.shape[0] > 0
+    V = 0.0
+    SV = 0.0
+    SW = 0.0
+    for k in range(ncol):
+        for r in range(nrow):
+            i = k * MAXB + r
+            B[0, i] = 0.0
+            B[1, i] = 0.0
+            B[2, i] = 0.0
+    # cell (k, r) is [k, k + 1] x [r, r + 1] in (u, v) = local - (ou, ov)
+    ou = (fx0 - gx) - 0.5
+    ov = (fy0 - gy) - 0.5
+    jA = j0 + jx * (ou - xm) + jy * (ov - ym)
+    pu = P[S_QUAD, 0, 3] - ou
+    pv = P[S_QUAD, 1, 3] - ov
+    small = ncol <= 2 and nrow <= 2
+    for e in range(4):
+        qu = P[S_QUAD, 0, e] - ou
+        qv = P[S_QUAD, 1, e] - ov
+        if small:
+            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
+        else:
+            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
+        pu = qu
+        pv = qv
+    for k in range(ncol):
+        ix = fx0 + k
+        s0 = 0.0
+        s1 = 0.0
+        for r in range(nrow - 1, -1, -1):
+            i = k * MAXB + r
+            # partial-row part plus the full rows above in this column
+            w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+            s0 += B[1, i]
+            s1 += B[2, i]
+            iy = fy0 + r
+            if ix < 0 or ix >= nxi or iy < 0 or iy >= nyi or w == 0.0:
+                continue
+            w *= sgn
+            d = load(data, iy, ix)
+            if not math.isfinite(d):  # NaN or inf: a blank input pixel
+                continue
+            wgt = 1.0
+            if has_w:
+                wgt = load(wdata, iy, ix)
+                if wgt != wgt:
+                    continue
+            V += w
+            if flux:
+                jc = jA + jx * (k + 0.5) + jy * (r + 0.5)
+                if jc > 0.0:
+                    SV += d * (w / jc)
+            else:
+                SV += d * w
+            if has_w:
+                SW += wgt * w
+    return V, SV, SW

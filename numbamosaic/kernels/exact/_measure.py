@@ -1,0 +1,152 @@
+"""Spherical measure and the lattice of output sub-cell corners in input pixel coordinates.
+
+:func:`input_area_factor` is the relative solid angle per input pixel;
+:func:`_lattice_row` evaluates a row of sub-cell corners (and their area
+factors).  See :mod:`numbamosaic.kernels.exact`.
+"""
+
+import math
+
+import numpy as np
+
+from .._jit import kernel
+from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
+from ...wcs._native import distortion_jacobian, out_to_in, pixel_to_plane
+from ...wcs._projections import plane_to_native
+
+NAN = math.nan
+
+
+PROJ_TAN = PROJ_CODES["TAN"]
+D2R = math.pi / 180.0
+
+
+#: finite-difference step (degrees) in the projection plane for the area factor
+AREA_STEP_DEG = 1e-3
+
+
+@kernel
+def _plane_derivative(code, tr, o, X, Y, d, axis):
+    """Derivative of the native unit vector along plane axis ``axis`` (per degree).
+
+    Central difference with step ``d``; where one side leaves the projection's
+    domain (a seam, a pole, a limb), the second-order one-sided difference
+    into the domain.  NaN if neither works.
+    """
+    ex = d if axis == 0 else 0.0
+    ey = d if axis == 1 else 0.0
+    ax, ay, az = plane_to_native(code, tr, o, X + ex, Y + ey)
+    bx, by, bz = plane_to_native(code, tr, o, X - ex, Y - ey)
+    if ax == ax and bx == bx:
+        h = 0.5 / d
+        return (ax - bx) * h, (ay - by) * h, (az - bz) * h
+    cx, cy, cz = plane_to_native(code, tr, o, X, Y)
+    if cx != cx:
+        return NAN, NAN, NAN
+    sgn = 1.0 if ax == ax else -1.0
+    if sgn < 0.0:
+        ax, ay, az = bx, by, bz
+        if ax != ax:
+            return NAN, NAN, NAN
+    fx, fy, fz = plane_to_native(code, tr, o, X + 2.0 * sgn * ex, Y + 2.0 * sgn * ey)
+    if fx != fx:
+        return NAN, NAN, NAN
+    h = sgn * 0.5 / d
+    return (4.0 * ax - 3.0 * cx - fx) * h, (4.0 * ay - 3.0 * cy - fy) * h, (4.0 * az - 3.0 * cz - fz) * h
+
+
+@kernel
+def input_area_factor(tr, x, y):
+    """Relative solid angle per input pixel at input pixel ``(x, y)``.
+
+    Projection area factor (solid angle per unit area of the projection
+    plane: analytic for TAN, otherwise by differences with a fixed step of
+    ``AREA_STEP_DEG``, see :func:`_plane_derivative`, so that the result is
+    smooth and free of cancellation whatever the pixel size) times the
+    Jacobian determinant of the SIP and TPV distortions.  The constant ``|det CD|``
+    is left out: only ratios are used.  NaN outside the
+    projection's domain.
+    """
+    o = np.int64(T_IN)  # not a literal: one compiled projection chain (see wcs._native)
+    X, Y = pixel_to_plane(tr, o, x, y)
+    if X != X or Y != Y:
+        return NAN
+    code = int(tr[o + W_CODE])
+    if code == PROJ_TAN:
+        # gnomonic: d(solid angle) = dX dY / (1 + R^2)^(3/2), X, Y in radians
+        r2 = (X * X + Y * Y) * (D2R * D2R)
+        s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+    else:
+        d = AREA_STEP_DEG
+        ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, np.int64(0))
+        vx, vy, vz = _plane_derivative(code, tr, o, X, Y, d, np.int64(1))
+        if ux != ux or vx != vx:
+            return NAN
+        wx = uy * vz - uz * vy
+        wy = uz * vx - ux * vz
+        wz = ux * vy - uy * vx
+        s = math.sqrt(wx * wx + wy * wy + wz * wz) / (D2R * D2R)
+    if tr[o + W_SIP] != 0.0 or tr[o + W_TPV] != 0.0:
+        s *= distortion_jacobian(tr, o, x, y)
+    return s
+
+
+@kernel
+def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
+    """Input positions (and area factors) of lattice points along output row ``yy``.
+
+    Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
+    a function of the global pixel index only, so every tile and thread
+    computes bit-identical shared corners.  For TAN -> TAN without
+    distortion (homography mode) the whole row is evaluated in one
+    branch-free loop (vectorised by the compiler) with the same arithmetic
+    as :func:`~numbamosaic.wcs._native.out_to_in` and
+    :func:`input_area_factor` (bit-identical values, no per-point calls).
+    """
+    n = lx.shape[0]
+    o = T_IN
+    if tr[T_MODE] == MODE_HOMOGRAPHY and int(tr[o + W_CODE]) == PROJ_TAN and tr[o + W_SIP] == 0.0:
+        h = T_H
+        h0, h1, h2 = tr[h], tr[h + 1], tr[h + 2]
+        h3, h4, h5 = tr[h + 3], tr[h + 4], tr[h + 5]
+        h6, h7, h8 = tr[h + 6], tr[h + 7], tr[h + 8]
+        cx = tr[o + W_CRPIX]
+        cy = tr[o + W_CRPIX + 1]
+        m = o + W_M
+        m0, m1, m2, m3 = tr[m], tr[m + 1], tr[m + 2], tr[m + 3]
+        # output x of every point first (exactly as in the general loop below) ...
+        npx = (n - 1) // nsub + 1
+        for k in range(nsub):
+            kf = k / nsub
+            for q in range(npx):
+                a = q * nsub + k
+                if a < n:
+                    lx[a] = ((x0 + q) - 0.5) + kf if k else (x0 + q) - 0.5
+        # ... then a branch-free loop the compiler vectorises
+        for a in range(n):
+            xx = lx[a]
+            den = h6 * xx + h7 * yy + h8
+            xi = (h0 * xx + h1 * yy + h2) / den
+            yi = (h3 * xx + h4 * yy + h5) / den
+            u = xi - cx
+            v = yi - cy
+            X = m0 * u + m1 * v
+            Y = m2 * u + m3 * v
+            r2 = (X * X + Y * Y) * (D2R * D2R)
+            s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+            ok = den > 0.0
+            lx[a] = xi if ok else NAN
+            ly[a] = yi if ok else NAN
+            lj[a] = s if (ok and jac) else 1.0
+        return
+    for a in range(n):
+        p = x0 + a // nsub
+        k = a % nsub
+        xx = (p - 0.5) + k / nsub if k else p - 0.5
+        xi, yi = out_to_in(tr, grid, xx, yy)
+        lx[a] = xi
+        ly[a] = yi
+        if jac and xi == xi:
+            lj[a] = input_area_factor(tr, xi, yi)
+        else:
+            lj[a] = 1.0

@@ -1,0 +1,296 @@
+"""One output row, a block of rows and the tile entry points of the exact kernel (``exact_tile``, ``exact_tile_parallel``).
+
+The option vector ``opts`` has the layout ``O_*`` (length ``OPTS_LEN``).
+See :mod:`numbamosaic.kernels.exact`.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .._entry import entry
+from .._jit import kernel, parallel_kernel
+from ...wcs._native import out_to_in
+from .._borrow import keep_alive
+from .._borrow import borrowed as _borrowed
+from .._sinks import deposit_row
+from ._edges import MAXB
+from ._measure import NAN, _lattice_row
+from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
+from ._sweep import _clip_cell
+
+#: rows per parallel work item (lattice rows are shared inside a block)
+ROW_BLOCK = 8
+#: valid coverage below this fraction of the output pixel counts as none: such
+#: slivers come from rounding of coincident edges (e.g. an identity mapping)
+MIN_COVER = 1e-9
+#: lattice points per row kept at once (longer rows are processed in chunks)
+LATTICE_POINTS = 4096
+
+
+# layout of the float64 option vector ``opts`` passed to the kernels
+O_NSUB = 0  # sub-cells per output pixel side
+O_FLUX = 1  # 1: summed flux, 0: surface brightness
+O_JAC = 2  # 1: weight by the input's solid angle per pixel (native modes)
+O_ORIENT = 3  # orientation (+1/-1) of legitimate sub-cells in input pixels; 0: unknown
+O_PX = 4  # longitude period of a cylindrical input in input pixels (x, y); 0: none
+O_PY = 5
+OPTS_LEN = 6
+
+
+#: sub-cells spanning more input pixels than this get their centre checked
+#: (a cell torn by a projection seam maps to a huge, wrong quadrilateral)
+TEAR_CHECK_EXTENT = 8.0
+
+
+@kernel
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B):
+    """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
+    ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)
+    into the row buffers ``RV`` (value) and ``RF`` (weight), index ``x - x0``."""
+    has_w = wdata.shape[0] > 0
+    nsub = int(opts[O_NSUB])
+    flux = opts[O_FLUX] != 0.0
+    orient = opts[O_ORIENT]
+    px = opts[O_PX]
+    py = opts[O_PY]
+    periodic = px != 0.0 or py != 0.0
+    pp = px * px + py * py
+    for x in range(x0, x1):
+        W = 0.0  # solid angle of the output pixel (relative units)
+        V = 0.0  # solid angle of valid coverage
+        SV = 0.0  # sum of value x weight
+        SW = 0.0  # sum of input weight x weight
+        base = (x - x0) * nsub
+        for b in range(nsub):
+            for a in range(nsub):
+                c0 = base + a
+                # corners, counter-clockwise in output pixel coordinates
+                X0 = LX[b, c0]
+                X1 = LX[b, c0 + 1]
+                X2 = LX[b + 1, c0 + 1]
+                X3 = LX[b + 1, c0]
+                Y0 = LY[b, c0]
+                Y1 = LY[b, c0 + 1]
+                Y2 = LY[b + 1, c0 + 1]
+                Y3 = LY[b + 1, c0]
+                if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
+                    continue
+                if periodic:
+                    # a cell across the longitude seam of a cylindrical input:
+                    # bring every corner within half a period of corner 0
+                    t = ((X1 - X0) * px + (Y1 - Y0) * py) / pp
+                    if t > 0.5 or t < -0.5:
+                        m = math.floor(t + 0.5)
+                        X1 -= m * px
+                        Y1 -= m * py
+                    t = ((X2 - X0) * px + (Y2 - Y0) * py) / pp
+                    if t > 0.5 or t < -0.5:
+                        m = math.floor(t + 0.5)
+                        X2 -= m * px
+                        Y2 -= m * py
+                    t = ((X3 - X0) * px + (Y3 - Y0) * py) / pp
+                    if t > 0.5 or t < -0.5:
+                        m = math.floor(t + 0.5)
+                        X3 -= m * px
+                        Y3 -= m * py
+                # local integer origin keeps coordinates small
+                gx = math.floor(0.25 * (X0 + X1 + X2 + X3))
+                gy = math.floor(0.25 * (Y0 + Y1 + Y2 + Y3))
+                P[S_QUAD, 0, 0] = X0 - gx
+                P[S_QUAD, 0, 1] = X1 - gx
+                P[S_QUAD, 0, 2] = X2 - gx
+                P[S_QUAD, 0, 3] = X3 - gx
+                P[S_QUAD, 1, 0] = Y0 - gy
+                P[S_QUAD, 1, 1] = Y1 - gy
+                P[S_QUAD, 1, 2] = Y2 - gy
+                P[S_QUAD, 1, 3] = Y3 - gy
+                xm = 0.25 * (P[S_QUAD, 0, 0] + P[S_QUAD, 0, 1] + P[S_QUAD, 0, 2] + P[S_QUAD, 0, 3])
+                ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
+                A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
+                                          P[S_QUAD, 0, 2] - xm, P[S_QUAD, 1, 2] - ym, P[S_QUAD, 0, 3] - xm, P[S_QUAD, 1, 3] - ym)
+                if A == 0.0:
+                    continue
+                sgn = 1.0 if A > 0.0 else -1.0
+                if orient != 0.0 and sgn != orient:
+                    continue  # folded or torn by a seam: no meaningful overlap
+                ext = max(max(X0, X1), max(X2, X3)) - min(min(X0, X1), min(X2, X3))
+                ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
+                if ext > TEAR_CHECK_EXTENT:
+                    # large cell: its centre must map near the middle of its corners
+                    mxo, myo = out_to_in(tr, grid, (x - 0.5) + (a + 0.5) / nsub, (y - 0.5) + (b + 0.5) / nsub)
+                    if mxo != mxo:
+                        continue
+                    if periodic:
+                        t = ((mxo - X0) * px + (myo - Y0) * py) / pp
+                        m = math.floor(t + 0.5)
+                        mxo -= m * px
+                        myo -= m * py
+                    if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
+                        continue
+                # linear model J = j0 + jx (x - xm) + jy (y - ym): j0 the corners' mean
+                J0 = LJ[b, c0]
+                J1 = LJ[b, c0 + 1]
+                J2 = LJ[b + 1, c0 + 1]
+                J3 = LJ[b + 1, c0]
+                jx = 0.0
+                jy = 0.0
+                if J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                    j0 = 0.25 * (J0 + J1 + J2 + J3)
+                    if not (J0 == J1 and J1 == J2 and J2 == J3):
+                        # the plane through the differences along both diagonals
+                        # (exact for a linear J; second order otherwise, like J's
+                        # own model)
+                        d1x = X2 - X0
+                        d1y = Y2 - Y0
+                        d2x = X3 - X1
+                        d2y = Y3 - Y1
+                        det = d1x * d2y - d1y * d2x
+                        # (nearly) parallel diagonals: no gradient rather than a huge one
+                        if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
+                            e1 = J2 - J0
+                            e2 = J3 - J1
+                            idet = 1.0 / det
+                            jx = (e1 * d2y - e2 * d1y) * idet
+                            jy = (d1x * e2 - d2x * e1) * idet
+                else:
+                    # partly outside the projection domain: constant from finite corners
+                    j0 = 0.0
+                    nj = 0
+                    for k in range(4):
+                        jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
+                        if jk == jk:
+                            j0 += jk
+                            nj += 1
+                    j0 = j0 / nj if nj > 0 else 1.0
+                wq = sgn * (A * j0 + jx * Mx + jy * My)
+                W += wq
+                # one call site for the clipping (a periodic input: the unwrapped
+                # cell may stick out of one side of the image and re-enter on the
+                # other, so its shifted copies m = -1, 0, 1 are clipped too)
+                for im in range(3 if periodic else 1):
+                    cxm = xm
+                    cym = ym
+                    if periodic:
+                        # (xm, ym) move with the copy: the model is translated with it
+                        m = im - 1
+                        sxm = m * px
+                        sym = m * py
+                        P[S_QUAD, 0, 0] = X0 + sxm - gx
+                        P[S_QUAD, 0, 1] = X1 + sxm - gx
+                        P[S_QUAD, 0, 2] = X2 + sxm - gx
+                        P[S_QUAD, 0, 3] = X3 + sxm - gx
+                        P[S_QUAD, 1, 0] = Y0 + sym - gy
+                        P[S_QUAD, 1, 1] = Y1 + sym - gy
+                        P[S_QUAD, 1, 2] = Y2 + sym - gy
+                        P[S_QUAD, 1, 3] = Y3 + sym - gy
+                        cxm = xm + sxm
+                        cym = ym + sym
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, cxm, cym, j0, jx, jy, sgn, wq)
+                    V += dv
+                    SV += dsv
+                    SW += dsw
+        if W > 0.0 and V > MIN_COVER * W:
+            f = V / W
+            if f > 1.0:
+                f = 1.0
+            v = SV if flux else SV / V
+            if has_w:
+                f *= SW / V
+            v -= bg[0] + bg[1] * x + bg[2] * y
+        else:
+            v = NAN
+            f = 0.0
+        RV[x - x0] = v
+        RF[x - x0] = f
+
+
+@kernel
+def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial work item: output rows ``[ya, yb)``, sharing lattice rows."""
+    nsub = int(opts[O_NSUB])
+    jac = opts[O_JAC] != 0.0
+    # wide rows are done in column chunks so the lattice stays small
+    chunk = max(1, LATTICE_POINTS // nsub)
+    nl = nsub * min(chunk, x1 - x0) + 1
+    LX = np.empty((nsub + 1, nl))
+    LY = np.empty((nsub + 1, nl))
+    LJ = np.empty((nsub + 1, nl))
+    P = np.empty((NSLOT, 2, MAXV))
+    B = np.empty((3, MAXB * MAXB))
+    RV = np.empty(min(chunk, x1 - x0))
+    RF = np.empty(min(chunk, x1 - x0))
+    # borrowed views for the per-row calls (no atomic refcounting per pixel)
+    bdata = _borrowed(data)
+    bwdata = _borrowed(wdata)
+    btr = _borrowed(tr)
+    bgrid = _borrowed(grid)
+    bopts = _borrowed(opts)
+    bLX = _borrowed(LX)
+    bLY = _borrowed(LY)
+    bLJ = _borrowed(LJ)
+    bval = _borrowed(val)
+    bwt = _borrowed(wt)
+    bbg = _borrowed(bg)
+    bP = _borrowed(P)
+    bB = _borrowed(B)
+    bRV = _borrowed(RV)
+    bRF = _borrowed(RF)
+    for xa in range(x0, x1, chunk):
+        xb = min(x1, xa + chunk)
+        n = nsub * (xb - xa) + 1
+        _lattice_row(btr, bgrid, jac, nsub, xa, ya - 0.5, bLX[0, :n], bLY[0, :n], bLJ[0, :n])
+        for y in range(ya, yb):
+            for b in range(1, nsub + 1):
+                # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
+                yy = (y - 0.5) + b / nsub
+                _lattice_row(btr, bgrid, jac, nsub, xa, yy, bLX[b, :n], bLY[b, :n], bLJ[b, :n])
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB)
+            deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
+            LX[0, :n] = LX[nsub, :n]
+            LY[0, :n] = LY[nsub, :n]
+            LJ[0, :n] = LJ[nsub, :n]
+    keep_alive((LX, LY, LJ, P, B, RV, RF))  # the borrowed views must not outlive them
+
+
+@entry(writes=("val", "wt"))
+@kernel
+def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
+
+    Parameters
+    ----------
+    data : 2-D array
+        Input image (NaN = blank): float32/float64, or a uint32/uint64 view of
+        big-endian floats (decoded by ``_load.load``).
+    wdata : 2-D array
+        Input weights, same shape and conventions as ``data``, or shape
+        ``(0, 0)``.
+    tr, grid : ndarray
+        ``PixelTransform.vector`` and ``.grid``.
+    opts : float64[OPTS_LEN]
+        Options (``O_*`` offsets): sub-cells per side, flux or surface
+        brightness, solid-angle weighting, orientation, seam period.
+    val, wt : 2-D arrays
+        Destination buffers indexed relative to ``(oy, ox)``.
+    sink : int
+        Deposit mode (``kernels._sinks``).
+    bg : float64[3]
+        Background model ``(c, cx, cy)`` subtracted in output pixel coordinates.
+    """
+    if y1 > y0 and x1 > x0:
+        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+
+
+@entry(writes=("val", "wt"))
+@parallel_kernel
+def exact_tile_parallel(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Same as :func:`exact_tile` with blocks of ``ROW_BLOCK`` rows spread over threads."""
+    if y1 <= y0 or x1 <= x0:
+        return
+    nb = (y1 - y0 + ROW_BLOCK - 1) // ROW_BLOCK
+    for ib in prange(nb):
+        ya = y0 + ib * ROW_BLOCK
+        yb = min(y1, ya + ROW_BLOCK)
+        _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg)

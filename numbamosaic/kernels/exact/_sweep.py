@@ -1,0 +1,174 @@
+"""Clipping of one sub-cell against the input pixels: small boxes edge by edge, larger ones by the row/column sweep.
+
+See :mod:`numbamosaic.kernels.exact`.
+"""
+
+import math
+
+import numpy as np
+
+from .._jit import inline_kernel, kernel
+from .._load import load
+from ._edges import MAXB, _clip_boxer
+from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
+
+@inline_kernel
+def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
+    """Cut the sub-cell in slot ``S_QUAD`` (relative to the integer origin
+    ``(gx, gy)``) into its pieces in the input pixels and integrate the
+    solid-angle model over them.
+
+    A sub-cell inside one input pixel is its only piece, of weight ``wq``
+    (the sub-cell's solid angle).  One whose box of input pixels is at most
+    ``MAXB x MAXB`` goes edge by edge (:func:`_clip_boxer`).  Larger ones:
+    sweep: the remaining polygon is split at each input row boundary
+    (:func:`split_half`: one pass gives both sides, the shared vertices
+    computed once), each row strip likewise at the column boundaries.
+    Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
+    flux) and sum of input weight x weight.
+    """
+    # split_half arguments as int64, not literals: one compiled split_half
+    axis_y = np.int64(1)
+    drop = np.int64(-1)
+    nyi, nxi = data.shape
+    V = 0.0
+    SV = 0.0
+    SW = 0.0
+    ymin = min(min(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), min(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
+    ymax = max(max(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), max(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
+    xmin = min(min(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), min(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
+    xmax = max(max(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), max(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
+    # input rows touched (floats: huge coordinates must not overflow int)
+    fy0 = math.floor(ymin + gy + 0.5)
+    fy1 = math.floor(ymax + gy + 0.5)
+    if fy1 < 0.0 or fy0 > nyi - 1.0 or xmax + gx + 0.5 < 0.0 or xmin + gx - 0.5 > nxi - 1.0:
+        return V, SV, SW
+    if fy0 == fy1:
+        fx0 = math.floor(xmin + gx + 0.5)
+        if fx0 == math.floor(xmax + gx + 0.5) and fx0 >= 0 and fx0 <= nxi - 1.0:
+            # the whole sub-cell lies in one input pixel: it is its only piece
+            # and its weight is the sub-cell's own solid angle ``wq``
+            iy = int(fy0)
+            ix = int(fx0)
+            d = load(data, iy, ix)
+            if not math.isfinite(d):  # NaN or inf: a blank input pixel
+                return V, SV, SW
+            wgt = 1.0
+            if wdata.shape[0] > 0:
+                wgt = load(wdata, iy, ix)
+                if wgt != wgt:
+                    return V, SV, SW
+                SW = wgt * wq
+            V = wq
+            if flux:
+                jc = j0 + jx * ((ix - gx) - xm) + jy * ((iy - gy) - ym)
+                if jc > 0.0:
+                    SV = d * (wq / jc)
+            else:
+                SV = d * wq
+            return V, SV, SW
+    fx0 = math.floor(xmin + gx + 0.5)
+    fx1 = math.floor(xmax + gx + 0.5)
+    ncol = fx1 - fx0 + 1
+    nrow = fy1 - fy0 + 1
+    if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
+        return _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow)
+    cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
+    nxt = np.int64(S_ROW_A)
+    nr = np.int64(4)
+    if fy0 < 0.0:  # drop the part below the image
+        _, nr = split_half(P, cur, nr, axis_y, -0.5 - gy, drop, nxt)
+        cur = nxt
+        nxt = np.int64(S_ROW_B)
+        fy0 = 0.0
+    if fy1 > nyi - 1.0:  # and above it
+        nr, _ = split_half(P, cur, nr, axis_y, nyi - 0.5 - gy, nxt, drop)
+        cur, nxt = nxt, (S_ROW_A if nxt == S_ROW_B else S_ROW_B)
+        fy1 = nyi - 1.0
+    if cur == S_QUAD:
+        nxt = np.int64(S_ROW_A)
+    iy1 = int(fy1)
+    for iy in range(int(fy0), iy1 + 1):
+        if iy < iy1:
+            ns, nr = split_half(P, cur, nr, axis_y, (iy - gy) + 0.5, np.int64(S_STRIP), nxt)
+            strip = S_STRIP
+            cur, nxt = nxt, (S_ROW_A if nxt == S_ROW_B else S_ROW_B)
+        else:
+            ns = nr
+            strip = cur
+        if ns >= 3:
+            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW)
+    return V, SV, SW
+
+
+@kernel
+def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW):
+    """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
+    boundaries and accumulate its pieces into ``(V, SV, SW)``."""
+    # split_half arguments as int64, not literals: one compiled split_half
+    axis_x = np.int64(0)
+    drop = np.int64(-1)
+    nxi = data.shape[1]
+    has_w = wdata.shape[0] > 0
+    ly = iy - gy
+    xmin = P[strip, 0, 0]
+    xmax = xmin
+    for k in range(1, ns):
+        xk = P[strip, 0, k]
+        if xk < xmin:
+            xmin = xk
+        if xk > xmax:
+            xmax = xk
+    fx0 = math.floor(xmin + gx + 0.5)
+    fx1 = math.floor(xmax + gx + 0.5)
+    if fx1 < 0.0 or fx0 > nxi - 1.0:
+        return V, SV, SW
+    cur = strip
+    nxt = np.int64(S_COL_A)  # slot numbers as int64, not literals
+    nr = ns
+    if fx0 < 0.0:
+        _, nr = split_half(P, cur, nr, axis_x, -0.5 - gx, drop, nxt)
+        cur = nxt
+        nxt = np.int64(S_COL_B)
+        fx0 = 0.0
+    if fx1 > nxi - 1.0:
+        nr, _ = split_half(P, cur, nr, axis_x, nxi - 0.5 - gx, nxt, drop)
+        cur, nxt = nxt, (S_COL_A if nxt == S_COL_B else S_COL_B)
+        fx1 = nxi - 1.0
+    if cur == strip:
+        nxt = np.int64(S_COL_A)
+    ix1 = int(fx1)
+    for ix in range(int(fx0), ix1 + 1):
+        lx = ix - gx
+        if ix < ix1:
+            npc, nr = split_half(P, cur, nr, axis_x, lx + 0.5, np.int64(S_PIECE), nxt)
+            piece = S_PIECE
+            cur, nxt = nxt, (S_COL_A if nxt == S_COL_B else S_COL_B)
+        else:
+            npc = nr
+            piece = cur
+        if npc < 3:
+            continue
+        d = load(data, iy, ix)
+        if not math.isfinite(d):  # NaN or inf: a blank input pixel
+            continue
+        wgt = 1.0
+        if has_w:
+            wgt = load(wdata, iy, ix)
+            if wgt != wgt:
+                continue
+        pa, pmx, pmy = poly_moments(P, piece, npc, lx, ly)
+        if pa == 0.0:
+            continue
+        # model solid angle of the input pixel (integral over its unit square)
+        jc = j0 + jx * (lx - xm) + jy * (ly - ym)
+        w = sgn * (pa * jc + jx * pmx + jy * pmy)
+        V += w
+        if flux:
+            if jc > 0.0:
+                SV += d * (w / jc)
+        else:
+            SV += d * w
+        if has_w:
+            SW += wgt * w
+    return V, SV, SW
