@@ -7,8 +7,10 @@ Pipeline
    1.5 tiles) is sampled every quarter tile and the tiles containing the
    samples are kept; a tile that has any input pixel centre is always among
    them.  Candidates without data are computed and dropped, never written.
-2. Deepest tiles, in parallel on Python threads (one tile per task; tiles
-   are independent, so files are bitwise identical for any thread count):
+2. Deepest tiles, in parallel on Python threads or dask workers (one tile
+   per task, by the picklable tile functions of :mod:`._tiles`; tiles are
+   independent, so files are bitwise identical for any thread count and on
+   a cluster, :mod:`._dask`):
 
    * one input resampled with numbamosaic's ``reproject_interp``: the fused
      kernel ``kernels._healpix.hips_tile_kernel`` (HEALPix pixel centres,
@@ -39,8 +41,10 @@ import numpy as np
 
 from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
 from .._threads import resolve_threads
-from ..kernels._healpix import hips_tile_kernel, lonlat_to_nest_array, nest_to_lonlat_array
+from ..kernels._healpix import lonlat_to_nest_array, nest_to_lonlat_array
 from ..wcs import UnsupportedWCS
+from ._dask import split_parallel
+from ._tiles import CoaddTiles, KernelTiles, ReprojectTiles
 from ._layout import (
     EXTENSION,
     allsky_layout,
@@ -51,12 +55,10 @@ from ._layout import (
     save_properties,
     tile_face_xy,
     uniq_orders,
-    tile_header,
     FitsTileWriter,
     _card,
     write_fits_raw,
     tile_path,
-    tile_wcs,
     write_image_tile,
     write_moc,
 )
@@ -222,8 +224,9 @@ def _moc_cells(order, index, array, extra):
 
 
 def _build(directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
-           progress_bar, properties, centre, fov):
-    """Steps 2-3 of the module docstring."""
+           progress_bar, properties, centre, fov, client=None):
+    """Steps 2-3 of the module docstring (deepest tiles on ``nthreads``
+    threads, or on the dask cluster ``client``)."""
     from astropy.coordinates import ICRS
 
     if tile_size < 2 or tile_size & (tile_size - 1):
@@ -240,8 +243,7 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
     allsky = {}
     lo_hi = [np.inf, -np.inf]
 
-    def deepest(index):
-        arr = tile_fn(int(index))
+    def deepest(index, arr):
         if arr is None or not np.isfinite(arr).any():
             return None
         writer.write(level, int(index), arr)
@@ -295,31 +297,46 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
         counts[po] += 1
         push(po, p, build_parent(po, p, children))
 
+    if client is None:
+        def group_results(ids):
+            return _map_threads(lambda i: deepest(i, tile_fn(i)), ids, nthreads, None)
+    else:
+        from ._dask import DaskTiles
+
+        remote = DaskTiles(client, tile_fn)
+
+        def group_results(ids):
+            return _map_threads(lambda it: deepest(*it), list(zip(ids, remote.map(ids))), nthreads, None)
+
     moc_parts = []
     roots = sorted(groups)
-    for root in (roots if progress_bar is None else progress_bar(roots)):
-        results = [r for r in _map_threads(deepest, groups[root], nthreads, None) if r is not None]
-        if not results:
-            continue
-        counts[level] += len(results)
-        reduced = {r[0]: r[1] for r in results}
-        moc_parts.append(moc_uniq(np.concatenate([r[2] for r in results]), level + extra))
-        for r in results:
-            lo_hi[0] = min(lo_hi[0], r[3])
-            lo_hi[1] = max(lo_hi[1], r[4])
-            if r[5] is not None:
-                allsky[r[0]] = r[5]
-        del results
-        for order in range(level - 1, top - 1, -1):
-            parents = {}
-            for i, red in reduced.items():
-                parents.setdefault(i >> 2, {})[i & 3] = red
-            keys = sorted(parents)
-            reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None)
-            counts[order] += len(keys)
-            reduced = dict(zip(keys, reds))
-        for p, red in reduced.items():
-            push(top, p, red)
+    try:
+        for root in (roots if progress_bar is None else progress_bar(roots)):
+            results = [r for r in group_results(groups[root]) if r is not None]
+            if not results:
+                continue
+            counts[level] += len(results)
+            reduced = {r[0]: r[1] for r in results}
+            moc_parts.append(moc_uniq(np.concatenate([r[2] for r in results]), level + extra))
+            for r in results:
+                lo_hi[0] = min(lo_hi[0], r[3])
+                lo_hi[1] = max(lo_hi[1], r[4])
+                if r[5] is not None:
+                    allsky[r[0]] = r[5]
+            del results
+            for order in range(level - 1, top - 1, -1):
+                parents = {}
+                for i, red in reduced.items():
+                    parents.setdefault(i >> 2, {})[i & 3] = red
+                keys = sorted(parents)
+                reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None)
+                counts[order] += len(keys)
+                reduced = dict(zip(keys, reds))
+            for p, red in reduced.items():
+                push(top, p, red)
+    finally:
+        if client is not None:
+            remote.close()
     while pending:
         finish(max(pending))
     written = counts
@@ -497,9 +514,12 @@ def reproject_to_hips(
         Tile width in pixels (a power of two; default 512 as reproject).
     progress_bar : callable or bool, optional
         Wraps the iteration over deepest tiles (``True``: tqdm).
-    threads : bool or int, optional
+    threads : bool, int, 'current-scheduler' or distributed.Client, optional
         Tiles run on this many threads (``None``/``True``: all cores,
-        ``False``: one).  The files do not depend on it.
+        ``False``: one), or on a dask cluster (``'current-scheduler'``, also
+        accepted as ``parallel=``: one tile a task, the files written by
+        the caller; see :mod:`numbamosaic.hips._dask`).  The files do not
+        depend on it.
     properties : dict, optional
         Extra ``properties`` entries.
     tile_format : str or list, optional
@@ -527,11 +547,13 @@ def reproject_to_hips(
     formats = _parse_formats(tile_format)
     if not callable(reproject_function):
         raise TypeError("reproject_function: expected a callable such as numbamosaic.reproject_interp")
+    if kwargs.get("parallel") == "current-scheduler" or type(kwargs.get("parallel")).__name__ == "Client":
+        threads = kwargs.pop("parallel")  # tiles on the cluster (one serial tile a task)
+    nthreads, client = split_parallel(threads, "threads")
     array, wcs = parse_input_data(input_data, hdu_in=hdu_in)
     check_celestial_2d(wcs, "input_data")
     array = np.asarray(array)
     check_data_2d(array, "input_data")
-    nthreads = resolve_threads(True if threads is None else threads, "threads")
     if level is None:
         level = auto_level(_pixel_scale_deg(wcs, array.shape), tile_size)
     level = int(level)
@@ -546,14 +568,7 @@ def reproject_to_hips(
             code = parse_order(kwargs.get("order", "bilinear"))
             data, dtype = as_kernel_array(array, allow_swapped=True)
             coef = spline_coefficients_for(data, code)
-            nside = tile_size << level
-
-            def tile_fn(index):
-                face, ix, iy = tile_face_xy(level, index)
-                out = np.empty((tile_size, tile_size), dtype=dtype)
-                n = hips_tile_kernel(data, coef, code, vec, m, nside, face, ix * tile_size, iy * tile_size, out)
-                return out if n else None
-
+            tile_fn = KernelTiles(data, coef, code, vec, m, level, tile_size, dtype)
         except UnsupportedWCS:
             tile_fn = None
     if tile_fn is None:
@@ -563,20 +578,11 @@ def reproject_to_hips(
         kw = dict(kwargs)
         if _is_numbamosaic_interp(reproject_function) or getattr(reproject_function, "__module__", "").startswith("numbamosaic"):
             kw.setdefault("parallel", 1)
-
-        def tile_fn(index):
-            h = tile_header(frame, level, index, tile_size)
-            arr, fp = reproject_function((array, wcs), h, shape_out=(tile_size, tile_size), **kw)
-            fp = np.asarray(fp)
-            if not np.any(fp != 0):
-                return None
-            arr = np.array(arr, dtype=np.float32)
-            arr[fp == 0] = np.nan
-            return arr
+        tile_fn = ReprojectTiles(array, wcs, frame, level, tile_size, reproject_function, kw)
 
     centre, fov = _centre_and_fov(wcs, array.shape, frame)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
-           _progress(progress_bar), properties, centre, fov)
+           _progress(progress_bar), properties, centre, fov, client)
 
 
 def mosaic_to_hips(
@@ -609,7 +615,8 @@ def mosaic_to_hips(
     input_data : list
         Inputs in any form :func:`numbamosaic.reproject_and_coadd` accepts.
     coord_system_out, output_directory, level, tile_size, progress_bar, threads, properties, tile_format
-        As :func:`reproject_to_hips`; the default level follows the finest input.
+        As :func:`reproject_to_hips`; the default level follows the finest input.  ``parallel`` is accepted for ``threads``
+        (as :func:`numbamosaic.reproject_and_coadd`).
     reproject_function : callable, optional
         numbamosaic's ``reproject_interp`` (default), ``reproject_exact`` or
         ``reproject_adaptive``.
@@ -622,8 +629,6 @@ def mosaic_to_hips(
         ``clip_sigma``).  ``match_background`` is not supported yet (it would
         be estimated per tile rather than over the whole survey).
     """
-    from ..mosaic import reproject_and_coadd
-
     if kwargs.get("match_background"):
         raise ValueError("match_background: not supported by mosaic_to_hips yet (backgrounds would be matched per tile)")
     if not isinstance(input_data, (list, tuple)) or len(input_data) == 0:
@@ -632,7 +637,9 @@ def mosaic_to_hips(
     if coord_system_out == "ecliptic":
         raise ValueError("coord_system_out: 'ecliptic' is not supported by mosaic_to_hips (astropy has no ecliptic HPX WCS)")
     formats = _parse_formats(tile_format)
-    nthreads = resolve_threads(True if threads is None else threads, "threads")
+    if "parallel" in kwargs:  # reproject_and_coadd's name for it
+        threads = kwargs.pop("parallel")
+    nthreads, client = split_parallel(threads, "threads")
     parsed = []
     for i, item in enumerate(input_data):
         try:
@@ -657,26 +664,11 @@ def mosaic_to_hips(
             members.setdefault(int(t), []).append(i)
     candidates = sorted(members)
     cut = _data_cut([a for a, _ in parsed])
-    rf = reproject_function
-
-    def tile_fn(index):
-        ids = members[index]
-        h = tile_wcs(frame, level, index, tile_size)
-        arr, fp = reproject_and_coadd(
-            [parsed[i] for i in ids], h, shape_out=(tile_size, tile_size),
-            input_weights=None if weights is None else [weights[i] for i in ids],
-            reproject_function=rf, combine_function=combine_function, blank_pixel_value=np.nan, parallel=1,
-            **kwargs,
-        )
-        if not np.any(fp != 0):
-            return None
-        arr = np.array(arr, dtype=np.float32)
-        arr[fp == 0] = np.nan
-        return arr
-
+    tile_fn = CoaddTiles(parsed, weights, members, frame, level, tile_size,
+                         dict(kwargs, reproject_function=reproject_function, combine_function=combine_function))
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
-           _progress(progress_bar), properties, centre, fov)
+           _progress(progress_bar), properties, centre, fov, client)
 
 
 def _combine_stack(stack, combine_function):
