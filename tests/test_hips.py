@@ -256,7 +256,7 @@ def test_hips_on_dask_is_bitwise_threaded(tmp_path):
     data, w = _image(180.0, 0.0, n=48)
     inputs = [_image(83.0 + dx, -5.0 + dy, n=24, scale=0.1, seed=i) for i, (dx, dy) in enumerate([(0, 0), (1.2, 0.5)])]
     runs = {}
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as c, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c, \
             distributed.Client(c):
         for how in (2, "current-scheduler"):
             d = str(tmp_path / f"one{how}")
