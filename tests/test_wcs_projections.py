@@ -25,7 +25,7 @@ import pytest
 from astropy.wcs import WCS
 
 from numbamosaic.wcs import describe_wcs, native_pixel_to_world, native_world_to_pixel
-from numbamosaic.wcs._projections import NATIVE_PROJECTIONS
+from numbamosaic.wcs._parameters import NATIVE_PROJECTIONS
 
 N = 41  # image size (pixels per side)
 PIX_TOL = 1e-8

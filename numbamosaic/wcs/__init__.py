@@ -9,6 +9,7 @@ Public pieces: :func:`describe_wcs`, :func:`build_transform`,
 import numpy as np
 
 from ._describe import NativeWCS, UnsupportedWCS, describe_wcs
+from ._native import pixel_to_world_array, world_to_pixel_array
 from ._sanity import check_wcs
 from ._transform import PixelTransform, build_transform, frame_rotation, transform_and_bbox
 
@@ -28,8 +29,6 @@ __all__ = [
 
 def native_pixel_to_world(native, x, y):
     """0-based pixel arrays -> (lon, lat) degrees with the native engine."""
-    from ._native import pixel_to_world_array
-
     x = np.ascontiguousarray(x, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
     lon = np.empty_like(x)
@@ -40,8 +39,6 @@ def native_pixel_to_world(native, x, y):
 
 def native_world_to_pixel(native, lon, lat):
     """(lon, lat) degree arrays -> 0-based pixel arrays with the native engine."""
-    from ._native import world_to_pixel_array
-
     lon = np.ascontiguousarray(lon, dtype=float)
     lat = np.ascontiguousarray(lat, dtype=float)
     x = np.empty_like(lon)

@@ -44,11 +44,9 @@ from ._layout import (
     W_TPVTOL,
     WCS_LEN,
 )
-from ._projections import NATIVE_PROJECTIONS, default_pv, derived_parameters, native_reference
-
-
-class UnsupportedWCS(Exception):
-    """The WCS cannot be evaluated natively; use the astropy fallback."""
+from ._errors import UnsupportedWCS
+from ._native import pixel_to_world_array
+from ._parameters import NATIVE_PROJECTIONS, default_pv, derived_parameters, native_reference
 
 
 @dataclass
@@ -322,8 +320,6 @@ def _check_pixel_to_world(wcs, nw):
     the shape is unknown) is evaluated both ways; any disagreement above
     1e-6 pixel sends the WCS to the astropy fallback.
     """
-    from ._native import pixel_to_world_array
-
     w = wcs.wcs
     c = np.asarray(w.crpix, dtype=float) - 1.0
     shape = getattr(wcs, "pixel_shape", None)
