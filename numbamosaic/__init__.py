@@ -14,6 +14,7 @@ from .interpolation import reproject_interp
 from .mosaic import (
     MosaicMemoryError,
     MosaicPlan,
+    MosaicProducts,
     find_optimal_celestial_wcs,
     mosaic_to_fits,
     plan_mosaic,
@@ -71,5 +72,6 @@ __all__ = [
     "plan_mosaic",
     "MosaicPlan",
     "MosaicMemoryError",
+    "MosaicProducts",
     "__version__",
 ]

@@ -2,6 +2,7 @@
 
 from ._coadd import plan_mosaic, reproject_and_coadd
 from ._plan import MosaicMemoryError, MosaicPlan
+from ._products import Context, MosaicProducts
 from ._tofits import mosaic_to_fits
 
 
@@ -20,4 +21,4 @@ try:  # keep the real docstring when the module is present
 except ImportError:  # pragma: no cover
     pass
 
-__all__ = ["reproject_and_coadd", "mosaic_to_fits", "plan_mosaic", "MosaicPlan", "MosaicMemoryError", "find_optimal_celestial_wcs"]
+__all__ = ["reproject_and_coadd", "mosaic_to_fits", "plan_mosaic", "MosaicPlan", "MosaicMemoryError", "MosaicProducts", "Context", "find_optimal_celestial_wcs"]

@@ -38,6 +38,7 @@ from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
 from ._inputs import make_sources, open_files_budget
 from ._plan import make_plan, tile_members, tiles_for
+from . import _products
 from ._tiles import COMBINES, compute_tile, stack_tile
 
 log = logging.getLogger("numbamosaic")
@@ -69,6 +70,7 @@ class MosaicJob:
     client: object = None
     progress_bar: object = None
     shape_full: tuple = None  # shape_out as given (degenerate leading axes included)
+    products: object = None  # _products.ProductSpec when masks, scales, weight types or products are asked for
 
 
 def _method_of(reproject_function):
@@ -169,6 +171,7 @@ def _prepare(
     """Stage 1: validate, parse, transform, bound and plan (no heavy allocation)."""
     from ._plan import parse_memory
 
+    product_opts, kwargs = _products.split_kwargs(kwargs)
     input_data, input_weights, tile_size = check_coadd_arguments(
         input_data, input_weights, hdu_in, hdu_weights, blank_pixel_value, match_background, tmpdir, tile_size,
         progress_bar, clip_sigma, clip_iters,
@@ -222,6 +225,9 @@ def _prepare(
             continue
         src.transform, src.bbox = tr, bbox
         bboxes[src.index] = bbox
+    products = _products.parse_products(
+        product_opts, input_data, sources, hdu_in, method, combine_function, match_background, client
+    )
     if output_array is not None:
         dtype = np.dtype(output_array.dtype).newbyteorder("=")  # zarr may be big-endian; it converts on write
     elif output_footprint is not None:
@@ -266,6 +272,7 @@ def _prepare(
         staged_outputs=len(chunked),
         mapped_input_bytes=mapped_bytes,
         file_outputs=file_outputs,
+        products=products,
     )
     if plan.intermediates_on_disk or plan.outputs == "memmap":
         # files will be created there: fail now, not after the first reprojection
@@ -293,6 +300,7 @@ def _prepare(
         client=client,
         progress_bar=progress_bar,
         shape_full=tuple(shape_full),
+        products=products,
     )
 
 
@@ -530,14 +538,19 @@ def _run_tiles(job, out, fp):
         if not members[k]:
             vout[y0:y1, x0:x1] = blank
             vfp[y0:y1, x0:x1] = 0
+            if job.products is not None:
+                job.products.blank_tile(job.tiles[k])
             return k
         shape = (y1 - y0, x1 - x0)
         o = np.empty(shape, job.plan.dtype) if staged_out else vout[y0:y1, x0:x1]
         f = np.empty(shape, job.plan.dtype) if staged_fp else vfp[y0:y1, x0:x1]
-        compute_tile(
-            job.tiles[k], members[k], job.sources, job.resampler, job.combine, blank,
-            out=o, fp=f, margin=job.resampler.margin, nsigma=job.clip_sigma, maxiter=job.clip_iters,
-        )
+        if job.products is not None:
+            job.products.compute_tile(job, k, o, f)
+        else:
+            compute_tile(
+                job.tiles[k], members[k], job.sources, job.resampler, job.combine, blank,
+                out=o, fp=f, margin=job.resampler.margin, nsigma=job.clip_sigma, maxiter=job.clip_iters,
+            )
         if staged_out:
             vout[y0:y1, x0:x1] = o
         if staged_fp:
@@ -567,6 +580,9 @@ def execute(job, output_array=None, output_footprint=None):
 
         return coadd_distributed(job, output_array, output_footprint)
     out, fp = _allocate_outputs(job, output_array, output_footprint)
+    if job.products is not None:
+        mk = (lambda shp, dt: _temp_memmap(job.plan.tmpdir, shp, dt)) if job.plan.outputs == "memmap" else np.empty
+        job.products.allocate(job.shape_out, job.plan.dtype, job.members, mk)
     _preload(job)
     if job.match_background:
         _match_backgrounds(job)
@@ -662,13 +678,39 @@ def reproject_and_coadd(
         nothing fits.
     tmpdir : str, optional
         Directory for memory-mapped files (default ``$TMPDIR``).
+    weights_type : {'weight', 'ivar', 'variance', 'rms'}
+        What ``input_weights`` hold (SWarp's ``WEIGHT_TYPE``): relative
+        weights (default, as reproject), inverse variance, variance or RMS
+        maps.  Noise maps become inverse-variance combine weights and the
+        source of the propagated variance.
+    input_masks : sequence, optional
+        One mask per input (boolean, True = bad, or integer DQ flags; arrays,
+        HDUs or files) on the input's pixel grid, sampled nearest-neighbour.
+    bad_bits : int or sequence of int, optional
+        DQ bits that drop a sample (default: any nonzero value).
+    input_scales : sequence of float or str, optional
+        Flux scale per input (SWarp's ``FLXSCALE``), or the header keyword
+        holding it; applied to values (and ``s^2`` to variances).
+    exposure_times : sequence of float or str, optional
+        Exposure time per input, or a header keyword (e.g. ``'EXPTIME'``).
+    input_variances : sequence, optional
+        Per-input variance maps (otherwise a noise-type weight map is used).
+    return_products : bool or sequence of str
+        ``True`` returns a :class:`~numbamosaic.mosaic.MosaicProducts` with
+        every computable product (``variance``, ``count``, ``exposure``,
+        ``context``, ``flags``); or name the products wanted.
+    flags_combine : {'or', 'and'}
+        How the DQ flags of the inputs covering a pixel are combined.
+    product_outputs : dict, optional
+        Caller-provided arrays for products (name -> array).
     **kwargs
         Passed to the reprojection (e.g. ``order='bicubic'``).
 
     Returns
     -------
     array, footprint : ndarray
-        The mosaic and the summed weights (float32 for float32 inputs).
+        The mosaic and the summed weights (float32 for float32 inputs); a
+        :class:`~numbamosaic.mosaic.MosaicProducts` with ``return_products``.
     """
     job = _prepare(
         input_data, output_projection, shape_out=shape_out, input_weights=input_weights, hdu_in=hdu_in,
@@ -690,6 +732,8 @@ def reproject_and_coadd(
     if job.shape_full != tuple(job.shape_out):  # degenerate leading axes, as reproject returns them
         out = output_array if output_array is not None else out.reshape(job.shape_full)
         fp = output_footprint if output_footprint is not None else fp.reshape(job.shape_full)
+    if job.products is not None and job.products.return_products:
+        return job.products.result(out, fp, job)
     return out, fp
 
 

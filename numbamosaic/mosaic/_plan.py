@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _products
+
 DEFAULT_MEMORY_FRACTION = 0.6
 MIN_TILE = 32
 MAX_TILE = 512
@@ -351,6 +353,7 @@ def make_plan(
     staged_outputs=0,
     mapped_input_bytes=None,
     file_outputs=0,
+    products=None,
 ):
     """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`.
 
@@ -363,7 +366,9 @@ def make_plan(
     tile that reads them to the last (:func:`resident_input_bytes`).
     ``file_outputs`` counts caller outputs that are file areas written
     through those buffers (FITS): they take no memory of their own
-    (``outputs`` is then ``'file'``).
+    (``outputs`` is then ``'file'``).  ``products`` (a
+    ``_products.ProductSpec`` or None) adds its outputs, masks and
+    variance maps, and per-thread accumulators.
     """
     import psutil
 
@@ -379,7 +384,7 @@ def make_plan(
     out_bytes = int(outputs_to_allocate) * n_out * itemsize
     stack = combine_function in ("median", "clipped-mean")
     inter_bytes = sum((b[1] - b[0]) * (b[3] - b[2]) for b in bboxes.values()) * 8  # float32 value + weight
-    fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64
+    fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64 + _products.input_bytes(products)
 
     depth_cache = {}
 
@@ -393,7 +398,8 @@ def make_plan(
     def per_thread(tile, depth):
         # tile buffers of chunked outputs (+ one big-endian copy for file areas)
         staged = (staged_outputs + bool(file_outputs)) * tile[0] * tile[1] * itemsize
-        return tile_memory(tile, depth, stack, itemsize, match_background) + staged
+        prod = tile[0] * tile[1] * _products.tile_bytes_per_pixel(products, depth)
+        return tile_memory(tile, depth, stack, itemsize, match_background) + staged + prod
 
     my, mx = (int(m) for m in tile_multiple)
     ny, nx = shape_out
@@ -455,8 +461,10 @@ def make_plan(
             inter_disk = inter_bytes if needs and on_disk else 0
             for tile in candidates:
                 depth, n_tiles, resident = depth_for(tile)
+                prod_out = n_out * _products.output_bytes_per_pixel(products, dtype, depth)
                 mem = out_mem + inter_mem + fixed + resident + threads * per_thread(tile, depth)
-                disk = out_disk + inter_disk
+                mem += prod_out if outputs != "memmap" else 0
+                disk = out_disk + inter_disk + (prod_out if outputs == "memmap" else 0)
                 strategy = "intermediates" if needs else "stream"
                 key = MosaicPlan._key(strategy, on_disk, outputs)
                 if key not in estimates:

@@ -1,0 +1,431 @@
+"""Survey products in the tile kernels: scales, masks, variance, count, exposure, context, flags.
+
+These kernels run only when a mosaic asks for products (or for masks, flux
+scales or a noise-type weight map); plain calls never compile or call them,
+and the kernels below reproduce the plain path's arithmetic for the mosaic
+itself (same value sampler, same sink update), so ``array`` and
+``footprint`` are bitwise those of the plain call.
+
+Per input and output pixel, with the resampled value ``v``, weight ``f``
+(footprint x input weight) and flux scale ``s``:
+
+* mask: the input mask (integer DQ or boolean, as ``uint32``) is sampled
+  nearest-neighbour at the pixel's input position; ``m & bad_bits != 0``
+  drops the sample (as a blank pixel);
+* flags: ``m`` of every input whose image covers the pixel is combined with
+  OR or AND (a "seen" bit, :data:`SEEN`, tells no coverage from zero);
+* the value ``(v - background) s`` is deposited by the plain sink
+  (``kernels._sinks.deposit``);
+* a sample *contributes* when it is deposited with ``f > 0``: it adds 1 to
+  the count, its exposure time to the exposure, the bit of the input's
+  position in the tile's member list to the context planes
+  (``ctx[p // 32] |= 1 << (p % 32)``), and ``f^2 s^2 var(v)`` to the variance
+  accumulator (mean: divided by ``(sum f)^2`` at the end; sum: as is).
+
+Variance of one resampled value, ``var(v) = sum_k c_k^2 sigma_k^2`` over the
+input pixels ``k`` with resampling coefficients ``c_k`` (drizzle's rule for
+the variance of a linear combination, Fruchter & Hook 2002; drizzle's
+``out_img2``):
+
+* nearest, bilinear, Lanczos-3: the interpolation weights (Lanczos
+  normalised by their sum), with the kernels' edge clamping (coefficients
+  of a repeated edge pixel are added before squaring);
+* biquadratic, bicubic: B-spline interpolation of prefiltered coefficients
+  is a linear filter of the data with the cardinal spline as its kernel
+  (Unser, Aldroubi & Eden 1991): ``c_k = sum_b w_b sqrt(3) z^|sx + b - k|``
+  for the cubic (``z = sqrt(3) - 2``; quadratic ``sqrt(2)``, ``z = sqrt(8) -
+  3``), with the mirror extension folded back onto the image, truncated at
+  :data:`SPLINE_TAIL` pixels beyond the stencil (relative error of the
+  variance < 1e-6);
+* exact: ``c_k`` = area of the output pixel's quadrilateral (its corners
+  mapped into the input) inside input pixel ``k``, divided by the summed
+  area of the valid pixels (surface brightness) or as is (flux).
+
+Input pixels whose data are blank add nothing to the variance.  Every output
+pixel is owned by one thread and inputs are taken in input order, so
+products are bitwise deterministic for any thread count.
+"""
+
+import math
+
+import numpy as np
+
+from ._borrow import borrowed, keep_alive
+from ._entry import entry
+from ._interp import CHUNK, _clamp_domain, _clampi, _inside, _interp_chunk, _lanczos3, _mirror
+from ._jit import inline_kernel, kernel
+from ._load import load
+from ._sinks import deposit
+from ..wcs._native import out_to_in, out_to_in_row
+
+NAN = math.nan
+#: "seen" bit of the int64 flag accumulators (DQ values use bits 0-31)
+SEEN = np.int64(1) << np.int64(40)
+#: pixels of the cardinal spline's tail beyond the B-spline stencil
+SPLINE_TAIL = 6
+#: capacity of the 1-D tap lists (cubic: 4 + 2 x SPLINE_TAIL)
+MAXTAPS = 24
+
+# integer parameter vector ``ip``
+I_BADBITS = 0  # mask bits that drop a sample
+I_MEMBER = 1  # position of the input in the tile's member list
+I_FLAGMODE = 2  # 0 none, 1 OR, 2 AND
+I_VTYPE = 3  # variance source: -1 none, 0 variance map, 1 inverse-variance map
+I_FLUX = 4  # exact: 1 when conserving flux
+N_IP = 5
+# float parameter vector ``fpar``
+F_SCALE = 0  # flux scale s
+F_EXPTIME = 1  # exposure time
+F_VSCALE = 2  # factor on the variance map (s^2 for a variance map, 1 for a scaled ivar map)
+N_FP = 3
+
+FLAG_NONE = 0
+FLAG_OR = 1
+FLAG_AND = 2
+
+
+@inline_kernel
+def _sigma2(vdata, vtype, vscale, j, i):
+    """Variance of input pixel ``(j, i)`` from the variance source."""
+    a = vdata[j, i]
+    if vtype == 1:
+        if a > 0.0:
+            return vscale / a
+        return math.inf
+    return a * vscale
+
+
+@kernel
+def _taps(order, x, n, idx, cf, z0, zc):
+    """1-D resampling coefficients of interpolation ``order`` at ``x`` on an
+    axis of ``n`` pixels: writes ``idx[:m]``, ``cf[:m]`` (distinct pixels,
+    coefficients of repeated pixels added) and returns ``m``.
+    ``(z0, zc)`` are the spline pole and cardinal gain for orders 2-3."""
+    if x < -0.5 or x > n - 0.5:
+        return 0
+    x = _clamp_domain(x, n)
+    m = 0
+    if order == 0:
+        idx[0] = int(math.floor(x + 0.5))
+        cf[0] = 1.0
+        return 1
+    if order == 1:
+        ix = int(math.floor(x))
+        fx = x - ix
+        if ix >= n - 1:
+            ix = n - 1
+            fx = 0.0
+        idx[0] = ix
+        cf[0] = 1.0 - fx
+        m = 1
+        if fx != 0.0:
+            idx[1] = ix + 1
+            cf[1] = fx
+            m = 2
+        return m
+    if order == 4:
+        ix = int(math.floor(x))
+        wsum = 0.0
+        for a in range(-2, 4):
+            w = _lanczos3(x - (ix + a))
+            if w == 0.0:
+                continue
+            wsum += w
+            m = _add_tap(idx, cf, m, _clampi(ix + a, n), w)
+        for k in range(m):
+            cf[k] /= wsum
+        return m
+    # orders 2, 3: B-spline weights on the coefficients, times the cardinal filter
+    if order == 3:
+        sx = int(math.floor(x)) - 1
+        t = x - (sx + 1)
+        w0 = (1.0 - t) ** 3 / 6.0
+        w1 = (3.0 * t * t * t - 6.0 * t * t + 4.0) / 6.0
+        w2 = (-3.0 * t * t * t + 3.0 * t * t + 3.0 * t + 1.0) / 6.0
+        w3 = t * t * t / 6.0
+        ns = 4
+    else:
+        sx = int(math.floor(x + 0.5)) - 1
+        d = x - (sx + 1)
+        w0 = 0.5 * (0.5 - d) ** 2
+        w1 = 0.75 - d * d
+        w2 = 0.5 * (0.5 + d) ** 2
+        w3 = 0.0
+        ns = 3
+    for k in range(sx - SPLINE_TAIL, sx + ns + SPLINE_TAIL):
+        c = 0.0
+        for b in range(ns):
+            wb = w0 if b == 0 else (w1 if b == 1 else (w2 if b == 2 else w3))
+            c += wb * zc * z0 ** abs(sx + b - k)
+        m = _add_tap(idx, cf, m, _mirror(k, n), c)
+    return m
+
+
+@inline_kernel
+def _add_tap(idx, cf, m, k, c):
+    for q in range(m):
+        if idx[q] == k:
+            cf[q] += c
+            return m
+    idx[m] = k
+    cf[m] = c
+    return m + 1
+
+
+@kernel
+def _var_interp(order, data, vdata, vtype, vscale, x, y, ix, cx, iy, cy, z0, zc):
+    """``sum c_k^2 sigma_k^2`` of an interpolated value at input position ``(x, y)``."""
+    ny, nx = data.shape
+    mx = _taps(order, x, nx, ix, cx, z0, zc)
+    my = _taps(order, y, ny, iy, cy, z0, zc)
+    s = 0.0
+    for a in range(my):
+        wy = cy[a] * cy[a]
+        if wy == 0.0:
+            continue
+        jj = iy[a]
+        row = 0.0
+        for b in range(mx):
+            wx = cx[b] * cx[b]
+            if wx == 0.0:
+                continue
+            ii = ix[b]
+            if not math.isfinite(load(data, jj, ii)):
+                continue  # blank input pixels carry no noise into the value
+            row += wx * _sigma2(vdata, vtype, vscale, jj, ii)
+        s += wy * row
+    return s
+
+
+@kernel
+def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, vs, fs, vvs, n, fpar, ip):
+    """Mask, scale and deposit ``n`` samples at tile pixels ``(j, i0 + k)``,
+    updating the requested products (arrays of shape ``(0, 0)`` are not)."""
+    s = fpar[F_SCALE]
+    t = fpar[F_EXPTIME]
+    badbits = ip[I_BADBITS]
+    member = ip[I_MEMBER]
+    flagmode = ip[I_FLAGMODE]
+    has_mask = mdata.shape[0] > 0
+    want_var = var.shape[0] > 0
+    want_cnt = cnt.shape[0] > 0
+    want_exp = expo.shape[0] > 0
+    want_ctx = ctx.shape[0] > 0
+    plane = member // 32
+    bit = np.uint32(1) << np.uint32(member % 32)
+    mny, mnx = mdata.shape
+    for k in range(n):
+        i = i0 + k
+        if has_mask:
+            x = xs[k]
+            y = ys[k]
+            m = np.int64(0)
+            if _inside(x, y, mnx, mny):
+                jj = int(math.floor(_clamp_domain(y, mny) + 0.5))
+                ii = int(math.floor(_clamp_domain(x, mnx) + 0.5))
+                m = np.int64(mdata[jj, ii])
+                if flagmode == FLAG_OR:
+                    flg[j, i] |= m | SEEN
+                elif flagmode == FLAG_AND:
+                    g = flg[j, i]
+                    flg[j, i] = (m | SEEN) if g == 0 else (g & (m | SEEN))
+            if (m & badbits) != 0:
+                continue
+        v = vs[k]
+        f = fs[k]
+        if not (math.isfinite(v) and f == f):
+            continue
+        if s != 1.0:
+            v = v * s
+        deposit(sink, val, wt, j, i, v, f)
+        if f > 0.0:
+            if want_cnt:
+                cnt[j, i] += 1
+            if want_exp:
+                expo[j, i] += t
+            if want_ctx:
+                ctx[plane, j, i] |= bit
+            if want_var:
+                var[j, i] += (f * f) * (s * s) * vvs[k]
+
+
+@entry(writes=("val", "wt", "var", "cnt", "expo", "ctx", "flg"))
+@kernel
+def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y1, x0, x1,
+                         val, wt, var, cnt, expo, ctx, flg, oy, ox, sink, bg, fpar, ip):
+    """Fused interpolation with products over the output box ``[y0, y1) x [x0, x1)``.
+
+    Values and weights come from the plain kernel's row function
+    (``kernels._interp._interp_chunk``), so the mosaic is bitwise the plain
+    one.  ``mdata`` (``uint32`` mask, or shape ``(0, 0)``) and ``vdata``
+    (variance source, or ``(0, 0)``) are on the input grid; accumulators are
+    indexed relative to ``(oy, ox)``.
+    """
+    xs, ys, vs, fs, vvs = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
+    ix = np.empty(MAXTAPS, dtype=np.int64)
+    iy = np.empty(MAXTAPS, dtype=np.int64)
+    cx = np.empty(MAXTAPS)
+    cy = np.empty(MAXTAPS)
+    want_var = var.shape[0] > 0 and vdata.shape[0] > 0
+    vtype = ip[I_VTYPE]
+    vscale = fpar[F_VSCALE]
+    z0 = math.sqrt(3.0) - 2.0 if order == 3 else math.sqrt(8.0) - 3.0
+    zc = math.sqrt(3.0) if order == 3 else math.sqrt(2.0)
+    bdata = borrowed(data)
+    bvdata = borrowed(vdata)
+    for y in range(y0, y1):
+        for c0 in range(x0, x1, CHUNK):
+            c1 = min(x1, c0 + CHUNK)
+            n = c1 - c0
+            _interp_chunk(bdata, borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y, c0, c1,
+                          borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs))
+            if want_var:
+                for k in range(n):
+                    if vs[k] == vs[k]:
+                        vvs[k] = _var_interp(order, bdata, bvdata, vtype, vscale, xs[k], ys[k],
+                                             borrowed(ix), borrowed(cx), borrowed(iy), borrowed(cy), z0, zc)
+            _accumulate(sink, borrowed(val), borrowed(wt), borrowed(var), borrowed(cnt), borrowed(expo), borrowed(ctx),
+                        borrowed(flg), borrowed(mdata), y - oy, c0 - ox, borrowed(xs), borrowed(ys), borrowed(vs),
+                        borrowed(fs), borrowed(vvs), n, borrowed(fpar), borrowed(ip))
+    keep_alive((xs, ys, vs, fs, vvs, ix, iy, cx, cy))
+
+
+@kernel
+def _clip(px, py, n, qx, qy, axis, c, keep_above):
+    """Sutherland-Hodgman: clip polygon ``(px, py)[:n]`` by ``coord >= c``
+    (``keep_above``) or ``coord <= c`` into ``(qx, qy)``; returns its size."""
+    m = 0
+    if n == 0:
+        return 0
+    ax = px[n - 1]
+    ay = py[n - 1]
+    for k in range(n):
+        bx = px[k]
+        by = py[k]
+        ua = (ax if axis == 0 else ay) - c
+        ub = (bx if axis == 0 else by) - c
+        if not keep_above:
+            ua = -ua
+            ub = -ub
+        if ub >= 0.0:
+            if ua < 0.0:
+                r = ua / (ua - ub)
+                qx[m] = ax + r * (bx - ax)
+                qy[m] = ay + r * (by - ay)
+                m += 1
+            qx[m] = bx
+            qy[m] = by
+            m += 1
+        elif ua >= 0.0:
+            r = ua / (ua - ub)
+            qx[m] = ax + r * (bx - ax)
+            qy[m] = ay + r * (by - ay)
+            m += 1
+        ax = bx
+        ay = by
+    return m
+
+
+@kernel
+def _quad_pixel_area(X, Y, x0, y0, ax, ay, bx, by):
+    """Area of the quadrilateral ``(X, Y)[:4]`` inside the box ``[x0, x0 + 1] x [y0, y0 + 1]``."""
+    for k in range(4):
+        ax[k] = X[k]
+        ay[k] = Y[k]
+    n = _clip(ax, ay, 4, bx, by, 0, x0, True)
+    n = _clip(bx, by, n, ax, ay, 0, x0 + 1.0, False)
+    n = _clip(ax, ay, n, bx, by, 1, y0, True)
+    n = _clip(bx, by, n, ax, ay, 1, y0 + 1.0, False)
+    a = 0.0
+    for k in range(n):
+        q = (k + 1) % n
+        a += ax[k] * ay[q] - ax[q] * ay[k]
+    return abs(0.5 * a)
+
+
+@kernel
+def _var_exact(data, wdata, vdata, vtype, vscale, flux, X, Y, ax, ay, bx, by):
+    """``sum c_k^2 sigma_k^2`` of an exact (area-weighted) value over the quad ``(X, Y)``."""
+    ny, nx = data.shape
+    if not (X[0] == X[0] and X[1] == X[1] and X[2] == X[2] and X[3] == X[3]
+            and Y[0] == Y[0] and Y[1] == Y[1] and Y[2] == Y[2] and Y[3] == Y[3]):
+        return NAN
+    has_w = wdata.shape[0] > 0
+    jx0 = max(0, int(math.floor(min(min(Y[0], Y[1]), min(Y[2], Y[3])) + 0.5)))
+    jx1 = min(ny - 1, int(math.floor(max(max(Y[0], Y[1]), max(Y[2], Y[3])) + 0.5)))
+    ix0 = max(0, int(math.floor(min(min(X[0], X[1]), min(X[2], X[3])) + 0.5)))
+    ix1 = min(nx - 1, int(math.floor(max(max(X[0], X[1]), max(X[2], X[3])) + 0.5)))
+    asum = 0.0
+    s = 0.0
+    for jj in range(jx0, jx1 + 1):
+        for ii in range(ix0, ix1 + 1):
+            if not math.isfinite(load(data, jj, ii)):
+                continue
+            if has_w and load(wdata, jj, ii) != load(wdata, jj, ii):
+                continue
+            a = _quad_pixel_area(X, Y, ii - 0.5, jj - 0.5, ax, ay, bx, by)
+            if a == 0.0:
+                continue
+            asum += a
+            s += a * a * _sigma2(vdata, vtype, vscale, jj, ii)
+    if flux:
+        return s
+    if asum == 0.0:
+        return NAN
+    return s / (asum * asum)
+
+
+@entry(writes=("val", "wt", "var", "cnt", "expo", "ctx", "flg"))
+@kernel
+def products_box(sval, swt, data, wdata, mdata, vdata, tr, grid, method, y0, y1, x0, x1,
+                 val, wt, var, cnt, expo, ctx, flg, oy, ox, sink, fpar, ip):
+    """Products of a box already resampled (exact, adaptive) into ``sval``/``swt``.
+
+    ``sval``/``swt`` hold the method's value and weight per output pixel
+    (the WRITE sink's output, indexed like the accumulators).  Input
+    positions are computed only when a mask or the variance needs them.
+    ``method``: 1 exact (variance from pixel-overlap areas); other methods
+    have no variance here.
+    """
+    n = x1 - x0
+    xs, ys, vs, fs, vvs = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    # corner rows: top (y - 0.5) and bottom (y + 0.5), at x - 0.5 for x0 .. x1
+    TX, TY, BX, BY = np.empty(n + 1), np.empty(n + 1), np.empty(n + 1), np.empty(n + 1)
+    X, Y = np.empty(4), np.empty(4)
+    ax, ay, bx, by = np.empty(16), np.empty(16), np.empty(16), np.empty(16)
+    want_var = var.shape[0] > 0 and vdata.shape[0] > 0 and method == 1
+    need_pos = mdata.shape[0] > 0
+    vtype = ip[I_VTYPE]
+    vscale = fpar[F_VSCALE]
+    flux = ip[I_FLUX] != 0
+    if want_var:
+        for k in range(n + 1):
+            px, py = out_to_in(tr, grid, (x0 + k) - 0.5, y0 - 0.5)
+            TX[k] = px
+            TY[k] = py
+    for y in range(y0, y1):
+        for k in range(n):
+            vs[k] = sval[y - oy, x0 - ox + k]
+            fs[k] = swt[y - oy, x0 - ox + k]
+        if need_pos:
+            out_to_in_row(tr, grid, y, x0, x1, xs, ys)
+        if want_var:
+            for k in range(n + 1):
+                px, py = out_to_in(tr, grid, (x0 + k) - 0.5, y + 0.5)
+                BX[k] = px
+                BY[k] = py
+            for k in range(n):
+                if vs[k] == vs[k]:
+                    X[0] = TX[k]
+                    X[1] = TX[k + 1]
+                    X[2] = BX[k + 1]
+                    X[3] = BX[k]
+                    Y[0] = TY[k]
+                    Y[1] = TY[k + 1]
+                    Y[2] = BY[k + 1]
+                    Y[3] = BY[k]
+                    vvs[k] = _var_exact(data, wdata, vdata, vtype, vscale, flux, X, Y, ax, ay, bx, by)
+            for k in range(n + 1):
+                TX[k] = BX[k]
+                TY[k] = BY[k]
+        _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, y - oy, x0 - ox, xs, ys, vs, fs, vvs, n, fpar, ip)
