@@ -264,7 +264,7 @@ def test_hips_on_dask_is_bitwise_threaded(tmp_path):
                               output_directory=d, tile_size=16, threads=how)
             m = str(tmp_path / f"mos{how}")
             mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=m, tile_size=16, level=4,
-                           combine_function="median", parallel=how)
+                           combine_function="median", parallel=how, match_background=True)
             runs[how] = (d, m)
     for a, b in zip(runs[2], runs["current-scheduler"]):
         files = sorted(os.path.relpath(p, a) for p in glob.glob(os.path.join(a, "**", "*.fits"), recursive=True))
@@ -273,3 +273,29 @@ def test_hips_on_dask_is_bitwise_threaded(tmp_path):
         for f in files:
             with open(os.path.join(a, f), "rb") as fa, open(os.path.join(b, f), "rb") as fb:
                 assert fa.read() == fb.read(), f
+
+
+def test_mosaic_to_hips_matches_backgrounds(tmp_path):
+    """Cut-outs of one sky with known offsets: one set of offsets for the whole survey (not per tile), so every
+    deepest tile equals reproject_and_coadd of the inputs corrected by the true offsets (input 0 the reference)."""
+    from astropy.coordinates import Galactic
+
+    img, w = _image(83.0, -5.0, n=48, scale=0.1)
+    boxes = [(0, 30, 0, 30), (0, 30, 18, 48), (18, 48, 8, 40)]
+    truth = [0.0, 0.5, -0.3]
+    inputs = [(img[y0:y1, x0:x1] + np.float32(b), w[y0:y1, x0:x1]) for (y0, y1, x0, x1), b in zip(boxes, truth)]
+    clean = [(img[y0:y1, x0:x1], w[y0:y1, x0:x1]) for (y0, y1, x0, x1) in boxes]
+    out = str(tmp_path / "bg")
+    mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=out, tile_size=16, level=4,
+                   match_background=True, background_reference=0)
+    deep = [f for f in _tiles(out) if f.startswith("Norder4")]
+    assert len(deep) > 3
+    for f in deep:
+        index = int(f.split("Npix")[1].split(".")[0])
+        ref, fp = numbamosaic.reproject_and_coadd(clean, tile_header(Galactic(), 4, index, 16), shape_out=(16, 16),
+                                                  blank_pixel_value=np.nan)
+        ref[fp == 0] = np.nan
+        assert np.allclose(fits.getdata(os.path.join(out, f)), ref, rtol=0, atol=1e-5, equal_nan=True), f
+    with pytest.raises(ValueError, match="background_model"):
+        mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=str(tmp_path / "p"), level=4,
+                       match_background=True, background_model="plane")

@@ -19,6 +19,8 @@ Pipeline
      :func:`numbamosaic.reproject_and_coadd` (several inputs, only those
      whose footprint meets the tile) onto the tile's HPX frame
      (:func:`._layout.tile_header`).
+   With ``match_background`` the offsets of the inputs are solved once,
+   over the whole survey, before the tiles (:mod:`._background`).
 3. Orders ``level - 1 .. 0`` by 2x2 NaN-ignoring averages of the children,
    as hipsgen; the ``Allsky`` image of order ``min(3, level)``; the coverage
    MOC (``Moc.fits``); ``properties`` and ``index.html``.
@@ -43,6 +45,7 @@ from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_inpu
 from .._threads import resolve_threads
 from ..kernels._healpix import lonlat_to_nest_array, nest_to_lonlat_array
 from ..wcs import UnsupportedWCS
+from ._background import estimate_offsets
 from ._dask import split_parallel
 from ._tiles import CoaddTiles, KernelTiles, ReprojectTiles
 from ._layout import (
@@ -626,11 +629,16 @@ def mosaic_to_hips(
         Weight images, as :func:`numbamosaic.reproject_and_coadd`.
     **kwargs
         Passed to :func:`numbamosaic.reproject_and_coadd` (e.g. ``order``,
-        ``clip_sigma``).  ``match_background`` is not supported yet (it would
-        be estimated per tile rather than over the whole survey).
+        ``clip_sigma``).  ``match_background=True`` matches additive
+        offsets over the whole survey (not per tile, :mod:`._background`;
+        ``background_reference`` as the mosaic's, ``background_model`` must
+        be ``'offset'``).
     """
-    if kwargs.get("match_background"):
-        raise ValueError("match_background: not supported by mosaic_to_hips yet (backgrounds would be matched per tile)")
+    match = bool(kwargs.pop("match_background", False))
+    reference = kwargs.pop("background_reference", None)
+    if kwargs.pop("background_model", "offset") != "offset":
+        raise ValueError("background_model: mosaic_to_hips matches constant offsets only ('offset'): "
+                         "a plane in output pixels has no meaning across HiPS tiles")
     if not isinstance(input_data, (list, tuple)) or len(input_data) == 0:
         raise ValueError("input_data: expected a non-empty list of inputs")
     frame = hips_frame(coord_system_out)
@@ -664,11 +672,30 @@ def mosaic_to_hips(
             members.setdefault(int(t), []).append(i)
     candidates = sorted(members)
     cut = _data_cut([a for a, _ in parsed])
+    if reference is not None and not (isinstance(reference, (int, np.integer)) and 0 <= reference < len(parsed)):
+        raise ValueError(f"background_reference: expected an input index below {len(parsed)}, got {reference!r}")
+    offsets = None
+    if match and len(parsed) > 1:
+        offsets = estimate_offsets(parsed, members, frame, level, tile_size, _resampler(reproject_function, kwargs),
+                                   reference, lambda fn, items: _map_threads(fn, items, nthreads, None))
     tile_fn = CoaddTiles(parsed, weights, members, frame, level, tile_size,
-                         dict(kwargs, reproject_function=reproject_function, combine_function=combine_function))
+                         dict(kwargs, reproject_function=reproject_function, combine_function=combine_function),
+                         offsets)
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            _progress(progress_bar), properties, centre, fov, client)
+
+
+def _resampler(reproject_function, kwargs):
+    """``(input, wcs, shape_out) -> (array, footprint)`` with the mosaic's resampling arguments."""
+    import inspect
+
+    from ..interpolation import reproject_interp
+
+    fn = reproject_function or reproject_interp
+    params = inspect.signature(fn).parameters
+    kw = {k: v for k, v in kwargs.items() if k in params and k not in ("parallel", "shape_out", "return_footprint")}
+    return lambda inp, wcs, shape: fn(inp, wcs, shape_out=shape, parallel=1, **kw)
 
 
 def _combine_stack(stack, combine_function):

@@ -11,6 +11,7 @@ files do not depend on where it ran.
 import numpy as np
 
 from ..kernels._healpix import hips_tile_kernel
+from ..mosaic._coadd import _prepare, execute, release_sources, reproject_and_coadd
 from ._layout import tile_face_xy, tile_header, tile_wcs
 
 
@@ -84,20 +85,32 @@ class CoaddTiles:
     kwargs : dict
         For :func:`numbamosaic.reproject_and_coadd` (``reproject_function``,
         ``combine_function``, ``order`` ...).
+    offsets : array, optional
+        Additive background of every input (:mod:`._background`), subtracted
+        by the resampling kernels (the mosaic's background models with
+        ``c = offset``).
     """
 
-    def __init__(self, inputs, weights, members, frame, level, tile_size, kwargs):
+    def __init__(self, inputs, weights, members, frame, level, tile_size, kwargs, offsets=None):
         self.inputs, self.weights, self.members = inputs, weights, members
         self.frame, self.level, self.tile_size, self.kwargs = frame, level, tile_size, kwargs
+        self.offsets = offsets
 
     def __call__(self, index):
-        from ..mosaic import reproject_and_coadd
-
         ids = self.members[index]
         t = self.tile_size
-        arr, fp = reproject_and_coadd(
-            [self.inputs[i] for i in ids], tile_wcs(self.frame, self.level, index, t), shape_out=(t, t),
-            input_weights=None if self.weights is None else [self.weights[i] for i in ids],
-            blank_pixel_value=np.nan, parallel=1, **self.kwargs,
-        )
+        args = ([self.inputs[i] for i in ids], tile_wcs(self.frame, self.level, index, t))
+        kw = dict(self.kwargs, shape_out=(t, t), blank_pixel_value=np.nan, parallel=1,
+                  input_weights=None if self.weights is None else [self.weights[i] for i in ids])
+        if self.offsets is None:
+            arr, fp = reproject_and_coadd(*args, **kw)
+            return _blank_uncovered(arr, fp)
+        # reproject_and_coadd's own steps, with the survey's background models
+        job = _prepare(*args, **kw)
+        for src in job.sources:
+            src.bg = np.array([self.offsets[ids[src.index]], 0.0, 0.0])
+        try:
+            arr, fp = execute(job, None, None)
+        finally:
+            release_sources(job)
         return _blank_uncovered(arr, fp)
