@@ -52,7 +52,7 @@ def test_tile_frames_are_healpix_pixels():
         assert hp.healpix_to_skycoord(pix).separation(sky).deg.max() < 1e-8, index
 
 
-def test_reproject_to_hips_matches_reproject(tmp_path, monkeypatch):
+def test_reproject_to_hips_matches_reproject(tmp_path):
     # on longitude 180 (face 6: reproject splits these tiles in two frames)
     data, w = _image(180.0, 0.0)
     ours, ref, one = (str(tmp_path / n) for n in ("ours", "ref", "one"))
@@ -71,13 +71,18 @@ def test_reproject_to_hips_matches_reproject(tmp_path, monkeypatch):
         assert np.abs(a[ok] - b[ok]).max() <= 1e-5 * np.ptp(data), f
     props = load_properties(ours)
     assert props["hips_order"] == load_properties(ref)["hips_order"] and props["hips_frame"] == "equatorial"
-    # the same files whatever the thread count and the grouping of deepest tiles
-    # (groups of 4 tiles: the streaming pyramid builds the orders above)
-    from numbamosaic.hips import _generate
+    # the same files whatever the thread count and the grouping of deepest tiles (a memory_limit
+    # that fits groups of 4 tiles: the streaming pyramid builds the orders above)
+    from numbamosaic.hips._plan import group_depth, hips_memory
 
-    monkeypatch.setattr(_generate, "GROUP_DEPTH", 1)
+    limit = hips_memory(1, 32, 1, 1, False, int(props["hips_order"]))
+    assert group_depth(limit, 32, 1, 1, False, int(props["hips_order"]), 3) == 1
+    with pytest.raises(numbamosaic.MosaicMemoryError, match="memory_limit"):
+        reproject_to_hips((data, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
+                          output_directory=one, tile_size=32, threads=False, memory_limit="1MB")
+    assert not os.path.exists(one)
     reproject_to_hips((data, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
-                      output_directory=one, tile_size=32, threads=False)
+                      output_directory=one, tile_size=32, threads=False, memory_limit=limit)
     assert _tiles(one) == files
     for f in files:
         assert np.array_equal(fits.getdata(os.path.join(ours, f)), fits.getdata(os.path.join(one, f)), equal_nan=True)
@@ -197,11 +202,11 @@ def test_cli_hips(tmp_path):
         fits.PrimaryHDU(data, header=w.to_header()).writeto(paths[-1])
     out = str(tmp_path / "hips")
     args = ["hips", str(tmp_path / "in*.fits"), "-o", out, "--order", "4", "--tile-width", "16", "--format", "fits,png",
-            "--combine", "median", "-q"]
+            "--combine", "median", "--match-background", "--memory-limit", "500MB", "-q"]
     assert cli.main(args) == 0
     ref = str(tmp_path / "ref")
     mosaic_to_hips([(fits.getdata(p), WCS(fits.getheader(p))) for p in paths], coord_system_out="equatorial",
-                   output_directory=ref, level=4, tile_size=16, combine_function="median")
+                   output_directory=ref, level=4, tile_size=16, combine_function="median", match_background=True)
     files = _tiles(out)
     assert files == _tiles(ref) and files
     for f in files:
@@ -209,6 +214,9 @@ def test_cli_hips(tmp_path):
         assert os.path.exists(os.path.join(out, f.replace(".fits", ".png")))
     assert load_properties(out)["hips_tile_format"] == "fits png"
     assert cli.main(args) == 2  # exists
+    assert cli.main(args + ["--overwrite", "--threads", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert cli.main(args + ["--overwrite", "--memory-limit", "lots"]) == 2
+    assert os.path.exists(os.path.join(out, "properties"))  # usage errors come before the old HiPS is removed
     assert cli.main(args + ["--overwrite"]) == 0
     assert cli.main(["hips", paths[0], "-o", str(tmp_path), "--overwrite", "-q"]) == 2  # not a HiPS: kept
 

@@ -220,14 +220,31 @@ def _add_hips_parser(sub):
     p.add_argument("--format", type=_formats, default="fits", metavar="LIST",
                    help="tile formats, comma-separated: fits, png, jpeg (default fits; PNG/JPEG: linear stretch "
                    "between the 0.5 and 99.5 percentiles)")
-    p.add_argument("--method", choices=list(METHODS), default="bilinear", help="resampling method (default bilinear)")
-    p.add_argument("--combine", choices=COMBINES, default="mean", help="how overlapping inputs are combined (default mean)")
-    p.add_argument("--clip-sigma", type=_positive_float, default=3.0, metavar="N", help="clipping threshold of clipped-mean")
-    p.add_argument("--clip-iters", type=_positive_int, default=5, metavar="N", help="clipping iterations of clipped-mean")
-    p.add_argument("--weights", nargs="+", metavar="WEIGHT", help="weight images matched to the inputs in order")
-    p.add_argument("--hdu", type=_hdu, metavar="HDU", help="HDU of the inputs (index or EXTNAME)")
-    p.add_argument("--threads", type=_positive_int, metavar="N", help="threads (default: all cores)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+    g = p.add_argument_group("resampling and combination")
+    g.add_argument("--method", choices=list(METHODS), default="bilinear", help="resampling method (default bilinear)")
+    g.add_argument(
+        "--conserve", choices=["surface-brightness", "flux"], default="surface-brightness",
+        help="what exact/adaptive resampling conserves (default surface-brightness)",
+    )
+    g.add_argument("--combine", choices=COMBINES, default="mean", help="how overlapping inputs are combined (default mean)")
+    g.add_argument("--clip-sigma", type=_positive_float, default=3.0, metavar="N", help="clipping threshold of clipped-mean")
+    g.add_argument("--clip-iters", type=_positive_int, default=5, metavar="N", help="clipping iterations of clipped-mean")
+    g.add_argument("--weights", nargs="+", metavar="WEIGHT",
+                   help="weight images matched to the inputs in order (same forms as INPUT)")
+    g.add_argument("--match-background", action="store_true",
+                   help="solve one additive offset per input over the whole survey and remove it")
+    g.add_argument("--background-reference", type=int, metavar="N", help="input (0-based) whose background is kept")
+    g.add_argument("--hdu", type=_hdu, metavar="HDU", help="HDU of the inputs (index or EXTNAME)")
+    g.add_argument("--weights-hdu", type=_hdu, metavar="HDU", help="HDU of the weight images")
+
+    g = p.add_argument_group("resources")
+    g.add_argument("--memory-limit", metavar="SIZE",
+                   help=f"memory budget {_UNIT_COMMENT}; sizes the groups of tiles; default 60%% of available memory")
+    g.add_argument("--threads", type=_positive_int, metavar="N", help="threads (default: all cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="compute the tiles on a dask.distributed scheduler, e.g. tcp://host:8786 (this process "
+                   "writes the files)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     _add_global_options(p)
     return p

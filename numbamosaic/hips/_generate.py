@@ -47,6 +47,7 @@ from ..kernels._healpix import lonlat_to_nest_array, nest_to_lonlat_array
 from ..wcs import UnsupportedWCS
 from ._background import estimate_offsets
 from ._dask import split_parallel
+from ._plan import group_depth
 from ._tiles import CoaddTiles, KernelTiles, ReprojectTiles
 from ._layout import (
     EXTENSION,
@@ -227,9 +228,10 @@ def _moc_cells(order, index, array, extra):
 
 
 def _build(directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
-           progress_bar, properties, centre, fov, client=None):
+           progress_bar, properties, centre, fov, client=None, depth=None):
     """Steps 2-3 of the module docstring (deepest tiles on ``nthreads``
-    threads, or on the dask cluster ``client``)."""
+    threads, or on the dask cluster ``client``; groups of ``4**depth``
+    deepest tiles, by default ``4**GROUP_DEPTH``, see :mod:`._plan`)."""
     from astropy.coordinates import ICRS
 
     if tile_size < 2 or tile_size & (tile_size - 1):
@@ -238,6 +240,7 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
     for key in properties:
         if key in RESERVED:
             raise ValueError(f"properties: cannot override {key!r}")
+    depth = GROUP_DEPTH if depth is None else depth
     os.makedirs(directory, exist_ok=False)
     writer = _Writer(directory, frame, tile_size, formats, cut)
     extra = min(MOC_EXTRA, int(math.log2(tile_size)))
@@ -278,7 +281,7 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
     # streaming pyramid for the orders above (children arrive in nested
     # order, so a parent is complete when the next child has another parent).
     # Memory: one group's reduced tiles plus four children per order.
-    top = max(0, level - GROUP_DEPTH)
+    top = max(0, level - depth)
     shift = 2 * (level - top)
     groups = {}
     for idx in candidates:
@@ -483,6 +486,7 @@ def reproject_to_hips(
     threads=None,
     properties=None,
     tile_format=None,
+    memory_limit=None,
     **kwargs,
 ):
     """Reproject an image to a HiPS directory (reproject's signature).
@@ -529,6 +533,11 @@ def reproject_to_hips(
         ``'fits'`` (default), ``'png'``, ``'jpeg'`` or several
         (``'fits,png'``); PNG/JPEG use a linear stretch between the 0.5 and
         99.5 percentiles of the input.
+    memory_limit : int or str, optional
+        Budget for what generation allocates (``'2GB'``; default 60 % of the
+        available memory): the groups of deepest tiles are sized to fit
+        (:mod:`numbamosaic.hips._plan`), and a budget too small for one tile
+        raises :class:`~numbamosaic.MosaicMemoryError` before any work.
 
     Returns
     -------
@@ -542,7 +551,8 @@ def reproject_to_hips(
         return mosaic_to_hips(
             input_data, coord_system_out=coord_system_out, reproject_function=reproject_function,
             output_directory=output_directory, level=level, hdu_in=hdu_in, tile_size=tile_size,
-            progress_bar=progress_bar, threads=threads, properties=properties, tile_format=tile_format, **kwargs,
+            progress_bar=progress_bar, threads=threads, properties=properties, tile_format=tile_format,
+            memory_limit=memory_limit, **kwargs,
         )
     from ..interpolation import parse_order, spline_coefficients_for
 
@@ -560,6 +570,7 @@ def reproject_to_hips(
     if level is None:
         level = auto_level(_pixel_scale_deg(wcs, array.shape), tile_size)
     level = int(level)
+    depth = group_depth(memory_limit, tile_size, nthreads, 1, client is not None, level, GROUP_DEPTH)
     candidates = candidate_tiles(wcs, array.shape, frame, level, tile_size)
     cut = _data_cut([array])
     tile_fn = None
@@ -585,7 +596,7 @@ def reproject_to_hips(
 
     centre, fov = _centre_and_fov(wcs, array.shape, frame)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
-           _progress(progress_bar), properties, centre, fov, client)
+           _progress(progress_bar), properties, centre, fov, client, depth)
 
 
 def mosaic_to_hips(
@@ -603,6 +614,7 @@ def mosaic_to_hips(
     threads=None,
     properties=None,
     tile_format=None,
+    memory_limit=None,
     **kwargs,
 ):
     """Build a HiPS from many images combined with numbamosaic's combine functions.
@@ -617,7 +629,7 @@ def mosaic_to_hips(
     ----------
     input_data : list
         Inputs in any form :func:`numbamosaic.reproject_and_coadd` accepts.
-    coord_system_out, output_directory, level, tile_size, progress_bar, threads, properties, tile_format
+    coord_system_out, output_directory, level, tile_size, progress_bar, threads, properties, tile_format, memory_limit
         As :func:`reproject_to_hips`; the default level follows the finest input.  ``parallel`` is accepted for ``threads``
         (as :func:`numbamosaic.reproject_and_coadd`).
     reproject_function : callable, optional
@@ -671,6 +683,8 @@ def mosaic_to_hips(
         for t in candidate_tiles(w, a.shape, frame, level, tile_size):
             members.setdefault(int(t), []).append(i)
     candidates = sorted(members)
+    stack = max((len(m) for m in members.values()), default=1)
+    depth = group_depth(memory_limit, tile_size, nthreads, stack, client is not None, level, GROUP_DEPTH)
     cut = _data_cut([a for a, _ in parsed])
     if reference is not None and not (isinstance(reference, (int, np.integer)) and 0 <= reference < len(parsed)):
         raise ValueError(f"background_reference: expected an input index below {len(parsed)}, got {reference!r}")
@@ -683,7 +697,7 @@ def mosaic_to_hips(
                          offsets)
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
-           _progress(progress_bar), properties, centre, fov, client)
+           _progress(progress_bar), properties, centre, fov, client, depth)
 
 
 def _resampler(reproject_function, kwargs):
