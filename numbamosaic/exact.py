@@ -15,13 +15,22 @@ from ._resamplers import register
 
 CONSERVE = ("surface-brightness", "flux")
 
-#: relative precision the automatic subdivision aims at
+#: relative precision the automatic subdivision aims at: the largest error of
+#: an output value as a fraction of the range of the input values it covers
 AUTO_TOLERANCE = 1e-7
 #: a linear solid-angle model over a sub-cell of angular size L (radians) is
 #: accurate to about 0.25 L^2 (measured: TAN, CAR, SIN inputs)
 J_ERROR_COEF = 0.25
-#: the area error of straight sub-cell edges is about 4 x (edge sagitta / edge length) / nsub^2
-CURVE_ERROR_COEF = 4.0
+#: budget of each curved sub-cell edge: chords leave at most this fraction of
+#: the squared chord length as area error (four edges: half of AUTO_TOLERANCE)
+EDGE_TOLERANCE = AUTO_TOLERANCE / 8
+#: budget of the parabola model of the edges (the other half)
+MODEL_TOLERANCE = AUTO_TOLERANCE / 2
+#: curved edges are switched on when the probes' largest straight-chord error
+#: exceeds EDGE_TOLERANCE / CURVE_MARGIN (the probes see only part of the image)
+CURVE_MARGIN = 100.0
+#: most chords per curved edge (``kernels.exact._curves.MAXM``)
+MAX_CHORDS = 32
 #: most sub-cells per output pixel side chosen automatically
 MAX_AUTO_SUBDIVISIONS = 16
 
@@ -44,59 +53,121 @@ def parse_subdivisions(subdivisions):
     raise ValueError(f"subdivisions: expected None (automatic) or an int from 1 to 64, got {subdivisions!r}")
 
 
-def edge_nonlinearity(tr, shape_in, pixel_deg, n=8):
-    """Relative sagitta of one output pixel edge mapped into the input.
-
-    Output pixels are probed where an ``n x n`` grid of input positions lands
-    in the output (so the value depends only on the transform and the input
-    shape, never on how the output is tiled).  Along rows and columns a chord
-    of ``K`` output pixels (``K`` up to 64, spanning at most ~0.5 degree) is
-    mapped into the input; the distance of its mapped midpoint from the
-    mapped chord, divided by the chord length and by ``K``, estimates the
-    relative sagitta of a single pixel edge (the sagitta grows as ``K**2``
-    while rounding noise in the positions is divided by ``K**2``).
-    """
+def _probe_corners(tr, shape_in, n=12):
+    """Output pixel corners where an ``n x n`` grid of input positions lands
+    (so the probes depend only on the transform and the input shape, never on
+    how the output is tiled)."""
     ny, nx = shape_in
-    K = 1.0
-    if np.isfinite(pixel_deg) and pixel_deg > 0:
-        K = float(min(64, max(1, math.floor(0.5 / pixel_deg))))
     gy, gx = np.meshgrid(np.linspace(0.0, ny - 1.0, n), np.linspace(0.0, nx - 1.0, n), indexing="ij")
     xo, yo = tr.in_to_out(gx.ravel(), gy.ravel())
     ok = np.isfinite(xo) & np.isfinite(yo)
-    if not ok.any():
-        return 0.0
-    X = np.round(xo[ok]) - 0.5
-    Y = np.round(yo[ok]) - 0.5
-    worst = 0.0
-    for dx, dy in ((K, 0.0), (0.0, K)):
-        ax, ay = tr.out_to_in(X - 0.5 * dx, Y - 0.5 * dy)
-        bx, by = tr.out_to_in(X + 0.5 * dx, Y + 0.5 * dy)
-        mx, my = tr.out_to_in(X, Y)
+    return np.round(xo[ok]) - 0.5, np.round(yo[ok]) - 0.5
+
+
+def edge_errors(tr, X, Y, nsub):
+    """Straight-chord and parabola-model errors of sub-cell edges at probes.
+
+    For each probe corner ``(X, Y)`` and each direction, the lattice points
+    ``k / nsub`` (``k = -1 .. 2``) along the lattice line are mapped into the
+    input, and the edge between points 0 and 1 is modelled as the kernel
+    does (:func:`numbamosaic.kernels.exact._curves._edge_bulge`): the parabola
+    through its end points and the 4-point interpolated midpoint.  Returns
+
+    * ``bulge``: the largest straight-chord area error relative to the
+      squared chord, ``2/3 |d x S| / |d|^2``;
+    * ``model``: the largest distance, across the chord, between the true
+      image of the edge (at ``t = 1/4, 1/2, 3/4``) and the parabola,
+      relative to the chord length: the area error per squared chord of the
+      model itself.
+
+    The error of an output value, as a fraction of the range of the input
+    values it covers, is at most about ``4 nsub`` edge errors times the
+    squared chord over the pixel's area: ``4 bulge / m^2 / nsub`` with ``m``
+    chords, ``4 model / nsub`` for the model.
+    """
+    h = 1.0 / nsub
+    bulge = 0.0
+    model = 0.0
+    ts = np.array([0.25, 0.5, 0.75])
+    for ex, ey in ((1.0, 0.0), (0.0, 1.0)):
+        pts = [tr.out_to_in(X + ex * h * k, Y + ey * h * k) for k in (-1, 0, 1, 2)]
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = pts
+        sx = ((x1 + x2) - (x0 + x3)) / 16.0
+        sy = ((y1 + y2) - (y0 + y3)) / 16.0
+        dx = x2 - x1
+        dy = y2 - y1
         with np.errstate(invalid="ignore", divide="ignore"):
-            chord = np.hypot(bx - ax, by - ay)
-            sag = np.abs((mx - ax) * (by - ay) - (my - ay) * (bx - ax)) / chord
-            r = sag / chord / K
-        r = r[np.isfinite(r)]
-        if r.size:
-            worst = max(worst, float(r.max()))
-    return worst
+            dd = dx * dx + dy * dy
+            b = (2.0 / 3.0) * np.abs(dx * sy - dy * sx) / dd
+            worst = np.zeros_like(dd)
+            for t in ts:
+                tx, ty = tr.out_to_in(X + ex * h * t, Y + ey * h * t)
+                q = 4.0 * t * (1.0 - t)
+                rx = tx - (x1 + dx * t + sx * q)
+                ry = ty - (y1 + dy * t + sy * q)
+                worst = np.fmax(worst, np.abs(dx * ry - dy * rx) / dd)
+        b = b[np.isfinite(b) & np.isfinite(worst)]
+        worst = worst[np.isfinite(worst)]
+        if b.size:
+            bulge = max(bulge, float(b.max()))
+        if worst.size:
+            model = max(model, float(worst.max()))
+    return bulge, model
 
 
 def auto_subdivisions(tr, shape_in):
     """Sub-cells per output pixel side for transform ``tr`` and input shape.
 
-    Two error sources shrink with the sub-cell size: the linear model of the
-    input's solid angle per pixel (error ~ ``J_ERROR_COEF * L**2`` for a
-    sub-cell of angular size ``L``, read from the output WCS) and straight
-    chords replacing curved edges (error ~ ``CURVE_ERROR_COEF * s / nsub**2``,
-    ``s`` from :func:`edge_nonlinearity`).  The smallest ``nsub`` bringing
-    both below ``AUTO_TOLERANCE`` is used, up to ``MAX_AUTO_SUBDIVISIONS``.
-    In control-grid mode the grid limits the accuracy anyway: 1.
+    Three error sources, each bounded relative to the range of the input
+    values an output pixel covers (total ``AUTO_TOLERANCE``):
 
+    * the linear model of the input's solid angle per pixel over a sub-cell
+      (``J_ERROR_COEF * L**2`` for a sub-cell of angular size ``L``);
+    * curved images of the output pixel edges: each sub-cell edge is a
+      parabola (its bulge interpolated from the neighbouring lattice points,
+      no extra transforms) followed by enough chords (at most
+      ``MAX_CHORDS``) to bring its area error below ``EDGE_TOLERANCE``,
+      decided edge by edge in the kernel;
+    * the parabola model itself (:func:`edge_errors`), below
+      ``MODEL_TOLERANCE``.
+
+    The smallest ``nsub`` meeting all three, up to ``MAX_AUTO_SUBDIVISIONS``,
+    is used.  In control-grid mode the grid limits the accuracy anyway: 1.
     The result depends only on the transform and the input shape, so every
     tile of one input uses the same lattice.
     """
     return _geometry(tr, shape_in)[0]
+
+
+def subdivision_policy(tr, shape_in):
+    """``(nsub, curve, bound)``: sub-cells per side, the kernel's edge
+    tolerance (0: straight edges suffice) and the estimated error bound (a
+    fraction of the local input range; above ``AUTO_TOLERANCE`` only when
+    ``MAX_AUTO_SUBDIVISIONS`` is reached).  See :func:`auto_subdivisions`."""
+    if not tr.native:
+        return 1, 0.0, 0.0
+    from .wcs._layout import T_OUT, W_M
+
+    m = tr.vector[T_OUT + W_M : T_OUT + W_M + 4]
+    size = math.sqrt(abs(m[0] * m[3] - m[1] * m[2])) * math.pi / 180.0
+    nsub = 1
+    if np.isfinite(size):
+        nsub = max(nsub, math.ceil(size * math.sqrt(J_ERROR_COEF / AUTO_TOLERANCE)))
+    nsub = min(MAX_AUTO_SUBDIVISIONS, nsub)
+    X, Y = _probe_corners(tr, shape_in)
+    if X.size == 0:
+        return nsub, 0.0, 0.0
+    while True:
+        bulge, model = edge_errors(tr, X, Y, nsub)
+        chords = min(MAX_CHORDS, max(1, math.ceil(math.sqrt(bulge / EDGE_TOLERANCE))))
+        bound = 4.0 * (bulge / chords**2 + model) / nsub + J_ERROR_COEF * (size / nsub) ** 2
+        if (bulge <= EDGE_TOLERANCE * MAX_CHORDS**2 and 4.0 * model / nsub <= MODEL_TOLERANCE) or nsub >= MAX_AUTO_SUBDIVISIONS:
+            break
+        nsub += 1
+    curve = EDGE_TOLERANCE if bulge > EDGE_TOLERANCE / CURVE_MARGIN else 0.0
+    if not curve:
+        bound = 4.0 * bulge / nsub + J_ERROR_COEF * (size / nsub) ** 2
+    return nsub, curve, bound
 
 
 def transform_orientation(tr, shape_in, n=8):
@@ -155,7 +226,7 @@ def seam_period(tr):
 
 
 def _geometry(tr, shape_in):
-    """(nsub, orientation, period x, period y) for a transform, cached per transform."""
+    """(nsub, orientation, period x, period y, curve) for a transform, cached per transform."""
     key = tuple(shape_in)
     try:
         cached = _AUTO_CACHE.get(tr)
@@ -163,20 +234,8 @@ def _geometry(tr, shape_in):
         cached = None
     if cached is not None and key in cached:
         return cached[key]
-    nsub = 1
-    if tr.native:
-        from .wcs._layout import T_OUT, W_M
-
-        m = tr.vector[T_OUT + W_M : T_OUT + W_M + 4]
-        pixel_deg = math.sqrt(abs(m[0] * m[3] - m[1] * m[2]))
-        size = pixel_deg * math.pi / 180.0
-        if np.isfinite(size):
-            nsub = max(nsub, math.ceil(size * math.sqrt(J_ERROR_COEF / AUTO_TOLERANCE)))
-        s = edge_nonlinearity(tr, shape_in, pixel_deg)
-        if s > 0.0:
-            nsub = max(nsub, math.ceil(math.sqrt(CURVE_ERROR_COEF * s / AUTO_TOLERANCE)))
-        nsub = int(min(MAX_AUTO_SUBDIVISIONS, nsub))
-    geo = (nsub, transform_orientation(tr, shape_in)) + seam_period(tr)
+    nsub, curve, _ = subdivision_policy(tr, shape_in)
+    geo = (nsub, transform_orientation(tr, shape_in)) + seam_period(tr) + (curve,)
     try:
         _AUTO_CACHE.setdefault(tr, {})[key] = geo
     except TypeError:
@@ -214,11 +273,12 @@ class ExactResampler:
 
     def options(self, tr, shape_in):
         """Kernel option vector (see ``kernels.exact.O_*``) for a transform."""
-        from .kernels.exact import O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN
+        from .kernels.exact import O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN
 
-        nsub, orient, px, py = _geometry(tr, shape_in)
-        if self.subdivisions is not None:
+        nsub, orient, px, py, curve = _geometry(tr, shape_in)
+        if self.subdivisions is not None:  # the caller's straight-edged sub-cells
             nsub = self.subdivisions
+            curve = 0.0
         opts = np.zeros(OPTS_LEN)
         opts[O_NSUB] = nsub
         opts[O_FLUX] = 1.0 if self.flux else 0.0
@@ -226,6 +286,7 @@ class ExactResampler:
         opts[O_ORIENT] = orient
         opts[O_PX] = px
         opts[O_PY] = py
+        opts[O_CURVE] = curve
         return opts
 
     def _args(self, tr, data, wdata):

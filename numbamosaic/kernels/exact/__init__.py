@@ -25,6 +25,25 @@ Geometry
     (vectorised) loop with the same arithmetic as ``out_to_in`` and
     :func:`input_area_factor` (no per-point calls, bit-identical values).
 
+Curved edges
+    Where the mapping bends the output pixel edges (distortions, other
+    projections, coarse pixels), a sub-cell edge ``p1 -> p2`` is modelled as
+    the parabola through its end points and the midpoint interpolated from
+    the lattice points on either side along the same lattice line (4-point,
+    cubic: ``(9 (p1 + p2) - (p0 + p3)) / 16``), so the bulge costs no extra
+    transform: the lattice carries a halo of one row above and below and one
+    pixel left and right (:mod:`._curves`).  Each edge is followed by ``m``
+    chords, ``m`` the smallest count (at most ``MAXM``) bringing the area
+    between parabola and chords, ``2/3 |d x S| / m^2``, below
+    ``opts[O_CURVE]`` times the squared chord; ``m`` and the chord points
+    depend only on the edge's own lattice points, so both neighbours of an
+    edge follow the same polyline (to rounding: its points are shifted to
+    each sub-cell's local origin).  The outline (more than 4 vertices) goes
+    through the same clipping paths; its area and moments come from the
+    shoelace formula.  ``opts[O_CURVE] = 0`` (the policy's choice when no
+    edge bends measurably, e.g. TAN -> TAN) leaves the lattice without halo
+    and the arithmetic of straight quadrilaterals unchanged.
+
 Seams
     A sub-cell across the longitude seam of a cylindrical input (CAR, CEA,
     MER) is unwrapped by the seam's period in input pixels and clipped with
@@ -111,6 +130,7 @@ iteration (parallel), so results are bitwise identical for any thread count.
 
 Modules
     :mod:`._polygon` (``split_half``, ``poly_moments``, scratch slots),
+    :mod:`._curves` (bulges and chords of curved edges),
     :mod:`._edges` (edge-by-edge integration, ``_clip_boxer``),
     :mod:`._sweep` (``_clip_cell``, ``_sweep_strip``), :mod:`._measure`
     (``input_area_factor``, the lattice rows), :mod:`._rows` (the row loop
@@ -124,6 +144,7 @@ from ._edges import MAXB
 from ._reference import cell_integrals, overlap_area
 from ._rows import (
     LATTICE_POINTS,
+    O_CURVE,
     O_FLUX,
     O_JAC,
     O_NSUB,
@@ -137,7 +158,7 @@ from ._rows import (
 )
 
 __all__ = [
-    "LATTICE_POINTS", "MAXB", "MAXV", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN", "ROW_BLOCK",
+    "LATTICE_POINTS", "MAXB", "MAXV", "O_CURVE", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN", "ROW_BLOCK",
     "cell_integrals", "exact_tile", "exact_tile_parallel", "input_area_factor", "overlap_area", "poly_moments",
     "split_half",
 ]

@@ -181,8 +181,8 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
 
 
 @inline_kernel
-def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
-    """Integrate the solid-angle model over the sub-cell in slot ``S_QUAD``
+def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
+    """Integrate the solid-angle model over the sub-cell (``nv`` vertices in slot ``S_QUAD``)
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
     ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
     and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip`."""
@@ -201,10 +201,10 @@ def _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, f
     ou = (fx0 - gx) - 0.5
     ov = (fy0 - gy) - 0.5
     jA = j0 + jx * (ou - xm) + jy * (ov - ym)
-    pu = P[S_QUAD, 0, 3] - ou
-    pv = P[S_QUAD, 1, 3] - ov
+    pu = P[S_QUAD, 0, nv - 1] - ou
+    pv = P[S_QUAD, 1, nv - 1] - ov
     small = ncol <= 2 and nrow <= 2
-    for e in range(4):
+    for e in range(nv):
         qu = P[S_QUAD, 0, e] - ou
         qv = P[S_QUAD, 1, e] - ov
         if small:

@@ -6,9 +6,10 @@ integers, not array views.  See :mod:`numbamosaic.kernels.exact`.
 
 from .._jit import inline_kernel, kernel
 
-#: polygon scratch capacity (a convex quad cut by 4 lines has <= 8 vertices;
-#: generous for folded quads)
-MAXV = 32
+#: polygon scratch capacity: a curved outline of up to ``4 * 32`` vertices
+#: (``_curves.MAXM`` chords per edge) cut by 4 lines (each parabolic edge
+#: crosses a line at most twice; a convex quad cut by 4 lines has <= 8), generous
+MAXV = 4 * 32 + 64
 
 
 SIXTH = 1.0 / 6.0

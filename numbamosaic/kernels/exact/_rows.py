@@ -10,14 +10,15 @@ import numpy as np
 from numba import prange
 
 from .._entry import entry
-from .._jit import kernel, parallel_kernel
+from .._jit import inline_kernel, kernel, parallel_kernel
 from ...wcs._native import out_to_in
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
+from ._curves import _outline, _stencil
 from ._edges import MAXB
 from ._measure import NAN, _lattice_row
-from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
+from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments, poly_moments
 from ._sweep import _clip_cell
 
 #: rows per parallel work item (lattice rows are shared inside a block)
@@ -36,7 +37,8 @@ O_JAC = 2  # 1: weight by the input's solid angle per pixel (native modes)
 O_ORIENT = 3  # orientation (+1/-1) of legitimate sub-cells in input pixels; 0: unknown
 O_PX = 4  # longitude period of a cylindrical input in input pixels (x, y); 0: none
 O_PY = 5
-OPTS_LEN = 6
+O_CURVE = 6  # tolerance of a sub-cell edge's straight-chord area error, relative to its squared chord; 0: straight edges
+OPTS_LEN = 7
 
 
 #: sub-cells spanning more input pixels than this get their centre checked
@@ -45,12 +47,21 @@ TEAR_CHECK_EXTENT = 8.0
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
-    ``LX/LY/LJ[0..nsub]`` (row 0 at ``y - 0.5``, row ``nsub`` at ``y + 0.5``)
-    into the row buffers ``RV`` (value) and ``RF`` (weight), index ``x - x0``."""
+    ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
+    index ``x - x0``.
+
+    Lattice row ``b`` (``-1 .. nsub + 1``: ``b = 0`` at ``y - 0.5``, ``b =
+    nsub`` at ``y + 0.5``) is array row ``b + 1``; point ``a`` of a row
+    (``a = 0`` at ``x0 - 0.5``) is column ``a + nsub`` (one pixel of halo on
+    each side).  The halo rows and columns are filled only with curved edges
+    (``opts[O_CURVE] > 0``), whose bulges come from 4-point stencils along
+    the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
+    for the four edges' bulges and chord counts."""
     has_w = wdata.shape[0] > 0
     nsub = int(opts[O_NSUB])
+    curve = opts[O_CURVE]
     flux = opts[O_FLUX] != 0.0
     orient = opts[O_ORIENT]
     px = opts[O_PX]
@@ -62,8 +73,9 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         V = 0.0  # solid angle of valid coverage
         SV = 0.0  # sum of value x weight
         SW = 0.0  # sum of input weight x weight
-        base = (x - x0) * nsub
-        for b in range(nsub):
+        base = (x - x0) * nsub + nsub  # array column of the pixel's first lattice point
+        for b0 in range(nsub):
+            b = b0 + 1  # array row of the sub-cell's lower lattice row
             for a in range(nsub):
                 c0 = base + a
                 # corners, counter-clockwise in output pixel coordinates
@@ -108,8 +120,23 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 P[S_QUAD, 1, 3] = Y3 - gy
                 xm = 0.25 * (P[S_QUAD, 0, 0] + P[S_QUAD, 0, 1] + P[S_QUAD, 0, 2] + P[S_QUAD, 0, 3])
                 ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
-                A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
-                                          P[S_QUAD, 0, 2] - xm, P[S_QUAD, 1, 2] - ym, P[S_QUAD, 0, 3] - xm, P[S_QUAD, 1, 3] - ym)
+                nv = 4
+                if curve > 0.0:
+                    # bulges of the edges bottom, right, top, left (lattice order),
+                    # from the stencil points beyond each edge's ends
+                    _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
+                    _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
+                             px, py, pp, curve)
+                    _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
+                             px, py, pp, curve)
+                    _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
+                    if E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0:
+                        nv = _outline(P, X0, Y0, X1, Y1, X2, Y2, X3, Y3, -gx, -gy, E)
+                if nv == 4:
+                    A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
+                                              P[S_QUAD, 0, 2] - xm, P[S_QUAD, 1, 2] - ym, P[S_QUAD, 0, 3] - xm, P[S_QUAD, 1, 3] - ym)
+                else:
+                    A, Mx, My = poly_moments(P, np.int64(S_QUAD), nv, xm, ym)
                 if A == 0.0:
                     continue
                 sgn = 1.0 if A > 0.0 else -1.0
@@ -172,7 +199,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 for im in range(3 if periodic else 1):
                     cxm = xm
                     cym = ym
-                    if periodic:
+                    if periodic and nv > 4:
+                        m = im - 1
+                        _outline(P, X0, Y0, X1, Y1, X2, Y2, X3, Y3, m * px - gx, m * py - gy, E)
+                        cxm = xm + m * px
+                        cym = ym + m * py
+                    elif periodic:
                         # (xm, ym) move with the copy: the model is translated with it
                         m = im - 1
                         sxm = m * px
@@ -187,7 +219,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, gx, gy, cxm, cym, j0, jx, jy, sgn, wq)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq)
                     V += dv
                     SV += dsv
                     SW += dsw
@@ -206,19 +238,36 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         RF[x - x0] = f
 
 
+@inline_kernel
+def _lattice_y(y, b, nsub):
+    """Output y of lattice row ``b`` (``-1 .. nsub + 1``) of output row ``y``:
+    a function of the global lattice index only, so that rows shared between
+    output rows, tiles and threads are bit-identical ((y - 0.5) + 1 == (y + 1)
+    - 0.5 exactly)."""
+    if b >= 1 and b <= nsub:
+        return (y - 0.5) + b / nsub
+    q = y + b // nsub
+    k = b % nsub
+    return (q - 0.5) + k / nsub if k else q - 0.5
+
+
 @kernel
 def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial work item: output rows ``[ya, yb)``, sharing lattice rows."""
     nsub = int(opts[O_NSUB])
     jac = opts[O_JAC] != 0.0
+    curve = opts[O_CURVE] > 0.0
     # wide rows are done in column chunks so the lattice stays small
     chunk = max(1, LATTICE_POINTS // nsub)
-    nl = nsub * min(chunk, x1 - x0) + 1
-    LX = np.empty((nsub + 1, nl))
-    LY = np.empty((nsub + 1, nl))
-    LJ = np.empty((nsub + 1, nl))
+    # lattice rows b = -1 .. nsub + 1 at array rows b + 1; a halo of one pixel
+    # of columns on each side (the halo is filled for curved edges only)
+    nl = nsub * min(chunk, x1 - x0) + 1 + 2 * nsub
+    LX = np.empty((nsub + 3, nl))
+    LY = np.empty((nsub + 3, nl))
+    LJ = np.empty((nsub + 3, nl))
     P = np.empty((NSLOT, 2, MAXV))
     B = np.empty((3, MAXB * MAXB))
+    E = np.zeros((3, 4))
     RV = np.empty(min(chunk, x1 - x0))
     RF = np.empty(min(chunk, x1 - x0))
     # borrowed views for the per-row calls (no atomic refcounting per pixel)
@@ -237,21 +286,29 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     bB = _borrowed(B)
     bRV = _borrowed(RV)
     bRF = _borrowed(RF)
+    bE = _borrowed(E)
     for xa in range(x0, x1, chunk):
         xb = min(x1, xa + chunk)
         n = nsub * (xb - xa) + 1
-        _lattice_row(btr, bgrid, jac, nsub, xa, ya - 0.5, bLX[0, :n], bLY[0, :n], bLJ[0, :n])
+        # columns [c, c + m) of the lattice rows: with the halo or without
+        c = 0 if curve else nsub
+        m = n + 2 * nsub if curve else n
+        xl = xa - 1 if curve else xa
+        for b in range(-1 if curve else 0, 1):
+            _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m])
+        first = True
         for y in range(ya, yb):
-            for b in range(1, nsub + 1):
-                # (y - 0.5) + 1 == (y + 1) - 0.5 exactly: rows share bit-identical edges
-                yy = (y - 0.5) + b / nsub
-                _lattice_row(btr, bgrid, jac, nsub, xa, yy, bLX[b, :n], bLY[b, :n], bLJ[b, :n])
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB)
+            for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
+                _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m])
+            first = False
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE)
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
-            LX[0, :n] = LX[nsub, :n]
-            LY[0, :n] = LY[nsub, :n]
-            LJ[0, :n] = LJ[nsub, :n]
-    keep_alive((LX, LY, LJ, P, B, RV, RF))  # the borrowed views must not outlive them
+            # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
+            for b in range(0 if curve else 1, 3 if curve else 2):
+                LX[b, c:c + m] = LX[b + nsub, c:c + m]
+                LY[b, c:c + m] = LY[b + nsub, c:c + m]
+                LJ[b, c:c + m] = LJ[b + nsub, c:c + m]
+    keep_alive((LX, LY, LJ, P, B, RV, RF, E))  # the borrowed views must not outlive them
 
 
 @entry(writes=("val", "wt"))

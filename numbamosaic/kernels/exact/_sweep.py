@@ -13,9 +13,9 @@ from ._edges import MAXB, _clip_boxer
 from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
 
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
-    """Cut the sub-cell in slot ``S_QUAD`` (relative to the integer origin
-    ``(gx, gy)``) into its pieces in the input pixels and integrate the
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
+    """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
+    ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
 
     A sub-cell inside one input pixel is its only piece, of weight ``wq``
@@ -38,6 +38,11 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     ymax = max(max(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), max(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
     xmin = min(min(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), min(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
     xmax = max(max(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), max(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
+    for k in range(4, nv):  # a curved outline's further vertices
+        ymin = min(ymin, P[S_QUAD, 1, k])
+        ymax = max(ymax, P[S_QUAD, 1, k])
+        xmin = min(xmin, P[S_QUAD, 0, k])
+        xmax = max(xmax, P[S_QUAD, 0, k])
     # input rows touched (floats: huge coordinates must not overflow int)
     fy0 = math.floor(ymin + gy + 0.5)
     fy1 = math.floor(ymax + gy + 0.5)
@@ -72,10 +77,10 @@ def _clip_cell(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow)
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow)
     cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
     nxt = np.int64(S_ROW_A)
-    nr = np.int64(4)
+    nr = np.int64(nv)
     if fy0 < 0.0:  # drop the part below the image
         _, nr = split_half(P, cur, nr, axis_y, -0.5 - gy, drop, nxt)
         cur = nxt
