@@ -217,12 +217,12 @@ def _moc_cells(order, index, array, extra):
     fy = iy * n + c
     o = order + extra
 
-    def spread(v):
-        v = v.astype(np.int64)
-        out = np.zeros_like(v)
-        for bit in range(30):
-            out |= ((v >> bit) & 1) << (2 * bit)
-        return out
+    def spread(v):  # bits to the even positions (the inverse of _layout._compress)
+        v = v.astype(np.int64) & 0x00000000FFFFFFFF
+        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
+                            (2, 0x3333333333333333), (1, 0x5555555555555555)):
+            v = (v | (v << shift)) & mask
+        return v
 
     return (np.int64(face) << (2 * o)) + spread(fx) + (spread(fy) << 1)
 
