@@ -39,7 +39,12 @@ the variance of a linear combination, Fruchter & Hook 2002; drizzle's
   variance < 1e-6);
 * exact: ``c_k`` = area of the output pixel's quadrilateral (its corners
   mapped into the input) inside input pixel ``k``, divided by the summed
-  area of the valid pixels (surface brightness) or as is (flux).
+  area of the valid pixels (surface brightness) or as is (flux);
+* adaptive: ``c_k = w_k / sum w`` with the kernel's own filter weights
+  (DeForest 2004; same sampling box, boundary and bad-value rules, weights
+  evaluated directly rather than by the kernel's recurrences, Jacobian from
+  the same finite differences, without despiking), times ``|det J|`` when
+  conserving flux.
 
 Input pixels whose data are blank add nothing to the variance.  Every output
 pixel is owned by one thread and inputs are taken in input order, so
@@ -50,6 +55,26 @@ import math
 
 import numpy as np
 
+from ._adaptive import (
+    BAD_CONSTANT,
+    BAD_STRICT,
+    BOUNDARY_CONSTANT,
+    BOUNDARY_GRID_CONSTANT,
+    BOX_FILL,
+    BOX_SAMPLE,
+    KERNEL_HANN,
+    P_BAD,
+    P_BOUNDARY,
+    P_CENTER,
+    P_FLUX,
+    P_KERNEL,
+    P_SRW,
+    P_WIDTH,
+    P_XCYC,
+    P_YCYC,
+    _sampling_box,
+    _wrap,
+)
 from ._borrow import borrowed, keep_alive
 from ._entry import entry
 from ._interp import CHUNK, _clamp_domain, _clampi, _inside, _interp_chunk, _lanczos3, _mirror
@@ -375,17 +400,87 @@ def _var_exact(data, wdata, vdata, vtype, vscale, flux, X, Y, ax, ay, bx, by):
     return s / (asum * asum)
 
 
+@kernel
+def _var_adaptive(data, vdata, vtype, vscale, prm, xc, yc, a, b, c, d):
+    """``sum c_k^2 sigma_k^2`` of an adaptive (DeForest) value at ``(xc, yc)`` with Jacobian ``(a, b, c, d)``."""
+    nyi, nxi = data.shape
+    gauss = int(prm[P_KERNEL]) != KERNEL_HANN
+    boundary = int(prm[P_BOUNDARY])
+    bad = int(prm[P_BAD])
+    xcyc = prm[P_XCYC] != 0.0
+    ycyc = prm[P_YCYC] != 0.0
+    k = 2.0 / (prm[P_WIDTH] * prm[P_WIDTH])
+    srw = prm[P_SRW]
+    status, ja, jb, jc, jd, left, right, bottom, top = _sampling_box(
+        gauss, boundary, xcyc, ycyc, srw, srw / 2.0, nyi, nxi, xc, yc, a, b, c, d
+    )
+    if status != BOX_SAMPLE:
+        return 0.0 if status == BOX_FILL else NAN
+    sw = 0.0
+    s = 0.0
+    for y in range(bottom, top + 1):
+        dy = y - yc
+        yy, yin = _wrap(y, nyi, ycyc, boundary)
+        for x in range(left, right + 1):
+            dx = x - xc
+            tx = ja * dx + jb * dy
+            ty = jc * dx + jd * dy
+            if gauss:
+                w = math.exp(-(tx * tx + ty * ty) * k)
+            else:
+                tx = abs(tx)
+                ty = abs(ty)
+                if tx >= 1.0 or ty >= 1.0:
+                    continue
+                w = (math.cos(tx * math.pi) + 1.0) * (math.cos(ty * math.pi) + 1.0)
+            if w == 0.0:
+                continue
+            xx, inside = _wrap(x, nxi, xcyc, boundary)
+            if not (inside and yin):
+                if boundary == BOUNDARY_CONSTANT or boundary == BOUNDARY_GRID_CONSTANT:
+                    sw += w  # the fill value: weight, no noise
+                continue
+            if not math.isfinite(load(data, yy, xx)):
+                if bad == BAD_STRICT:
+                    return NAN
+                if bad == BAD_CONSTANT:
+                    sw += w
+                continue
+            sw += w
+            s += w * w * _sigma2(vdata, vtype, vscale, yy, xx)
+    if sw == 0.0:
+        return NAN
+    r = s / (sw * sw)
+    if prm[P_FLUX] != 0.0:
+        det = a * d - b * c
+        r *= det * det
+    return r
+
+
+@kernel
+def _jacobian(tr, grid, center, x, y):
+    """Jacobian of the output -> input map at output pixel ``(x, y)``, by the
+    adaptive kernel's finite differences (half-pixel or centred one-pixel)."""
+    h = 0.5 if center else 1.0
+    ax, ay = out_to_in(tr, grid, x - h, y)
+    bx, by = out_to_in(tr, grid, x + h, y)
+    cx, cy = out_to_in(tr, grid, x, y - h)
+    dx, dy = out_to_in(tr, grid, x, y + h)
+    f = 1.0 if center else 0.5
+    return f * (bx - ax), f * (dx - cx), f * (by - ay), f * (dy - cy)
+
+
 @entry(writes=("val", "wt", "var", "cnt", "expo", "ctx", "flg"))
 @kernel
-def products_box(sval, swt, data, wdata, mdata, vdata, tr, grid, method, y0, y1, x0, x1,
+def products_box(sval, swt, data, wdata, mdata, vdata, tr, grid, method, prm, y0, y1, x0, x1,
                  val, wt, var, cnt, expo, ctx, flg, oy, ox, sink, fpar, ip):
     """Products of a box already resampled (exact, adaptive) into ``sval``/``swt``.
 
     ``sval``/``swt`` hold the method's value and weight per output pixel
     (the WRITE sink's output, indexed like the accumulators).  Input
     positions are computed only when a mask or the variance needs them.
-    ``method``: 1 exact (variance from pixel-overlap areas); other methods
-    have no variance here.
+    ``method``: 1 exact (variance from pixel-overlap areas), 2 adaptive
+    (``prm`` its settings vector).
     """
     n = x1 - x0
     xs, ys, vs, fs, vvs = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
@@ -393,12 +488,13 @@ def products_box(sval, swt, data, wdata, mdata, vdata, tr, grid, method, y0, y1,
     TX, TY, BX, BY = np.empty(n + 1), np.empty(n + 1), np.empty(n + 1), np.empty(n + 1)
     X, Y = np.empty(4), np.empty(4)
     ax, ay, bx, by = np.empty(16), np.empty(16), np.empty(16), np.empty(16)
-    want_var = var.shape[0] > 0 and vdata.shape[0] > 0 and method == 1
-    need_pos = mdata.shape[0] > 0
+    want_var = var.shape[0] > 0 and vdata.shape[0] > 0
+    need_pos = mdata.shape[0] > 0 or (want_var and method == 2)
     vtype = ip[I_VTYPE]
     vscale = fpar[F_VSCALE]
     flux = ip[I_FLUX] != 0
-    if want_var:
+    exact_var = want_var and method == 1
+    if exact_var:
         for k in range(n + 1):
             px, py = out_to_in(tr, grid, (x0 + k) - 0.5, y0 - 0.5)
             TX[k] = px
@@ -409,7 +505,13 @@ def products_box(sval, swt, data, wdata, mdata, vdata, tr, grid, method, y0, y1,
             fs[k] = swt[y - oy, x0 - ox + k]
         if need_pos:
             out_to_in_row(tr, grid, y, x0, x1, xs, ys)
-        if want_var:
+        if want_var and method == 2:
+            center = prm[P_CENTER] != 0.0
+            for k in range(n):
+                if vs[k] == vs[k]:
+                    a, b, c, d = _jacobian(tr, grid, center, float(x0 + k), float(y))
+                    vvs[k] = _var_adaptive(data, vdata, vtype, vscale, prm, xs[k], ys[k], a, b, c, d)
+        if exact_var:
             for k in range(n + 1):
                 px, py = out_to_in(tr, grid, (x0 + k) - 0.5, y + 0.5)
                 BX[k] = px

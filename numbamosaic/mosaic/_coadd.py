@@ -200,6 +200,8 @@ def _prepare(
     tile_multiple = (1, 1)
     for a in chunked:
         tile_multiple = tuple(int(np.lcm(m, int(c))) for m, c in zip(tile_multiple, write_unit(a)))
+    for a in _products.chunked_outputs(product_opts):  # product outputs too (last two axes)
+        tile_multiple = tuple(int(np.lcm(m, int(c))) for m, c in zip(tile_multiple, write_unit(a)[-2:]))
     sources = make_sources(input_data, hdu_in=hdu_in, input_weights=input_weights, hdu_weights=hdu_weights, allow_swapped=(method != "custom"))
     if method == "custom":
         resampler = _CustomResampler()

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._common import is_chunked_output
 from ..kernels import _combine as C
 from ..kernels import _products as K
 from ..kernels._sinks import SINK_WRITE
@@ -89,6 +90,11 @@ def _active(opts):
 
 
 # --------------------------------------------------------------------------- parsing
+
+
+def chunked_outputs(opts):
+    """The chunked stores (zarr) among the caller's product outputs: tiles align to their chunks."""
+    return [a for a in (opts.get("product_outputs") or {}).values() if a is not None and is_chunked_output(a)]
 
 
 def _header_of(item, hdu_in, name):
@@ -265,7 +271,7 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
             s.wref.array = w
     has_var = all(v is not None for v in variances) or (wtype != "weight")
     computable = {"count", "context"}
-    if has_var and combine in VARIANCE_COMBINES and method in ("interp", "exact"):
+    if has_var and combine in VARIANCE_COMBINES:
         computable.add("variance")
     if exptimes is not None:
         computable.add("exposure")
@@ -276,7 +282,7 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
     missing = want - computable
     if missing:
         why = {
-            "variance": "needs input_variances or a noise-type weights_type, combine 'mean' or 'sum', and interp or exact",
+            "variance": "needs input_variances or a noise-type weights_type, and combine 'mean' or 'sum'",
             "exposure": "needs exposure_times",
             "flags": "needs input_masks",
         }
@@ -448,7 +454,7 @@ class ProductSpec:
                 resampler.tile(data, state, wdata, tr, by0, by1, bx0, bx1, sval, swt, y0, x0, SINK_WRITE, src.bg)
                 K.products_box(
                     sval, swt, data, wdata, mdata, vdata, tr.vector, tr.grid, 1 if job.method == "exact" else 2,
-                    by0, by1, bx0, bx1, val, wt, var, cnt, expo, ctx, flg, y0, x0, sink, fpar, ip,
+                    getattr(resampler, "params", _EMPTY_PRM), by0, by1, bx0, bx1, val, wt, var, cnt, expo, ctx, flg, y0, x0, sink, fpar, ip,
                 )
         C.finalize_tile(code, val, wt, out, fp, job.blank)
         a = self.arrays
@@ -478,6 +484,7 @@ class ProductSpec:
         )
 
 
+_EMPTY_PRM = np.zeros(0)
 _EMPTY_F32 = np.empty((0, 0), np.float32)
 _EMPTY_F64 = np.empty((0, 0))
 _EMPTY_I32 = np.empty((0, 0), np.int32)
