@@ -12,7 +12,7 @@ import numpy as np
 
 from ._axes import check_compatible, check_extra_axes, image_plane, pixel_n_dim
 from ._daskin import is_dask_array, materialise
-from ._io import (
+from .io import (
     as_kernel_array,
     check_data_2d,
     parse_input_data,
@@ -25,7 +25,7 @@ from ._validate import check_bool, check_hdu
 class SingleJob:
     """Parsed inputs of a single-image reprojection."""
 
-    data: np.ndarray  # kernel array (see ``_io.as_kernel_array``)
+    data: np.ndarray  # kernel array (see ``io.as_kernel_array``)
     wcs_in: object
     wcs_out: object
     shape_out: tuple

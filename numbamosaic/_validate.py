@@ -4,7 +4,7 @@ Every public function checks its scalar arguments here, in one call, before
 it parses inputs or allocates anything: a wrong type or range raises
 ``TypeError`` / ``ValueError`` naming the argument and saying what was
 expected.  Inputs and WCS are checked where they are parsed
-(:mod:`numbamosaic._io`, :mod:`numbamosaic.mosaic._inputs`,
+(:mod:`numbamosaic.io`, :mod:`numbamosaic.mosaic._inputs`,
 :func:`numbamosaic.wcs.check_wcs`), with the input index and the file.
 """
 

@@ -99,7 +99,7 @@ def test_png_with_avm_tags_read_as_reproject(tmp_path):
     rgb = rng.integers(0, 255, size=(24, 32, 3), dtype=np.uint8)
     wcs = make_wcs((150.0, 2.0), 1e-3, rot=0, n=32)
     path = _avm_png(tmp_path, rgb, wcs, "rgb.png")
-    from numbamosaic._io import parse_input_data
+    from numbamosaic.io import parse_input_data
 
     ours, theirs = parse_input_data(str(path)), rp_parse(str(path))
     np.testing.assert_array_equal(ours[0], theirs[0])
@@ -119,7 +119,7 @@ def test_hdu_selection_follows_reproject(tmp_path):
     from astropy.io import fits
     from reproject.utils import parse_input_data as rp_parse
 
-    from numbamosaic._io import parse_input_data
+    from numbamosaic.io import parse_input_data
 
     w = make_wcs((10, 20), 1e-3)
     primary = fits.PrimaryHDU(np.full((32, 32), 1.0, np.float32), header=w.to_header())

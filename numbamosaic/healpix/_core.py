@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data, parse_output_projection
+from ..io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data, parse_output_projection
 from .._threads import numba_threads, resolve_threads
 from ..wcs import UnsupportedWCS, describe_wcs
 from ..wcs._layout import PROJ_CODES, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP

@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .._io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
+from ..io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
 from .._threads import resolve_threads
 from ..kernels._healpix import lonlat_to_nest_array, nest_to_lonlat_array
 from ..wcs import UnsupportedWCS

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from .._io import check_celestial_2d, parse_output_projection
+from ..io import check_celestial_2d, parse_output_projection
 from .._threads import numba_threads, resolve_threads
 from ..healpix._core import CHUNK, output_to_frame_matrix
 from ..kernels._healpix import hips_at_lonlat_kernel, hips_to_image_kernel

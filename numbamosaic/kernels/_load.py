@@ -8,7 +8,7 @@ is read.  Native float arrays are read directly: the choice is made at
 compile time from the array's dtype, so native data pay nothing.
 
 Convention: kernels only ever see float32, float64, or unsigned views that
-stand for big-endian floats (``_io.as_kernel_array`` guarantees it).
+stand for big-endian floats (``io.as_kernel_array`` guarantees it).
 """
 
 from llvmlite import ir

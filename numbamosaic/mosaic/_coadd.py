@@ -32,7 +32,7 @@ import numpy as np
 from .._axes import check_compatible, check_extra_axes, image_plane
 from .._daskin import is_dask_array, materialise
 from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, chunked_or_array, is_chunked_output, parse_parallel, write_unit
-from .._io import parse_output_projection
+from ..io import parse_output_projection
 from .._validate import check_coadd_arguments, check_directory
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
@@ -236,7 +236,7 @@ def _prepare(
         dtype = np.dtype(output_footprint.dtype).newbyteorder("=")
     else:
         dtype = mosaic_dtype(sources)
-    from .._io import kernel_dtype
+    from ..io import kernel_dtype
 
     input_bytes = 0
     state_bytes = 0

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._avm import is_avm_image
 from .._axes import image_plane
 from .._daskin import is_dask_array
-from .._io import (
+from ..io import (
     as_kernel_array,
     check_data_2d,
     check_wcs,
     file_name,
+    is_avm_image,
     kernel_dtype,
     parse_input_data,
     read_fits_image,

@@ -37,19 +37,9 @@ import warnings
 
 import numpy as np
 
-from .._avm import is_avm_image, read_avm_image
 from .._axes import image_plane
 from .._bbox import edge_samples
-from .._io import (
-    _is_path,
-    _open_fits,
-    _wcs_from_header,
-    as_high_level_wcs,
-    check_celestial_2d,
-    check_wcs,
-    file_name,
-    is_nddata,
-)
+from ..io import check_celestial_2d, file_name, is_path, is_single_input, parse_input_shape
 
 __all__ = ["find_optimal_celestial_wcs"]
 
@@ -62,132 +52,8 @@ _AUTO_NEGATIVE_PREFIXES = ("RA--", "GLON", "ELON", "HLON", "SLON")
 
 
 # ---------------------------------------------------------------------------
-# Input parsing: (shape, high-level WCS, is_fits_wcs) per input
+# Inputs: (name, shape, high-level WCS, is_fits_wcs) per input (parsed by io.parse_input_shape)
 # ---------------------------------------------------------------------------
-
-
-def _is_wcs_like(obj):
-    from astropy.io import fits
-    from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS
-
-    return isinstance(obj, (fits.Header, BaseLowLevelWCS, BaseHighLevelWCS))
-
-
-def _is_single_input(obj):
-    from astropy.io import fits
-    from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS
-
-    if _is_path(obj) or is_nddata(obj):
-        return True
-    if isinstance(obj, (fits.HDUList, fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
-        return True
-    if isinstance(obj, (BaseLowLevelWCS, BaseHighLevelWCS)):
-        return True
-    if isinstance(obj, tuple) and len(obj) == 2 and _is_wcs_like(obj[1]):
-        return True
-    return False
-
-
-def _header_shape(header):
-    naxis = int(header.get("NAXIS", 0))
-    return tuple(int(header[f"NAXIS{i}"]) for i in range(naxis, 0, -1))
-
-
-def _select_hdu(hdul, hdu_in, name):
-    from astropy.io import fits
-
-    image_types = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
-    if hdu_in is None:
-        images = [h for h in hdul if isinstance(h, image_types) and int(h.header.get("NAXIS", 0)) > 0]
-        if not images:
-            raise ValueError(f"{name}: the FITS file has no image HDU with data")
-        if len(hdul) > 1 and len(images) > 1:
-            raise ValueError(f"{name}: more than one HDU is present, please specify HDU to use with hdu_in=")
-        return images[0]
-    try:
-        hdu = hdul[hdu_in]
-    except (KeyError, IndexError) as exc:
-        raise ValueError(f"{name}: HDU {hdu_in!r} not found ({exc})") from exc
-    if not isinstance(hdu, image_types):
-        raise ValueError(f"{name}: HDU {hdu_in!r} is not an image HDU")
-    return hdu
-
-
-def _shape_of(first):
-    """Shape from the first element of a tuple input: a shape tuple or an array."""
-    if isinstance(first, (tuple, list)) and all(isinstance(s, numbers.Integral) for s in first):
-        return tuple(int(s) for s in first)
-    shape = getattr(first, "shape", None)
-    if shape is None:
-        shape = np.shape(first)
-    return tuple(int(s) for s in shape)
-
-
-def _array_shape_of_wcs(wcs):
-    shape = getattr(wcs, "array_shape", None)
-    if shape is None and hasattr(wcs, "low_level_wcs"):
-        shape = getattr(wcs.low_level_wcs, "array_shape", None)
-    return shape
-
-
-def _is_fits_wcs(wcs):
-    """Whether reproject treats ``wcs`` as a FITS WCS (reference at CRPIX).
-
-    reproject tests ``isinstance(wcs, astropy.wcs.WCS)`` on the object it is
-    given: an astropy WCS wrapped in an APE-14 ``HighLevelWCSWrapper`` (or a
-    sliced WCS) counts as a generic WCS, whose reference is the image centre.
-    """
-    from astropy.wcs import WCS
-
-    return isinstance(wcs, WCS)
-
-
-def _parse_one(item, hdu_in, name):
-    """Return ``(shape, wcs, is_fits)`` for one input (shape not yet validated)."""
-    from astropy.io import fits
-    from astropy.wcs.wcsapi import BaseHighLevelWCS, BaseLowLevelWCS
-
-    if _is_path(item):
-        from pathlib import Path
-
-        path = Path(item)
-        if not path.exists():
-            raise FileNotFoundError(f"{name}: FITS file {str(path)!r} does not exist")
-        if is_avm_image(path):  # PNG/JPEG with AVM tags
-            data, wcs = read_avm_image(path, name)
-            return tuple(data.shape), wcs, True
-        hdul, _ = _open_fits(path, name)  # headers only; names the file if it is not FITS
-        try:
-            with hdul:
-                hdu = _select_hdu(hdul, hdu_in, name)
-                return _header_shape(hdu.header), _wcs_from_header(hdu.header, hdul, file_name(name, path)), True
-        except (OSError, ValueError) as exc:
-            if str(exc).startswith(name):
-                raise
-            raise ValueError(f"{name}: {str(path)!r} is not a readable FITS file ({exc})") from exc
-    if isinstance(item, fits.HDUList):
-        hdu = _select_hdu(item, hdu_in, name)
-        return _header_shape(hdu.header), _wcs_from_header(hdu.header, item, name), True
-    if isinstance(item, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
-        return _header_shape(item.header), _wcs_from_header(item.header, name=name), True
-    if is_nddata(item):
-        if item.wcs is None:
-            raise ValueError(f"{name}: the NDData object has no wcs")
-        return _shape_of(item.data), as_high_level_wcs(item.wcs, name), _is_fits_wcs(item.wcs)
-    if isinstance(item, (BaseLowLevelWCS, BaseHighLevelWCS)):
-        shape = _array_shape_of_wcs(item)
-        if shape is None:
-            raise ValueError(f"{name}: a WCS given without data needs array_shape to be set (or pass (shape, wcs))")
-        return tuple(int(s) for s in shape), as_high_level_wcs(item, name), _is_fits_wcs(item)
-    if isinstance(item, (tuple, list)) and len(item) == 2 and _is_wcs_like(item[1]):
-        first, wcs = item
-        if _is_path(first):
-            raise TypeError(f"{name}: expected (array or shape, WCS) but the first element is a path")
-        return _shape_of(first), as_high_level_wcs(wcs, name), isinstance(wcs, fits.Header) or _is_fits_wcs(wcs)
-    raise TypeError(
-        f"{name}: expected a FITS file name, HDUList, image HDU, NDData, WCS with array_shape, "
-        f"or an (array or shape, WCS/Header) tuple, got {type(item).__name__}"
-    )
 
 
 def _parse_inputs(input_data, hdu_in):
@@ -195,7 +61,7 @@ def _parse_inputs(input_data, hdu_in):
 
     if input_data is None:
         raise ValueError("input_data: no input images given")
-    if _is_single_input(input_data):
+    if is_single_input(input_data):
         items = [input_data]
     else:
         try:
@@ -209,10 +75,9 @@ def _parse_inputs(input_data, hdu_in):
     parsed = []
     for i, item in enumerate(items):
         name = "input_data" if len(items) == 1 else f"input_data[{i}]"
-        shape, wcs, is_fits = _parse_one(item, hdu_in, name)
-        if _is_path(item):
+        shape, wcs, is_fits = parse_input_shape(item, hdu_in, name)
+        if is_path(item):
             name = file_name(name, item)
-        check_wcs(wcs, name)
         if len(shape) < 2 or shape[-1] <= 0 or shape[-2] <= 0:
             raise ValueError(f"{name}: expected a 2-D image shape, got {shape}")
         wcs, shape = image_plane(wcs, shape, name)  # degenerate extra axes dropped

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from .._fitsout import FitsMosaic, provenance_header
-from .._io import parse_output_projection
+from ..io import parse_output_projection
 from ._coadd import mosaic_dtype, reproject_and_coadd
 from ._inputs import make_sources
 

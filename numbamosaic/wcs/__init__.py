@@ -10,7 +10,7 @@ import numpy as np
 
 from ._describe import NativeWCS, UnsupportedWCS, describe_wcs
 from ._native import pixel_to_world_array, world_to_pixel_array
-from ._sanity import check_wcs
+from ..io import check_wcs
 from ._transform import PixelTransform, build_transform, frame_rotation, transform_and_bbox
 
 __all__ = [
