@@ -352,7 +352,7 @@ def test_distributed_equals_threads(field):
 
     # float32 data: the cluster's serial kernels then share the float32 test's compilation
     args = ((field.astype(np.float32), make_wcs(**WIN)), make_wcs(**WIDE))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc, Client(lc):
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as lc, Client(lc):
         for kw in (dict(), dict(boundary_mode="constant", kernel="hann")):
             a, fa = reproject_adaptive(*args, shape_out=WIDE["shape"], parallel=False, **kw)
             b, fb = reproject_adaptive(*args, shape_out=WIDE["shape"], parallel="current-scheduler", **kw)

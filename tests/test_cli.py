@@ -107,7 +107,8 @@ def test_mosaic_auto_header_matches_api(survey, tmp_path):
 @pytest.mark.parametrize("kind", ["text", "fits"])
 def test_mosaic_with_header_file(survey, tmp_path, kind):
     d, paths = survey
-    wcs, shape = survey_output_wcs([fits.open(p)[0] for p in paths], pixel_scale_arcsec=1.5)
+    hdus = [fits.PrimaryHDU(fits.getdata(p, memmap=False), fits.getheader(p)) for p in paths]
+    wcs, shape = survey_output_wcs(hdus, pixel_scale_arcsec=1.5)
     header = wcs.to_header()
     header.insert(0, ("NAXIS", 2))
     header.insert(1, ("NAXIS1", shape[1]))
@@ -423,7 +424,7 @@ def test_scheduler_option(survey, tmp_path):
     d, paths = survey
     plain = tmp_path / "plain.fits"
     ok(run("mosaic", *paths, "-o", plain))
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         out = tmp_path / "dist.fits"
         ok(run("mosaic", *paths, "-o", out, "--scheduler", cluster.scheduler_address))
     np.testing.assert_array_equal(fits.getdata(plain), fits.getdata(out))

@@ -327,7 +327,13 @@ def test_constant_image_is_preserved():
     assert np.max(np.abs(a[m] - 2.5)) < 1e-12
 
 
-@pytest.mark.parametrize("arcsec", [1.0, 1e-3, 1e-5])
+# at 1e-5 arcsec per pixel astropy's own rounding (~1e-15 radian in its spherical trigonometry, ~2e-5
+# pixel) fails the native-vs-astropy check, so the transform goes to the control grid, which warns
+# that it reaches only ~2e-5 pixel
+MICRO_ARCSEC_GRID = pytest.mark.filterwarnings("ignore:the astropy control grid reaches only:RuntimeWarning")
+
+
+@pytest.mark.parametrize("arcsec", [1.0, 1e-3, pytest.param(1e-5, marks=MICRO_ARCSEC_GRID)])
 def test_flux_conservation(arcsec):
     scale = arcsec / 3600
     y, x = np.mgrid[:90, :90]

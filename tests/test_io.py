@@ -114,7 +114,12 @@ def test_input_forms_give_the_same_result(form, data, header_in, header_out, fit
     forms = input_forms(data, header_in, fits_files)
     assert set(forms) == set(FORM_NAMES)
     input_data, kw = forms[form]
-    result = reproject_interp(input_data, wcs_of(header_out), shape_out=SHAPE_OUT, **kw)
+    try:
+        result = reproject_interp(input_data, wcs_of(header_out), shape_out=SHAPE_OUT, **kw)
+    finally:
+        for f, _ in forms.values():  # the HDULists this test opened
+            if isinstance(f, fits.HDUList):
+                f.close()
     assert_same(result, reference)
 
 
