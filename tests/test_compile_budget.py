@@ -30,15 +30,13 @@ HERE = Path(__file__).resolve().parent
 # dtypes: float32, float64 and big-endian float32 (a uint32 view decoded on
 # load, ``kernels._load``).
 BUDGET = {
-    # single-image serial calls write the caller's output dtype (float32 for
-    # float32 and big-endian inputs, float64 for float64), mosaics write float64
-    # tile buffers: {f4, >f4} x {f4 out, f8 buffers} + f8 x f8
-    "numbamosaic.kernels._interp.interp_tile": 5,
-    # the row loop deposits into the outputs: as interp_tile
-    "numbamosaic.kernels._interp._interp_rows": 5,
-    # the heavy per-pixel code writes float64 scratch only: one per input dtype
-    "numbamosaic.kernels._interp._interp_chunk": 3,
-    # threaded single-image calls only: one per input dtype used with parallel=2
+    # the interpolation order is a literal (a call compiles the interpolant of its
+    # order only; the row loops are inlined).  Bilinear: single-image serial calls
+    # write the caller's output dtype (float32 for float32 and big-endian inputs,
+    # float64 for float64), mosaics write float64 tile buffers:
+    # {f4, >f4} x {f4 out, f8 buffers} + f8 x f8; bicubic: single-image {f4, >f4}
+    "numbamosaic.kernels._interp.interp_tile": 7,
+    # threaded single-image calls only: one per input dtype used with parallel=2 (bilinear)
     "numbamosaic.kernels._interp.interp_tile_parallel": 2,
     # as interp_tile, without float64 inputs
     "numbamosaic.kernels.exact._rows.exact_tile": 4,
@@ -103,6 +101,9 @@ def test_kernels_are_typed_for_any_layout(matrix):
                  "numbamosaic.kernels._combine.finalize_tile"):
         for s in sigs[name]:
             assert ", 'C'," not in s and ", 'F'," not in s, f"{name}: layout-specific signature {s}"
+    # the interpolation order selects a variant (a literal): bilinear and bicubic ran, nothing else
+    orders = {s.split("Literal[int](")[1].split(")")[0] for s in sigs["numbamosaic.kernels._interp.interp_tile"]}
+    assert orders == {"1", "3"}
 
 
 def test_compile_budget(matrix):

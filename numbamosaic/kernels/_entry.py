@@ -17,7 +17,13 @@ canonically before dispatch:
   outputs, named in ``writes``, are typed writable (and a read-only array
   passed there is refused by Numba);
 * Python and NumPy scalars are typed ``int64``, ``float64`` or ``boolean``
-  whatever their exact NumPy type.
+  whatever their exact NumPy type;
+* integer arguments named in ``literal`` (a method selector such as the
+  interpolation order) are typed as Numba literals (``Literal[int](1)``):
+  the kernel is compiled once per value *used*, and code for the other
+  values is never typed or compiled (the kernels select it with overloads
+  on the literal, see ``_interp.sample_row``).  A process that uses one
+  interpolation order compiles that order only.
 
 The canonical signature is compiled once (or loaded from the on-disk cache)
 with :meth:`numba.core.dispatcher.Dispatcher.compile`, and the call goes to
@@ -46,7 +52,9 @@ from numba.core import types
 _LOCK = threading.Lock()
 
 
-def _canonical(value, readonly):
+def _canonical(value, readonly, literal=False):
+    if literal:
+        return types.literal(int(value))
     if isinstance(value, np.ndarray):
         t = numba.typeof(value)
         return types.Array(t.dtype, t.ndim, "A", readonly=readonly, aligned=t.aligned)
@@ -68,15 +76,18 @@ class Entry:
         The compiled kernel.
     writes : sequence of str
         Names of the array arguments the kernel writes into.
+    literal : sequence of str
+        Names of integer arguments typed as literals (one variant per value used).
     """
 
-    def __init__(self, dispatcher, writes=()):
+    def __init__(self, dispatcher, writes=(), literal=()):
         self.dispatcher = dispatcher
         names = list(inspect.signature(dispatcher.py_func).parameters)
-        unknown = set(writes) - set(names)
+        unknown = (set(writes) | set(literal)) - set(names)
         if unknown:
             raise ValueError(f"{dispatcher.py_func.__name__}: no argument(s) {sorted(unknown)}")
         self._readonly = tuple(n not in writes for n in names)
+        self._literal = tuple(n in literal for n in names)
         self._compiled = {}
         self.__name__ = dispatcher.py_func.__name__
         self.__qualname__ = dispatcher.py_func.__qualname__
@@ -87,7 +98,7 @@ class Entry:
         """The canonical Numba signature of a call with ``args``."""
         if len(args) != len(self._readonly):
             raise TypeError(f"{self.__name__}() takes {len(self._readonly)} arguments ({len(args)} given)")
-        return tuple(_canonical(a, ro) for a, ro in zip(args, self._readonly))
+        return tuple(_canonical(a, ro, lit) for a, ro, lit in zip(args, self._readonly, self._literal))
 
     def __call__(self, *args):
         sig = self.signature(*args)
@@ -104,10 +115,10 @@ class Entry:
         return f"<kernel entry {self.__qualname__} of {self.dispatcher!r}>"
 
 
-def entry(writes=()):
+def entry(writes=(), literal=()):
     """Decorator: wrap a compiled kernel in an :class:`Entry` (see the module docstring)."""
 
     def deco(dispatcher):
-        return Entry(dispatcher, writes)
+        return Entry(dispatcher, writes, literal)
 
     return deco

@@ -20,10 +20,11 @@ an infinite one likewise (the sinks treat a non-finite value as blank).
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from ._entry import entry
-from ._jit import inline_kernel, kernel, parallel_kernel
+from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel, parallel_kernel
 from ..wcs._native import out_to_in_row
 from ._borrow import borrowed, keep_alive
 from ._load import load
@@ -252,13 +253,80 @@ def sample(order, data, coef, x, y):
     return _lanczos(data, x, y)
 
 
+def sample_row(order, data, coef, xs, ys, vs, n):
+    """``vs[k] = sample(order, data, coef, xs[k], ys[k])`` for ``k < n``, the interpolant chosen
+    at compile time when ``order`` is a literal.
+
+    The interpolation kernels type ``order`` as a Numba literal
+    (``entry(literal=...)``): each order used compiles its own small variant of
+    this loop, and the code of the other orders (B-splines, Lanczos) is never
+    compiled.  With an ordinary integer the choice is made at run time.
+    Pure-Python stub; see the overload.
+    """
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(sample_row, jit_options=OVERLOAD_OPTIONS, prefer_literal=True)
+def _sample_row_impl(order, data, coef, xs, ys, vs, n):
+    o = order.literal_value if isinstance(order, types.IntegerLiteral) else None
+    if o == 1:
+        def impl(order, data, coef, xs, ys, vs, n):
+            for k in range(n):
+                vs[k] = _bilinear(data, xs[k], ys[k])
+    elif o == 0:
+        def impl(order, data, coef, xs, ys, vs, n):
+            for k in range(n):
+                vs[k] = _nearest(data, xs[k], ys[k])
+    elif o is not None and o <= 3:
+        def impl(order, data, coef, xs, ys, vs, n):
+            for k in range(n):
+                vs[k] = _spline(order, data, coef, xs[k], ys[k])
+    elif o is not None:
+        def impl(order, data, coef, xs, ys, vs, n):
+            for k in range(n):
+                vs[k] = _lanczos(data, xs[k], ys[k])
+    else:
+        def impl(order, data, coef, xs, ys, vs, n):
+            for k in range(n):
+                vs[k] = sample(order, data, coef, xs[k], ys[k])
+    return impl
+
+
+def weight_row(order, wdata, xs, ys, vs, fs, n):
+    """Input weights ``fs[k]`` at ``(xs[k], ys[k])`` where ``vs[k]`` is not blank (1 where it is):
+    nearest for order 0, bilinear otherwise (stub; see the overload)."""
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(weight_row, jit_options=OVERLOAD_OPTIONS, prefer_literal=True)
+def _weight_row_impl(order, wdata, xs, ys, vs, fs, n):
+    if isinstance(order, types.IntegerLiteral) and order.literal_value == 0:
+        def impl(order, wdata, xs, ys, vs, fs, n):
+            for k in range(n):
+                fs[k] = 1.0 if vs[k] != vs[k] else _nearest(wdata, xs[k], ys[k])
+    elif isinstance(order, types.IntegerLiteral):
+        def impl(order, wdata, xs, ys, vs, fs, n):
+            for k in range(n):
+                fs[k] = 1.0 if vs[k] != vs[k] else _bilinear(wdata, xs[k], ys[k])
+    else:
+        def impl(order, wdata, xs, ys, vs, fs, n):
+            for k in range(n):
+                if vs[k] != vs[k]:
+                    fs[k] = 1.0
+                elif order == 0:
+                    fs[k] = _nearest(wdata, xs[k], ys[k])
+                else:
+                    fs[k] = _bilinear(wdata, xs[k], ys[k])
+    return impl
+
+
 #: pixels per pass over the row scratch buffers (4 x 8 B x 256 = 8 KiB: stays in L1)
 CHUNK = 256
 #: rows per work item of :func:`interp_tile_parallel`
 PAR_ROWS = 8
 
 
-@kernel
+@inline_kernel
 def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs):
     """Resample output pixels ``[c0, c1)`` (at most :data:`CHUNK`) of row ``y``
     into the scratch buffers ``vs`` (values) and ``fs`` (weights).
@@ -273,28 +341,13 @@ def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs,
     b0 = bg[0] + bg[2] * y
     b1 = bg[1]
     has_w = wdata.shape[0] > 0
-    worder = order if order <= 1 else 1
     n = c1 - c0
     out_to_in_row(tr, grid, y, c0, c1, xs, ys)
-    if order == 1:
-        for k in range(n):
-            vs[k] = _bilinear(data, xs[k], ys[k])
-    elif order == 0:
-        for k in range(n):
-            vs[k] = _nearest(data, xs[k], ys[k])
-    else:
-        for k in range(n):
-            vs[k] = sample(order, data, coef, xs[k], ys[k])
+    # ``order`` is a literal (see sample_row): the interpolant of that order only
+    sample_row(order, data, coef, xs, ys, vs, n)
     if has_w:
-        # weights are sampled bilinearly (nearest for order 0): calling the two
-        # directly, not sample(), compiles no spline or Lanczos code for them
-        for k in range(n):
-            if vs[k] != vs[k]:
-                fs[k] = 1.0
-            elif worder == 0:
-                fs[k] = _nearest(wdata, xs[k], ys[k])
-            else:
-                fs[k] = _bilinear(wdata, xs[k], ys[k])
+        # weights are sampled bilinearly (nearest for order 0), never with splines or Lanczos
+        weight_row(order, wdata, xs, ys, vs, fs, n)
     else:
         for k in range(n):
             fs[k] = 1.0
@@ -303,7 +356,7 @@ def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs,
             vs[k] -= b0 + b1 * (c0 + k)
 
 
-@entry(writes=("val", "wt"))
+@entry(writes=("val", "wt"), literal=("order",))
 @kernel
 def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
@@ -319,7 +372,7 @@ def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy,
     keep_alive((xs, ys, vs, fs))  # the views above must not outlive them
 
 
-@kernel
+@inline_kernel
 def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
     """Rows ``[y0, y1)`` of :func:`interp_tile`, on borrowed views (no refcounting per row):
     each row in chunks of :data:`CHUNK` pixels, resampled then deposited."""
@@ -330,7 +383,7 @@ def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy
             deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, c1 - c0)
 
 
-@entry(writes=("val", "wt"))
+@entry(writes=("val", "wt"), literal=("order",))
 @parallel_kernel
 def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Same as :func:`interp_tile` with rows distributed over Numba threads."""

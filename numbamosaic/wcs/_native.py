@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..kernels._entry import entry
-from ..kernels._jit import kernel
+from ..kernels._jit import inline_kernel, kernel
 from ._layout import (
     MODE_HOMOGRAPHY,
     MODE_NATIVE,
@@ -300,14 +300,14 @@ def plane_to_pixel(p, o, X, Y):
     return U + p[o + W_CRPIX], V + p[o + W_CRPIX + 1]
 
 
-@kernel
+@inline_kernel
 def pixel_to_native(p, o, x, y):
     """0-based pixel -> native unit vector (NaN outside the projection)."""
     X, Y = pixel_to_plane(p, o, x, y)
     return plane_to_native(int(p[o + W_CODE]), p, o, X, Y)
 
 
-@kernel
+@inline_kernel
 def native_to_pixel(p, o, vx, vy, vz):
     """Native unit vector -> 0-based pixel (NaN outside the projection)."""
     X, Y = native_to_plane(int(p[o + W_CODE]), p, o, vx, vy, vz)
@@ -316,7 +316,7 @@ def native_to_pixel(p, o, vx, vy, vz):
     return plane_to_pixel(p, o, X, Y)
 
 
-@kernel
+@inline_kernel
 def _rot(p, r, vx, vy, vz):
     return (
         p[r] * vx + p[r + 1] * vy + p[r + 2] * vz,
@@ -325,7 +325,7 @@ def _rot(p, r, vx, vy, vz):
     )
 
 
-@kernel
+@inline_kernel
 def _native_out_to_in(tr, x, y):
     # np.int64(): a constant argument would be typed as a literal and make
     # Numba compile the whole projection chain once per constant
@@ -336,7 +336,7 @@ def _native_out_to_in(tr, x, y):
     return native_to_pixel(tr, np.int64(T_IN), wx, wy, wz)
 
 
-@kernel
+@inline_kernel
 def in_to_out(tr, x, y):
     """Input pixel -> output pixel (native and homography modes; NaN if invalid)."""
     vx, vy, vz = pixel_to_native(tr, np.int64(T_IN), x, y)  # (see _native_out_to_in)
@@ -449,7 +449,7 @@ def out_to_in_row(tr, grid, y, x0, x1, xs, ys):
             xs[k], ys[k] = out_to_in(tr, grid, float(x0 + k), float(y))
 
 
-@kernel
+@inline_kernel
 def pixel_to_world(p, o, x, y):
     """0-based pixel -> celestial (lon, lat) in degrees in the WCS's own frame."""
     vx, vy, vz = pixel_to_native(p, o, x, y)
@@ -462,7 +462,7 @@ def pixel_to_world(p, o, x, y):
     return lon, math.atan2(cz, math.sqrt(cx * cx + cy * cy)) * R2D
 
 
-@kernel
+@inline_kernel
 def world_to_pixel(p, o, lon, lat):
     """Celestial (lon, lat) in degrees -> 0-based pixel (NaN if invalid)."""
     cl = math.cos(lat / R2D)
