@@ -307,3 +307,33 @@ def test_mosaic_to_hips_matches_backgrounds(tmp_path):
     with pytest.raises(ValueError, match="background_model"):
         mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=str(tmp_path / "p"), level=4,
                        match_background=True, background_model="plane")
+
+
+def test_update_hips_equals_building_from_all_inputs(tmp_path):
+    """Adding an input rewrites only the tiles it touches (and their ancestors, Allsky, MOC) and gives, byte for
+    byte, the HiPS built from all inputs at once ('last': the new pixels win where the inputs overlap)."""
+    from numbamosaic.hips import update_hips
+
+    img, w = _image(83.0, -5.0, n=64, scale=0.1)
+    boxes = [(0, 30, 0, 30), (0, 30, 18, 48), (20, 50, 20, 64)]
+    inputs = [(img[y0:y1, x0:x1] + np.float32(0.1 * k), w[y0:y1, x0:x1]) for k, (y0, y1, x0, x1) in enumerate(boxes)]
+    full, inc = str(tmp_path / "full"), str(tmp_path / "inc")
+    kw = dict(coord_system_out="galactic", tile_size=16, level=5, combine_function="last")
+    mosaic_to_hips(inputs, output_directory=full, **kw)
+    mosaic_to_hips(inputs[:2], output_directory=inc, **kw)
+
+    def files(d):
+        return sorted(os.path.relpath(p, d) for p in glob.glob(os.path.join(d, "**", "*.fits"), recursive=True))
+
+    before = {f: os.stat(os.path.join(inc, f)).st_ino for f in files(inc)}  # a rewrite renames a new file in
+    touched = update_hips(inc, inputs[2:], combine_function="last")
+    assert files(inc) == files(full)
+    for f in files(full):
+        with open(os.path.join(full, f), "rb") as a, open(os.path.join(inc, f), "rb") as b:
+            assert a.read() == b.read(), f
+    rewritten = {f for f in before if os.stat(os.path.join(inc, f)).st_ino != before[f]}
+    assert {f for f in rewritten if f.startswith("Norder5")} <= {os.path.relpath(tile_path(inc, 5, i, "fits"), inc)
+                                                                for i in touched}
+    assert len(rewritten) < len(before)  # tiles the new input does not touch are left alone
+    with pytest.raises(ValueError, match="combine_function"):
+        update_hips(inc, inputs[2:], combine_function="mean")

@@ -660,28 +660,11 @@ def mosaic_to_hips(
     if "parallel" in kwargs:  # reproject_and_coadd's name for it
         threads = kwargs.pop("parallel")
     nthreads, client = split_parallel(threads, "threads")
-    parsed = []
-    for i, item in enumerate(input_data):
-        try:
-            a, w = parse_input_data(item, hdu_in=hdu_in, name=f"input_data[{i}]")
-            check_celestial_2d(w, f"input_data[{i}]")
-            a = np.asarray(a)
-            check_data_2d(a, f"input_data[{i}]")
-        except (ValueError, TypeError, FileNotFoundError) as exc:
-            raise type(exc)(f"{exc} (input {i}: {item if isinstance(item, (str, os.PathLike)) else type(item).__name__})") from exc
-        parsed.append((a, w))
-    weights = None
-    if input_weights is not None:
-        if len(input_weights) != len(parsed):
-            raise ValueError(f"input_weights: expected {len(parsed)} weight images, got {len(input_weights)}")
-        weights = list(input_weights)
+    parsed, weights = parse_many(input_data, input_weights, hdu_in)
     if level is None:
         level = max(auto_level(_pixel_scale_deg(w, a.shape), tile_size) for a, w in parsed)
     level = int(level)
-    members = {}
-    for i, (a, w) in enumerate(parsed):
-        for t in candidate_tiles(w, a.shape, frame, level, tile_size):
-            members.setdefault(int(t), []).append(i)
+    members = tile_members(parsed, frame, level, tile_size)
     candidates = sorted(members)
     stack = max((len(m) for m in members.values()), default=1)
     depth = group_depth(memory_limit, tile_size, nthreads, stack, client is not None, level, GROUP_DEPTH)
@@ -698,6 +681,37 @@ def mosaic_to_hips(
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            _progress(progress_bar), properties, centre, fov, client, depth)
+
+
+def parse_many(input_data, input_weights, hdu_in):
+    """``(inputs as (array, WCS), weights or None)``; errors name the input."""
+    if not isinstance(input_data, (list, tuple)) or len(input_data) == 0:
+        raise ValueError("input_data: expected a non-empty list of inputs")
+    parsed = []
+    for i, item in enumerate(input_data):
+        try:
+            a, w = parse_input_data(item, hdu_in=hdu_in, name=f"input_data[{i}]")
+            check_celestial_2d(w, f"input_data[{i}]")
+            a = np.asarray(a)
+            check_data_2d(a, f"input_data[{i}]")
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            raise type(exc)(f"{exc} (input {i}: {item if isinstance(item, (str, os.PathLike)) else type(item).__name__})") from exc
+        parsed.append((a, w))
+    weights = None
+    if input_weights is not None:
+        if len(input_weights) != len(parsed):
+            raise ValueError(f"input_weights: expected {len(parsed)} weight images, got {len(input_weights)}")
+        weights = list(input_weights)
+    return parsed, weights
+
+
+def tile_members(parsed, frame, level, tile_size):
+    """Deepest tile index -> indices of the inputs that may meet it."""
+    members = {}
+    for i, (a, w) in enumerate(parsed):
+        for t in candidate_tiles(w, a.shape, frame, level, tile_size):
+            members.setdefault(int(t), []).append(i)
+    return members
 
 
 def _resampler(reproject_function, kwargs):
