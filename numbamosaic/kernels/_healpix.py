@@ -38,7 +38,8 @@ import numpy as np
 from numba import prange
 
 from ..wcs._native import native_to_pixel, pixel_to_native
-from ._interp import sample
+from ._entry import entry
+from ._interp import sample, sample_row
 from ._jit import inline_kernel, kernel, parallel_kernel
 
 NAN = math.nan
@@ -385,6 +386,7 @@ def _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn):
         sn[k] = math.sin(phi)
 
 
+@entry(writes=("out",), literal=("order",))
 @kernel
 def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     """Sample the image at the pixel centres of one HiPS tile.
@@ -394,8 +396,11 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     of HiPS tiles written by hipsgen and reproject).  Blocks of
     :data:`CULL` pixels that certainly miss the input are set to NaN without
     sampling; pixel centres of the equatorial zone come from per-tile tables
-    (:func:`_tile_tables`).  Serial and GIL-free: tiles run in parallel on
-    Python threads.  Returns the number of finite pixels.
+    (:func:`_tile_tables`).  Input positions are computed a block row at a
+    time and interpolated by ``_interp.sample_row`` with ``order`` a literal
+    (one compiled variant per order used, with that interpolant only).
+    Serial and GIL-free: tiles run in parallel on Python threads.  Returns
+    the number of finite pixels.
     """
     t = out.shape[0]
     ny, nx = data.shape
@@ -404,8 +409,11 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     cs = np.empty(2 * t - 1)
     sn = np.empty(2 * t - 1)
     _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn)
-    n = 0
     b = min(CULL, t)
+    xs = np.empty(b)
+    ys = np.empty(b)
+    vs = np.empty(b)
+    n = 0
     for r0 in range(0, t, b):
         r1 = min(t, r0 + b)
         for c0 in range(0, t, b):
@@ -423,9 +431,11 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
                         x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
                     else:
                         x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
-                    v = NAN
-                    if x == x and y == y:
-                        v = sample(order, data, coef, x, y)
+                    xs[c - c0] = x
+                    ys[c - c0] = y
+                sample_row(order, data, coef, xs, ys, vs, c1 - c0)  # NaN positions give NaN
+                for c in range(c0, c1):
+                    v = vs[c - c0]
                     out[r, c] = v
                     if v == v:
                         n += 1
