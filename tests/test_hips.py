@@ -219,6 +219,18 @@ def test_cli_hips(tmp_path):
     assert os.path.exists(os.path.join(out, "properties"))  # usage errors come before the old HiPS is removed
     assert cli.main(args + ["--overwrite"]) == 0
     assert cli.main(["hips", paths[0], "-o", str(tmp_path), "--overwrite", "-q"]) == 2  # not a HiPS: kept
+    # --update adds inputs in place (as update_hips); median cannot be carried forward
+    import shutil
+
+    from numbamosaic.hips import update_hips
+
+    assert cli.main(["hips", paths[1], "-o", out, "--update", "--combine", "median", "-q"]) == 2
+    api = str(tmp_path / "api")
+    shutil.copytree(out, api)
+    assert cli.main(["hips", paths[1], "-o", out, "--update", "--combine", "max", "-q"]) == 0
+    update_hips(api, [paths[1]], combine_function="max")
+    for f in _tiles(api):
+        assert np.array_equal(fits.getdata(os.path.join(out, f)), fits.getdata(os.path.join(api, f)), equal_nan=True)
 
 
 def test_coadd_hips_combines(tmp_path):

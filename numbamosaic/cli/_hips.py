@@ -8,7 +8,8 @@ import os
 import shutil
 import time
 
-from ..hips import mosaic_to_hips, reproject_to_hips
+from ..hips import mosaic_to_hips, reproject_to_hips, update_hips
+from ..hips._update import MERGES
 from ..interpolation import reproject_interp
 from ..mosaic._plan import parse_memory
 from ._inputs import expand_inputs
@@ -34,7 +35,15 @@ def cmd_hips(args):
         raise UsageError("--threads and --scheduler exclude each other (workers use their own threads)")
     func, extra = _reproject_function(args.method, args.conserve)
     out = args.output
-    if os.path.exists(out):
+    if args.update:
+        if args.overwrite:
+            raise UsageError("--update and --overwrite exclude each other")
+        if args.combine not in MERGES:
+            raise UsageError(f"--update: --combine must be one of {', '.join(MERGES)} (a HiPS stores combined pixels, "
+                             f"not the weights or inputs a {args.combine} needs), got {args.combine}")
+        if not os.path.isfile(os.path.join(out, "properties")):
+            raise UsageError(f"--update: {out} is not a HiPS directory (no properties file)")
+    elif os.path.exists(out):
         if not args.overwrite:
             raise UsageError(f"output exists: {out} (use --overwrite)")
         if not os.path.isfile(os.path.join(out, "properties")):
@@ -48,7 +57,13 @@ def cmd_hips(args):
                   progress_bar=True if want_progress(args) else None)
     t0 = time.perf_counter()
     try:
-        if n == 1 and weights is None and func is None:
+        if args.update:
+            kw = dict(extra)
+            if args.weights_hdu is not None:
+                kw.update(hdu_weights=args.weights_hdu)
+            update_hips(out, inputs, combine_function=args.combine, reproject_function=func, input_weights=weights,
+                        hdu_in=args.hdu, threads=threads, progress_bar=common["progress_bar"], **kw)
+        elif n == 1 and weights is None and func is None:
             # one image, interpolation: the fused per-tile kernel
             reproject_to_hips(inputs[0], reproject_function=reproject_interp, hdu_in=args.hdu or 0,
                               **common, **extra)

@@ -214,6 +214,9 @@ def _add_hips_parser(sub):
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS images: file names, glob patterns (quote them) or @list.txt files")
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="HiPS directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it is an existing HiPS (has a properties file)")
+    p.add_argument("--update", action="store_true",
+                   help="add the inputs to the existing HiPS DIR, rewriting only the tiles they touch (frame, order, "
+                   "tile width and formats are DIR's; --combine max, min, first or last)")
     p.add_argument("--order", type=_order, metavar="K", help="deepest HiPS order (default: the order whose pixels match the finest input)")
     p.add_argument("--tile-width", type=_tile_width, default=512, metavar="PX", help="tile width in pixels (default 512)")
     p.add_argument("--frame", choices=FRAMES, default="equatorial", help="HiPS frame (default equatorial)")
