@@ -10,6 +10,9 @@ cached on disk (``numbamosaic.warmup()`` compiles them ahead of time).
 """
 
 from . import _cache  # noqa: F401  (first: scopes Numba's cache for numbamosaic's functions, see _cache)
+from ._version import __version__
+from .adaptive import reproject_adaptive
+from .exact import reproject_exact
 from .interpolation import reproject_interp
 from .mosaic import (
     MosaicMemoryError,
@@ -20,8 +23,6 @@ from .mosaic import (
     plan_mosaic,
     reproject_and_coadd,
 )
-
-__version__ = "0.1.0"
 
 
 #: public names imported on first use (module relative to the package)
@@ -38,15 +39,6 @@ _LAZY = {
 
 
 def __getattr__(name):
-    # reproject_exact / reproject_adaptive live in their own modules, imported on first use
-    if name == "reproject_exact":
-        from .exact import reproject_exact
-
-        return reproject_exact
-    if name == "reproject_adaptive":
-        from .adaptive import reproject_adaptive
-
-        return reproject_adaptive
     if name in _LAZY:
         import importlib
 

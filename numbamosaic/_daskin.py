@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ._bbox import edge_samples
+from .wcs._transform import _astropy_pixel_to_pixel
 
 #: input pixels added around the mapped box (the widest interpolation stencil: Lanczos-3)
 PAD = 4
@@ -49,8 +50,6 @@ def needed_box(wcs_in, wcs_out, shape_in, shape_out, reach=REACH):
     ``reach``: extra input pixels per output pixel of kernel support (the
     adaptive and exact methods reach as far as an output pixel's footprint).
     """
-    from .wcs._transform import _astropy_pixel_to_pixel
-
     ny, nx = shape_out
     ex, ey = edge_samples((ny, nx))
     g = np.linspace(0.0, 1.0, INTERIOR)

@@ -55,6 +55,8 @@ import warnings
 
 import numpy as np
 
+from ._version import __version__
+
 __all__ = ["write_mosaic", "provenance_header", "fits_size", "FitsMosaic", "FitsImageArea", "DiskFullError"]
 
 #: at most this many ``NMINnnnn`` cards; further inputs go to ``HISTORY``
@@ -118,8 +120,6 @@ def provenance_header(
     astropy.io.fits.Header
     """
     from astropy.io import fits
-
-    from . import __version__
 
     h = fits.Header()
     h["NMVERSN"] = (str(__version__), "numbamosaic version")

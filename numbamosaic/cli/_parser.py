@@ -10,7 +10,7 @@ import argparse
 import re
 import sys
 
-from .. import __version__
+from .._version import __version__
 
 PROG = "numbamosaic"
 

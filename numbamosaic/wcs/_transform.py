@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from .._bbox import input_bbox
 from ._describe import UnsupportedWCS, describe_wcs
 from ._layout import (
     MODE_GRID,
@@ -341,8 +342,6 @@ def transform_and_bbox(
     ``(None, None)`` when the input does not overlap the output.  In grid mode
     the control grid covers only the bounding box.
     """
-    from .._bbox import input_bbox
-
     tr = None
     if not force_grid:
         try:

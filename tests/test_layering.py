@@ -1,0 +1,301 @@
+"""The package's layers point one way (issue 16), checked on the source with :mod:`ast`.
+
+Layers, lowest first (``docs/architecture.md``)::
+
+    cli -> public API -> execution -> methods -> planning -> wcs description -> io -> kernels
+
+A module may import modules of its own layer and of the layers below it,
+never above.  The kernel layer (every ``@njit``: ``kernels/`` and the WCS
+engine's compiled code) imports nothing above it.  Imports of the package's
+own modules are at module level: a function-level import hides a dependency
+(or a cycle) from the reader and from this test.  Imports of optional
+third-party packages inside functions are fine.  ``try: import ... except
+ImportError`` around the package's own modules (which always exist) is
+refused too.  The module-level import graph has no cycles.
+
+Every module must be classified in :data:`LAYERS` (a new module fails the
+test until it is).  Violations that remain are listed, with their reason, in
+:data:`UPWARD_ALLOWED`, :data:`FUNCTION_LEVEL_ALLOWED` and :data:`GUARDED_ALLOWED`; an entry that no
+longer occurs fails the test as well, so the lists can only shrink.
+"""
+
+import ast
+import fnmatch
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "numbamosaic"
+
+#: (layer, module patterns relative to the package; "" is the package itself), lowest first.
+#: A module belongs to the first layer with a matching pattern.
+LAYERS = [
+    # every @njit, the compiled WCS engine, and the leaves everything may import (Numba cache and
+    # threading set-up, the version)
+    ("kernels", ["kernels", "kernels.*", "wcs._layout", "wcs._native", "wcs._projections", "wcs._proj_*",
+                 "_cache", "_threads", "_version"]),
+    # inputs and outputs: parsing, FITS/zarr/AVM files, argument checks, array axes, bounding boxes
+    ("io", ["io", "io.*", "_axes", "_bbox", "_validate", "_fitsout", "_zarrout", "synthetic"]),
+    # the Python side of the WCS engine: describe a WCS, build a pixel transform
+    ("wcs", ["wcs", "wcs.*"]),
+    # output frame, memory plan, tiles, background solve; the front end shared by the entry points
+    ("planning", ["plan", "plan.*", "mosaic._plan", "mosaic._background", "mosaic._optimal_wcs", "_daskin",
+                  "_common"]),
+    # per-method resamplers, per-tile resample + deposit, mosaic inputs and products
+    ("methods", ["methods", "methods.*", "_resamplers", "mosaic._tiles", "mosaic._inputs", "mosaic._products"]),
+    # executors: serial, threads, dask
+    ("execution", ["_exec", "_exec.*", "_single", "_lazy", "distributed", "distributed.*"]),
+    # the public functions
+    ("api", ["", "interpolation", "exact", "adaptive", "mosaic", "mosaic.*", "healpix", "healpix.*", "hips",
+             "hips.*", "_warmup"]),
+    ("cli", ["cli", "cli.*", "__main__"]),
+]
+
+#: (importer, imported) -> why an upward import remains (to be removed, never added to)
+UPWARD_ALLOWED = {
+    # products: the planner counts the memory of the requested products; the product specs
+    # (planning) and the product computation (methods) share one module
+    ("mosaic._plan", "mosaic._products"): "product specs and product computation in one module",
+    # exec (issue 16 item 1): the resampler registry and the drivers reach into the public modules
+    # for parse_order / spline_coefficients_for / the method of a reproject function, and the dask
+    # driver borrows the mosaic driver's output allocation and progress helpers
+    ("_resamplers", "adaptive"): "exec: resampler registry imports the public modules",
+    ("_resamplers", "exact"): "exec: resampler registry imports the public modules",
+    ("_resamplers", "interpolation"): "exec: parse_order / spline_coefficients_for live in the public module",
+    ("_single", "interpolation"): "exec: spline_coefficients_for lives in the public module",
+    ("distributed._driver", "mosaic._coadd"): "exec: _allocate_outputs / _progress of the mosaic driver",
+    ("mosaic._inputs", "interpolation"): "exec: weights on another grid are resampled with reproject_interp",
+}
+
+#: (importer, imported) -> why a function-level import of the package's own module remains
+FUNCTION_LEVEL_ALLOWED = {
+    # exec (issue 16 item 1): the three orchestrations import each other inside functions to dodge
+    # the cycle _resamplers -> interpolation/exact/adaptive -> distributed -> mosaic._coadd -> adaptive
+    ("_common", "_threads"): "exec",
+    ("_common", "mosaic._plan"): "exec",
+    ("_resamplers", "adaptive"): "exec: cycle",
+    ("_resamplers", "exact"): "exec: cycle",
+    ("_resamplers", "interpolation"): "exec: cycle",
+    ("_resamplers", "kernels._interp"): "exec",
+    ("_single", "interpolation"): "exec: cycle",
+    ("_single", "kernels._interp"): "exec",
+    ("_single", "wcs"): "exec",
+    ("adaptive", "_bbox"): "exec",
+    ("adaptive", "_lazy"): "exec",
+    ("adaptive", "_single"): "exec",
+    ("adaptive", "distributed"): "exec: cycle (and tests patch numbamosaic.distributed)",
+    ("adaptive", "wcs"): "exec",
+    ("distributed._driver", "_common"): "exec",
+    ("distributed._driver", "_fitsout"): "exec",
+    ("distributed._driver", "_resamplers"): "exec: cycle",
+    ("distributed._driver", "_threads"): "exec",
+    ("distributed._driver", "kernels._sinks"): "exec",
+    ("distributed._driver", "mosaic._background"): "exec",
+    ("distributed._driver", "mosaic._coadd"): "exec: cycle",
+    ("distributed._driver", "mosaic._plan"): "exec",
+    ("distributed._driver", "mosaic._tiles"): "exec",
+    ("distributed._driver", "wcs"): "exec",
+    ("exact", "_lazy"): "exec",
+    ("exact", "_resamplers"): "exec: cycle",
+    ("exact", "_single"): "exec",
+    ("exact", "distributed"): "exec: cycle (and tests patch numbamosaic.distributed)",
+    ("exact", "kernels.exact"): "exec",
+    ("exact", "wcs._layout"): "exec",
+    ("interpolation", "_lazy"): "exec",
+    ("interpolation", "_resamplers"): "exec: cycle",
+    ("interpolation", "_single"): "exec",
+    ("interpolation", "distributed"): "exec: cycle (and tests patch numbamosaic.distributed)",
+    ("interpolation", "kernels._spline"): "exec",
+    ("mosaic._coadd", "distributed"): "exec: cycle",
+    ("mosaic._coadd", "interpolation"): "exec: cycle (_method_of)",
+    ("mosaic._coadd", "io"): "exec",
+    ("mosaic._coadd", "mosaic._plan"): "exec",
+    ("mosaic._coadd", "wcs"): "exec",
+    ("mosaic._inputs", "interpolation"): "exec: cycle (weights resampled with reproject_interp)",
+    # hips (HiPS/HEALPix owner): the HEALPix and HiPS modules import each other and the interpolation
+    # front end inside functions
+    ("healpix._core", "interpolation"): "hips",
+    ("healpix._core", "kernels._healpix"): "hips",
+    ("hips._dask", "_threads"): "hips",
+    ("hips._generate", "healpix._core"): "hips",
+    ("hips._generate", "hips._dask"): "hips",
+    ("hips._generate", "hips._layout"): "hips",
+    ("hips._generate", "interpolation"): "hips",
+    ("hips._read", "hips._layout"): "hips",
+}
+
+#: (importer, imported) -> why an ``except ImportError`` guard around the package's own module remains
+GUARDED_ALLOWED = {
+    ("mosaic._coadd", "adaptive"): "exec: _method_of",
+    ("mosaic._coadd", "exact"): "exec: _method_of",
+}
+
+
+def _module_name(path):
+    parts = list(path.relative_to(PKG).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules():
+    return {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+MODULES = _modules()
+
+
+def _layer(name):
+    for rank, (_, patterns) in enumerate(LAYERS):
+        if any(fnmatch.fnmatchcase(name, pat) for pat in patterns):
+            return rank
+    return None
+
+
+def _target(importer, path, node, alias):
+    """Package-relative name of the module an import refers to, or None (not the package's)."""
+    if isinstance(node, ast.Import):
+        full = alias.name
+        if full != "numbamosaic" and not full.startswith("numbamosaic."):
+            return None
+        name = full[len("numbamosaic."):] if full != "numbamosaic" else ""
+    else:
+        if node.level == 0:
+            if node.module != "numbamosaic" and not (node.module or "").startswith("numbamosaic."):
+                return None
+            base = node.module[len("numbamosaic."):] if node.module != "numbamosaic" else ""
+        else:
+            parts = importer.split(".") if importer else []
+            if path.name != "__init__.py":
+                parts = parts[:-1]
+            parts = parts[: len(parts) - (node.level - 1)]
+            base = ".".join(parts + ([node.module] if node.module else []))
+        sub = f"{base}.{alias.name}" if base else alias.name
+        name = sub if sub in MODULES else base  # ``from pkg import submodule`` names the submodule
+    while name not in MODULES and "." in name:
+        name = name.rsplit(".", 1)[0]
+    return name
+
+
+def _imports():
+    """Yield ``(importer, imported, lineno, kind)``; kind: 'module', 'function' or 'guarded'."""
+    for importer, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        in_function = set()
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                in_function.update(id(n) for n in ast.walk(fn) if n is not fn)
+        guarded = set()
+        for t in ast.walk(tree):
+            if isinstance(t, ast.Try) and any(_catches_import_error(h) for h in t.handlers):
+                guarded.update(id(n) for stmt in t.body for n in ast.walk(stmt))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            for alias in node.names:
+                target = _target(importer, path, node, alias)
+                if target is None:
+                    continue
+                kind = "guarded" if id(node) in guarded else "function" if id(node) in in_function else "module"
+                yield importer, target, node.lineno, kind
+
+
+def _catches_import_error(handler):
+    names = []
+    t = handler.type
+    for e in (t.elts if isinstance(t, ast.Tuple) else [t]):
+        if isinstance(e, ast.Name):
+            names.append(e.id)
+    return t is None or bool({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"} & set(names))
+
+
+IMPORTS = list(_imports())
+
+
+def _where(importer, lineno):
+    return f"{MODULES[importer].relative_to(PKG.parent)}:{lineno}"
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(name or "numbamosaic" for name in MODULES if _layer(name) is None)
+    assert missing == [], f"classify these modules in tests/test_layering.py LAYERS: {missing}"
+
+
+def test_imports_point_down():
+    bad, seen = {}, set()
+    for importer, target, lineno, _ in IMPORTS:
+        if _layer(target) is None or _layer(importer) is None or _layer(target) <= _layer(importer):
+            continue
+        seen.add((importer, target))
+        if (importer, target) not in UPWARD_ALLOWED:
+            bad.setdefault((importer, target), f"{_where(importer, lineno)}: {LAYERS[_layer(importer)][0]} module "
+                           f"{importer or 'numbamosaic'} imports {LAYERS[_layer(target)][0]} module {target or 'numbamosaic'}")
+    assert not bad, "upward imports:\n" + "\n".join(bad.values())
+    stale = sorted(set(UPWARD_ALLOWED) - seen)
+    assert stale == [], f"no longer occur: remove them from UPWARD_ALLOWED in tests/test_layering.py: {stale}"
+
+
+def test_no_function_level_imports_of_own_modules():
+    _check("function", FUNCTION_LEVEL_ALLOWED, "imports {t} inside a function (import it at the top of the module)")
+
+
+def _check(kind, allowed, what):
+    """Fail on imports of ``kind`` not in ``allowed``, and on entries of ``allowed`` that no longer occur."""
+    bad, seen = {}, set()
+    for importer, target, lineno, k in IMPORTS:
+        if k != kind:
+            continue
+        seen.add((importer, target))
+        if (importer, target) not in allowed:
+            bad.setdefault((importer, target), f"{_where(importer, lineno)}: {importer or 'numbamosaic'} "
+                           + what.format(t=target or "numbamosaic"))
+    assert not bad, "\n".join(bad.values())
+    stale = sorted(set(allowed) - seen)
+    assert stale == [], f"no longer occur: remove them from the allow-list in tests/test_layering.py: {stale}"
+
+
+def test_no_import_guards_around_own_modules():
+    _check("guarded", GUARDED_ALLOWED, "guards the import of {t} with except ImportError (it always exists)")
+
+
+def test_no_import_cycles():
+    graph = {}
+    for importer, target, _, kind in IMPORTS:
+        if kind != "function" and target != importer:
+            graph.setdefault(importer, set()).add(target)
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(name or "numbamosaic" for name in comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert cycles == [], f"module-level import cycles: {cycles}"
+
+
+def test_the_checker_sees_violations():
+    # a probe, so that the tests above cannot pass by seeing nothing
+    kinds = {kind for *_, kind in IMPORTS}
+    assert {"module", "function"} <= kinds
+    assert _layer("kernels._interp") < _layer("wcs._describe") < _layer("interpolation") < _layer("cli._parser")
+    assert _layer("wcs._native") == _layer("kernels.exact._rows")
+    tree = ast.parse("def f():\n    from .kernels import _jit\n")
+    node = tree.body[0].body[0]
+    assert _target("interpolation", PKG / "interpolation.py", node, node.names[0]) == "kernels._jit"
