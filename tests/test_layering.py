@@ -120,6 +120,7 @@ FUNCTION_LEVEL_ALLOWED = {
     ("hips._generate", "hips._layout"): "hips",
     ("hips._generate", "interpolation"): "hips",
     ("hips._read", "hips._layout"): "hips",
+    ("hips._update", "hips._dask"): "hips",
 }
 
 #: (importer, imported) -> why an ``except ImportError`` guard around the package's own module remains
