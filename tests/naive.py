@@ -27,7 +27,8 @@ Interpolation (pixel centres at integer coordinates, as reproject/scipy)
 Exact overlap
     :func:`clip_polygon` is Sutherland-Hodgman against an axis-aligned box
     and :func:`polygon_area_centroid` the shoelace formula.
-    :func:`reproject_exact` maps each output pixel's four corners into the
+    :func:`pixel_solid_angles` measures pixels on the sphere (great-circle
+    quadrilaterals).  :func:`reproject_exact` maps each output pixel's four corners into the
     input with astropy, clips the quadrilateral with every input pixel and
     weights each piece by its area times the input's solid angle per pixel
     at the piece's centroid (exact for a linear solid-angle model, and the
@@ -286,6 +287,25 @@ def tan_solid_angle(wcs):
         return (1.0 + u * u + v * v) ** -1.5
 
     return J
+
+
+def pixel_solid_angles(wcs, shape):
+    """Solid angle (steradians) of every pixel of ``wcs`` over ``shape``: the
+    spherical quadrilateral with great-circle edges between its corners, as two
+    triangles (Van Oosterom & Strackee 1983, IEEE Trans. Biomed. Eng. 30, 125)."""
+    ny, nx = shape
+    yc, xc = np.mgrid[-0.5:ny, -0.5:nx]
+    lon, lat = (np.radians(c) for c in wcs.wcs_pix2world(xc, yc, 0))
+    v = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
+    a, b, c, d = v[:-1, :-1], v[:-1, 1:], v[1:, 1:], v[1:, :-1]
+
+    def triangle(p, q, r):
+        def dot(s, t):
+            return np.einsum("...i,...i", s, t)
+
+        return 2.0 * np.arctan2(np.abs(dot(p, np.cross(q, r))), 1.0 + dot(p, q) + dot(q, r) + dot(r, p))
+
+    return triangle(a, b, c) + triangle(a, c, d)
 
 
 def reproject_exact(data, wcs_in, wcs_out, shape_out, solid_angle=None):

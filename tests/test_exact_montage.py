@@ -54,6 +54,7 @@ from astropy.io import fits  # noqa: E402
 from astropy.wcs import WCS  # noqa: E402
 from MontagePy.main import mProject  # noqa: E402
 
+import naive  # noqa: E402
 from numbamosaic import reproject_exact  # noqa: E402
 
 #: acceptance level of issue 5 (measured agreement is ~1e-8, see above)
@@ -98,22 +99,6 @@ def _image(n, seed=0):
     return data
 
 
-def _pixel_solid_angles(header):
-    """Solid angle (sr) of each pixel: great-circle quadrilateral of its corners."""
-    w = WCS(header)
-    ny, nx = header["NAXIS2"], header["NAXIS1"]
-    yc, xc = np.mgrid[-0.5:ny, -0.5:nx]
-    lon, lat = (np.radians(c) for c in w.wcs_pix2world(xc, yc, 0))
-    v = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
-    a, b, c, d = v[:-1, :-1], v[:-1, 1:], v[1:, 1:], v[1:, :-1]
-
-    def triangle(p, q, r):  # Van Oosterom & Strackee
-        dot = lambda s, t: np.einsum("...i,...i", s, t)  # noqa: E731
-        return 2.0 * np.arctan2(np.abs(dot(p, np.cross(q, r))), 1.0 + dot(p, q) + dot(q, r) + dot(r, p))
-
-    return triangle(a, b, c) + triangle(a, c, d)
-
-
 def _montage(tmp_path, data, header_in, header_out):
     """Run mProject; returns (values, footprint, output header)."""
     fin, fout, tmpl = tmp_path / "in.fits", tmp_path / "out.fits", tmp_path / "template.hdr"
@@ -125,7 +110,7 @@ def _montage(tmp_path, data, header_in, header_out):
         values, area, header = hv[0].data.astype(float), ha[0].data.astype(float), hv[0].header
     for key in ("NAXIS1", "NAXIS2", "CRPIX1", "CRPIX2"):
         assert header[key] == header_out[key], key  # same grid as the template
-    return values, area / _pixel_solid_angles(header), header
+    return values, area / naive.pixel_solid_angles(WCS(header), (header["NAXIS2"], header["NAXIS1"])), header
 
 
 def _frame_margin(header_in, header_out):

@@ -184,19 +184,11 @@ def _constant_inputs(values, boxes, wcs, dtype=np.float32):
 
 
 def _winner(values, boxes, shape, rule):
-    exp = np.full(shape, np.nan)
-    for v, (y0, y1, x0, x1) in zip(values, boxes):
-        view = exp[y0:y1, x0:x1]
-        empty = np.isnan(view)
-        if rule == "first":
-            view[empty] = v
-        elif rule == "last":
-            view[...] = v
-        elif rule == "min":
-            view[...] = np.where(empty, v, np.minimum(view, v))
-        elif rule == "max":
-            view[...] = np.where(empty, v, np.maximum(view, v))
-    return exp
+    """The naive combination of constant boxes (value ``v`` and weight 1 inside box ``k``)."""
+    layers = [np.full(shape, np.nan) for _ in boxes]
+    for layer, v, (y0, y1, x0, x1) in zip(layers, values, boxes):
+        layer[y0:y1, x0:x1] = v
+    return naive.coadd(layers, [np.isfinite(a).astype(float) for a in layers], rule)[0]
 
 
 @pytest.mark.parametrize("reverse", [False, True])

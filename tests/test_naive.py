@@ -95,6 +95,18 @@ def test_clipped_pieces_partition_the_polygon():
     assert sum(a * y for a, _, y in pieces if a) == pytest.approx(total * gy, rel=1e-13)
 
 
+def test_tan_solid_angle_is_the_spherical_pixel_area():
+    # the analytic TAN factor (used to weight pieces) against great-circle quadrilaterals
+    w = make_wcs(shape=(12, 14), cdelt=0.5, rot=20.0)  # 6 x 7 degrees: the factor varies by ~1 %
+    omega = naive.pixel_solid_angles(w, (12, 14))
+    J = naive.tan_solid_angle(w)
+    y, x = np.mgrid[:12, :14]
+    ratio = omega / np.vectorize(J)(x, y)
+    assert np.ptp(omega) / omega.mean() > 5e-3
+    # constant up to the curvature of the factor over a pixel (second order in the pixel size)
+    np.testing.assert_allclose(ratio, np.radians(0.5) ** 2, rtol=1e-4)
+
+
 def test_naive_exact_identity_and_half_pixel_shift():
     w = make_wcs(shape=(6, 7))
     d = star_field((6, 7), seed=1)
