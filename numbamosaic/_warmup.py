@@ -107,8 +107,9 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
     methods : str or list of str, optional
         Among ``'nearest'``, ``'bilinear'``, ``'biquadratic'``, ``'bicubic'``,
         ``'lanczos3'``, ``'exact'``, ``'adaptive'``; default all.
-        (``'nearest'``, ``'bilinear'`` and ``'lanczos3'`` share one kernel;
-        ``'biquadratic'`` and ``'bicubic'`` add the spline prefilter.)
+        Each interpolation order is its own compiled variant (the order is a
+        literal type, so a call compiles only its own interpolant);
+        ``'biquadratic'`` and ``'bicubic'`` add the spline prefilter.
     combines : str or list of str, optional
         Combine functions of :func:`~numbamosaic.reproject_and_coadd`; default
         all.  Every method is warmed with the first one, every combine with

@@ -134,7 +134,7 @@ def test_warmup_fills_the_cache_for_a_fresh_process(tmp_path):
     cache = str(tmp_path / "numba-cache")
     out = _run(
         "import numbamosaic as nm, json; "
-        "r = nm.warmup(methods=['nearest'], combines=['mean'], files=False, single=False); "
+        "r = nm.warmup(methods=['bilinear'], combines=['mean'], files=False, single=False); "
         "print('WARM', json.dumps(r['cache_dir']))",
         NUMBA_CACHE_DIR=cache,
     )

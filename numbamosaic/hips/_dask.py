@@ -10,10 +10,7 @@ and their tasks resubmitted (the executor's ``_Scattered`` and ``_completed``). 
 see the output directory.
 """
 
-try:  # the executor layer (issue 16) moves distributed/_driver.py to _exec/_dask.py
-    from .._exec._dask import DistributedTileError, _completed, _Scattered, resolve_client
-except ImportError:  # pragma: no cover - before that move
-    from ..distributed._driver import DistributedTileError, _completed, _Scattered, resolve_client
+from ..distributed._driver import DistributedTileError, _completed, _Scattered, resolve_client
 
 
 def _tile_task(tile_fn, index):
