@@ -321,6 +321,28 @@ def _primary_and_extension_headers(shape, dtype, wcs, provenance, header, footpr
     return primary, ext
 
 
+def _padded(shape, dtype):
+    """Bytes of an image data area padded to whole 2880-byte blocks."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return n + (-n % 2880)
+
+
+def _image_extension_header(name, dtype, shape, wcs, cards=None):
+    """Header bytes of an image extension ``name`` (``BZERO`` for unsigned types) with the mosaic's WCS."""
+    from astropy.io import fits
+
+    dtype = np.dtype(dtype)
+    stub = np.zeros((1,) * len(shape), dtype.newbyteorder("="))
+    h = fits.Header()
+    h.extend(_wcs_header(wcs), update=True)
+    if cards is not None:
+        h.extend(cards, update=True)
+    hdr = fits.ImageHDU(data=stub, header=h, name=name, uint=True).header
+    for k, n in enumerate(reversed(shape), start=1):
+        hdr[f"NAXIS{k}"] = int(n)
+    return hdr.tostring().encode("ascii")
+
+
 class _OpenFile:
     """A FITS file being written with ``pwrite``; data areas are addressed by
     byte offset and tiles converted to the area's big-endian dtype on the way."""
@@ -403,27 +425,32 @@ class FitsImageArea:
 
     Duck-types the chunked outputs :func:`numbamosaic.reproject_and_coadd`
     accepts (``shape``, ``dtype``, ``chunks``, slice assignment): pass it as
-    ``output_array`` / ``output_footprint`` and every finished tile is
-    written once, from the engine's native-endian tile buffer, straight into
-    the file.  ``chunks`` is one full row, so the engine's tiles are
-    full-width strips, each a contiguous run of the file (any box can be
-    written, one ``pwrite`` per row).  The area is
+    ``output_array`` / ``output_footprint`` (or as a product output) and
+    every finished tile is written once, from the engine's native-endian tile
+    buffer, straight into the file.  ``chunks`` is one full row, so the
+    engine's tiles are full-width strips, each a contiguous run of the file
+    (any box can be written, one ``pwrite`` per row).  The area is
     write-only; each pixel is meant to be written once (regions never written
-    hold 0.0, so writes of +0.0 are skipped).  It pickles as ``(path,
-    offset, shape, dtype)``: a dask worker that sees the same file reopens
-    it and writes into it directly.
+    hold zero bytes, so writes of values stored as zero bytes are skipped).
+    It pickles as ``(path, offset, shape, dtype)``: a dask worker that sees
+    the same file reopens it and writes into it directly.
+
+    Areas of 3-D images (``(planes, ny, nx)``, e.g. the context bit planes)
+    take ``area[p0:p1, y0:y1, x0:x1] = block``.  Unsigned integer areas are
+    stored as FITS stores them: signed integers with ``BZERO = 2**(bits-1)``
+    (Pence et al. 2010, section 5.2.5), converted on the way.
 
     Attributes
     ----------
-    shape : (ny, nx)
+    shape : (ny, nx) or (planes, ny, nx)
     dtype : numpy dtype
-        Big-endian, as FITS stores it.
+        Big-endian, as FITS stores it (for unsigned areas: the unsigned type;
+        the file holds the signed one with ``BZERO``).
     positive : int
         Number of pixels written so far with a value > 0 (counted only for
         the footprint area of a :class:`FitsMosaic`, in this process).
     """
 
-    ndim = 2
     #: the planner counts no memory for it (tiles go through tile buffers into the file)
     file_backed = True
 
@@ -431,8 +458,17 @@ class FitsImageArea:
         self._target = target
         self.offset = int(offset)
         self.shape = tuple(int(s) for s in shape)
+        if len(self.shape) not in (2, 3):
+            raise ValueError(f"FitsImageArea: expected a 2-D or 3-D shape, got {self.shape}")
+        self.ndim = len(self.shape)
         self.dtype = np.dtype(dtype).newbyteorder(">")
-        self.chunks = (1, self.shape[1])
+        if self.dtype.kind == "u":  # FITS: signed storage, BZERO = 2**(bits - 1)
+            self._store = np.dtype(f">i{self.dtype.itemsize}")
+            self._flip = np.dtype(self.dtype.newbyteorder("=")).type(1 << (8 * self.dtype.itemsize - 1))
+        else:
+            self._store = self.dtype
+            self._flip = None
+        self.chunks = (1,) * (self.ndim - 1) + (self.shape[-1],)
         self.count_positive = bool(count_positive)
         self.positive = 0
         self._lock = threading.Lock()
@@ -442,39 +478,56 @@ class FitsImageArea:
         return self._target.path
 
     def _box(self, key):
-        if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, slice) for k in key)):
-            raise TypeError("FitsImageArea: only assignments to 2-D slices (area[y0:y1, x0:x1] = tile) are supported")
-        (y0, y1, sy), (x0, x1, sx) = (k.indices(n) for k, n in zip(key, self.shape))
-        if sy != 1 or sx != 1:
-            raise ValueError("FitsImageArea: slices must have step 1")
-        return y0, y1, x0, x1
+        if not (isinstance(key, tuple) and len(key) == self.ndim and all(isinstance(k, slice) for k in key)):
+            raise TypeError(f"FitsImageArea: only assignments to {self.ndim}-D slices (area[y0:y1, x0:x1] = tile) are supported")
+        box = []
+        for k, n in zip(key, self.shape):
+            a, b, step = k.indices(n)
+            if step != 1:
+                raise ValueError("FitsImageArea: slices must have step 1")
+            box += [a, b]
+        return box
+
+    def _stored(self, value):
+        """``value`` as the file stores it (unsigned: shifted into the signed range)."""
+        if self._flip is None:
+            return value
+        u = np.asarray(value).astype(self.dtype.newbyteorder("="))
+        return (u ^ self._flip).view(self._store.newbyteorder("="))
 
     def __setitem__(self, key, value):
-        y0, y1, x0, x1 = self._box(key)
-        if y1 <= y0 or x1 <= x0:
+        box = self._box(key)
+        (p0, p1), (y0, y1, x0, x1) = ((0, 1), box) if self.ndim == 2 else (box[:2], box[2:])
+        if y1 <= y0 or x1 <= x0 or p1 <= p0:
             return
+        value = self._stored(value)
+        box_shape = (y1 - y0, x1 - x0) if self.ndim == 2 else (p1 - p0, y1 - y0, x1 - x0)
         if np.ndim(value) == 0:
-            v = np.asarray(value, dtype=self.dtype)
-            if v == 0 and not np.signbit(v):
-                return  # the reserved file already reads as +0.0
+            v = np.asarray(value, dtype=self._store)
+            if v == 0 and not (v.dtype.kind == "f" and np.signbit(v)):
+                return  # the reserved file already holds zero bytes
             if self.count_positive and v > 0:
                 with self._lock:
                     self.positive += (y1 - y0) * (x1 - x0)
         else:
             value = np.asarray(value)
-            if value.shape != (y1 - y0, x1 - x0):
-                raise ValueError(f"FitsImageArea: a {value.shape} tile cannot fill a {(y1 - y0, x1 - x0)} box")
+            if value.shape != box_shape:
+                raise ValueError(f"FitsImageArea: a {value.shape} tile cannot fill a {box_shape} box")
             if self.count_positive:
                 n = int(np.count_nonzero(value > 0))
                 with self._lock:
                     self.positive += n
-        self._target.write(self.offset, self.shape, self.dtype, y0, y1, x0, x1, value)
+        plane = self.shape[-2] * self.shape[-1] * self._store.itemsize
+        for p in range(p0, p1):
+            v = value if (self.ndim == 2 or np.ndim(value) == 0) else value[p - p0]
+            self._target.write(self.offset + p * plane, self.shape[-2:], self._store, y0, y1, x0, x1, v)
 
     def __reduce__(self):
         return (_remote_area, (self._target.path, self.offset, self.shape, self.dtype.str))
 
     def __repr__(self):
-        return f"<FitsImageArea {self.shape[0]} x {self.shape[1]} {self.dtype.name} at byte {self.offset} of {self.path}>"
+        dims = " x ".join(str(n) for n in self.shape)
+        return f"<FitsImageArea {dims} {self.dtype.name} at byte {self.offset} of {self.path}>"
 
 
 def _remote_area(path, offset, shape, dtype):
@@ -530,7 +583,7 @@ class FitsMosaic:
     """
 
     def __init__(self, path, shape, dtype, wcs, provenance=None, header=None, overwrite=False,
-                 footprint_name="FOOTPRINT", fsync=True):
+                 footprint_name="FOOTPRINT", fsync=True, extensions=()):
         self.path = os.path.abspath(os.fspath(path))
         self.overwrite = bool(overwrite)
         self.fsync = bool(fsync)
@@ -548,6 +601,13 @@ class FitsMosaic:
         padded = nbytes + (-nbytes % 2880)
         self.offsets = (len(h0), len(h0) + padded + len(h1))
         self.nbytes = self.offsets[1] + padded
+        self._wcs = wcs
+        # further image extensions (name, dtype, shape, cards), after FOOTPRINT
+        ext_layout = []
+        for name, edtype, eshape, cards in extensions:
+            eh = _image_extension_header(name, edtype, eshape, wcs, cards)
+            ext_layout.append((name, edtype, eshape, self.nbytes, eh))
+            self.nbytes += len(eh) + _padded(eshape, edtype)
         directory = os.path.dirname(self.path)
         fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(self.path) + ".", suffix=".part", dir=directory)
         self._file = None
@@ -556,6 +616,8 @@ class FitsMosaic:
             self._file = _OpenFile(self.tmp, fd, name=self.path)
             self._file._pwrite(memoryview(h0), 0)
             self._file._pwrite(memoryview(h1), self.offsets[0] + padded)
+            for _, _, _, at, eh in ext_layout:
+                self._file._pwrite(memoryview(eh), at)
         except BaseException as exc:
             if self._file is None:
                 os.close(fd)
@@ -568,18 +630,64 @@ class FitsMosaic:
             raise
         self.array = FitsImageArea(self._file, self.offsets[0], shape, dtype)
         self.footprint = FitsImageArea(self._file, self.offsets[1], shape, dtype, count_positive=True)
+        #: image extensions after FOOTPRINT by EXTNAME (``extensions``, :meth:`append_image`)
+        self.extensions = {name: FitsImageArea(self._file, at + len(eh), eshape, edtype)
+                           for name, edtype, eshape, at, eh in ext_layout}
 
-    def _reserve(self, fd, directory):
-        """Reserve the file's blocks, so that a full disk fails here, before any work.
+    def append_image(self, name, dtype, shape, cards=None):
+        """Add an image extension at the end of the file (before :meth:`commit`); returns its area.
+
+        For extensions whose size is known only once the mosaic is planned
+        (e.g. the context planes): the header is written and the data area
+        reserved now, at the end of the file.
+        """
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: the mosaic file was already committed or discarded")
+        eh = _image_extension_header(name, dtype, shape, self._wcs, cards)
+        at = self.nbytes
+        self._grow(len(eh) + _padded(shape, dtype))
+        self._file._pwrite(memoryview(eh), at)
+        area = self.extensions[name] = FitsImageArea(self._file, at + len(eh), shape, dtype)
+        return area
+
+    def append_hdu(self, hdu):
+        """Append a small HDU written whole (e.g. a binary table), before :meth:`commit`."""
+        import io
+
+        from astropy.io import fits
+
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: the mosaic file was already committed or discarded")
+        buf = io.BytesIO()
+        primary = fits.PrimaryHDU()
+        fits.HDUList([primary, hdu]).writeto(buf)
+        data = buf.getvalue()[len(primary.header.tostring()):]
+        at = self.nbytes
+        self._grow(len(data))
+        self._file._pwrite(memoryview(data), at)
+
+    def _grow(self, nbytes):
+        directory = os.path.dirname(self.path)
+        start = self.nbytes
+        self.nbytes += nbytes
+        try:
+            self._reserve(self._file.fd, directory, start)
+        except OSError as exc:
+            if exc.errno in _FULL and not isinstance(exc, DiskFullError):
+                raise DiskFullError(self.path, self.nbytes, _free_bytes(directory), exc.errno) from exc
+            raise
+
+    def _reserve(self, fd, directory, start=0):
+        """Reserve the file's blocks (from byte ``start`` on), so that a full disk fails here, before any work.
 
         Where ``posix_fallocate`` is not supported the file is only extended
         (sparse); ``pwrite`` then reports a full disk when it happens.
         """
         free = _free_bytes(directory)
-        if free is not None and free < self.nbytes:
+        if free is not None and free < self.nbytes - start:
             raise DiskFullError(self.path, self.nbytes, free)
         try:
-            os.posix_fallocate(fd, 0, self.nbytes)
+            os.posix_fallocate(fd, start, self.nbytes - start)
             return
         except AttributeError:  # not on this platform (e.g. macOS)
             pass

@@ -213,3 +213,149 @@ def test_product_outputs_memmap_and_zarr(tmp_path):
     np.testing.assert_array_equal(mm["context"][...], ref.context.bits)
     np.testing.assert_array_equal(mm["exposure"], ref.exposure)
     np.testing.assert_array_equal(got.array, ref.array)
+
+
+# --------------------------------------------------------------------------- FITS outputs and the command line
+
+
+@pytest.fixture(scope="module")
+def noisy_survey(tmp_path_factory):
+    """Four small FITS tiles with FLXSCALE/EXPTIME keywords, RMS maps (with the tiles' WCS) and DQ files."""
+    from numbamosaic.synthetic import make_survey, write_survey
+
+    d = tmp_path_factory.mktemp("noisy")
+    paths = write_survey(make_survey(2, 2, tile_shape=(40, 44), overlap=0.25, nan_blobs=0, seed=7, n_stars=20), d / "tiles")
+    rng = np.random.default_rng(21)
+    rms, dq = [], []
+    for k, p in enumerate(paths):
+        with fits.open(p, mode="update") as h:
+            h[0].header["FLXSCALE"] = 1 + 0.25 * k
+            h[0].header["EXPTIME"] = 30.0 * (k + 1)
+            hdr, shape = h[0].header.copy(), h[0].data.shape
+        rms.append(str(d / f"rms{k}.fits"))
+        fits.writeto(rms[-1], rng.uniform(0.5, 2, shape).astype(np.float32), hdr)
+        dq.append(str(d / f"dq{k}.fits"))
+        fits.writeto(dq[-1], rng.choice(np.array([0, 0, 0, 0, 1, 2, 8], np.int16), shape))
+    header = d / "frame.hdr"
+    wcs, shape = _frame(paths)
+    h = wcs.to_header()
+    h.insert(0, ("NAXIS", 2))
+    h.insert(1, ("NAXIS1", shape[1]))
+    h.insert(2, ("NAXIS2", shape[0]))
+    h.totextfile(str(header))
+    # the frame as the command line reads it (the text header's rounding included)
+    return paths, rms, dq, header, fits.Header.fromtextfile(str(header)), shape
+
+
+def _frame(paths):
+    from numbamosaic import find_optimal_celestial_wcs
+
+    return find_optimal_celestial_wcs(paths, negative_lon_cdelt="auto")
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(__import__("os").environ)
+    env["PYTHONPATH"] = str(root) + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return subprocess.run([sys.executable, "-m", "numbamosaic", *map(str, args)], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _api(paths, rms, dq, wcs, shape, **extra):
+    kw = dict(input_weights=rms, weights_type="rms", input_masks=dq, bad_bits=2 | 8, input_scales="FLXSCALE",
+              exposure_times="EXPTIME", return_products=True, blank_pixel_value=np.nan)
+    kw.update(extra)
+    return reproject_and_coadd(paths, wcs, shape_out=shape, **kw)
+
+
+def _check_file_products(path, ref, n, err=False):
+    from numbamosaic.mosaic import Context
+
+    with fits.open(path) as h:
+        np.testing.assert_array_equal(h[0].data, ref.array)
+        np.testing.assert_array_equal(h["FOOTPRINT"].data, ref.footprint)
+        if err:
+            assert "VARIANCE" not in h
+            np.testing.assert_array_equal(h["ERR"].data, np.sqrt(ref.variance))
+        else:
+            np.testing.assert_array_equal(h["VARIANCE"].data, ref.variance)
+        np.testing.assert_array_equal(h["COUNT"].data, ref.count)
+        np.testing.assert_array_equal(h["EXPOSURE"].data, ref.exposure)
+        assert h["FLAGS"].data.dtype == np.uint32 and h["CONTEXT"].data.dtype == np.uint32
+        np.testing.assert_array_equal(h["FLAGS"].data, ref.flags)
+        ctx = Context.from_fits(h)
+        assert h["COUNT"].data.max() == n and ref.flags.any()
+        for i in range(n):  # the context's content, whatever the tiling
+            np.testing.assert_array_equal(ctx.input_map(i), ref.context.input_map(i))
+        for y, x in [(0, 0), (20, 30), (40, 40)]:
+            assert ctx.inputs_at(y, x) == ref.context.inputs_at(y, x)
+        assert h["CTXTILES"].header["TILEX"] == h[0].data.shape[1]  # FITS outputs are written in strips
+
+
+def test_mosaic_to_fits_products(noisy_survey, tmp_path):
+    """mosaic_to_fits streams the product extensions: equal to the in-memory products bitwise
+    (ERR = sqrt of the float32 variance), the context through its CTXTILES table."""
+    from numbamosaic import mosaic_to_fits
+
+    paths, rms, dq, header, wcs, shape = noisy_survey
+    ref = _api(paths, rms, dq, wcs, shape)
+    out = tmp_path / "m.fits"
+    kw = dict(input_weights=rms, weights_type="rms", input_masks=dq, bad_bits=[2, 8], input_scales="FLXSCALE",
+              exposure_times="EXPTIME", parallel=2)
+    mosaic_to_fits(paths, wcs, out, shape_out=shape, products=["err", "count", "exposure", "flags", "context"], **kw)
+    _check_file_products(out, ref, len(paths), err=True)
+    with pytest.raises(ValueError, match="exclude each other"):
+        mosaic_to_fits(paths, wcs, tmp_path / "x.fits", shape_out=shape, products=["err", "variance"], **kw)
+    assert not (tmp_path / "x.fits").exists()
+
+
+def test_cli_products_equal_api(noisy_survey, tmp_path):
+    """``numbamosaic mosaic`` with --weight-type, --mask, --bad-bits, --flux-scale-keyword,
+    --exptime-keyword and --products all writes VARIANCE, COUNT, EXPOSURE, FLAGS, CONTEXT (+CTXTILES)
+    equal to the API's products bitwise."""
+    paths, rms, dq, header, wcs, shape = noisy_survey
+    out = tmp_path / "cli.fits"
+    p = _cli("mosaic", *paths, "-o", out, "--header", header, "--weights", *rms, "--weight-type", "MAP_RMS",
+             "--mask", *dq, "--bad-bits", "2,8", "--flux-scale-keyword", "FLXSCALE", "--exptime-keyword", "EXPTIME",
+             "--products", "all", "--threads", "2", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    ref = _api(paths, rms, dq, wcs, shape)
+    _check_file_products(out, ref, len(paths))
+    history = "".join(str(c) for c in fits.getheader(out)["HISTORY"])
+    assert "--weight-type rms" in history and "--products all" in history
+
+
+def test_cli_product_usage_errors(noisy_survey, tmp_path, capsys):
+    """Bad product options are one-line usage errors (exit 2) before any work: no output file."""
+    from numbamosaic import cli
+
+    paths, rms, dq, header, wcs, shape = noisy_survey
+    out = tmp_path / "e.fits"
+    base = ("mosaic", *paths, "-o", out, "--header", header)
+    cases = [
+        (("--weight-type", "sigma"), "expected weight, ivar, variance or rms"),
+        (("--weight-type", "rms"), "--weight-type rms needs --weights"),
+        (("--mask", *dq[:2]), "--mask: 2 mask files for 4 inputs"),
+        (("--bad-bits", "4"), "--bad-bits needs --mask"),
+        (("--mask", *dq, "--bad-bits", "two"), "expected an integer or bit values"),
+        (("--flux-scale-keyword", "NOPE"), "keyword 'NOPE' not found in the header of input_data[0]"),
+        (("--flux-scales", "1", "2"), "--flux-scales: 2 values for 4 inputs"),
+        (("--flux-scales", "1", "2", "3", "4", "--flux-scale-keyword", "FLXSCALE"), "exclude each other"),
+        (("--exposure-times", "-1", "2", "3", "4"), "expected a finite number >= 0"),
+        (("--products", "variance"), "--products: variance needs noise maps"),
+        (("--products", "exposure,flags"), "exposure needs --exptime-keyword"),
+        (("--products", "count,depth"), "expected 'all' or a comma-separated list"),
+        (("--products", "variance,err"), "variance and err exclude each other"),
+        (("--products", "count", "--combine", "median"), "--combine median: weight types, masks"),
+        (("--products", "count", "-o", tmp_path / "e.zarr"), "FITS outputs only"),
+    ]
+    for extra, msg in cases:  # in-process: main() returns the exit status
+        code = cli.main([str(a) for a in base + extra])
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1 and msg in lines[0], (extra, err)
+    assert not out.exists() and not (tmp_path / "e.zarr").exists()

@@ -18,6 +18,8 @@ from ..mosaic import reproject_and_coadd
 from ..mosaic._coadd import mosaic_dtype
 from ..mosaic._inputs import make_sources
 from ..mosaic._plan import parse_memory
+from ..mosaic._products import PRODUCT_COMBINES, computable_products, header_numbers
+from ..mosaic._tofits import api_products, fits_product_outputs, product_extensions, write_context_table
 from ._frame import _output_frame, describe_frame
 from ._inputs import _check_output, _is_zarr_path, expand_inputs
 from ._parser import METHODS, UsageError, say, want_progress
@@ -78,6 +80,91 @@ def _coadd_kwargs(args, n_inputs, weights):
     return kwargs
 
 
+#: why a ``--products`` name cannot be written, in option terms
+_WHY_NOT = {
+    "variance": "needs noise maps (--weights with --weight-type ivar, variance or rms) and --combine mean or sum",
+    "exposure": "needs --exptime-keyword or --exposure-times",
+    "flags": "needs --mask or --mask-hdu",
+}
+
+
+def _per_input_option(args, inputs, key_opt, list_opt, positive):
+    """Numbers per input from ``--KEY-keyword`` (read from the headers now) or a fixed list."""
+    key = getattr(args, key_opt.lstrip("-").replace("-", "_"))
+    values = getattr(args, list_opt.lstrip("-").replace("-", "_"))
+    if key is not None and values is not None:
+        raise UsageError(f"{key_opt} and {list_opt} exclude each other")
+    if values is not None:
+        if len(values) != len(inputs):
+            raise UsageError(f"{list_opt}: {len(values)} values for {len(inputs)} inputs (they are matched in order)")
+        return [float(v) for v in values]
+    if key is None:
+        return None
+    try:
+        return header_numbers(key, inputs, args.hdu, key_opt, positive)
+    except (ValueError, TypeError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _product_kwargs(args, inputs, weights):
+    """Product keywords of :func:`reproject_and_coadd` and the FITS product names, checked before any work.
+
+    Returns ``(kwargs, names)``; ``names`` are the extensions to write
+    (``variance`` or ``err``, ``count``, ``exposure``, ``context``, ``flags``).
+    """
+    n = len(inputs)
+    kw = {}
+    if args.weight_type != "weight":
+        if weights is None:
+            raise UsageError(f"--weight-type {args.weight_type} needs --weights (the noise maps)")
+        kw["weights_type"] = args.weight_type
+    masks = None
+    if args.mask:
+        masks = expand_inputs(args.mask, "mask")
+        if len(masks) != n:
+            raise UsageError(f"--mask: {len(masks)} mask files for {n} inputs (they are matched in order)")
+        args.n_masks = len(masks)  # for the HISTORY line
+    elif args.mask_hdu is not None:
+        masks = list(inputs)  # the mask is an HDU of each input file
+    if masks is not None:
+        kw["input_masks"] = masks
+        if args.mask_hdu is not None:
+            kw["hdu_masks"] = args.mask_hdu
+        if args.bad_bits is not None:
+            kw["bad_bits"] = args.bad_bits
+        kw["flags_combine"] = args.flags_combine
+    else:
+        if args.bad_bits is not None:
+            raise UsageError("--bad-bits needs --mask or --mask-hdu")
+        if args.flags_combine != "or":
+            raise UsageError("--flags-combine needs --mask or --mask-hdu")
+    scales = _per_input_option(args, inputs, "--flux-scale-keyword", "--flux-scales", positive=True)
+    if scales is not None:
+        if args.match_background and any(v != 1.0 for v in scales):
+            raise UsageError("flux scales with --match-background are not supported yet")
+        kw["input_scales"] = scales
+    exptimes = _per_input_option(args, inputs, "--exptime-keyword", "--exposure-times", positive=False)
+    if exptimes is not None:
+        kw["exposure_times"] = exptimes
+    names = ()
+    if args.products:
+        computable = computable_products(args.weight_type, False, args.combine, exptimes is not None, masks is not None)
+        if args.products == ("all",):
+            names = tuple(p for p in ("variance", "count", "exposure", "context", "flags") if p in computable)
+        else:
+            names = args.products
+            missing = {"variance" if p == "err" else p for p in names} - computable
+            if missing:
+                raise UsageError("--products: " + "; ".join(f"{p} {_WHY_NOT[p]}" for p in sorted(missing)))
+        kw["return_products"] = api_products(names)
+    if kw and args.combine not in PRODUCT_COMBINES:
+        raise UsageError(
+            f"--combine {args.combine}: weight types, masks, flux scales and products need --combine "
+            f"{', '.join(PRODUCT_COMBINES)}"
+        )
+    return kw, names
+
+
 def _options_line(args, n_weights=None):
     """Short description of the options for the HISTORY card."""
     parts = [f"--method {args.method}", f"--combine {args.combine}"]
@@ -106,6 +193,22 @@ def _options_line(args, n_weights=None):
     parts.append(f"--blank {args.blank:g}")
     if args.hdu is not None:
         parts.append(f"--hdu {args.hdu}")
+    if args.weight_type != "weight":
+        parts.append(f"--weight-type {args.weight_type}")
+    if args.mask:
+        parts.append(f"--mask ({getattr(args, 'n_masks', len(args.mask))} files)")
+    for opt in ("mask_hdu", "flux_scale_keyword", "exptime_keyword"):
+        if getattr(args, opt) is not None:
+            parts.append(f"--{opt.replace('_', '-')} {getattr(args, opt)}")
+    if args.bad_bits is not None:
+        parts.append(f"--bad-bits {args.bad_bits}")
+    if args.flags_combine != "or":
+        parts.append(f"--flags-combine {args.flags_combine}")
+    for opt in ("flux_scales", "exposure_times"):
+        if getattr(args, opt) is not None:
+            parts.append(f"--{opt.replace('_', '-')} ({len(getattr(args, opt))} values)")
+    if args.products:
+        parts.append(f"--products {','.join(args.products)}")
     return " ".join(parts)
 
 
@@ -152,6 +255,10 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
 
     _check_output(args.output, overwrite, inputs)
     kwargs = _coadd_kwargs(args, len(inputs), weights)
+    product_kw, products = _product_kwargs(args, inputs, weights)
+    if products and _is_zarr_path(args.output):
+        raise UsageError("--products: product extensions are written to FITS outputs only (not .zarr)")
+    kwargs.update(product_kw)
     if getattr(args, "preview", None):
         pdir = os.path.dirname(os.path.abspath(args.preview))
         if not os.path.isdir(pdir):
@@ -195,12 +302,18 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
             store = ZarrMosaic(args.output, shape, dtype)
         else:
             # headers first, then each tile straight into the file (temporary name, renamed at the end)
-            store = FitsMosaic(args.output, shape, dtype, wcs, provenance=prov, header=header, overwrite=overwrite)
+            # product extensions (VARIANCE/ERR, COUNT, ...) after FOOTPRINT, CONTEXT appended once planned
+            store = FitsMosaic(args.output, shape, dtype, wcs, provenance=prov, header=header, overwrite=overwrite,
+                               extensions=product_extensions(products, dtype, shape))
+            if products:
+                kwargs["product_outputs"] = fits_product_outputs(store, products, shape)
         kwargs.update(output_array=store.array, output_footprint=store.footprint)
         if want_progress(args):
             stages = (["background"] if args.match_background else []) + ["mosaic"]
             kwargs["progress_bar"] = _TileProgress(stages)
-        reproject_and_coadd(engine_inputs, wcs, shape_out=shape, **kwargs)
+        res = reproject_and_coadd(engine_inputs, wcs, shape_out=shape, **kwargs)
+        if products:
+            write_context_table(store, res)
         if isinstance(store, FitsMosaic):
             covered = store.covered_pixels if client is None else None  # workers' writes are not counted here
             store.commit()

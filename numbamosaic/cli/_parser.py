@@ -101,6 +101,97 @@ def _lonlat(text):
     return lon, lat
 
 
+#: ``--weight-type`` values, with SWarp's WEIGHT_TYPE names as aliases
+WEIGHT_TYPES = {"weight": "weight", "ivar": "ivar", "variance": "variance", "rms": "rms",
+                "map_weight": "weight", "map_variance": "variance", "map_rms": "rms"}
+#: ``--products`` names (``err``: the variance written as its square root)
+PRODUCTS = ("variance", "err", "count", "exposure", "context", "flags")
+
+
+def _weight_type(text):
+    t = WEIGHT_TYPES.get(text.strip().lower())
+    if t is None:
+        raise argparse.ArgumentTypeError(
+            f"expected weight, ivar, variance or rms (or SWarp's MAP_WEIGHT, MAP_VARIANCE, MAP_RMS), got {text!r}"
+        )
+    return t
+
+
+def _bits(text):
+    """``--bad-bits``: an integer (decimal or 0x hex) or bit values joined by ',' or '+'."""
+    bits = 0
+    parts = [p for p in re.split(r"[,+\s]+", text.strip()) if p]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected an integer or bit values such as 4,8; got {text!r}")
+    for part in parts:
+        try:
+            v = int(part, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer or bit values such as 4,8 or 0xC; got {text!r}") from None
+        if not 0 <= v < 2**32:
+            raise argparse.ArgumentTypeError(f"DQ bits must lie within 0 .. 2**32 - 1 (bits 0-31), got {v}")
+        bits |= v
+    return bits
+
+
+def _nonneg_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (v >= 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def _product_list(text):
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if names == ["all"]:
+        return ("all",)
+    bad = [n for n in names if n not in PRODUCTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"expected 'all' or a comma-separated list of {', '.join(PRODUCTS)}; got {text!r}")
+    if "variance" in names and "err" in names:
+        raise argparse.ArgumentTypeError("variance and err exclude each other (ERR is the square root of the variance)")
+    return tuple(dict.fromkeys(names))
+
+
+def _add_product_options(p):
+    """Survey options (issue 15): weight types, masks, flux scales, exposure times, product extensions."""
+    g = p.add_argument_group("weights, masks, flux scales and products (SWarp / drizzle names in the README)")
+    g.add_argument(
+        "--weight-type", type=_weight_type, default="weight", metavar="TYPE",
+        help="what the --weights images hold: weight (relative weights, the default), ivar (inverse variance, "
+        "drizzle's ivm), variance or rms (SWarp MAP_VARIANCE, MAP_RMS); noise maps also give the VARIANCE",
+    )
+    g.add_argument(
+        "--mask", nargs="+", metavar="MASK",
+        help="mask or DQ images matched to the inputs in order (booleans, or integer DQ flags with --bad-bits; "
+        "nonzero = bad), sampled nearest-neighbour",
+    )
+    g.add_argument("--mask-hdu", type=_hdu, metavar="HDU",
+                   help="HDU of the --mask images; without --mask, the mask is this HDU of each input file (e.g. DQ)")
+    g.add_argument("--bad-bits", type=_bits, metavar="BITS",
+                   help="DQ bits that reject a pixel: an integer (12, 0xC) or bit values such as 4,8 "
+                   "(default: any nonzero flag)")
+    g.add_argument("--flags-combine", choices=["or", "and"], default="or",
+                   help="how FLAGS combines the DQ flags of the inputs covering a pixel (default or)")
+    g.add_argument("--flux-scale-keyword", metavar="KEY",
+                   help="scale each input by its header keyword KEY (SWarp FSCALE_KEYWORD, e.g. FLXSCALE); "
+                   "variances by its square")
+    g.add_argument("--flux-scales", nargs="+", type=_positive_float, metavar="S",
+                   help="fixed flux scales, one per input in order")
+    g.add_argument("--exptime-keyword", metavar="KEY",
+                   help="exposure time of each input from its header keyword KEY (e.g. EXPTIME), for EXPOSURE")
+    g.add_argument("--exposure-times", nargs="+", type=_nonneg_float, metavar="T",
+                   help="fixed exposure times, one per input in order")
+    g.add_argument(
+        "--products", type=_product_list, metavar="LIST",
+        help="extensions to write, comma-separated: variance (or err, its square root), count, exposure, context, "
+        "flags; or 'all' (every product the options allow)",
+    )
+
+
 def _add_common_options(p, for_plan=False):
     """Options shared by ``mosaic`` and ``plan``."""
     p.add_argument(
@@ -153,6 +244,7 @@ def _add_common_options(p, for_plan=False):
     g.add_argument("--blank", type=float, default=float("nan"), metavar="VALUE", help="value where no input contributes (default nan)")
     g.add_argument("--hdu", type=_hdu, metavar="HDU", help="HDU of the inputs (index or EXTNAME; default: the only image HDU)")
     g.add_argument("--weights-hdu", type=_hdu, metavar="HDU", help="HDU of the weight images")
+    _add_product_options(p)
 
     g = p.add_argument_group("resources")
     g.add_argument("--memory-limit", metavar="SIZE", help=f"memory budget for the planner {_UNIT_COMMENT}; default 60%% of available memory")

@@ -5,7 +5,7 @@ from ..mosaic import plan_mosaic
 from ..mosaic._plan import _fmt
 from ._frame import _output_frame, describe_frame
 from ._inputs import expand_inputs
-from ._mosaic import _coadd_kwargs
+from ._mosaic import _coadd_kwargs, _product_kwargs
 
 
 def cmd_plan(args):
@@ -13,6 +13,7 @@ def cmd_plan(args):
     inputs = expand_inputs(args.inputs)
     weights = expand_inputs(args.weights, "weight") if args.weights else None
     kwargs = _coadd_kwargs(args, len(inputs), weights)
+    kwargs.update(_product_kwargs(args, inputs, weights)[0])  # the planner counts the products
     wcs, shape, frame = _output_frame(args, inputs)
     plan = plan_mosaic(inputs, wcs, shape_out=shape, **kwargs)
     out = [

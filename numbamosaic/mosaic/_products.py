@@ -1,5 +1,9 @@
 """Survey products of a mosaic: weight types, masks, flux scales, and variance, count, exposure, context, flags.
 
+(Above 600 lines on purpose: option parsing, planning figures, the tile
+step and the result classes of one feature share the ProductSpec and read
+best together; the kernels are in ``kernels._products``.)
+
 :func:`parse_products` turns the product keywords of ``reproject_and_coadd``
 / ``plan_mosaic`` into a :class:`ProductSpec` (or None: the plain path, which
 these keywords never touch), validating everything before any pixel work.
@@ -27,6 +31,8 @@ Semantics (SWarp and drizzle names in brackets; see the README):
   (default: any bit).  ``flags`` combines the DQ values of the inputs
   covering each output pixel with ``flags_combine='or'`` (drizzle ``out_dq``,
   SWarp ``OR``) or ``'and'``.
+* ``hdu_masks``: the HDU (index or EXTNAME) of mask files, e.g. ``'DQ'``
+  with the input files themselves as ``input_masks``.
 * ``input_variances``: per-input variance maps (drizzle's ``data2``); when
   absent, a noise-type weight map is the variance source.
 * Products: ``variance`` of the combined value (mean: ``sum f^2 var / (sum
@@ -64,6 +70,7 @@ OPTIONS = (
     "return_products",
     "flags_combine",
     "product_outputs",
+    "hdu_masks",
 )
 _DEFAULTS = dict(weights_type="weight", bad_bits=None, flags_combine="or", return_products=False)
 PRODUCT_DTYPES = {"count": np.dtype(np.int32), "context": np.dtype(np.uint32), "flags": np.dtype(np.uint32)}
@@ -118,6 +125,11 @@ def _header_of(item, hdu_in, name):
     raise TypeError(f"{name}: a header keyword needs inputs with FITS headers (files or HDUs), got {type(item).__name__}")
 
 
+def header_numbers(keyword, inputs, hdu_in, arg, positive):
+    """One number per input from header ``keyword`` (a clear ``ValueError`` naming the input otherwise)."""
+    return [float(v) for v in _per_input(str(keyword), inputs, hdu_in, len(inputs), arg, positive)]
+
+
 def _per_input(value, input_data, hdu_in, n, arg, positive):
     """Numbers per input from a sequence, a scalar, or a header keyword."""
     if value is None:
@@ -148,18 +160,35 @@ def _per_input(value, input_data, hdu_in, n, arg, positive):
     return out
 
 
-def _as_mask(item, shape, name):
-    """A mask/DQ item as a ``uint32`` array on the input grid (True / nonzero bits = flagged)."""
+def _as_mask(item, shape, name, hdu=None):
+    """A mask/DQ item as a ``uint32`` array on the input grid (True / nonzero bits = flagged).
+
+    ``hdu``: the HDU (index or EXTNAME) of mask files and HDULists (default:
+    the first with data), e.g. ``'DQ'`` of the input files themselves.
+    """
     from astropy.io import fits
 
     if isinstance(item, (str, os.PathLike)):
-        arr = fits.getdata(item)
+        try:
+            with fits.open(item, memmap=False) as hdul:
+                if hdu is not None:
+                    arr = np.array(hdul[hdu].data)
+                else:
+                    arr = next((np.array(h.data) for h in hdul if h.data is not None and h.header.get("NAXIS", 0) >= 2), None)
+        except KeyError:
+            raise ValueError(f"{name} ({Path(item).name}): no HDU {hdu!r}") from None
+        if arr is None:
+            raise ValueError(f"{name} ({Path(item).name}): no image HDU")
         name = f"{name} ({Path(item).name})"
+    elif isinstance(item, fits.HDUList):
+        arr = item[hdu if hdu is not None else 0].data
     elif isinstance(item, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
         arr = item.data
     else:
         arr = getattr(item, "data", item) if not isinstance(item, np.ndarray) else item
     arr = np.asarray(arr)
+    if arr.ndim > 2 and arr.shape[:-2] == (1,) * (arr.ndim - 2):
+        arr = arr.reshape(arr.shape[-2:])  # degenerate leading axes
     if arr.ndim != 2 or tuple(arr.shape) != tuple(shape):
         raise ValueError(f"{name}: mask shape {arr.shape} does not match the input's shape {tuple(shape)}")
     if arr.dtype.kind == "b":
@@ -197,6 +226,32 @@ def _bad_bits(value):
     if not 0 <= bits < 2**32:
         raise ValueError(f"bad_bits: expected bits 0-31, got {bits}")
     return bits
+
+
+def computable_products(weights_type, variances, combine, exposure_times, masks):
+    """The products a mosaic can compute: ``count`` and ``context`` always; ``variance``
+    with a noise source (``variances``: every input has a variance map, or a noise-type
+    ``weights_type``) and a mean or sum; ``exposure`` with exposure times; ``flags`` with masks."""
+    out = {"count", "context"}
+    if (variances or weights_type != "weight") and combine in VARIANCE_COMBINES:
+        out.add("variance")
+    if exposure_times:
+        out.add("exposure")
+    if masks:
+        out.add("flags")
+    return frozenset(out)
+
+
+_WHY_NOT = {
+    "variance": "needs input_variances or a noise-type weights_type, and combine 'mean' or 'sum'",
+    "exposure": "needs exposure_times",
+    "flags": "needs input_masks",
+}
+
+
+def why_not(missing):
+    """Why the products ``missing`` cannot be computed (one line)."""
+    return "; ".join(f"{p} {_WHY_NOT[p]}" for p in sorted(missing))
 
 
 def parse_products(opts, input_data, sources, hdu_in, method, combine, match_background, client):
@@ -247,7 +302,7 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
             raise ValueError(f"input_masks: expected one mask per input ({n})")
         for s in sources:
             if im[s.index] is not None:
-                masks[s.index] = _as_mask(im[s.index], s.shape, f"input_masks[{s.index}]")
+                masks[s.index] = _as_mask(im[s.index], s.shape, f"input_masks[{s.index}]", o.get("hdu_masks"))
     variances = [None] * n
     if o.get("input_variances") is not None:
         iv = o["input_variances"]
@@ -269,24 +324,14 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
             if scales is not None and scales[s.index] != 1.0:
                 w = (w / np.float32(scales[s.index] ** 2)).astype(np.float32)
             s.wref.array = w
-    has_var = all(v is not None for v in variances) or (wtype != "weight")
-    computable = {"count", "context"}
-    if has_var and combine in VARIANCE_COMBINES:
-        computable.add("variance")
-    if exptimes is not None:
-        computable.add("exposure")
-    if o.get("input_masks") is not None:
-        computable.add("flags")
+    computable = computable_products(
+        wtype, all(v is not None for v in variances), combine, exptimes is not None, o.get("input_masks") is not None
+    )
     if want is None:
         want = computable
     missing = want - computable
     if missing:
-        why = {
-            "variance": "needs input_variances or a noise-type weights_type, and combine 'mean' or 'sum'",
-            "exposure": "needs exposure_times",
-            "flags": "needs input_masks",
-        }
-        raise ValueError("return_products: " + "; ".join(f"{p} {why[p]}" for p in sorted(missing)))
+        raise ValueError("return_products: " + why_not(missing))
     return ProductSpec(
         weights_type=wtype,
         want=frozenset(want),
@@ -371,6 +416,8 @@ class ProductSpec:
             else:
                 shp, dt = tuple(shape), PRODUCT_DTYPES.get(p, np.dtype(dtype))
             arr = self.outputs.get(p)
+            if arr is not None and hasattr(arr, "set_planes"):
+                arr.set_planes(shp[0])  # an output sized once the plane count is known (FITS CONTEXT)
             if arr is None:
                 arr = make(shp, dt)
             elif tuple(arr.shape) != shp:
@@ -514,6 +561,37 @@ class Context:
         self.tile_shape = tuple(tile_shape)
         self.shape = tuple(shape)
         self._ntx = -(-self.shape[1] // self.tile_shape[1])
+
+    @classmethod
+    def from_fits(cls, hdul, image="CONTEXT", table="CTXTILES"):
+        """The context of a mosaic FITS file (``numbamosaic mosaic --products context``).
+
+        ``hdul[image]`` holds the bit planes and ``hdul[table]`` one row per
+        tile: its box ``Y0, Y1, X0, X1`` and ``MEMBERS`` (input indices,
+        0-based, in the order of the ``NMINnnnn`` cards); its header has the
+        tile shape (``TILEY``, ``TILEX``).
+        """
+        bits = hdul[image].data
+        t = hdul[table]
+        tiles = [tuple(int(v) for v in r) for r in zip(t.data["Y0"], t.data["Y1"], t.data["X0"], t.data["X1"])]
+        members = [tuple(int(i) for i in m) for m in t.data["MEMBERS"]]
+        return cls(bits, tiles, members, (t.header["TILEY"], t.header["TILEX"]), bits.shape[-2:])
+
+    def table_hdu(self, name="CTXTILES"):
+        """The tiles and their members as a FITS binary table (see :meth:`from_fits`)."""
+        from astropy.io import fits
+
+        y0, y1, x0, x1 = (np.array([t[q] for t in self.tiles], dtype=np.int32) for q in range(4))
+        members = np.empty(len(self.members), dtype=object)
+        members[:] = [np.asarray(m, dtype=np.int32) for m in self.members]
+        cols = [fits.Column(name=n, format="J", array=a) for n, a in zip(("Y0", "Y1", "X0", "X1"), (y0, y1, x0, x1))]
+        cols.append(fits.Column(name="MEMBERS", format="PJ()", array=members))
+        hdu = fits.BinTableHDU.from_columns(cols, name=name)
+        hdu.header["TILEY"] = (self.tile_shape[0], "tile height of the context's member lists")
+        hdu.header["TILEX"] = (self.tile_shape[1], "tile width")
+        hdu.header["COMMENT"] = "Bit b of CONTEXT plane p at a pixel: input MEMBERS[32 p + b] of the pixel's tile"
+        hdu.header["COMMENT"] = "contributes (input indices 0-based, in the order of the NMINnnnn cards)."
+        return hdu
 
     def tile_of(self, y, x):
         """Index of the tile holding output pixel ``(y, x)``."""

@@ -5,6 +5,21 @@ HDU with the mosaic, the output WCS and provenance keywords, extension
 ``FOOTPRINT`` with the summed weights.  Tiles are written into the file as
 they finish (:class:`~numbamosaic._fitsout.FitsMosaic`), so the mosaic is
 never held in memory, whatever its size.
+
+Survey products (issue 15) are further image extensions, streamed the same
+way (each finished tile's products written once, ``pwrite``):
+
+=========== ============================================================
+``VARIANCE`` propagated variance of the mosaic (mosaic dtype, NaN = none)
+``ERR``      or its square root (``sqrt`` of the float variance)
+``COUNT``    number of contributing inputs (int32)
+``EXPOSURE`` summed exposure time of the contributing inputs
+``FLAGS``    OR / AND of the inputs' DQ flags (uint32: ``BZERO`` 2**31)
+``CONTEXT``  context bit planes ``(planes, ny, nx)`` (uint32), last image
+             extension: its plane count is known once the mosaic is
+             planned; the binary table ``CTXTILES`` after it holds each
+             tile's box and member list (:meth:`Context.from_fits`)
+=========== ============================================================
 """
 
 import os
@@ -15,8 +30,123 @@ from .._fitsout import FitsMosaic, provenance_header
 from ..io import parse_output_projection
 from ._coadd import mosaic_dtype, reproject_and_coadd
 from ._inputs import make_sources
+from ._products import PRODUCT_DTYPES
 
 __all__ = ["mosaic_to_fits"]
+
+#: product name -> (EXTNAME, BUNIT or None, comment)
+EXTENSIONS = {
+    "variance": ("VARIANCE", None, "propagated variance of the mosaic"),
+    "err": ("ERR", None, "propagated standard deviation (sqrt of VARIANCE)"),
+    "count": ("COUNT", "", "number of contributing inputs"),
+    "exposure": ("EXPOSURE", "s", "summed exposure of contributing inputs"),
+    "flags": ("FLAGS", "", "combined DQ flags of the covering inputs"),
+    "context": ("CONTEXT", "", "contributing inputs: bits over tile members"),
+}
+#: products the FITS writer can stream (``err``: the variance written as its square root)
+FITS_PRODUCTS = tuple(EXTENSIONS)
+
+
+def _cards(name):
+    from astropy.io import fits
+
+    _, bunit, comment = EXTENSIONS[name]
+    h = fits.Header()
+    if bunit is not None:
+        h["BUNIT"] = (bunit, comment)
+    else:
+        h["COMMENT"] = comment
+    return h
+
+
+def product_extensions(names, dtype, shape):
+    """``FitsMosaic(extensions=...)`` entries for the products ``names`` (all but ``context``, appended later)."""
+    out = []
+    for p in FITS_PRODUCTS:  # fixed order in the file
+        if p in names and p != "context":
+            pdt = PRODUCT_DTYPES.get("variance" if p == "err" else p, np.dtype(dtype))
+            out.append((EXTENSIONS[p][0], pdt, tuple(shape), _cards(p)))
+    return out
+
+
+class _ErrArea:
+    """Writes variance tiles as their square root (``ERR``): ``sqrt`` of the variance in the area's dtype."""
+
+    file_backed = True
+
+    def __init__(self, area):
+        self.area = area
+        self.shape, self.dtype, self.chunks, self.ndim = area.shape, area.dtype, area.chunks, area.ndim
+
+    def __setitem__(self, key, value):
+        with np.errstate(invalid="ignore"):
+            self.area[key] = np.sqrt(np.asarray(value, dtype=self.dtype.newbyteorder("=")))
+
+
+class _ContextArea:
+    """The ``CONTEXT`` extension of a :class:`FitsMosaic`, appended when the plane count is known.
+
+    ``set_planes`` (called by the product allocation, once the mosaic is
+    planned) writes the header and reserves the data area at the end of the
+    file; tiles are then written as for any :class:`FitsImageArea`.
+    """
+
+    file_backed = True
+    ndim = 3
+
+    def __init__(self, fm, shape):
+        self.fm = fm
+        self.shape = (0,) + tuple(int(n) for n in shape)
+        self.dtype = PRODUCT_DTYPES["context"]
+        self.chunks = (1, 1, self.shape[-1])
+        self.area = None
+
+    def set_planes(self, n):
+        if self.area is None:
+            self.area = self.fm.append_image("CONTEXT", self.dtype, (int(n),) + self.shape[1:], _cards("context"))
+            self.shape = self.area.shape
+        elif self.area.shape[0] != n:
+            raise ValueError(f"CONTEXT: {self.area.shape[0]} planes reserved, {n} needed")
+
+    def __setitem__(self, key, value):
+        if self.area is None:
+            raise RuntimeError("CONTEXT: written before its plane count was set")
+        self.area[key] = value
+
+
+def fits_product_outputs(fm, names, shape):
+    """``product_outputs`` writing into the extensions of ``fm`` (``err`` as ``variance``)."""
+    out = {}
+    for p in names:
+        if p == "context":
+            out[p] = _ContextArea(fm, shape)
+        elif p == "err":
+            out["variance"] = _ErrArea(fm.extensions["ERR"])
+        else:
+            out[p] = fm.extensions[EXTENSIONS[p][0]]
+    return out
+
+
+def api_products(names):
+    """The ``return_products`` names of FITS product names (``err`` is computed as ``variance``)."""
+    return sorted({"variance" if p == "err" else p for p in names})
+
+
+def write_context_table(fm, products):
+    """Append the ``CTXTILES`` table of a finished mosaic's context (if any) to ``fm``."""
+    if products is not None and products.context is not None:
+        fm.append_hdu(products.context.table_hdu())
+
+
+def check_product_names(names):
+    """Validate FITS product names; ``variance`` and ``err`` exclude each other."""
+    names = list(names)
+    unknown = [p for p in names if p not in FITS_PRODUCTS]
+    if unknown:
+        raise ValueError(f"products: unknown product(s) {unknown}; expected names from {FITS_PRODUCTS}")
+    if "variance" in names and "err" in names:
+        raise ValueError("products: 'variance' and 'err' exclude each other (ERR is the square root of the variance)")
+    return names
 
 
 def _method_name(reproject_function, kwargs):
@@ -32,7 +162,7 @@ def _input_names(inputs):
 
 
 def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overwrite=False, header=None,
-                   provenance=None, blank_pixel_value=np.nan, fsync=True, **kwargs):
+                   provenance=None, blank_pixel_value=np.nan, fsync=True, products=None, **kwargs):
     """Reproject and combine images straight into a FITS file.
 
     Takes :func:`~numbamosaic.reproject_and_coadd`'s arguments and writes
@@ -65,6 +195,12 @@ def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overw
         unlike ``reproject_and_coadd``'s 0.  Coverage is in ``FOOTPRINT``.
     fsync : bool
         Wait until the file is on the disk before renaming it into place.
+    products : sequence of str, optional
+        Product extensions to write (see the module docstring):
+        ``'variance'`` or ``'err'``, ``'count'``, ``'exposure'``,
+        ``'context'``, ``'flags'``; they need the product options of
+        :func:`~numbamosaic.reproject_and_coadd` (``weights_type``,
+        ``input_masks``, ``exposure_times``, ...).
     **kwargs
         Any other :func:`~numbamosaic.reproject_and_coadd` argument
         (``combine_function``, ``reproject_function``, ``memory_limit``,
@@ -81,7 +217,7 @@ def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overw
     >>> wcs, shape = find_optimal_celestial_wcs(files)                     # doctest: +SKIP
     >>> mosaic_to_fits(files, wcs, "mosaic.fits", shape_out=shape, combine_function="median")  # doctest: +SKIP
     """
-    for key in ("output_array", "output_footprint"):
+    for key in ("output_array", "output_footprint", "product_outputs", "return_products"):
         if kwargs.get(key) is not None:
             raise TypeError(f"mosaic_to_fits: {key} is not accepted (the output is the file)")
         kwargs.pop(key, None)
@@ -99,7 +235,15 @@ def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overw
             background_model=kwargs.get("background_model", "offset"),
             blank=blank_pixel_value,
         )
-    with FitsMosaic(path, shape, dtype, wcs, provenance=provenance, header=header, overwrite=overwrite, fsync=fsync) as fm:
-        reproject_and_coadd(input_data, wcs, shape_out=shape, output_array=fm.array, output_footprint=fm.footprint,
-                            blank_pixel_value=blank_pixel_value, **kwargs)
+    names = check_product_names([products] if isinstance(products, str) else (products or ()))
+    if names:
+        kwargs.update(return_products=api_products(names))
+    with FitsMosaic(path, shape, dtype, wcs, provenance=provenance, header=header, overwrite=overwrite, fsync=fsync,
+                    extensions=product_extensions(names, dtype, shape)) as fm:
+        if names:
+            kwargs["product_outputs"] = fits_product_outputs(fm, names, shape)
+        res = reproject_and_coadd(input_data, wcs, shape_out=shape, output_array=fm.array, output_footprint=fm.footprint,
+                                  blank_pixel_value=blank_pixel_value, **kwargs)
+        if names:
+            write_context_table(fm, res)
         return fm.commit()
