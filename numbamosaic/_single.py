@@ -1,15 +1,35 @@
-"""Single-image driver shared by reproject_interp, reproject_exact, reproject_adaptive.
+"""Single-image reprojection as a one-input job (``reproject_interp``, ``_exact``, ``_adaptive``).
 
-:func:`run_single` builds the transform and the input's bounding box in the
-output, blanks the output outside it, and :func:`resample_box` runs the
-resampler's parallel (or serial) kernel over the box, writing straight into
-the caller's arrays whatever their layout.
+A public function parses its arguments, builds the job -- a resampler, the
+output -> input transform and the output box that can receive values
+(:func:`plan_single`, or the adaptive method's own planning) -- and hands it
+to :func:`run_single`, which blanks the output outside the box and runs the
+box as work items through :func:`~numbamosaic._exec.run_work`: strips of
+rows, each resampled by the method's serial kernel from the one input
+(:class:`SingleInput`, whose per-input state such as spline coefficients is
+computed once per process), written in place or shipped back by dask
+workers.  With a local thread pool the box is one item run by the method's
+``prange`` kernel (``PRANGE_BOX``, see ``docs/performance.md``).
 """
+
+import threading
 
 import numpy as np
 
+from ._exec import ArrayTarget, ReturnTarget, WorkItem, run_work
+from ._exec._local import ThreadExecutor
 from ._threads import numba_threads
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
+from .wcs import transform_and_bbox
+
+#: run a local thread pool's single image as one box through the method's ``prange``
+#: kernel (True), or as strips of rows on the pool's threads (False)
+PRANGE_BOX = True
+#: strips per executor thread (load balance vs per-item overhead) and the fewest rows a strip has
+STRIPS_PER_THREAD = 4
+MIN_STRIP_ROWS = 16
+
+_NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 
 
 def blank_outputs(out, fp, box=None):
@@ -30,26 +50,8 @@ def blank_outputs(out, fp, box=None):
             fp[ys, xs] = 0
 
 
-def resample_box(resampler, data, state, tr, box, out, fp, nthreads):
-    """Resample the output box ``(y0, y1, x0, x1)`` into ``out`` / ``fp``."""
-    y0, y1, x0, x1 = box
-    nowt = np.empty((0, 0), dtype=np.float32)
-    bg = np.zeros(3)
-    val = np.asarray(out)
-    sink = SINK_WRITE if fp is not None else SINK_VALUE
-    wt = np.asarray(fp) if fp is not None else np.empty((1, 1), dtype=val.dtype)
-    # kernels take arrays of any layout (kernels._entry): write in place
-    if nthreads > 1:
-        with numba_threads(nthreads):
-            resampler.parallel(data, state, nowt, tr, y0, y1, x0, x1, val, wt, 0, 0, sink, bg)
-    else:
-        resampler.tile(data, state, nowt, tr, y0, y1, x0, x1, val, wt, 0, 0, sink, bg)
-
-
 def plan_single(resampler, job, roundtrip_coords=True):
     """``(transform, box)``: the output box that can receive values, or ``(None, None)``."""
-    from .wcs import transform_and_bbox
-
     tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, job.data.shape, job.shape_out, roundtrip=roundtrip_coords)
     if bbox is None:
         return None, None
@@ -59,15 +61,101 @@ def plan_single(resampler, job, roundtrip_coords=True):
     return tr, (max(0, y0 - m), min(ny, y1 + m), max(0, x0 - m), min(nx, x1 + m))
 
 
-def run_single(resampler, job, out, fp, nthreads, roundtrip_coords=True):
-    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
-    tr, box = plan_single(resampler, job, roundtrip_coords)
+class SingleInput:
+    """The one input of a single-image job: its data and the resampler's per-input state.
+
+    The state (spline coefficients, ...) is computed on first use, once per
+    process: on the caller's side for local executors, once per dask worker
+    (never once per strip).
+    """
+
+    def __init__(self, data, resampler):
+        self.data, self.resampler = data, resampler
+        self._state, self._ready = None, False
+        self._lock = threading.Lock()
+
+    def arrays(self):
+        with self._lock:
+            if not self._ready:
+                self._state, self._ready = self.resampler.prepare(self.data), True
+        return self.data, self._state
+
+    def __getstate__(self):
+        return {"data": self.data, "resampler": self.resampler}
+
+    def __setstate__(self, state):
+        self.__init__(state["data"], state["resampler"])
+
+
+class BoxWork:
+    """The single image's work function: resample ``item.box`` from input 0 into the target.
+
+    ``threads > 1`` runs the method's ``prange`` kernel with that many Numba
+    threads (one item covering the whole box); otherwise the serial kernel.
+    """
+
+    def __init__(self, resampler, tr, target, footprint, threads=1):
+        self.resampler, self.tr, self.target = resampler, tr, target
+        self.sink = SINK_WRITE if footprint else SINK_VALUE
+        self.threads = threads
+
+    def __call__(self, item, members):
+        data, state = members[0].arrays()
+        y0, y1, x0, x1 = item.box
+        o, f = self.target.open(item.box)
+        wt = f if f is not None else np.empty((1, 1), dtype=o.dtype)
+        args = (data, state, _NO_WEIGHTS, self.tr, y0, y1, x0, x1, o, wt, y0, x0, self.sink, np.zeros(3))
+        if self.threads > 1:
+            with numba_threads(self.threads):
+                self.resampler.parallel(*args)
+        else:
+            self.resampler.tile(*args)
+        return self.target.close(item.box, o, f)
+
+
+def strips(box, threads):
+    """Strips of rows of ``box``: about ``STRIPS_PER_THREAD`` per thread, at least ``MIN_STRIP_ROWS`` rows."""
+    y0, y1, x0, x1 = box
+    rows = max(MIN_STRIP_ROWS, -(-(y1 - y0) // (STRIPS_PER_THREAD * max(1, threads))))
+    return [WorkItem((ys, min(y1, ys + rows), x0, x1), (0,), what="strip") for ys in range(y0, y1, rows)]
+
+
+def run_single(resampler, data, tr, box, out, fp, executor):
+    """Run a one-input job: ``data`` resampled through ``tr`` into ``box`` of ``out`` / ``fp``.
+
+    Parameters
+    ----------
+    resampler : resampler (``_resamplers``)
+    data : ndarray
+        The input, as the kernels take it.
+    tr : PixelTransform or None
+    box : tuple ``(y0, y1, x0, x1)`` or None
+        Output pixels that can receive values (None: nothing overlaps).
+    out, fp : ndarray
+        The output and footprint (``fp`` may be None), written in place.
+    executor : SerialExecutor, ThreadExecutor or DaskExecutor
+    """
     if box is None:
         blank_outputs(out, fp)
         return
-    # kernels that write every pixel of their box need only the rest blanked
-    blank_outputs(out, fp, box if getattr(resampler, "fills_box", False) else None)
-    resample_box(resampler, job.data, resampler.prepare(job.data), tr, box, out, fp, nthreads)
+    local = executor.shares_memory
+    # kernels that write every pixel of their box need only the rest blanked; strips
+    # shipped back from workers are whole (see ReturnTarget's fill)
+    blank_outputs(out, fp, box if (getattr(resampler, "fills_box", False) or not local) else None)
+    if local:
+        target = ArrayTarget(out, fp, out.dtype)
+    else:
+        target = ReturnTarget(out.dtype, footprint=fp is not None, fill=True)
+    threads = 1
+    if isinstance(executor, ThreadExecutor) and PRANGE_BOX:
+        threads, items = executor.threads, [WorkItem(tuple(box), (0,), what="box")]
+    else:
+        items = strips(box, executor.threads)
+    work = BoxWork(resampler, tr, target, fp is not None, threads)
+    writer = ArrayTarget(out, fp, out.dtype)
+    for item, result in run_work(items, work, executor, {0: SingleInput(data, resampler)}, desc="strips"):
+        if result is not None:
+            writer.write(item.box, *result)
 
 
 def run_cube(order, job, out, fp, nthreads, roundtrip_coords=True):
@@ -79,7 +167,6 @@ def run_cube(order, job, out, fp, nthreads, roundtrip_coords=True):
     """
     from .interpolation import spline_coefficients_for
     from .kernels._interp import interp_cube_parallel
-    from .wcs import transform_and_bbox
 
     cube = job.data
     nz = cube.shape[0]

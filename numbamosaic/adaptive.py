@@ -12,7 +12,10 @@ import math
 import numpy as np
 
 from ._threads import current_threads
-from ._common import begin_single, full_shape, return_result
+from ._common import begin_single, return_result
+from ._exec import executor_for
+from ._lazy import lazy_single
+from ._single import run_single
 from ._resamplers import register
 from .kernels import _adaptive as K
 
@@ -289,16 +292,6 @@ def plan_adaptive_single(resampler, job):
     return tr, box, bbox
 
 
-def run_adaptive_single(resampler, job, out, fp, nthreads):
-    """Resample ``job`` (a ``_common.SingleJob``) into ``out`` / ``fp``."""
-    from ._single import blank_outputs, resample_box
-
-    blank_outputs(out, fp)
-    tr, box, _ = plan_adaptive_single(resampler, job)
-    if tr is not None:
-        resample_box(resampler, job.data, None, tr, box, out, fp, nthreads)
-
-
 def reproject_adaptive(
     input_data,
     output_projection,
@@ -444,22 +437,9 @@ def reproject_adaptive(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
         return_footprint, dask_method,
     )
-    params = dict(opts, shape_out=tuple(job.shape_out))
+    resampler = AdaptiveResampler(**dict(opts, shape_out=tuple(job.shape_out)))
+    tr, box, _ = plan_adaptive_single(resampler, job)
     if return_type == "dask":
-        from ._lazy import lazy_single
-
-        resampler = AdaptiveResampler(**params)
-        tr, box, _ = plan_adaptive_single(resampler, job)
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
-    if client is not None:
-        from .distributed import reproject_single_distributed
-
-        # the cluster driver grows the input's bounding box by ``margin``:
-        # hand it the reach planned here
-        _, box, bbox = plan_adaptive_single(AdaptiveResampler(**params), job)
-        if bbox is not None:
-            params["margin"] = max(bbox[0] - box[0], box[1] - bbox[1], bbox[2] - box[2], box[3] - bbox[3], 0)
-        return full_shape(job, reproject_single_distributed("adaptive", job, out, fp, return_footprint, client, params))
-    resampler = AdaptiveResampler(**params)
-    run_adaptive_single(resampler, job, out, fp, nthreads)
+    run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
     return return_result(out, fp, return_footprint, job)

@@ -9,7 +9,10 @@ import weakref
 
 import numpy as np
 
-from ._common import begin_single, full_shape, return_result
+from ._common import begin_single, return_result
+from ._exec import executor_for
+from ._lazy import lazy_single
+from ._single import plan_single, run_single
 from ._validate import check_no_extra_kwargs
 from ._resamplers import register
 
@@ -389,21 +392,9 @@ def reproject_exact(
     )
     # no round trip: the overlap of a pixel whose corners map is well defined
     params = dict(conserve="flux" if flux else "surface-brightness", subdivisions=subdivisions, roundtrip_coords=False)
+    resampler = ExactResampler(**params)
+    tr, box = plan_single(resampler, job, roundtrip_coords=False)
     if return_type == "dask":
-        from ._lazy import lazy_single
-        from ._resamplers import get_resampler
-        from ._single import plan_single
-
-        resampler = get_resampler("exact", **params)
-        tr, box = plan_single(resampler, job, roundtrip_coords=False)
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
-    if client is not None:
-        from .distributed import reproject_single_distributed
-
-        return full_shape(job, reproject_single_distributed("exact", job, out, fp, return_footprint, client, params))
-    from ._resamplers import get_resampler
-    from ._single import run_single
-
-    resampler = get_resampler("exact", **params)
-    run_single(resampler, job, out, fp, nthreads, roundtrip_coords=False)
+    run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
     return return_result(out, fp, return_footprint, job)

@@ -3,7 +3,11 @@
 import numpy as np
 
 from ._threads import parallel_launch
-from ._common import begin_single, full_shape, return_result
+from ._common import begin_single, return_result
+from ._exec import executor_for
+from ._lazy import lazy_single
+from ._resamplers import InterpResampler
+from ._single import plan_single, run_cube, run_single
 from ._validate import check_bool, check_no_extra_kwargs
 
 ORDERS = {
@@ -123,28 +127,11 @@ def reproject_interp(
         return_footprint, dask_method, method="interp",
     )
     if job.planes:  # a cube: one transform, every plane sampled with it
-        from ._single import run_cube
-
         run_cube(order_code, job, out, fp, nthreads, roundtrip_coords)
         return return_result(out, fp, return_footprint, job)
+    resampler = InterpResampler(order=order_code, roundtrip_coords=roundtrip_coords)
+    tr, box = plan_single(resampler, job, roundtrip_coords)
     if return_type == "dask":
-        from ._lazy import lazy_single
-        from ._resamplers import get_resampler
-        from ._single import plan_single
-
-        resampler = get_resampler("interp", order=order_code, roundtrip_coords=roundtrip_coords)
-        tr, box = plan_single(resampler, job, roundtrip_coords)
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
-    if client is not None:
-        from .distributed import reproject_single_distributed
-
-        return full_shape(job, reproject_single_distributed(
-            "interp", job, out, fp, return_footprint, client,
-            dict(order=order_code, roundtrip_coords=roundtrip_coords),
-        ))
-    from ._resamplers import get_resampler
-    from ._single import run_single
-
-    resampler = get_resampler("interp", order=order_code, roundtrip_coords=roundtrip_coords)
-    run_single(resampler, job, out, fp, nthreads, roundtrip_coords=roundtrip_coords)
+    run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
     return return_result(out, fp, return_footprint, job)

@@ -7,8 +7,7 @@ count independence, option validation and dtypes.
 """
 
 import itertools
-import sys
-import types
+import pickle
 
 import numpy as np
 import pytest
@@ -326,23 +325,21 @@ def test_case_insensitive_names_and_unknown_keyword(field):
 
 
 def test_current_scheduler_dispatches_to_distributed(field, monkeypatch):
-    import numbamosaic
+    import numbamosaic.adaptive
+    from numbamosaic._exec import DaskExecutor
 
     calls = {}
-    fake = types.ModuleType("numbamosaic.distributed")
 
-    def reproject_single_distributed(method, job, out, fp, return_footprint, client, params):
-        calls.update(method=method, client=client, params=params)
-        return out, fp
+    def run_single(resampler, data, tr, box, out, fp, executor):
+        calls.update(resampler=resampler, box=box, executor=executor)
 
-    fake.reproject_single_distributed = reproject_single_distributed
-    monkeypatch.setitem(sys.modules, "numbamosaic.distributed", fake)
-    monkeypatch.setattr(numbamosaic, "distributed", fake, raising=False)
+    monkeypatch.setattr(numbamosaic.adaptive, "run_single", run_single)
     c = CASES["rotation"]
     reproject_adaptive((field, make_wcs(**WIN)), make_wcs(**c), shape_out=c["shape"], parallel="current-scheduler", kernel="HANN")
-    assert calls["method"] == "adaptive" and calls["client"] == "current-scheduler"
-    assert calls["params"]["kernel"] == "hann" and calls["params"]["shape_out"] == c["shape"]
-    AdaptiveResampler(**calls["params"])  # the cluster side can rebuild the resampler
+    assert isinstance(calls["executor"], DaskExecutor) and calls["executor"].spec == "current-scheduler"
+    r = calls["resampler"]
+    assert isinstance(r, AdaptiveResampler) and r.options["kernel"] == "hann" and r._shape_out == tuple(c["shape"])
+    pickle.loads(pickle.dumps(r))  # the resampler travels to the workers
 
 
 @pytest.mark.slow

@@ -1,7 +1,5 @@
 """Tests of reproject_exact and its clipping kernels (numbamosaic.exact, kernels.exact)."""
 
-import sys
-import types
 import warnings
 
 import numpy as np
@@ -482,24 +480,21 @@ def test_registered_resampler():
 
 
 def test_current_scheduler_dispatch(monkeypatch):
+    import numbamosaic.exact
+    from numbamosaic._exec import DaskExecutor
+
     calls = []
-    fake = types.ModuleType("numbamosaic.distributed")
 
-    def reproject_single_distributed(method, job, out, fp, return_footprint, client, params):
-        calls.append((method, job.shape_out, out.shape, fp is None, return_footprint, client, params))
-        return "sentinel"
+    def run_single(resampler, data, tr, box, out, fp, executor):
+        calls.append((resampler, box, out.shape, fp is None, executor))
 
-    fake.reproject_single_distributed = reproject_single_distributed
-    monkeypatch.setitem(sys.modules, "numbamosaic.distributed", fake)
-    import numbamosaic
-
-    monkeypatch.setattr(numbamosaic, "distributed", fake, raising=False)
+    monkeypatch.setattr(numbamosaic.exact, "run_single", run_single)
     w = make_wcs(10, 1 / 3600)
     got = reproject_exact((np.ones((10, 10)), w), w, parallel="current-scheduler", conserve="flux")
-    assert got == "sentinel"
-    method, shape, oshape, nofp, rf, client, params = calls[0]
-    assert method == "exact" and shape == (10, 10) and oshape == (10, 10) and not nofp and rf
-    assert client == "current-scheduler" and params["conserve"] == "flux"
+    resampler, box, oshape, nofp, executor = calls[0]
+    assert isinstance(resampler, ExactResampler) and resampler.flux and box == (0, 10, 0, 10)
+    assert oshape == (10, 10) and not nofp and got[0].shape == (10, 10)
+    assert isinstance(executor, DaskExecutor) and executor.spec == "current-scheduler"
 
 
 def test_big_endian_input_without_copy():

@@ -61,14 +61,13 @@ UPWARD_ALLOWED = {
     ("_resamplers", "exact"): "exec: resampler registry imports the public modules",
     ("_resamplers", "interpolation"): "exec: parse_order / spline_coefficients_for live in the public module",
     ("_single", "interpolation"): "exec: spline_coefficients_for lives in the public module",
-    ("distributed._driver", "mosaic._coadd"): "exec: _allocate_outputs / _progress of the mosaic driver",
     ("mosaic._inputs", "interpolation"): "exec: weights on another grid are resampled with reproject_interp",
 }
 
 #: (importer, imported) -> why a function-level import of the package's own module remains
 FUNCTION_LEVEL_ALLOWED = {
-    # exec (issue 16 item 1): the three orchestrations import each other inside functions to dodge
-    # the cycle _resamplers -> interpolation/exact/adaptive -> distributed -> mosaic._coadd -> adaptive
+    # exec (issue 16 item 1): what remains of the old orchestrations' imports inside functions (the
+    # resampler registry still reaches into the public modules; mosaic._coadd's _method_of)
     ("_common", "_threads"): "exec",
     ("_common", "mosaic._plan"): "exec",
     ("_resamplers", "adaptive"): "exec: cycle",
@@ -77,34 +76,11 @@ FUNCTION_LEVEL_ALLOWED = {
     ("_resamplers", "kernels._interp"): "exec",
     ("_single", "interpolation"): "exec: cycle",
     ("_single", "kernels._interp"): "exec",
-    ("_single", "wcs"): "exec",
     ("adaptive", "_bbox"): "exec",
-    ("adaptive", "_lazy"): "exec",
-    ("adaptive", "_single"): "exec",
-    ("adaptive", "distributed"): "exec: cycle (and tests patch numbamosaic.distributed)",
     ("adaptive", "wcs"): "exec",
-    ("distributed._driver", "_common"): "exec",
-    ("distributed._driver", "_fitsout"): "exec",
-    ("distributed._driver", "_resamplers"): "exec: cycle",
-    ("distributed._driver", "_threads"): "exec",
-    ("distributed._driver", "kernels._sinks"): "exec",
-    ("distributed._driver", "mosaic._background"): "exec",
-    ("distributed._driver", "mosaic._coadd"): "exec: cycle",
-    ("distributed._driver", "mosaic._plan"): "exec",
-    ("distributed._driver", "mosaic._tiles"): "exec",
-    ("distributed._driver", "wcs"): "exec",
-    ("exact", "_lazy"): "exec",
-    ("exact", "_resamplers"): "exec: cycle",
-    ("exact", "_single"): "exec",
-    ("exact", "distributed"): "exec: cycle (and tests patch numbamosaic.distributed)",
     ("exact", "kernels.exact"): "exec",
     ("exact", "wcs._layout"): "exec",
-    ("interpolation", "_lazy"): "exec",
-    ("interpolation", "_resamplers"): "exec: cycle",
-    ("interpolation", "_single"): "exec",
-    ("interpolation", "distributed"): "exec: cycle (and tests patch numbamosaic.distributed)",
     ("interpolation", "kernels._spline"): "exec",
-    ("mosaic._coadd", "distributed"): "exec: cycle",
     ("mosaic._coadd", "interpolation"): "exec: cycle (_method_of)",
     ("mosaic._coadd", "io"): "exec",
     ("mosaic._coadd", "mosaic._plan"): "exec",

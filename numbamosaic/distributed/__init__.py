@@ -1,10 +1,10 @@
-"""Distributed driver: the same tiles and kernels on a dask.distributed cluster.
+"""Public names of the dask.distributed executor (which lives in ``numbamosaic._exec._dask``).
 
-Importing this package does not import dask; ``distributed`` is needed only
-when a mosaic actually runs with ``parallel='current-scheduler'`` or a
-``Client``.
+Pass ``parallel='current-scheduler'`` or a ``distributed.Client`` to any
+numbamosaic function to run it on a cluster (``docs/distributed.md``).
+Importing this package does not import dask.
 """
 
-from ._driver import DistributedTileError, coadd_distributed, reproject_single_distributed, resolve_client
+from .._exec._dask import DaskExecutor, DistributedTileError, resolve_client
 
-__all__ = ["coadd_distributed", "reproject_single_distributed", "resolve_client", "DistributedTileError"]
+__all__ = ["DaskExecutor", "DistributedTileError", "resolve_client"]

@@ -10,7 +10,7 @@ and their tasks resubmitted (the executor's ``_Scattered`` and ``_completed``). 
 see the output directory.
 """
 
-from ..distributed._driver import DistributedTileError, _completed, _Scattered, resolve_client
+from .._exec._dask import DistributedTileError, _completed, _Scattered, resolve_client
 
 
 def _tile_task(tile_fn, index):

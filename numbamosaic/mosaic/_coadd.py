@@ -21,25 +21,25 @@ after they are mapped, so nothing is left behind on success, error or Ctrl-C.
 import inspect
 import logging
 import mmap
-import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._axes import check_compatible, check_extra_axes, image_plane
 from .._daskin import is_dask_array, materialise
-from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, chunked_or_array, is_chunked_output, parse_parallel, write_unit
+from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, is_chunked_output, parse_parallel, write_unit
 from ..io import parse_output_projection
 from .._validate import check_coadd_arguments, check_directory
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
 from ._inputs import make_sources, open_files_budget
-from ._plan import make_plan, tile_members, tiles_for
+from ._plan import make_plan, tile_memory, tile_members, tiles_for
 from . import _products
-from ._tiles import COMBINES, compute_tile, stack_tile
+from ._tiles import COMBINES, PairWork, TileWork
+from .._exec import ArrayTarget, WorkItem, executor_for, run_work, temp_memmap
+from .._exec._dask import MAX_TASK_BYTES, TASKS_PER_THREAD
 
 log = logging.getLogger("numbamosaic")
 
@@ -340,22 +340,11 @@ class _CustomResampler:
         return 0
 
 
-def _temp_memmap(tmpdir, shape, dtype):
-    """A memmap whose file is unlinked at once: nothing can be left behind."""
-    fd, path = tempfile.mkstemp(prefix="numbamosaic-", suffix=".dat", dir=tmpdir)
-    try:
-        os.close(fd)
-        arr = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
-    finally:
-        os.unlink(path)
-    return arr
-
-
 def _allocate_outputs(job, output_array, output_footprint):
     plan = job.plan
     shape, dtype = job.shape_out, plan.dtype
     if plan.outputs == "memmap":
-        mk = lambda: _temp_memmap(plan.tmpdir, shape, dtype)  # noqa: E731
+        mk = lambda: temp_memmap(plan.tmpdir, shape, dtype)  # noqa: E731
     else:
         mk = lambda: np.empty(shape, dtype=dtype)  # noqa: E731
     if output_array is None:
@@ -392,8 +381,8 @@ def _materialise_custom(job):
             w = job.custom_function((src.wref.load()[0], src.wcs), wsub, shape_out=shape, return_footprint=False, **job.custom_kwargs)
             weight = weight * np.where(np.isfinite(w), w, 0).astype(np.float32)
         if plan.intermediates_on_disk:
-            val = _temp_memmap(plan.tmpdir, shape, np.float32)
-            wt = _temp_memmap(plan.tmpdir, shape, np.float32)
+            val = temp_memmap(plan.tmpdir, shape, np.float32)
+            wt = temp_memmap(plan.tmpdir, shape, np.float32)
         else:
             val = np.empty(shape, np.float32)
             wt = np.empty(shape, np.float32)
@@ -426,61 +415,13 @@ def release_sources(job):
         src.__dict__.pop("precomputed", None)
 
 
-class _Progress:
-    """Sized iterator over finished tiles, so tqdm-like callables know the total."""
-
-    def __init__(self, results, n):
-        self.results = results
-        self.n = n
-
-    def __len__(self):
-        return self.n
-
-    def __iter__(self):
-        return iter(self.results)
-
-
-def _progress(job, iterable, n, desc):
-    pb = job.progress_bar
-    if pb is None or pb is False:
-        return iterable
-    if pb is True:
-        from tqdm.auto import tqdm
-
-        return tqdm(_Progress(iterable, n), total=n, desc=desc, unit="tile")
-    return pb(_Progress(iterable, n))
-
-
-def _parallel_map(job, fn, items, desc):
-    """Run ``fn(item)`` on threads; yields results in completion order."""
-    n = job.plan.threads
-    if n <= 1:
-        for it in _progress(job, (fn(i) for i in items), len(items), desc):
-            yield it
-        return
-    ex = ThreadPoolExecutor(max_workers=n, thread_name_prefix="numbamosaic")
-    try:
-        futures = [ex.submit(fn, it) for it in items]
-        from concurrent.futures import as_completed
-
-        for r in _progress(job, (f.result() for f in as_completed(futures)), len(futures), desc):
-            yield r
-    finally:
-        ex.shutdown(wait=True, cancel_futures=True)
-
-
-def _match_backgrounds(job):
+def _match_backgrounds(job, executor, inputs):
     """Stage 3: estimate and store each source's background model."""
     collector = PairCollector(sample_stride(job.shape_out), job.background_model == "plane")
-    work = [k for k, m in enumerate(job.members) if len(m) > 1]
-
-    def one(k):
-        tile = job.tiles[k]
-        vals, wts = stack_tile(tile, job.members[k], job.sources, job.resampler, job.resampler.margin, with_background=False)
-        return k, collector.add_tile(vals, wts, job.members[k], tile[0], tile[2])
-
-    for k, found in _parallel_map(job, one, work, "background"):
-        collector.merge(k, found)
+    items = [WorkItem(job.tiles[k], tuple(m), k, "background samples of tile") for k, m in enumerate(job.members) if len(m) > 1]
+    work = PairWork(job.resampler, job.resampler.margin, collector.stride, collector.positions)
+    for item, found in run_work(items, work, executor, inputs, job.progress_bar, "background"):
+        collector.merge(item.key, found)
     n = len(job.sources)
     est = collector.pair_estimates(job.background_model)
     models = solve_backgrounds(n, est, job.background_reference)
@@ -511,84 +452,121 @@ def _drop_input_pages(src):
             pass
 
 
-def _run_tiles(job, out, fp):
-    """Stage 4: every tile is computed (or blanked) on the worker threads.
+class _LocalTiles:
+    """The threaded run's work function: :class:`TileWork` plus this process's bookkeeping.
 
     Tiles without inputs are blanked by the threads too, so that fresh output
     pages are first touched (faulted) once, in parallel, by the thread that
     owns them.  After each tile the pages of the mapped input files it read
     leave the resident set, and each input's loaded arrays are released
-    after its last tile.
+    after its last tile.  Survey products are computed here (in-process).
     """
-    members = job.members
-    blank = job.blank
-    # chunked stores (zarr, FITS files) get each tile through a tile-sized
-    # buffer; arrays are written in place
-    staged_out = is_chunked_output(out)
-    staged_fp = is_chunked_output(fp)
-    vout = chunked_or_array(out)
-    vfp = chunked_or_array(fp)
-    remaining = {}
-    for m in members:
-        for i in m:
-            remaining[i] = remaining.get(i, 0) + 1
-    by_index = {s.index: s for s in job.sources}
-    lock = threading.Lock()
 
-    def one(k):
-        y0, y1, x0, x1 = job.tiles[k]
-        if not members[k]:
-            vout[y0:y1, x0:x1] = blank
-            vfp[y0:y1, x0:x1] = 0
-            if job.products is not None:
-                job.products.blank_tile(job.tiles[k])
-            return k
-        shape = (y1 - y0, x1 - x0)
-        o = np.empty(shape, job.plan.dtype) if staged_out else vout[y0:y1, x0:x1]
-        f = np.empty(shape, job.plan.dtype) if staged_fp else vfp[y0:y1, x0:x1]
+    def __init__(self, job, tile_work):
+        self.job, self.tile_work = job, tile_work
+        self.remaining = {}
+        for m in job.members:
+            for i in m:
+                self.remaining[i] = self.remaining.get(i, 0) + 1
+        self.lock = threading.Lock()
+
+    def __call__(self, item, members):
+        job, target = self.job, self.tile_work.target
         if job.products is not None:
-            job.products.compute_tile(job, k, o, f)
+            if not item.members:
+                target.blank(item.box, job.blank)
+                job.products.blank_tile(item.box)
+                return None
+            o, f = target.open(item.box)
+            job.products.compute_tile(job, item.key, o, f)
+            target.close(item.box, o, f)
         else:
-            compute_tile(
-                job.tiles[k], members[k], job.sources, job.resampler, job.combine, blank,
-                out=o, fp=f, margin=job.resampler.margin, nsigma=job.clip_sigma, maxiter=job.clip_iters,
-            )
-        if staged_out:
-            vout[y0:y1, x0:x1] = o
-        if staged_fp:
-            vfp[y0:y1, x0:x1] = f
+            self.tile_work(item, members)
         done = []
-        with lock:
-            for i in members[k]:
-                remaining[i] -= 1
-                if remaining[i] == 0:
+        with self.lock:
+            for i in item.members:
+                self.remaining[i] -= 1
+                if self.remaining[i] == 0:
                     done.append(i)
-        for i in members[k]:
-            _drop_input_pages(by_index[i])
+        for i in item.members:
+            _drop_input_pages(members[i])
         for i in done:
-            by_index[i].release()
-        return k
+            members[i].release()
+        return None
 
-    for _ in _parallel_map(job, one, range(len(members)), "mosaic"):
-        pass
+
+def _retile(job, threads):
+    """Fewer, larger tiles on a cluster: each task costs milliseconds of overhead.
+
+    Every output pixel is computed independently of the tiling (and the
+    background samples lie on a global lattice), so the result is the same
+    bit for bit; only the number of tasks changes.  Tiles grow (up to 2048
+    pixels) while there are at least ``TASKS_PER_THREAD`` tasks per worker
+    thread and a task's working set stays under ``MAX_TASK_BYTES``.
+    """
+    stack = job.combine in ("median", "clipped-mean")
+    itemsize = np.dtype(job.plan.dtype).itemsize
+    bboxes = {s.index: s.bbox for s in job.sources if s.bbox is not None}
+    tile = job.plan.tile_shape
+    while tile[0] < 2048:
+        bigger = (tile[0] * 2, tile[1] * 2)
+        tiles = tiles_for(job.shape_out, bigger)
+        members = tile_members(tiles, bboxes, job.resampler.margin)
+        busy = [m for m in members if m]
+        depth = max((len(m) for m in busy), default=0)
+        if len(busy) < TASKS_PER_THREAD * threads:
+            break
+        if tile_memory(bigger, depth, stack, itemsize, job.match_background) > MAX_TASK_BYTES:
+            break
+        tile, job.tiles, job.members = bigger, tiles, members
 
 
 def execute(job, output_array=None, output_footprint=None):
-    """Run a prepared :class:`MosaicJob`; returns ``(array, footprint)``."""
+    """Run a prepared :class:`MosaicJob` through its executor; returns ``(array, footprint)``.
+
+    The tiles are the work items (``numbamosaic._exec``): threads, the
+    calling thread or dask tasks take tiles, each resampling its member
+    inputs and combining them (:class:`~numbamosaic.mosaic._tiles.TileWork`).
+    """
     if job.method == "custom":
         _materialise_custom(job)
-    if job.client is not None:
-        from ..distributed import coadd_distributed
-
-        return coadd_distributed(job, output_array, output_footprint)
-    out, fp = _allocate_outputs(job, output_array, output_footprint)
-    if job.products is not None:
-        mk = (lambda shp, dt: _temp_memmap(job.plan.tmpdir, shp, dt)) if job.plan.outputs == "memmap" else np.empty
-        job.products.allocate(job.shape_out, job.plan.dtype, job.members, mk)
-    _preload(job)
-    if job.match_background:
-        _match_backgrounds(job)
-    _run_tiles(job, out, fp)
+    executor = executor_for(threads=job.plan.threads, client=job.client)
+    if not executor.shares_memory:  # tasks cost milliseconds: fewer, larger tiles
+        _retile(job, executor.threads)
+    tmpdir = job.plan.tmpdir if job.plan.outputs == "memmap" else None
+    used = {s.index: s for s in job.sources if s.bbox is not None}
+    # file references are tiny: every worker gets them; in-memory inputs are fetched where needed
+    light = {i for i, s in used.items() if s.ref.array is None and getattr(s, "precomputed", None) is None}
+    with executor.outputs(job.shape_out, job.plan.dtype, output_array, output_footprint, tmpdir,
+                          lambda: _allocate_outputs(job, output_array, output_footprint)) as (out, fp, target):
+        if job.products is not None:
+            mk = (lambda shp, dt: temp_memmap(job.plan.tmpdir, shp, dt)) if job.plan.outputs == "memmap" else np.empty
+            job.products.allocate(job.shape_out, job.plan.dtype, job.members, mk)
+        if executor.shares_memory:
+            _preload(job)
+        inputs = executor.share(used, light)
+        try:
+            if job.match_background:
+                _match_backgrounds(job, executor, inputs)
+            items = [WorkItem(t, tuple(m), k) for k, (t, m) in enumerate(zip(job.tiles, job.members))]
+            if executor.shares_memory:
+                work = _LocalTiles(job, TileWork(job.resampler, job.combine, job.blank, job.resampler.margin,
+                                                 job.clip_sigma, job.clip_iters, target))
+            else:
+                # blank tiles are written here; tasks get the solved backgrounds with the work function
+                for item in items:
+                    if not item.members:
+                        ArrayTarget(out, fp, job.plan.dtype).blank(item.box, job.blank)
+                items = [item for item in items if item.members]
+                bgs = {i: s.bg for i, s in used.items()} if job.match_background else None
+                work = TileWork(job.resampler, job.combine, job.blank, job.resampler.margin, job.clip_sigma,
+                                job.clip_iters, target, bgs)
+            client_side = ArrayTarget(out, fp, job.plan.dtype)
+            for item, result in run_work(items, work, executor, inputs, job.progress_bar, "mosaic"):
+                if result is not None:  # the box came back: the caller writes it
+                    client_side.write(item.box, *result)
+        finally:
+            executor.unshare(inputs)
     return out, fp
 
 

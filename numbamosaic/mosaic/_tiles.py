@@ -1,9 +1,9 @@
-"""One output tile: the unit of work of every mosaic driver.
+"""One output tile: the unit of work of a mosaic.
 
 :func:`compute_tile` resamples every input that overlaps a tile, in input
-order, and combines them.  The threaded driver writes its result straight
-into the output arrays; the distributed driver runs the same function on
-workers and ships the finished tile back.  Per-tile memory is bounded by the
+order, and combines them.  :class:`TileWork` is the work function the
+executors (``numbamosaic._exec``) run on each tile, writing in place or
+returning the tile; :class:`PairWork` collects background-matching samples.  Per-tile memory is bounded by the
 tile size (times the overlap depth for median and clipped mean).
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from ..kernels import _combine as C
 from ..kernels._sinks import SINK_FIRST, SINK_LAST, SINK_MAX, SINK_MIN, SINK_SUM, SINK_WRITE
+from ._background import PairCollector
 
 COMBINES = {
     "mean": (C.COMBINE_MEAN, SINK_SUM, 0.0),
@@ -106,3 +107,53 @@ def compute_tile(tile, members, sources, resampler, combine, blank, out=None, fp
         _resample_into(sources[i], resampler, tile, val, wt, sink, margin, sources[i].bg)
     C.finalize_tile(code, val, wt, out, fp, blank)
     return out, fp
+
+
+class TileWork:
+    """The mosaic's work function: ``work(item, members)`` computes one tile.
+
+    Picklable (the dask executor ships it to the workers once).  The tile's
+    arrays come from ``target`` (``_exec._targets``: written in place, or
+    returned for the caller to write).
+
+    Parameters
+    ----------
+    resampler, combine, blank, margin, clip_sigma, clip_iters
+        As :func:`compute_tile`.
+    target : ArrayTarget, FileTarget or ReturnTarget
+    backgrounds : dict, optional
+        ``{input index: (c, cx, cy)}`` set on the members before resampling
+        (for inputs that were shipped before the backgrounds were solved).
+    """
+
+    def __init__(self, resampler, combine, blank, margin, clip_sigma, clip_iters, target, backgrounds=None):
+        self.resampler, self.combine, self.blank, self.margin = resampler, combine, blank, margin
+        self.clip_sigma, self.clip_iters, self.target = clip_sigma, clip_iters, target
+        self.backgrounds = backgrounds
+
+    def __call__(self, item, members):
+        if self.backgrounds is not None:
+            for i, src in members.items():
+                src.bg = self.backgrounds[i]
+        if not item.members:
+            self.target.blank(item.box, self.blank)
+            return None
+        o, f = self.target.open(item.box)
+        compute_tile(item.box, list(item.members), members, self.resampler, self.combine, self.blank, out=o, fp=f,
+                     margin=self.margin, nsigma=self.clip_sigma, maxiter=self.clip_iters)
+        return self.target.close(item.box, o, f)
+
+
+class PairWork:
+    """Background matching's work function: pairwise difference samples of one tile.
+
+    Returns what :meth:`~numbamosaic.mosaic._background.PairCollector.add_tile`
+    finds (merged on the caller's side, keyed by ``item.key``).
+    """
+
+    def __init__(self, resampler, margin, stride, positions):
+        self.resampler, self.margin, self.stride, self.positions = resampler, margin, stride, positions
+
+    def __call__(self, item, members):
+        vals, wts = stack_tile(item.box, list(item.members), members, self.resampler, self.margin, with_background=False)
+        return PairCollector(self.stride, self.positions).add_tile(vals, wts, list(item.members), item.box[0], item.box[2])
