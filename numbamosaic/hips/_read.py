@@ -9,7 +9,6 @@ from ..io import check_celestial_2d, parse_output_projection
 from .._threads import numba_threads, resolve_threads
 from ..healpix._core import CHUNK, output_to_frame_matrix
 from ..kernels._healpix import hips_at_lonlat_kernel, hips_to_image_kernel
-from ..kernels._healpix_geometry import JPLL, JRLL, spread
 from ._generate import candidate_tiles
 from ._layout import hips_frame, load_properties, tile_path
 
@@ -128,6 +127,10 @@ def map_header(frame, level, tile_size):
     return h
 
 
+_JRLL = (2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4)
+_JPLL = (1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7)
+
+
 def map_chunk_tile(level, tile_size, i, j):
     """Nested index of the tile in chunk ``(i, j)`` of the map (None off the sky).
 
@@ -142,13 +145,16 @@ def map_chunk_tile(level, tile_size, i, j):
     v = ((p1 - c) - (p2 - c)) / n
     for face in range(12):
         for wrap in (0.0, 8.0, -8.0):
-            d = u + wrap - JPLL[face]
-            s = v - 2 + JRLL[face]
+            d = u + wrap - _JPLL[face]
+            s = v - 2 + _JRLL[face]
             fx = 0.5 * n * (s + d)
             fy = 0.5 * n * (s - d)
             if 0 <= fx < n and 0 <= fy < n:
                 ix, iy = int(fx) // tile_size, int(fy) // tile_size
-                return (face << (2 * level)) + spread.py_func(ix) + (spread.py_func(iy) << 1)  # Python ints
+                spread = 0
+                for b in range(level):
+                    spread |= ((ix >> b) & 1) << (2 * b) | ((iy >> b) & 1) << (2 * b + 1)
+                return (face << (2 * level)) + spread
     return None
 
 
