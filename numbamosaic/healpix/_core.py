@@ -64,6 +64,15 @@ def _interp_order(order):
     return code
 
 
+def is_bilinear(order):
+    """True for ``'bilinear'`` (1), False for ``'nearest-neighbor'`` (0): the orders of reading HEALPix maps."""
+    if order in ("nearest-neighbor", 0):
+        return False
+    if order in ("bilinear", 1):
+        return True
+    raise ValueError(f"order: only 'nearest-neighbor' (0) and 'bilinear' (1) are supported, got {order!r}")
+
+
 def output_to_frame_matrix(wcs, frame):
     """``(wcs_vector, m)`` for the kernels that fill an image from HEALPix
     pixels: the native WCS vector of the output ``wcs`` and ``m`` (9 float64),
@@ -269,14 +278,7 @@ def reproject_from_healpix(input_data, output_projection, shape_out=None, hdu_in
         0) where one of the four pixels is NaN; nearest: footprint 1 on the
         whole sky, as reproject.
     """
-    from ..kernels._healpix import healpix_at_lonlat_kernel, healpix_to_image_kernel
-
-    if order in ("nearest-neighbor", 0):
-        bilinear = False
-    elif order in ("bilinear", 1):
-        bilinear = True
-    else:
-        raise ValueError(f"order: only 'nearest-neighbor' (0) and 'bilinear' (1) are supported, got {order!r}")
+    bilinear = is_bilinear(order)
     values, frame, nested = parse_input_healpix_data(input_data, hdu_in=hdu_in, field=field, nested=nested)
     if nested is None:
         raise ValueError(
@@ -292,18 +294,33 @@ def reproject_from_healpix(input_data, output_projection, shape_out=None, hdu_in
     nthreads = resolve_threads(parallel)
     out = np.empty(shape_out, dtype=dtype)
     fp = np.empty(shape_out, dtype=dtype)
-    vector, m = output_to_frame_matrix(wcs, frame)
     with numba_threads(nthreads):
-        if vector is not None:
-            healpix_to_image_kernel(hdata, bool(nested), nside, horder, bilinear, vector, m, out, fp)
-        else:
-            _from_healpix_astropy(hdata, bool(nested), nside, horder, bilinear, wcs, frame, out, fp,
-                                  healpix_at_lonlat_kernel)
+        sky_to_image(map_source(hdata, nested, horder), bilinear, wcs, frame, out, fp)
     return out, fp
 
 
-def _from_healpix_astropy(hdata, nested, nside, horder, bilinear, wcs, frame, out, fp, kernel):
-    """Fallback: output pixels -> sky through astropy, rows in bounded chunks."""
+def map_source(hdata, nested, horder):
+    """Sky source of a whole HEALPix map (see ``kernels._healpix``)."""
+    from ..kernels._healpix import NO_KEYS
+
+    return hdata.reshape(1, 1, -1), NO_KEYS, -1, bool(nested), 1 << horder, horder
+
+
+def tiles_source(stack, keys, tbits, horder):
+    """Sky source of loaded HiPS tiles ``stack[k]`` of nested indices ``keys`` (sorted) at order
+    ``horder - tbits`` (see ``kernels._healpix``)."""
+    return stack, keys, tbits, True, 1 << horder, horder
+
+
+def sky_to_image(source, bilinear, wcs, frame, out, fp):
+    """Fill ``out``/``fp`` (the output frame ``wcs``) from a sky source in ``frame``: one parallel
+    kernel for a native WCS, else output pixels -> sky through astropy, rows in bounded chunks."""
+    from ..kernels._healpix import sky_at_lonlat_kernel, sky_to_image_kernel
+
+    vector, m = output_to_frame_matrix(wcs, frame)
+    if vector is not None:
+        sky_to_image_kernel(*source, bilinear, vector, m, out, fp)
+        return
     ny, nx = out.shape
     rows = max(1, CHUNK // nx)
     for y0 in range(0, ny, rows):
@@ -314,4 +331,4 @@ def _from_healpix_astropy(hdata, nested, nside, horder, bilinear, wcs, frame, ou
             sph = c.represent_as("unitspherical")
         lon = np.ascontiguousarray(sph.lon.deg, dtype=float)
         lat = np.ascontiguousarray(sph.lat.deg, dtype=float)
-        kernel(hdata, nested, nside, horder, bilinear, lon, lat, out[y0:y1].reshape(-1), fp[y0:y1].reshape(-1))
+        sky_at_lonlat_kernel(*source, bilinear, lon, lat, out[y0:y1].reshape(-1), fp[y0:y1].reshape(-1))

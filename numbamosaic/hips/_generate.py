@@ -43,7 +43,8 @@ import numpy as np
 
 from ..io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
 from .._threads import resolve_threads
-from ..kernels._healpix import lonlat_to_nest_array, nest_to_lonlat_array
+from ..kernels._healpix_layout import spread
+from ..kernels._hpgeom import lonlat_to_nest_array, nest_to_lonlat_array
 from ..wcs import UnsupportedWCS
 from ._background import estimate_offsets
 from ._dask import split_parallel
@@ -217,14 +218,7 @@ def _moc_cells(order, index, array, extra):
     fy = iy * n + c
     o = order + extra
 
-    def spread(v):  # bits to the even positions (the inverse of _layout._compress)
-        v = v.astype(np.int64) & 0x00000000FFFFFFFF
-        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
-                            (2, 0x3333333333333333), (1, 0x5555555555555555)):
-            v = (v | (v << shift)) & mask
-        return v
-
-    return (np.int64(face) << (2 * o)) + spread(fx) + (spread(fy) << 1)
+    return (np.int64(face) << (2 * o)) + spread(fx.astype(np.int64)) + (spread(fy.astype(np.int64)) << 1)
 
 
 def _build(directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,

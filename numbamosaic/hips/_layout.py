@@ -26,12 +26,10 @@ import os
 
 import numpy as np
 
+from ..kernels._healpix_layout import JPLL, JRLL, compress
+
 VALID_FRAMES = ("equatorial", "galactic", "ecliptic")
 EXTENSION = {"fits": "fits", "png": "png", "jpeg": "jpg"}
-
-_JRLL = (2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4)
-_JPLL = (1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7)
-
 
 def hips_frame(coord_system_out):
     """Astropy frame for a HiPS frame name."""
@@ -48,21 +46,11 @@ def tile_path(directory, order, index, ext):
     return os.path.join(directory, f"Norder{order}", f"Dir{10000 * (index // 10000)}", f"Npix{index}.{ext}")
 
 
-def _compress(v):
-    v &= 0x5555555555555555
-    v = (v | (v >> 1)) & 0x3333333333333333
-    v = (v | (v >> 2)) & 0x0F0F0F0F0F0F0F0F
-    v = (v | (v >> 4)) & 0x00FF00FF00FF00FF
-    v = (v | (v >> 8)) & 0x0000FFFF0000FFFF
-    v = (v | (v >> 16)) & 0x00000000FFFFFFFF
-    return v
-
-
 def tile_face_xy(order, index):
     """``(face, ix, iy)`` of tile ``index`` at ``order``."""
     index = int(index)
     ipf = index & ((1 << (2 * order)) - 1)
-    return index >> (2 * order), _compress(ipf), _compress(ipf >> 1)
+    return index >> (2 * order), compress(ipf), compress(ipf >> 1)
 
 
 def tile_reference(order, index, tile_size):
@@ -79,9 +67,9 @@ def tile_reference(order, index, tile_size):
     # plane position of pixel (row 0, col 0): fx = ix0 + T - 0.5, fy = iy0 + 0.5
     fx = ix * tile_size + tile_size - 0.5
     fy = iy * tile_size + 0.5
-    x = 45.0 * (_JPLL[face] + (fx - fy) / n) - lon0
+    x = 45.0 * (JPLL[face] + (fx - fy) / n) - lon0
     x = (x + 180.0) % 360.0 - 180.0
-    y = 45.0 * (2 - _JRLL[face] + (fx + fy) / n)
+    y = 45.0 * (2 - JRLL[face] + (fx + fy) / n)
     # x = -r (p1 - c1) - r (p2 - c2), y = r (p1 - c1) - r (p2 - c2), at p1 = p2 = 1
     a = -x / res  # (1 - c1) + (1 - c2)
     b = y / res  # (1 - c1) - (1 - c2)

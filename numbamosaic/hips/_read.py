@@ -7,8 +7,8 @@ import numpy as np
 
 from ..io import check_celestial_2d, parse_output_projection
 from .._threads import numba_threads, resolve_threads
-from ..healpix._core import CHUNK, output_to_frame_matrix
-from ..kernels._healpix import hips_at_lonlat_kernel, hips_to_image_kernel
+from ..healpix._core import is_bilinear, sky_to_image, tiles_source
+from ..kernels._healpix_layout import JPLL, JRLL, spread
 from ._generate import candidate_tiles
 from ._layout import hips_frame, load_properties, tile_path
 
@@ -77,12 +77,7 @@ def reproject_from_hips(input_directory, output_projection, shape_out=None, leve
     array, footprint : ndarray (float32)
         NaN and footprint 0 where the HiPS has no data.
     """
-    if order in ("nearest-neighbor", 0):
-        bilinear = False
-    elif order in ("bilinear", 1):
-        bilinear = True
-    else:
-        raise ValueError(f"order: only 'nearest-neighbor' (0) and 'bilinear' (1) are supported, got {order!r}")
+    bilinear = is_bilinear(order)
     props, level, t, frame = _open(input_directory, level)
     wcs, shape_out = parse_output_projection(output_projection, shape_out=shape_out)
     check_celestial_2d(wcs, "output_projection")
@@ -90,25 +85,10 @@ def reproject_from_hips(input_directory, output_projection, shape_out=None, leve
     stack, keys = _load_tiles(input_directory, level, t, candidate_tiles(wcs, shape_out, frame, level, t))
     tbits = t.bit_length() - 1
     horder = level + tbits
-    nside = 1 << horder
     out = np.empty(shape_out, dtype=np.float32)
     fp = np.empty(shape_out, dtype=np.float32)
-    vector, m = output_to_frame_matrix(wcs, frame)
     with numba_threads(nthreads):
-        if vector is not None:
-            hips_to_image_kernel(stack, keys, tbits, nside, horder, bilinear, vector, m, out, fp)
-        else:
-            ny, nx = shape_out
-            rows = max(1, CHUNK // nx)
-            for y0 in range(0, ny, rows):
-                y1 = min(ny, y0 + rows)
-                yy, xx = np.mgrid[y0:y1, 0:nx]
-                with np.errstate(all="ignore"):
-                    sph = wcs.pixel_to_world(xx.ravel(), yy.ravel()).transform_to(frame).represent_as("unitspherical")
-                hips_at_lonlat_kernel(stack, keys, tbits, nside, horder, bilinear,
-                                      np.ascontiguousarray(sph.lon.deg, dtype=float),
-                                      np.ascontiguousarray(sph.lat.deg, dtype=float),
-                                      out[y0:y1].reshape(-1), fp[y0:y1].reshape(-1))
+        sky_to_image(tiles_source(stack, keys, tbits, horder), bilinear, wcs, frame, out, fp)
     return out, fp
 
 
@@ -127,10 +107,6 @@ def map_header(frame, level, tile_size):
     return h
 
 
-_JRLL = (2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4)
-_JPLL = (1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7)
-
-
 def map_chunk_tile(level, tile_size, i, j):
     """Nested index of the tile in chunk ``(i, j)`` of the map (None off the sky).
 
@@ -145,16 +121,13 @@ def map_chunk_tile(level, tile_size, i, j):
     v = ((p1 - c) - (p2 - c)) / n
     for face in range(12):
         for wrap in (0.0, 8.0, -8.0):
-            d = u + wrap - _JPLL[face]
-            s = v - 2 + _JRLL[face]
+            d = u + wrap - JPLL[face]
+            s = v - 2 + JRLL[face]
             fx = 0.5 * n * (s + d)
             fy = 0.5 * n * (s - d)
             if 0 <= fx < n and 0 <= fy < n:
                 ix, iy = int(fx) // tile_size, int(fy) // tile_size
-                spread = 0
-                for b in range(level):
-                    spread |= ((ix >> b) & 1) << (2 * b) | ((iy >> b) & 1) << (2 * b + 1)
-                return (face << (2 * level)) + spread
+                return (face << (2 * level)) + spread(ix) + (spread(iy) << 1)
     return None
 
 
