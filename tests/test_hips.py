@@ -349,3 +349,73 @@ def test_update_hips_equals_building_from_all_inputs(tmp_path):
     assert len(rewritten) < len(before)  # tiles the new input does not touch are left alone
     with pytest.raises(ValueError, match="combine_function"):
         update_hips(inc, inputs[2:], combine_function="mean")
+
+
+def _hipsgen_style_copy(src, dst):
+    """``src`` rewritten as older tools write a HiPS: legacy property names (maxOrder, coordsys, format), int16
+    tiles with BSCALE/BZERO/BLANK, some tiles gzip-compressed, some trimmed to their data (ONAXISn/TRIMn).
+    Returns the quantisation step."""
+    import gzip
+    import shutil
+
+    shutil.copytree(src, dst)
+    props = load_properties(src)
+    legacy = {"hips_order": "maxOrder", "hips_frame": "coordsys", "hips_tile_format": "format"}
+    with open(os.path.join(dst, "properties"), "w") as f:
+        f.write("# written by a test\n! a Java-properties comment\n")
+        for k, v in props.items():
+            f.write(f"{legacy.get(k, k)} = {'C' if k == 'hips_frame' else v}\n")
+    lo, hi = (float(v) for v in props["hips_data_range"].split())
+    bscale, bzero = (hi - lo) / 60000.0, 0.5 * (hi + lo)
+    for k, rel in enumerate(_tiles(src)):
+        a = fits.getdata(os.path.join(src, rel))
+        raw = np.where(np.isnan(a), -32768, np.round((np.nan_to_num(a) - bzero) / bscale)).astype(">i2")
+        cards = [("SIMPLE", True), ("BITPIX", 16), ("NAXIS", 2), ("NAXIS1", 0), ("NAXIS2", 0),
+                 ("BSCALE", bscale), ("BZERO", bzero), ("BLANK", -32768)]
+        rows, cols = np.nonzero(raw != -32768)
+        if k % 3 == 1:  # trimmed to the data's bounding box
+            r0, c0 = rows.min(), cols.min()
+            raw = raw[r0 : rows.max() + 1, c0 : cols.max() + 1]
+            cards += [("ONAXIS1", a.shape[1]), ("ONAXIS2", a.shape[0]), ("TRIM1", int(c0)), ("TRIM2", int(r0))]
+        cards[3:5] = [("NAXIS1", raw.shape[1]), ("NAXIS2", raw.shape[0])]
+        text = "".join(str(fits.Card(key, value)) for key, value in cards) + "END".ljust(80)
+        blob = (text + " " * (-len(text) % 2880)).encode() + raw.tobytes()
+        blob += b"\0" * (-len(blob) % 2880)
+        with (gzip.open if k % 3 == 2 else open)(os.path.join(dst, rel), "wb") as f:
+            f.write(blob)
+    return bscale
+
+
+def test_reads_hips_of_other_tools(tmp_path):
+    """A HiPS with legacy properties and integer, gzipped and trimmed tiles reads as the float HiPS it was made from
+    (to the quantisation step): reproject_from_hips, hips_as_dask_array and coadd_hips."""
+    from numbamosaic.hips import hips_as_dask_array, reproject_from_hips
+
+    data, w = _image(83.0, -5.0, n=32, scale=0.1)
+    ours, old = str(tmp_path / "ours"), str(tmp_path / "old")
+    reproject_to_hips((data, w), coord_system_out="equatorial", reproject_function=numbamosaic.reproject_interp,
+                      output_directory=ours, tile_size=16, level=4)
+    step = _hipsgen_style_copy(ours, old)
+    assert "hips_order" not in load_properties(old) and len(_tiles(old)) > 6
+    _, wout = _image(83.2, -4.9, n=40, scale=0.06)
+    for order in ("bilinear", "nearest-neighbor"):
+        for level in (None, 3):
+            a, fa = reproject_from_hips(ours, wout, shape_out=(40, 40), order=order, level=level)
+            b, fb = reproject_from_hips(old, wout, shape_out=(40, 40), order=order, level=level)
+            assert np.array_equal(fa, fb) and fa.sum() > 100
+            ok = fa > 0
+            assert np.abs(a[ok] - b[ok]).max() <= 0.51 * step
+    a = hips_as_dask_array(ours, level=4)[0].compute(scheduler="synchronous")
+    b = hips_as_dask_array(old, level=4)[0].compute(scheduler="synchronous")
+    assert np.array_equal(np.isnan(a), np.isnan(b)) and np.nanmax(np.abs(a - b)) <= 0.51 * step
+    co = str(tmp_path / "co")
+    numbamosaic.coadd_hips([old], co)
+    assert load_properties(co)["hips_frame"] == "equatorial" and _tiles(co) == _tiles(ours)
+    good = load_properties(old)
+    for bad, match in (({"maxOrder": "x"}, "hips_order"), ({"coordsys": "mars"}, "hips_frame"),
+                       ({"format": "png"}, "no FITS tiles")):
+        props = dict(good, **bad)
+        with open(os.path.join(old, "properties"), "w") as f:
+            f.writelines(f"{k} = {v}\n" for k, v in props.items())
+        with pytest.raises(ValueError, match=match):
+            reproject_from_hips(old, wout, shape_out=(40, 40))

@@ -775,9 +775,8 @@ def coadd_hips(input_directories, output_directory, combine_function="mean", thr
     """
     from astropy.coordinates import SkyCoord
     import astropy.units as u
-    from astropy.io import fits
 
-    from ._layout import load_properties
+    from ._layout import describe_hips, load_properties, read_tile
 
     dirs = [str(d) for d in input_directories]
     if not dirs:
@@ -788,18 +787,17 @@ def coadd_hips(input_directories, output_directory, combine_function="mean", thr
             props.append(load_properties(d))
         except OSError as exc:
             raise ValueError(f"input_directories[{i}]: {d} has no readable properties file ({exc})") from exc
-    for key in ("hips_frame", "hips_tile_width", "hips_order"):
-        vals = {p.get(key) for p in props}
+    described = [describe_hips(p, f"input_directories[{i}]") for i, p in enumerate(props)]
+    for k, key in enumerate(("hips_frame", "hips_order", "hips_tile_width")):
+        vals = {d[k] for d in described}
         if len(vals) > 1:
             raise ValueError(f"input_directories: {key} differs between the inputs: {sorted(map(str, vals))}")
-    for i, p in enumerate(props):
-        if "fits" not in p.get("hips_tile_format", "").split():
+    for i, d in enumerate(described):
+        if "fits" not in d[3]:
             raise ValueError(f"input_directories[{i}]: {dirs[i]} has no FITS tiles")
     _combine_stack(np.zeros((1, 2, 2), dtype=np.float32), combine_function)  # validates the name early
-    coord_system_out = props[0]["hips_frame"]
+    coord_system_out, level, tile_size, _ = described[0]
     frame = hips_frame(coord_system_out)
-    level = int(props[0]["hips_order"])
-    tile_size = int(props[0]["hips_tile_width"])
     nthreads = resolve_threads(True if threads is None else threads, "threads")
     found = set()
     for d in dirs:
@@ -812,8 +810,7 @@ def coadd_hips(input_directories, output_directory, combine_function="mean", thr
         for d in dirs:
             path = tile_path(d, level, index, "fits")
             if os.path.exists(path):
-                with fits.open(path, memmap=False) as hdul:
-                    tiles.append(np.asarray(hdul[0].data, dtype=np.float32))
+                tiles.append(read_tile(path, tile_size))
         return _combine_stack(np.stack(tiles), combine_function) if tiles else None
 
     cuts = [p.get("hips_pixel_cut", "").split() for p in props]

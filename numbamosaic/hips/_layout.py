@@ -272,14 +272,81 @@ def save_properties(directory, properties):
 
 
 def load_properties(directory):
+    """``properties`` of a HiPS directory as a dict of strings (``key = value`` lines; ``#`` and ``!``
+    start comments, as in the Java properties files hipsgen writes)."""
     props = {}
     with open(os.path.join(directory, "properties")) as f:
         for line in f:
-            if line.startswith("#") or "=" not in line:
+            if line.lstrip().startswith(("#", "!")) or "=" not in line:
                 continue
             k, v = line.split("=", 1)
             props[k.strip()] = v.strip()
     return props
+
+
+#: properties keywords of HiPS 1.0 -> their names in older files (HiPS 1.3 and hipsgen before 2017)
+LEGACY_KEYWORDS = {"hips_order": "maxOrder", "hips_frame": "coordsys", "hips_tile_format": "format"}
+#: legacy ``coordsys`` values
+LEGACY_FRAMES = {"C": "equatorial", "G": "galactic", "E": "ecliptic"}
+#: tile width when ``hips_tile_width`` is absent (HiPS 1.0, section 4.4.1)
+DEFAULT_TILE_WIDTH = 512
+
+
+def describe_hips(props, name="input_directory"):
+    """``(frame name, deepest order, tile width, tile formats)`` of an image HiPS from its properties.
+
+    HiPS 1.0 keywords (``hips_frame``, ``hips_order``, ``hips_tile_width``,
+    ``hips_tile_format``), else the legacy names of :data:`LEGACY_KEYWORDS`
+    (``coordsys = C/G/E``, ``maxOrder``, ``format``), else the standard's
+    defaults (tile width 512, equatorial, FITS tiles).  Errors name ``name``.
+    """
+    def get(key, default=None):
+        value = props.get(key, props.get(LEGACY_KEYWORDS.get(key, ""), default))
+        return value.strip() if isinstance(value, str) else value
+
+    kind = props.get("dataproduct_type", "image")
+    if kind != "image":
+        raise ValueError(f"{name}: only image HiPS are supported, got dataproduct_type = {kind!r}")
+    order = get("hips_order")
+    if order is None or not order.isdigit():
+        raise ValueError(f"{name}: properties has no valid hips_order (or maxOrder), got {order!r}")
+    frame = get("hips_frame", "equatorial")
+    frame = LEGACY_FRAMES.get(frame.upper(), frame) if len(frame) == 1 else frame
+    if frame not in VALID_FRAMES:
+        raise ValueError(f"{name}: hips_frame {frame!r} is not a celestial frame ({'/'.join(VALID_FRAMES)})")
+    width = props.get("hips_tile_width", str(DEFAULT_TILE_WIDTH)).strip()
+    t = int(width) if width.isdigit() else 0
+    if t < 1 or t & (t - 1):
+        raise ValueError(f"{name}: hips_tile_width {width!r} is not a power of two")
+    formats = tuple("jpeg" if f == "jpg" else f for f in get("hips_tile_format", "fits").lower().split())
+    return frame, int(order), t, formats
+
+
+def read_tile(path, tile_size):
+    """A FITS tile as a float32 ``T x T`` array, as written here or by other tools.
+
+    astropy applies ``BSCALE``/``BZERO`` and turns ``BLANK`` into NaN (integer
+    tiles of hipsgen) and reads gzip-compressed files whatever their name
+    (hipsgen's ``-gzip``); a tile trimmed to its data (``ONAXISn``: the full
+    size, ``TRIMn``: the pixels cut before the data, reproject's convention)
+    is padded back with NaN.
+    """
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        header = hdul[0].header
+        data = hdul[0].data
+        if data is None:
+            raise ValueError(f"{path}: the tile has no data in its primary HDU")
+        a = np.asarray(data, dtype=np.float32)
+    if a.ndim == 2 and "ONAXIS1" in header and a.shape != (tile_size, tile_size):
+        full = np.full((int(header.get("ONAXIS2", tile_size)), int(header["ONAXIS1"])), np.nan, dtype=np.float32)
+        r0, c0 = int(header.get("TRIM2", 0)), int(header.get("TRIM1", 0))
+        full[r0 : r0 + a.shape[0], c0 : c0 + a.shape[1]] = a
+        a = full
+    if a.shape != (tile_size, tile_size):
+        raise ValueError(f"{path}: tile of shape {a.shape}, expected {(tile_size, tile_size)}")
+    return a
 
 
 def uniq_orders(uniq, max_order):

@@ -10,39 +10,29 @@ from .._threads import numba_threads, resolve_threads
 from ..healpix._core import is_bilinear, sky_to_image, tiles_source
 from ..kernels._healpix_layout import JPLL, JRLL, spread
 from ._generate import candidate_tiles
-from ._layout import hips_frame, load_properties, tile_path
+from ._layout import describe_hips, hips_frame, load_properties, read_tile, tile_path
 
 
 def _open(directory, level):
+    """``(properties, level, tile width, frame)`` of a HiPS to read (see ``_layout.describe_hips``)."""
     props = load_properties(directory)
-    if props.get("dataproduct_type", "image") != "image":
-        raise ValueError(f"input_directory: only image HiPS are supported, got {props.get('dataproduct_type')!r}")
-    if "fits" not in props.get("hips_tile_format", "").split():
-        raise ValueError(f"input_directory: the HiPS has no FITS tiles (hips_tile_format = {props.get('hips_tile_format')!r})")
-    order = int(props["hips_order"])
+    name, order, t, formats = describe_hips(props)
+    if "fits" not in formats:
+        raise ValueError(f"input_directory: the HiPS has no FITS tiles (tile formats: {' '.join(formats)})")
     level = order if level is None else int(level)
     if not 0 <= level <= order:
         raise ValueError(f"level: expected 0..{order} for this HiPS, got {level}")
-    t = int(props["hips_tile_width"])
-    if t < 1 or t & (t - 1):
-        raise ValueError(f"input_directory: hips_tile_width {t} is not a power of two")
-    return props, level, t, hips_frame(props["hips_frame"])
+    return props, level, t, hips_frame(name)
 
 
 def _load_tiles(directory, level, t, indices):
     """Stack of the existing tiles among ``indices`` and their sorted indices."""
-    from astropy.io import fits
-
     keys, tiles = [], []
     for idx in np.sort(np.asarray(indices, dtype=np.int64)):
         path = tile_path(directory, level, int(idx), "fits")
         if os.path.exists(path):
-            with fits.open(path, memmap=False) as hdul:
-                a = np.asarray(hdul[0].data, dtype=np.float32)
-            if a.shape != (t, t):
-                raise ValueError(f"input_directory: tile {path} has shape {a.shape}, expected {(t, t)}")
             keys.append(int(idx))
-            tiles.append(a)
+            tiles.append(read_tile(path, t))
     stack = np.stack(tiles) if tiles else np.zeros((0, t, t), dtype=np.float32)
     return stack, np.asarray(keys, dtype=np.int64)
 
@@ -144,8 +134,6 @@ class _HiPSMap:
         self.dtype = np.dtype(np.float32)
 
     def __getitem__(self, item):
-        from astropy.io import fits
-
         rows, cols = item
         shape = (rows.stop - rows.start, cols.stop - cols.start)
         out = np.full(shape, np.nan, dtype=np.float32)
@@ -155,8 +143,7 @@ class _HiPSMap:
         if idx is not None:
             path = tile_path(self.directory, self.level, idx, "fits")
             if os.path.exists(path):
-                with fits.open(path, memmap=False) as hdul:
-                    tile = np.asarray(hdul[0].data, dtype=np.float32)
+                tile = read_tile(path, self.t)
                 r0, c0 = rows.start % self.t, cols.start % self.t
                 out[...] = tile[r0 : r0 + shape[0], c0 : c0 + shape[1]]
         return out
