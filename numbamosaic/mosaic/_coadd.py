@@ -557,12 +557,21 @@ def execute(job, output_array=None, output_footprint=None):
                 for item in items:
                     if not item.members:
                         ArrayTarget(out, fp, job.plan.dtype).blank(item.box, job.blank)
+                        if job.products is not None:
+                            job.products.blank_tile(item.box)
                 items = [item for item in items if item.members]
                 bgs = {i: s.bg for i, s in used.items()} if job.match_background else None
-                work = TileWork(job.resampler, job.combine, job.blank, job.resampler.margin, job.clip_sigma,
-                                job.clip_iters, target, bgs)
+                if job.products is not None:  # products: computed by the tasks, written here (products)
+                    work = _products.ProductTileWork(job.products.for_workers(), job.resampler, job.method, job.blank,
+                                                     target, bgs)
+                else:
+                    work = TileWork(job.resampler, job.combine, job.blank, job.resampler.margin, job.clip_sigma,
+                                    job.clip_iters, target, bgs)
             client_side = ArrayTarget(out, fp, job.plan.dtype)
             for item, result in run_work(items, work, executor, inputs, job.progress_bar, "mosaic"):
+                if job.products is not None and not executor.shares_memory:
+                    result, prods = result
+                    job.products.store_tile(item.box, prods)
                 if result is not None:  # the box came back: the caller writes it
                     client_side.write(item.box, *result)
         finally:

@@ -7,8 +7,8 @@ best together; the kernels are in ``kernels._products``.)
 :func:`parse_products` turns the product keywords of ``reproject_and_coadd``
 / ``plan_mosaic`` into a :class:`ProductSpec` (or None: the plain path, which
 these keywords never touch), validating everything before any pixel work.
-The drivers call :meth:`ProductSpec.compute_tile` instead of
-``_tiles.compute_tile`` for each output tile: the tile kernels of
+The drivers call :meth:`ProductSpec.compute_tile` (threads) or run
+:class:`ProductTileWork` (dask) instead of ``_tiles.compute_tile`` for each output tile: the tile kernels of
 ``kernels._products`` deposit the mosaic exactly as the plain kernels do and
 update the products in the same pass over the inputs.  The result is a
 :class:`MosaicProducts`.
@@ -44,7 +44,7 @@ Semantics (SWarp and drizzle names in brackets; see the README):
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -289,8 +289,6 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
         raise NotImplementedError("weights_type, masks, scales and products need numbamosaic's own reproject_function")
     if combine not in PRODUCT_COMBINES:
         raise NotImplementedError(f"weights_type, masks, scales and products: combine_function {combine!r} is not supported yet (use one of {PRODUCT_COMBINES})")
-    if client is not None:
-        raise NotImplementedError("weights_type, masks, scales and products are not supported on dask.distributed yet")
     scales = _per_input(o.get("input_scales"), input_data, hdu_in, n, "input_scales", positive=True)
     if scales is not None and match_background and np.any(scales != 1.0):
         raise NotImplementedError("input_scales with match_background is not supported yet")
@@ -405,6 +403,7 @@ class ProductSpec:
     method: str
     arrays: dict = field(default_factory=dict)
     nplanes: int = 0
+    dtypes: dict = field(default_factory=dict)
 
     def allocate(self, shape, dtype, members, make):
         """Product outputs: the caller's or ``make(shape, dtype)``."""
@@ -458,9 +457,17 @@ class ProductSpec:
         return fpar, ip, vdata, mdata
 
     def compute_tile(self, job, k, out, fp):
-        """Resample, combine and write tile ``k`` of ``job`` and its products."""
-        tile = job.tiles[k]
-        members = job.members[k]
+        """Resample, combine and write tile ``k`` of ``job`` and its products (in this process)."""
+        by_index = {s.index: s for s in job.sources}
+        prods = self.tile_products(job.tiles[k], job.members[k], by_index, job.resampler, job.method, out, fp, job.blank)
+        self.store_tile(job.tiles[k], prods)
+
+    def tile_products(self, tile, members, sources, resampler, method, out, fp, blank):
+        """Resample and combine one tile into ``out``/``fp``; returns its products ``{name: array}``.
+
+        ``sources`` maps input indices to sources; ``members`` lists the
+        tile's inputs in input order (their positions are the context bits).
+        """
         y0, y1, x0, x1 = tile
         th, tw = y1 - y0, x1 - x0
         code, sink, init = COMBINES[self.combine]
@@ -476,10 +483,9 @@ class ProductSpec:
         flg = np.zeros((th, tw), np.int64) if "flags" in want else _EMPTY_I64
         fmode_off = "flags" not in want  # masks still drop samples
         sval = swt = None
-        resampler = job.resampler
         margin = resampler.margin
         for position, i in enumerate(members):
-            src = job.sources[i]
+            src = sources[i]
             box = _overlap(tile, src.bbox, margin)
             if box is None:
                 continue
@@ -489,7 +495,7 @@ class ProductSpec:
             if fmode_off:
                 ip[K.I_FLAGMODE] = K.FLAG_NONE
             tr = src.transform
-            if job.method == "interp":
+            if method == "interp":
                 K.products_interp_tile(
                     data, state, wdata, mdata, vdata, tr.vector, tr.grid, resampler.order, by0, by1, bx0, bx1,
                     val, wt, var, cnt, expo, ctx, flg, y0, x0, sink, src.bg, fpar, ip,
@@ -500,35 +506,83 @@ class ProductSpec:
                     swt = np.empty((th, tw))
                 resampler.tile(data, state, wdata, tr, by0, by1, bx0, bx1, sval, swt, y0, x0, SINK_WRITE, src.bg)
                 K.products_box(
-                    sval, swt, data, wdata, mdata, vdata, tr.vector, tr.grid, 1 if job.method == "exact" else 2,
+                    sval, swt, data, wdata, mdata, vdata, tr.vector, tr.grid, 1 if method == "exact" else 2,
                     getattr(resampler, "params", _EMPTY_PRM), by0, by1, bx0, bx1, val, wt, var, cnt, expo, ctx, flg, y0, x0, sink, fpar, ip,
                 )
-        C.finalize_tile(code, val, wt, out, fp, job.blank)
-        a = self.arrays
+        C.finalize_tile(code, val, wt, out, fp, blank)
+        prods = {}
         if "variance" in want:
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = var / (wt * wt) if self.combine == "mean" else var
-            a["variance"][y0:y1, x0:x1] = np.where(wt != 0.0, v, np.nan)
+            prods["variance"] = np.where(wt != 0.0, v, np.nan)
         if "count" in want:
-            a["count"][y0:y1, x0:x1] = cnt
+            prods["count"] = cnt
         if "exposure" in want:
-            a["exposure"][y0:y1, x0:x1] = expo
+            prods["exposure"] = expo
         if "context" in want:
-            a["context"][:npl, y0:y1, x0:x1] = ctx
-            a["context"][npl:, y0:y1, x0:x1] = 0
+            prods["context"] = ctx
         if "flags" in want:
-            a["flags"][y0:y1, x0:x1] = (flg & np.int64(0xFFFFFFFF)).astype(np.uint32)
+            prods["flags"] = (flg & np.int64(0xFFFFFFFF)).astype(np.uint32)
+        return prods
+
+    def store_tile(self, tile, prods):
+        """Write one tile's products (from :meth:`tile_products`) into the outputs."""
+        y0, y1, x0, x1 = tile
+        a = self.arrays
+        for p, v in prods.items():
+            if p == "context":
+                npl = v.shape[0]
+                a[p][:npl, y0:y1, x0:x1] = v
+                a[p][npl:, y0:y1, x0:x1] = 0
+            else:
+                a[p][y0:y1, x0:x1] = v
+
+    def for_workers(self):
+        """A copy for dask workers: options, masks and variance maps, no outputs.
+
+        Workers return each tile's products cast to the outputs' dtypes
+        (the cast the client's write would make: the bytes are the same).
+        """
+        dtypes = {p: np.dtype(a.dtype).newbyteorder("=") for p, a in self.arrays.items()}
+        return replace(self, outputs={}, arrays={}, dtypes=dtypes)
+
+    def cast(self, prods):
+        """``prods`` in the outputs' dtypes (see :meth:`for_workers`)."""
+        return {p: np.asarray(v, dtype=self.dtypes.get(p, np.asarray(v).dtype)) for p, v in prods.items()}
 
     def result(self, array, footprint, job):
         """The :class:`MosaicProducts` of a finished mosaic."""
         a = self.arrays
         ctx = None
         if "context" in a:
-            ctx = Context(a["context"], job.tiles, job.members, job.plan.tile_shape, tuple(job.shape_out))
+            t = job.tiles[0]  # the tiles' shape (a dask run makes larger tiles than the plan's)
+            ctx = Context(a["context"], job.tiles, job.members, (t[1] - t[0], t[3] - t[2]), tuple(job.shape_out))
         return MosaicProducts(
             array=array, footprint=footprint, variance=a.get("variance"), count=a.get("count"),
             exposure=a.get("exposure"), context=ctx, flags=a.get("flags"), wcs=job.wcs_out,
         )
+
+
+class ProductTileWork:
+    """The mosaic's work function with products, for executors that do not share memory (dask).
+
+    ``work(item, members)`` computes one tile and its products on a worker;
+    returns ``(target result, products cast to the outputs' dtypes)``, the
+    client writes the products (:meth:`ProductSpec.store_tile`).  Picklable
+    (shipped once per run, with the masks and variance maps).
+    """
+
+    def __init__(self, spec, resampler, method, blank, target, backgrounds=None):
+        self.spec, self.resampler, self.method, self.blank = spec, resampler, method, blank
+        self.target, self.backgrounds = target, backgrounds
+
+    def __call__(self, item, members):
+        if self.backgrounds is not None:
+            for i, src in members.items():
+                src.bg = self.backgrounds[i]
+        o, f = self.target.open(item.box)
+        prods = self.spec.tile_products(item.box, list(item.members), members, self.resampler, self.method, o, f, self.blank)
+        return self.target.close(item.box, o, f), self.spec.cast(prods)
 
 
 _EMPTY_PRM = np.zeros(0)
