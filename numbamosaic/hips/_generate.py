@@ -409,10 +409,13 @@ def _write_allsky(directory, order, tiles, w, formats, cut):
     """``Norder{order}/Allsky.{ext}``: all tiles of ``order`` side by side (tile 0
     top left as displayed; the FITS array is the displayed image flipped)."""
     per_row, rows = allsky_layout(order)
-    disp = np.full((rows * w, per_row * w), np.nan, dtype=np.float32)
+    # the FITS array (bottom row first), big-endian as written: tile n's rows are the
+    # displayed rows r w .. (r + 1) w - 1 from the top, flipped, i.e. the tile as it is
+    fits_rows = rows * w
+    disp = np.full((fits_rows, per_row * w), np.nan, dtype=">f4")
     for n, a in tiles.items():
         r, c = divmod(n, per_row)
-        disp[r * w : (r + 1) * w, c * w : (c + 1) * w] = a[::-1]
+        disp[fits_rows - (r + 1) * w : fits_rows - r * w, c * w : (c + 1) * w] = a
     os.makedirs(os.path.join(directory, f"Norder{order}"), exist_ok=True)
     for fmt in formats:
         path = os.path.join(directory, f"Norder{order}", f"Allsky.{EXTENSION[fmt]}")
@@ -420,9 +423,9 @@ def _write_allsky(directory, order, tiles, w, formats, cut):
             h = disp.shape
             cards = (_card("SIMPLE", True) + _card("BITPIX", -32) + _card("NAXIS", 2) + _card("NAXIS1", h[1])
                      + _card("NAXIS2", h[0]) + _card("ORDER", order))
-            write_fits_raw(path, cards, disp[::-1])
+            write_fits_raw(path, cards, disp)
         else:
-            write_image_tile(path, disp[::-1], cut, fmt)
+            write_image_tile(path, disp, cut, fmt)
 
 
 def _centre_and_fov(wcs, shape, frame):

@@ -192,15 +192,17 @@ def _card(key, value):
 
 def write_fits_raw(path, cards, array):
     """Write ``cards`` (80-character images, without END) and a float32 array
-    as a FITS primary HDU, through a temporary name."""
+    as a FITS primary HDU, through a temporary name.  The data are written
+    from one big-endian copy (none when ``array`` is already a C-contiguous
+    ``>f4`` array)."""
     text = cards + "END".ljust(80)
     text += " " * (-len(text) % 2880)
-    data = np.ascontiguousarray(array, dtype=">f4").tobytes()
+    data = np.ascontiguousarray(array, dtype=">f4").reshape(-1).view(np.uint8)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(text.encode("ascii"))
         f.write(data)
-        f.write(b"\0" * (-len(data) % 2880))
+        f.write(b"\0" * (-data.size % 2880))
     os.replace(tmp, path)
 
 

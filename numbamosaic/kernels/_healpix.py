@@ -47,12 +47,28 @@ from ._hpgeom import (
     xyf_to_loc,
 )
 from ._interp import sample, sample_row
-from ._jit import kernel, parallel_kernel
+from ._jit import inline_kernel, kernel, parallel_kernel
 
 #: HEALPix indices per parallel work item
 BLOCK = 4096
 #: ``keys`` of a sky source holding a whole map
 NO_KEYS = np.zeros(0, dtype=np.int64)
+
+
+@inline_kernel
+def _gnomonic_matrix(m):
+    """``m[10:19]`` of :func:`_to_input_pixel` as a tuple (held in registers by the loops)."""
+    return (m[10], m[11], m[12], m[13], m[14], m[15], m[16], m[17], m[18])
+
+
+@inline_kernel
+def _gnomonic(b, vx, vy, vz):
+    """Unit vector -> input pixel of a gnomonic input without distortion: the 3x3 matrix
+    ``b`` to homogeneous pixels, NaN behind the tangent plane."""
+    den = b[6] * vx + b[7] * vy + b[8] * vz
+    if not den > 0.0:
+        return NAN, NAN
+    return (b[0] * vx + b[1] * vy + b[2] * vz) / den, (b[3] * vx + b[4] * vy + b[5] * vz) / den
 
 
 @kernel
@@ -66,10 +82,7 @@ def _to_input_pixel(wcs, m, vx, vy, vz):
     projective): two divisions instead of the WCS chain.
     """
     if m[9] != 0.0:
-        den = m[16] * vx + m[17] * vy + m[18] * vz
-        if not den > 0.0:  # behind the tangent plane
-            return NAN, NAN
-        return (m[10] * vx + m[11] * vy + m[12] * vz) / den, (m[13] * vx + m[14] * vy + m[15] * vz) / den
+        return _gnomonic(_gnomonic_matrix(m), vx, vy, vz)
     wx = m[0] * vx + m[1] * vy + m[2] * vz
     wy = m[3] * vx + m[4] * vy + m[5] * vz
     wz = m[6] * vx + m[7] * vy + m[8] * vz
@@ -188,6 +201,8 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     cs = np.empty(2 * t - 1)
     sn = np.empty(2 * t - 1)
     _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn)
+    gnomonic = m[9] != 0.0
+    g = _gnomonic_matrix(m)
     b = min(CULL, t)
     xs = np.empty(b)
     ys = np.empty(b)
@@ -207,7 +222,10 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
                     ks = t - 1 - r + c
                     if zs[ks] == zs[ks]:
                         kd = r + c
-                        x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                        if gnomonic:  # the common case, kept in this loop
+                            x, y = _gnomonic(g, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                        else:
+                            x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
                     else:
                         x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
                     xs[c - c0] = x
