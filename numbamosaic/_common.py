@@ -18,6 +18,7 @@ from .io import (
     parse_input_data,
     parse_output_projection,
 )
+from ._threads import resolve_threads
 from ._validate import check_bool, check_hdu
 
 
@@ -187,8 +188,6 @@ def allocate_outputs(shape_out, dtype, output_array, output_footprint, return_fo
 
 def parse_parallel(parallel):
     """Split ``parallel`` into (n_threads, distributed_client_or_None)."""
-    from ._threads import resolve_threads
-
     if isinstance(parallel, str):
         if parallel != "current-scheduler":
             raise ValueError(f"parallel: expected True, False, an int or 'current-scheduler', got {parallel!r}")

@@ -1,5 +1,13 @@
 """Adaptive anti-aliased resampling (DeForest 2004, Solar Physics 219, 3).
 
+Why this module is long: it is one algorithm, and most of its length is one
+per-pixel loop (:func:`resample_row`) with the scalar helpers inlined into it
+(filter padding, sampling box, boundary and bad-value rules), which share the
+``P_*`` settings layout with the block driver below them (positions,
+Jacobians, despiking).  The review of 2026-12 judged it cohesive; the one cut
+that would make sense, sampler vs block driver, would leave two modules that
+must always be read together.
+
 For every output pixel the local linearisation of the output -> input
 mapping, the Jacobian ``Ji`` (input pixels per output pixel), is estimated by
 finite differences of the transform.  Its singular values are raised to at
