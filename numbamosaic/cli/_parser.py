@@ -192,6 +192,20 @@ def _add_product_options(p):
     )
 
 
+def _add_resampling_options(p):
+    """The "resampling and combination" group (``mosaic``, ``plan``, ``hips``): method, conserve, combine, clipping."""
+    g = p.add_argument_group("resampling and combination")
+    g.add_argument("--method", choices=list(METHODS), default="bilinear", help="resampling method (default bilinear)")
+    g.add_argument(
+        "--conserve", choices=["surface-brightness", "flux"], default="surface-brightness",
+        help="what exact/adaptive resampling conserves (default surface-brightness)",
+    )
+    g.add_argument("--combine", choices=COMBINES, default="mean", help="how overlapping inputs are combined (default mean)")
+    g.add_argument("--clip-sigma", type=_positive_float, default=3.0, metavar="N", help="clipping threshold of clipped-mean (default 3)")
+    g.add_argument("--clip-iters", type=_positive_int, default=5, metavar="N", help="clipping iterations of clipped-mean (default 5)")
+    return g
+
+
 def _add_common_options(p, for_plan=False):
     """Options shared by ``mosaic`` and ``plan``."""
     p.add_argument(
@@ -225,15 +239,7 @@ def _add_common_options(p, for_plan=False):
     g.add_argument("--center", type=_lonlat, metavar="LON,LAT", help="reference point (CRVAL) of the automatic header, degrees in --frame")
     g.add_argument("--auto-rotate", action="store_true", help="rotate the automatic header to the smallest enclosing rectangle")
 
-    g = p.add_argument_group("resampling and combination")
-    g.add_argument("--method", choices=list(METHODS), default="bilinear", help="resampling method (default bilinear)")
-    g.add_argument(
-        "--conserve", choices=["surface-brightness", "flux"], default="surface-brightness",
-        help="what exact/adaptive resampling conserves (default surface-brightness)",
-    )
-    g.add_argument("--combine", choices=COMBINES, default="mean", help="how overlapping inputs are combined (default mean)")
-    g.add_argument("--clip-sigma", type=_positive_float, default=3.0, metavar="N", help="clipping threshold of clipped-mean (default 3)")
-    g.add_argument("--clip-iters", type=_positive_int, default=5, metavar="N", help="clipping iterations of clipped-mean (default 5)")
+    g = _add_resampling_options(p)
     g.add_argument(
         "--weights", nargs="+", metavar="WEIGHT",
         help="weight images matched to the inputs in order (same forms as INPUT; NaN weights count as 0)",
@@ -315,15 +321,7 @@ def _add_hips_parser(sub):
     p.add_argument("--format", type=_formats, default="fits", metavar="LIST",
                    help="tile formats, comma-separated: fits, png, jpeg (default fits; PNG/JPEG: linear stretch "
                    "between the 0.5 and 99.5 percentiles)")
-    g = p.add_argument_group("resampling and combination")
-    g.add_argument("--method", choices=list(METHODS), default="bilinear", help="resampling method (default bilinear)")
-    g.add_argument(
-        "--conserve", choices=["surface-brightness", "flux"], default="surface-brightness",
-        help="what exact/adaptive resampling conserves (default surface-brightness)",
-    )
-    g.add_argument("--combine", choices=COMBINES, default="mean", help="how overlapping inputs are combined (default mean)")
-    g.add_argument("--clip-sigma", type=_positive_float, default=3.0, metavar="N", help="clipping threshold of clipped-mean")
-    g.add_argument("--clip-iters", type=_positive_int, default=5, metavar="N", help="clipping iterations of clipped-mean")
+    g = _add_resampling_options(p)
     g.add_argument("--weights", nargs="+", metavar="WEIGHT",
                    help="weight images matched to the inputs in order (same forms as INPUT)")
     g.add_argument("--match-background", action="store_true",

@@ -29,19 +29,19 @@ __all__ = [
 
 def native_pixel_to_world(native, x, y):
     """0-based pixel arrays -> (lon, lat) degrees with the native engine."""
-    x = np.ascontiguousarray(x, dtype=float)
-    y = np.ascontiguousarray(y, dtype=float)
-    lon = np.empty_like(x)
-    lat = np.empty_like(y)
-    pixel_to_world_array(native.vector, x.ravel(), y.ravel(), lon.reshape(-1), lat.reshape(-1))
-    return lon, lat
+    return _pairs(pixel_to_world_array, native, x, y)
 
 
 def native_world_to_pixel(native, lon, lat):
     """(lon, lat) degree arrays -> 0-based pixel arrays with the native engine."""
-    lon = np.ascontiguousarray(lon, dtype=float)
-    lat = np.ascontiguousarray(lat, dtype=float)
-    x = np.empty_like(lon)
-    y = np.empty_like(lat)
-    world_to_pixel_array(native.vector, lon.ravel(), lat.ravel(), x.reshape(-1), y.reshape(-1))
-    return x, y
+    return _pairs(world_to_pixel_array, native, lon, lat)
+
+
+def _pairs(kernel, native, a, b):
+    """``kernel(vector, a, b, p, q)`` on float64 copies of the arrays ``a, b``; returns ``p, q`` of their shape."""
+    a = np.ascontiguousarray(a, dtype=float)
+    b = np.ascontiguousarray(b, dtype=float)
+    p = np.empty_like(a)
+    q = np.empty_like(b)
+    kernel(native.vector, a.ravel(), b.ravel(), p.reshape(-1), q.reshape(-1))
+    return p, q
