@@ -10,6 +10,20 @@ Contenders on the synthetic survey of :func:`bench_mosaic.setup_problem`
     empty Numba cache (*cold*: ``NUMBA_CACHE_DIR`` is a new directory, so
     the run compiles every kernel it uses) and once more with that cache
     (*warm*).
+``numbamosaic CLI exact``
+    The same command with ``--method exact`` (cold with its own empty cache,
+    then warm), against Montage below.
+``CLI where the time goes`` (warm cache)
+    A fresh ``python`` process that imports ``numbamosaic.cli`` (*import s*),
+    then runs the same command line in-process with Numba's dispatchers
+    timed (*kernels s*: loading the cached machine code, or compiling) and
+    the rest (*other s*: reading headers, planning, resampling, writing).
+``Montage`` (exact)
+    ``mImgtbl`` + ``mProjExec`` (``mProjectPP``: exact plane-to-plane
+    overlap for TAN) + ``mImgtbl`` + ``mAdd -a mean`` on a Montage template
+    of the same grid, each a fresh process (Montage 6 is single-threaded);
+    times are summed, peak memory is the largest of the steps.  It writes
+    per-input projected images and area files to disk before ``mAdd``.
 ``SWarp``
     ``SWarp files... -RESAMPLING_TYPE BILINEAR -COMBINE_TYPE AVERAGE
     -SUBTRACT_BACK N -FSCALASTRO_TYPE NONE`` with a ``coadd.head`` of the same
@@ -35,6 +49,13 @@ Usage::
     python benchmarks/bench_e2e.py --tiles 16 --skip reproject
     python benchmarks/bench_e2e.py --data /tmp/e2e       # keep (and reuse) the surveys
     python benchmarks/bench_e2e.py --quick               # 512² tiles: a smoke test
+    python benchmarks/bench_e2e.py --tiles 16 --skip 64  # skip is a comma list (see --help)
+
+Ratios: *SWarp / this* is SWarp's wall time (``NTHREADS 2``) over the
+numbamosaic CLI's (bilinear rows), *Montage / this* Montage's over the
+numbamosaic CLI's (exact rows), *reproject / this* reproject's call over the
+numbamosaic API's first call; peak RSS likewise.  > 1 means numbamosaic is
+faster (or smaller).
 """
 
 import argparse
@@ -86,10 +107,14 @@ def _env():
     return env
 
 
-def run_cli(prob, cache_dir, out_dir, echo=True):
+def _cli_args(prob, out, method="bilinear"):
+    return ["mosaic", "@" + prob["list_file"], "--header", prob["header_file"], "-o", out, "--overwrite",
+            "--no-progress", "-q", "--method", method]
+
+
+def run_cli(prob, cache_dir, out_dir, echo=True, method="bilinear"):
     out = os.path.join(out_dir, "numbamosaic.fits")
-    cmd = [sys.executable, "-m", "numbamosaic", "mosaic", "@" + prob["list_file"], "--header", prob["header_file"],
-           "-o", out, "--overwrite", "--no-progress", "-q"]
+    cmd = [sys.executable, "-m", "numbamosaic"] + _cli_args(prob, out, method)
     env = _env()
     env["NUMBA_CACHE_DIR"] = cache_dir
     r = common.measure_command(cmd, env=env, echo=echo)
@@ -117,6 +142,65 @@ def run_swarp(prob, nthreads, out_dir, echo=True):
     return r
 
 
+def run_cli_breakdown(prob, cache_dir, out_dir, echo=True, method="bilinear"):
+    """The CLI in a fresh worker process: import, kernel loading and the rest timed apart."""
+    env = _env()
+    env["NUMBA_CACHE_DIR"] = cache_dir
+    args = ["cli", "--inputs", prob["list_file"], "--header", prob["header_file"], "--out",
+            os.path.join(out_dir, "numbamosaic.fits"), "--method", method]
+    return common.run_python_worker(os.path.abspath(__file__), args, env=env, echo=echo)
+
+
+def run_montage(prob, out_dir, echo=True):
+    """Montage's exact mosaic (mean): mImgtbl, mProjExec, mImgtbl, mAdd, each a fresh process."""
+    d = os.path.join(out_dir, "montage")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "proj"))
+    template = os.path.join(d, "template.hdr")
+    with open(prob["header_file"]) as f:
+        header = f.read()
+    from astropy.io import fits
+
+    with open(template, "w") as f:
+        f.write(bench_mosaic.montage_template_text(fits.Header.fromstring(header, sep="\n")))
+    indir = os.path.dirname(prob["paths"][0])
+    steps = []
+    for cmd in (["mImgtbl", indir, "images.tbl"],
+                ["mProjExec", "-p", indir, "images.tbl", template, "proj", "stats.tbl"],
+                ["mImgtbl", "proj", "proj.tbl"],
+                ["mAdd", "-e", "-p", "proj", "-a", "mean", "proj.tbl", template, "mosaic.fits"]):
+        r = common.measure_command(cmd, cwd=d, echo=echo)
+        steps.append(r)
+        if r["returncode"] != 0 or '"ERROR"' in r["stdout"]:
+            shutil.rmtree(d, ignore_errors=True)
+            return dict(r, error=f"{cmd[0]}: {r['stdout'][-500:]} {r['stderr'][-500:]}")
+    shutil.rmtree(d, ignore_errors=True)
+    return {
+        "wall": sum(x["wall"] for x in steps),
+        "cpu": sum(x["cpu"] for x in steps),
+        "hwm_mb": max(x["hwm_mb"] for x in steps),
+        "peak_rss_mb": max(x["peak_rss_mb"] for x in steps),
+        "steps": {x["cmd"][0] + (f"({x['cmd'][1]})" if x["cmd"][0] == "mImgtbl" else ""): round(x["wall"], 2)
+                  for x in steps},
+        "returncode": 0,
+    }
+
+
+def cli_worker(args):
+    """Inside the measured process: import the CLI, then run it with Numba's dispatchers timed."""
+    state = common.WorkerState()
+    cli = state.time_import("numbamosaic.cli", key="import")
+    prob = {"list_file": args.inputs, "header_file": args.header}
+    t0 = time.perf_counter()
+    with state.kernel_time("kernels"):
+        status = cli.main(_cli_args(prob, args.out, args.method))
+    state.result["run"] = time.perf_counter() - t0
+    state.result["other"] = state.result["run"] - state.result["kernels"]
+    if status:
+        raise SystemExit(f"numbamosaic exited with {status}")
+    common.worker_report(state, contender="numbamosaic CLI")
+
+
 def run_api(prob, contender, cache_dir=None, echo=True):
     env = _env()
     if cache_dir:
@@ -127,6 +211,8 @@ def run_api(prob, contender, cache_dir=None, echo=True):
 
 def worker(args):
     """Inside the measured process: import, then one reproject_and_coadd call."""
+    if args.contender == "cli":
+        return cli_worker(args)
     t_start = time.perf_counter()
     from astropy.io import fits
     from astropy.wcs import WCS
@@ -170,11 +256,24 @@ def run(tiles=(16, 64), data_dir=None, skip=(), tile_size=2048, echo=True):
             os.makedirs(out_dir, exist_ok=True)
             label = f"{n} tiles -> {prob['shape'][1]}x{prob['shape'][0]}"
             cache = tempfile.mkdtemp(prefix="numba-cache-e2e-")
+            cache_exact = tempfile.mkdtemp(prefix="numba-cache-e2e-exact-")
             try:
                 if "numbamosaic" not in skip:
                     for kind in ("cold", "warm"):  # the same new cache directory twice
                         r = run_cli(prob, cache, out_dir, echo=echo)
                         rows.append(dict(r, survey=label, tiles=n, contender="numbamosaic CLI", cache=kind))
+                    r = run_cli_breakdown(prob, cache, out_dir, echo=echo)
+                    rows.append(dict(r, survey=label, tiles=n, contender="numbamosaic CLI, timed inside", cache="warm"))
+                    if "exact" not in skip:
+                        for kind in ("cold", "warm"):
+                            r = run_cli(prob, cache_exact, out_dir, echo=echo, method="exact")
+                            rows.append(dict(r, survey=label, tiles=n, contender="numbamosaic CLI exact", cache=kind))
+                        r = run_cli_breakdown(prob, cache_exact, out_dir, echo=echo, method="exact")
+                        rows.append(dict(r, survey=label, tiles=n, contender="numbamosaic CLI exact, timed inside",
+                                         cache="warm"))
+                if "montage" not in skip and "exact" not in skip and shutil.which("mProjExec") and shutil.which("mAdd"):
+                    r = run_montage(prob, out_dir, echo=echo)
+                    rows.append(dict(r, survey=label, tiles=n, contender="Montage exact", cache="—"))
                 if "swarp" not in skip and shutil.which("SWarp"):
                     for nt in (0, 2):
                         r = run_swarp(prob, nt, out_dir, echo=echo)
@@ -193,6 +292,7 @@ def run(tiles=(16, 64), data_dir=None, skip=(), tile_size=2048, echo=True):
                         rows.append(dict(r, survey=label, tiles=n, contender="reproject API", cache="—"))
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
+                shutil.rmtree(cache_exact, ignore_errors=True)
                 shutil.rmtree(out_dir, ignore_errors=True)
     finally:
         if own_data:
@@ -213,13 +313,16 @@ def report(rows):
     out = []
     for r in rows:
         sw = _ref(rows, r, "SWarp NTHREADS 2") or _ref(rows, r, "SWarp NTHREADS 0")
+        mt = _ref(rows, r, "Montage exact")
         rp = _ref(rows, r, "reproject API")
         line = dict(r)
         line["hwm"] = max(r.get("hwm_mb", 0.0), r.get("vmhwm_mb", 0.0))
         line["call"] = r.get("call")
-        if sw and r["contender"] == "numbamosaic CLI":
-            line["vs_swarp"] = common.ratio(sw["wall"], r["wall"])
-            line["mem_vs_swarp"] = common.ratio(line["hwm"], sw.get("hwm_mb"))
+        peer = sw if r["contender"] == "numbamosaic CLI" else (mt if r["contender"] == "numbamosaic CLI exact" else None)
+        if peer:
+            line["vs_peer"] = common.ratio(peer["wall"], r["wall"])
+            line["vs_peer_cpu"] = common.ratio(peer["cpu"], r["cpu"])
+            line["mem_vs_peer"] = common.ratio(max(peer.get("hwm_mb", 0.0), peer.get("vmhwm_mb", 0.0)), line["hwm"])
         if rp and r["contender"] == "numbamosaic API first call":
             line["vs_reproject"] = common.ratio(rp.get("call"), r.get("call"))
         out.append(line)
@@ -229,10 +332,18 @@ def report(rows):
         ("call s", lambda r: common.fmt(r.get("call"), ".2f")),
         ("CPU s", lambda r: common.fmt(r.get("cpu"), ".1f")),
         ("peak RSS (VmHWM) MiB", lambda r: common.fmt(r.get("hwm"), ".0f")),
-        ("SWarp wall / this", lambda r: (common.fmt(r["vs_swarp"], ".2f") + "x") if r.get("vs_swarp") else "—"),
-        ("this RSS / SWarp's", lambda r: common.fmt(r.get("mem_vs_swarp"), ".2f")),
+        ("import s", lambda r: common.fmt(r.get("import"), ".2f")),
+        ("kernels s", lambda r: common.fmt(r.get("kernels"), ".2f")),
+        ("other s", lambda r: common.fmt(r.get("other"), ".2f")),
+        ("peer wall / this", lambda r: (common.fmt(r["vs_peer"], ".2f") + "x") if r.get("vs_peer") else "—"),
+        ("peer CPU / this", lambda r: (common.fmt(r["vs_peer_cpu"], ".2f") + "x") if r.get("vs_peer_cpu") else "—"),
+        ("peer RSS / this", lambda r: common.fmt(r.get("mem_vs_peer"), ".2f")),
         ("reproject call / this call", lambda r: (common.fmt(r["vs_reproject"], ".0f") + "x") if r.get("vs_reproject") else "—"),
-    ], title="## End to end, each run a fresh process (SWarp ratios against NTHREADS 2)")
+    ], title="## End to end, each run a fresh process (peer: SWarp NTHREADS 2 for the bilinear CLI, "
+             "Montage for the exact CLI)")
+    for r in rows:
+        if r.get("steps"):
+            print(f"{r['contender']} steps (wall s): {r['steps']}")
 
 
 def main(argv=None):
@@ -241,12 +352,14 @@ def main(argv=None):
     p.add_argument("--tile-size", type=int, default=None, help="input tile side (default 2048; 512 with --quick)")
     p.add_argument("--quick", action="store_true", help="512² tiles, 16 tiles only")
     p.add_argument("--data", default=None, help="directory for the surveys (kept and reused); default a temporary one")
-    p.add_argument("--skip", default="", help="comma list: numbamosaic,swarp,api,reproject")
+    p.add_argument("--skip", default="", help="comma list: numbamosaic,exact,montage,swarp,api,reproject")
     p.add_argument("--json", default=None, help="write the rows as JSON to this file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("contender", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--inputs", help=argparse.SUPPRESS)
     p.add_argument("--header", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--method", default="bilinear", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args)

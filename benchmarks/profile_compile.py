@@ -44,6 +44,7 @@ class _Recorder:
         self.incl_time = defaultdict(float)
         self.count = defaultdict(int)
         self.pass_self = defaultdict(float)
+        self.fn_pass = defaultdict(lambda: defaultdict(float))  # function -> pass -> self time
         self.save_time = defaultdict(float)
         self.llvm_self = defaultdict(float)
         self.llvm = 0.0
@@ -68,6 +69,8 @@ class _Recorder:
                     break
         else:
             self.pass_self[key[1]] += dt - child_any
+            owner = next((e[0][1] for e in reversed(self.stack) if e[0][0] == "fn"), "-")
+            self.fn_pass[owner][key[1]] += dt - child_any
         if self.stack:
             self.stack[-1][2] += dt
 
@@ -135,9 +138,14 @@ def report(rec, total, top=40, out=sys.stdout):
     print(f"cache saves {sum(rec.save_time.values()):.2f} s (object code of each function with its callees)", file=out)
     print(f"\n{'self s':>7} {'LLVM s':>7} {'save s':>7} {'incl s':>7} {'n':>3}  function "
           "(CPU s; self and LLVM exclude callees' compiles and saves)", file=out)
-    for name, t in sorted(rec.self_time.items(), key=lambda kv: -(kv[1] + rec.save_time[kv[0]]))[:top]:
+    ranked = sorted(rec.self_time.items(), key=lambda kv: -(kv[1] + rec.save_time[kv[0]]))
+    for name, t in ranked[:top]:
         print(f"{t:7.2f} {rec.llvm_self[name]:7.2f} {rec.save_time[name]:7.2f} {rec.incl_time[name]:7.2f} "
               f"{rec.count[name]:3d}  {name}", file=out)
+    print("\nlargest passes of the 5 costliest functions (self CPU s):", file=out)
+    for name, _ in ranked[:5]:
+        passes = sorted(rec.fn_pass[name].items(), key=lambda kv: -kv[1])[:4]
+        print(f"  {name}: " + ", ".join(f"{p} {t:.2f}" for p, t in passes), file=out)
     print(f"\n{'self s':>7}  compiler pass", file=out)
     for name, t in sorted(rec.pass_self.items(), key=lambda kv: -kv[1])[:15]:
         print(f"{t:7.2f}  {name}", file=out)

@@ -59,18 +59,26 @@ def _median_inplace(buf, n):
 
     Insertion sort: stacks are a handful of values deep, and this allocates
     nothing (``np.sort`` would allocate a new array for every pixel).  Deep
-    stacks (> 32) use ``np.sort`` on the slice.
+    stacks (> 32) are first h-sorted with Knuth's gaps 3h + 1 (Shell sort,
+    Knuth 1998, TAOCP vol. 3, 5.2.1), which the final insertion pass
+    (gap 1) completes.  Not ``np.sort`` on the slice: compiling its
+    quicksort and the slice assignment's shape check (with its error
+    message) cost ~2 s of every cold median or clipped-mean run.  The sorted
+    values, hence the median, are the same whatever the algorithm.
     """
+    gap = 1
     if n > 32:
-        buf[:n] = np.sort(buf[:n])
-    else:
-        for a in range(1, n):
+        while gap < n // 3:
+            gap = 3 * gap + 1
+    while gap >= 1:
+        for a in range(gap, n):
             v = buf[a]
-            b = a - 1
+            b = a - gap
             while b >= 0 and buf[b] > v:
-                buf[b + 1] = buf[b]
-                b -= 1
-            buf[b + 1] = v
+                buf[b + gap] = buf[b]
+                b -= gap
+            buf[b + gap] = v
+        gap //= 3
     if n % 2 == 1:
         return buf[n // 2]
     return 0.5 * (buf[n // 2 - 1] + buf[n // 2])

@@ -17,7 +17,7 @@ from ._polygon import SIXTH, S_QUAD
 MAXB = 8
 
 
-@inline_kernel
+@kernel
 def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
     """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
     lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
