@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._axes import check_compatible, check_extra_axes, image_plane, pixel_n_dim
+from ._budget import check_single_outputs
 from ._daskin import is_dask_array, materialise
 from .io import (
     as_kernel_array,
@@ -166,13 +167,10 @@ def allocate_outputs(shape_out, dtype, output_array, output_footprint, return_fo
 
     The footprint is allocated only when returned or requested.  Outputs to
     allocate are first checked against the memory budget
-    (:func:`~numbamosaic.mosaic._plan.check_single_outputs`), so a shape that
+    (:func:`~numbamosaic._budget.check_single_outputs`), so a shape that
     does not fit raises ``MosaicMemoryError`` instead of being swapped or
     OOM-killed.
     """
-    # imported here: the mosaic package imports this module
-    from .mosaic._plan import check_single_outputs
-
     if output_array is not None:
         check_output_array(output_array, shape_out, "output_array")
     if output_footprint is not None:

@@ -35,6 +35,7 @@ import threading
 
 import numpy as np
 
+from ._budget import size_text
 from ._fitsheaders import (
     _footprint_header,
     _image_extension_header,
@@ -130,13 +131,6 @@ def _umask():
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
-def _size_text(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-
-
 def _free_bytes(directory):
     try:
         st = os.statvfs(directory)
@@ -155,8 +149,8 @@ class DiskFullError(OSError):
     def __init__(self, path, need=None, free=None, errnum=errno.ENOSPC):
         detail = "disk full" if errnum == errno.ENOSPC else "disk quota exceeded"
         if need is not None:
-            detail += f" (the file needs {_size_text(need)}"
-            detail += f", {_size_text(free)} free)" if free is not None else ")"
+            detail += f" (the file needs {size_text(need)}"
+            detail += f", {size_text(free)} free)" if free is not None else ")"
         detail += " while writing"
         super().__init__(errnum, detail, os.fspath(path))
 

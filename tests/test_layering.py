@@ -29,9 +29,9 @@ PKG = Path(__file__).resolve().parent.parent / "numbamosaic"
 #: A module belongs to the first layer with a matching pattern.
 LAYERS = [
     # every @njit, the compiled WCS engine, and the leaves everything may import (Numba cache and
-    # threading set-up, the version)
+    # threading set-up, the version, the memory budget)
     ("kernels", ["kernels", "kernels.*", "wcs._layout", "wcs._native", "wcs._projections", "wcs._proj_*",
-                 "_cache", "_threads", "_version"]),
+                 "_cache", "_threads", "_version", "_budget"]),
     # inputs and outputs: parsing, FITS/zarr/AVM files, argument checks, array axes, bounding boxes
     ("io", ["io", "io.*", "_axes", "_bbox", "_validate", "_fitsout", "_fitsheaders", "_zarrout", "synthetic"]),
     # the Python side of the WCS engine: describe a WCS, build a pixel transform
@@ -68,7 +68,6 @@ UPWARD_ALLOWED = {
 FUNCTION_LEVEL_ALLOWED = {
     # exec (issue 16 item 1): what remains of the old orchestrations' imports inside functions (the
     # resampler registry still reaches into the public modules; mosaic._coadd's _method_of)
-    ("_common", "mosaic._plan"): "the planner is in the mosaic package, whose __init__ imports this module",
     ("_resamplers", "adaptive"): "exec: cycle",
     ("_resamplers", "exact"): "exec: cycle",
     ("_resamplers", "interpolation"): "exec: cycle",
@@ -110,8 +109,6 @@ PACKAGE_ALLOWED = {
     ("kernels._products", "wcs"): "compiled WCS engine inside the wcs package",
     ("kernels.exact._measure", "wcs"): "compiled WCS engine inside the wcs package",
     ("kernels.exact._rows", "wcs"): "compiled WCS engine inside the wcs package",
-    # the planner lives in the mosaic package, whose __init__ is the public mosaic API
-    ("_common", "mosaic"): "mosaic._plan (planning) inside the mosaic package (api)",
 }
 
 #: a module longer than this says at its top why (issue 16: files split where they naturally divide)

@@ -2,7 +2,7 @@
 
 from .._fitsout import _wcs_header, fits_size
 from ..mosaic import plan_mosaic
-from ..mosaic._plan import _fmt
+from .._budget import size_text
 from ._frame import _output_frame, describe_frame
 from ._inputs import expand_inputs
 from ._mosaic import _coadd_kwargs, _product_kwargs
@@ -23,7 +23,7 @@ def cmd_plan(args):
     out += plan.summary_lines()
     size = fits_size(shape, plan.dtype)
     target = args.output or "the output file"
-    out.append(f"expected size of {target}: {_fmt(size)} (data + FOOTPRINT extension, {plan.dtype.name})")
+    out.append(f"expected size of {target}: {size_text(size)} (data + FOOTPRINT extension, {plan.dtype.name})")
     out.append("input boxes in the output (0-based, y0:y1, x0:x1):")
     width = max(len(p) for p in inputs)
     for k, name in enumerate(inputs):

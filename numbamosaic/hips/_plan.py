@@ -18,7 +18,7 @@ whose total fits the budget (``memory_limit``, else 60 % of the available
 memory, as the mosaic planner); the files do not depend on it.
 """
 
-from ..mosaic._plan import DEFAULT_MEMORY_FRACTION, MosaicMemoryError, _fmt, parse_memory
+from .._budget import MosaicMemoryError, memory_budget, size_text
 
 #: Allsky thumbnails and their mosaic (order 3: 768 tiles of 64**2 float32, twice)
 ALLSKY_BYTES = 2 * 768 * 64 * 64 * 4
@@ -41,18 +41,13 @@ def group_depth(memory_limit, tile_size, threads, stack, remote, levels, max_dep
     MosaicMemoryError
         When even one tile a group does not fit, before any work.
     """
-    if memory_limit is not None:
-        budget = parse_memory(memory_limit)
-    else:
-        import psutil
-
-        budget = int(psutil.virtual_memory().available * DEFAULT_MEMORY_FRACTION)
+    budget, _ = memory_budget(memory_limit)
     for depth in range(max_depth, -1, -1):
         if hips_memory(depth, tile_size, threads, stack, remote, levels) <= budget:
             return depth
     need = hips_memory(0, tile_size, threads, stack, remote, levels)
     raise MosaicMemoryError(
         f"memory_limit: HiPS tiles of {tile_size}**2 px on {threads} thread(s) with up to {stack} overlapping "
-        f"input(s) need at least {_fmt(need)}, but the budget is {_fmt(budget)}; use fewer threads, a smaller "
+        f"input(s) need at least {size_text(need)}, but the budget is {size_text(budget)}; use fewer threads, a smaller "
         f"tile_size or a larger memory_limit"
     )

@@ -19,78 +19,19 @@ If nothing fits, :class:`MosaicMemoryError` (a ``MemoryError``) is raised,
 naming the numbers, before anything is allocated.
 """
 
-import re
 import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._budget import MosaicMemoryError, memory_budget, size_text
+# re-exported: the planner's names for the CLI, the mosaic driver and the cube planner
+from .._budget import DEFAULT_MEMORY_FRACTION as DEFAULT_MEMORY_FRACTION, parse_memory as parse_memory
 from . import _products
 
-DEFAULT_MEMORY_FRACTION = 0.6
 MIN_TILE = 32
 MAX_TILE = 512
 MIN_TILES = 16
-
-
-class MosaicMemoryError(MemoryError):
-    """No strategy fits the memory (and disk) budget."""
-
-
-def parse_memory(value, name="memory_limit"):
-    """Parse ``'300MB'``, ``'2 GiB'``, ``1e9`` into bytes."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"{name}: must be a positive, finite number of bytes, got {value}")
-        return int(value)
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", value)
-        if m:
-            num = float(m.group(1))
-            unit = m.group(2).upper()
-            base = 1024 if m.group(3) else 1000
-            mult = {"": 1, "K": base, "M": base**2, "G": base**3, "T": base**4}[unit]
-            if num > 0:
-                return int(num * mult)
-    raise ValueError(f"{name}: expected bytes or a string like '300MB' / '2GiB', got {value!r}")
-
-
-def check_single_outputs(shape_out, dtype, n_outputs, memory_limit=None):
-    """Refuse, before allocating, outputs of a single-image reprojection that do not fit.
-
-    ``n_outputs`` arrays of ``shape_out`` x ``dtype`` are compared with the
-    budget (``memory_limit`` or a fraction of the available memory): an
-    output that fits in virtual memory but not in RAM would otherwise be
-    allocated and the process killed by the OOM killer mid-way.
-
-    Raises
-    ------
-    MosaicMemoryError
-        Naming the sizes and suggesting ``output_array`` / ``output_footprint``
-        memmaps.
-    """
-    if n_outputs <= 0:
-        return
-    import psutil
-
-    need = int(n_outputs) * int(np.prod([int(n) for n in shape_out], dtype=np.float64)) * np.dtype(dtype).itemsize
-    available = int(psutil.virtual_memory().available)
-    budget = parse_memory(memory_limit) if memory_limit is not None else int(available * DEFAULT_MEMORY_FRACTION)
-    if need > budget:
-        raise MosaicMemoryError(
-            f"shape_out {tuple(shape_out)}: {n_outputs} output array(s) of {np.dtype(dtype).name} need {_fmt(need)}, "
-            f"but the memory budget is {_fmt(budget)} (of {_fmt(available)} available). Pass output_array "
-            f"(and output_footprint, or return_footprint=False) as np.memmap arrays on disk, or a smaller shape_out."
-        )
-
-
-def _fmt(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
 
 
 @dataclass
@@ -173,12 +114,12 @@ class MosaicPlan:
             + (f" (intermediates {'memory-mapped in ' + self.tmpdir if self.intermediates_on_disk else 'in memory'})" if self.strategy != "stream" else ""),
             f"outputs: {self.outputs}",
             f"tiles: {self.n_tiles} of {self.tile_shape[0]} x {self.tile_shape[1]}, {self.threads} thread(s), max depth {self.max_depth}",
-            f"estimated peak memory {_fmt(self.peak_memory)}, disk {_fmt(self.disk_use)}; "
-            f"budget {_fmt(self.memory_budget)} of {_fmt(self.available_memory)} available, {_fmt(self.free_disk)} free in {self.tmpdir}",
+            f"estimated peak memory {size_text(self.peak_memory)}, disk {size_text(self.disk_use)}; "
+            f"budget {size_text(self.memory_budget)} of {size_text(self.available_memory)} available, {size_text(self.free_disk)} free in {self.tmpdir}",
         ]
         for k, v in self.estimates.items():
             mark = "*" if k == self.chosen_key else " "
-            lines.append(f"  {mark} {k:40s} memory {_fmt(v['memory']):>10s}  disk {_fmt(v['disk']):>10s}")
+            lines.append(f"  {mark} {k:40s} memory {size_text(v['memory']):>10s}  disk {size_text(v['disk']):>10s}")
         lines += [f"note: {n}" for n in self.notes]
         return lines
 
@@ -190,7 +131,7 @@ class MosaicPlan:
 
         rows = "".join(
             f"<tr><td>{'&#9733;' if k == self.chosen_key else ''}</td><td>{html.escape(k)}</td>"
-            f"<td>{_fmt(v['memory'])}</td><td>{_fmt(v['disk'])}</td></tr>"
+            f"<td>{size_text(v['memory'])}</td><td>{size_text(v['disk'])}</td></tr>"
             for k, v in self.estimates.items()
         )
         head = "<br>".join(html.escape(line) for line in self.summary_lines()[:6])
@@ -305,9 +246,9 @@ def max_depth(shape_out, tile_shape, bboxes, margin=0):
 
 def _refuse(best_mem, best_disk, budget, memory_limit, free_disk, tmpdir):
     return MosaicMemoryError(
-        f"no mosaic strategy fits: the smallest needs {_fmt(best_mem)} of memory and {_fmt(best_disk)} of disk, "
-        f"but the memory budget is {_fmt(budget)} ({'memory_limit' if memory_limit is not None else 'default fraction of available memory'}) "
-        f"and {_fmt(free_disk)} is free in {tmpdir}. Pass output_array/output_footprint memmaps, "
+        f"no mosaic strategy fits: the smallest needs {size_text(best_mem)} of memory and {size_text(best_disk)} of disk, "
+        f"but the memory budget is {size_text(budget)} ({'memory_limit' if memory_limit is not None else 'default fraction of available memory'}) "
+        f"and {size_text(free_disk)} is free in {tmpdir}. Pass output_array/output_footprint memmaps, "
         f"intermediate_memmap='auto', a larger memory_limit, or a tmpdir with more space."
     )
 
@@ -373,8 +314,7 @@ def make_plan(
     import psutil
 
     tmpdir = tmpdir or tempfile.gettempdir()
-    available = int(psutil.virtual_memory().available)
-    budget = parse_memory(memory_limit) if memory_limit is not None else int(available * DEFAULT_MEMORY_FRACTION)
+    budget, available = memory_budget(memory_limit)
     try:
         free_disk = int(psutil.disk_usage(tmpdir).free)
     except OSError:

@@ -1,0 +1,81 @@
+"""The memory budget of the planners: limits, the default share of available memory, the error, byte sizes.
+
+A leaf module (NumPy only; psutil when measuring): the mosaic planner
+(:mod:`numbamosaic.mosaic._plan`), the HiPS planner, the single-image front
+end (:mod:`numbamosaic._common`), the command line and the file writers use
+it without importing each other.
+"""
+
+import re
+
+import numpy as np
+
+DEFAULT_MEMORY_FRACTION = 0.6
+
+
+class MosaicMemoryError(MemoryError):
+    """No strategy fits the memory (and disk) budget."""
+
+
+def parse_memory(value, name="memory_limit"):
+    """Parse ``'300MB'``, ``'2 GiB'``, ``1e9`` into bytes."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name}: must be a positive, finite number of bytes, got {value}")
+        return int(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kKmMgGtT]?)(i?)[bB]?\s*", value)
+        if m:
+            num = float(m.group(1))
+            unit = m.group(2).upper()
+            base = 1024 if m.group(3) else 1000
+            mult = {"": 1, "K": base, "M": base**2, "G": base**3, "T": base**4}[unit]
+            if num > 0:
+                return int(num * mult)
+    raise ValueError(f"{name}: expected bytes or a string like '300MB' / '2GiB', got {value!r}")
+
+
+def memory_budget(memory_limit=None):
+    """``(budget, available)`` in bytes: ``memory_limit`` parsed, else :data:`DEFAULT_MEMORY_FRACTION` of the
+    memory available now (``psutil``), and that available memory."""
+    import psutil
+
+    available = int(psutil.virtual_memory().available)
+    budget = parse_memory(memory_limit) if memory_limit is not None else int(available * DEFAULT_MEMORY_FRACTION)
+    return budget, available
+
+
+def check_single_outputs(shape_out, dtype, n_outputs, memory_limit=None):
+    """Refuse, before allocating, outputs of a single-image reprojection that do not fit.
+
+    ``n_outputs`` arrays of ``shape_out`` x ``dtype`` are compared with the
+    budget (``memory_limit`` or a fraction of the available memory): an
+    output that fits in virtual memory but not in RAM would otherwise be
+    allocated and the process killed by the OOM killer mid-way.
+
+    Raises
+    ------
+    MosaicMemoryError
+        Naming the sizes and suggesting ``output_array`` / ``output_footprint``
+        memmaps.
+    """
+    if n_outputs <= 0:
+        return
+    need = int(n_outputs) * int(np.prod([int(n) for n in shape_out], dtype=np.float64)) * np.dtype(dtype).itemsize
+    budget, available = memory_budget(memory_limit)
+    if need > budget:
+        raise MosaicMemoryError(
+            f"shape_out {tuple(shape_out)}: {n_outputs} output array(s) of {np.dtype(dtype).name} need {size_text(need)}, "
+            f"but the memory budget is {size_text(budget)} (of {size_text(available)} available). Pass output_array "
+            f"(and output_footprint, or return_footprint=False) as np.memmap arrays on disk, or a smaller shape_out."
+        )
+
+
+def size_text(n):
+    """``n`` bytes as text: ``512 B``, ``1.5 KiB`` ... ``2.0 TiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
