@@ -79,10 +79,6 @@ FUNCTION_LEVEL_ALLOWED = {
     ("exact", "kernels.exact"): "exec",
     ("exact", "wcs._layout"): "exec",
     ("interpolation", "kernels._spline"): "exec",
-    ("mosaic._coadd", "interpolation"): "exec: cycle (_method_of)",
-    ("mosaic._coadd", "io"): "exec",
-    ("mosaic._coadd", "mosaic._plan"): "exec",
-    ("mosaic._coadd", "wcs"): "exec",
     ("mosaic._inputs", "interpolation"): "exec: cycle (weights resampled with reproject_interp)",
     # hips (HiPS/HEALPix owner): the HEALPix and HiPS modules import each other and the interpolation
     # front end inside functions
@@ -126,10 +122,7 @@ LONG_ALLOWED = {
 }
 
 #: (importer, imported) -> why an ``except ImportError`` guard around the package's own module remains
-GUARDED_ALLOWED = {
-    ("mosaic._coadd", "adaptive"): "exec: _method_of",
-    ("mosaic._coadd", "exact"): "exec: _method_of",
-}
+GUARDED_ALLOWED = {}
 
 
 def _module_name(path):

@@ -30,12 +30,14 @@ import numpy as np
 from .._axes import check_compatible, check_extra_axes, image_plane
 from .._daskin import is_dask_array, materialise
 from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, is_chunked_output, parse_parallel, write_unit
-from ..io import parse_output_projection
+from .. import adaptive, exact, interpolation
+from ..io import kernel_dtype, parse_output_projection
+from ..wcs import transform_and_bbox
 from .._validate import check_coadd_arguments, check_directory
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
 from ._inputs import make_sources, open_files_budget
-from ._plan import make_plan, tile_memory, tile_members, tiles_for
+from ._plan import make_plan, parse_memory, tile_memory, tile_members, tiles_for
 from . import _products
 from ._tiles import COMBINES, PairWork, TileWork
 from .._exec import ArrayTarget, WorkItem, executor_for, run_work, temp_memmap
@@ -75,24 +77,12 @@ class MosaicJob:
 
 def _method_of(reproject_function):
     """('interp'|'exact'|'adaptive'|'custom', public function)."""
-    from .. import interpolation
-
     if reproject_function is None or reproject_function is interpolation.reproject_interp:
         return "interp", interpolation.reproject_interp
-    try:
-        from .. import exact
-
-        if reproject_function is exact.reproject_exact:
-            return "exact", reproject_function
-    except ImportError:
-        pass
-    try:
-        from .. import adaptive
-
-        if reproject_function is adaptive.reproject_adaptive:
-            return "adaptive", reproject_function
-    except ImportError:
-        pass
+    if reproject_function is exact.reproject_exact:
+        return "exact", reproject_function
+    if reproject_function is adaptive.reproject_adaptive:
+        return "adaptive", reproject_function
     if not callable(reproject_function):
         raise TypeError(f"reproject_function: expected a callable, got {type(reproject_function).__name__}")
     return "custom", reproject_function
@@ -169,8 +159,6 @@ def _prepare(
     **kwargs,
 ):
     """Stage 1: validate, parse, transform, bound and plan (no heavy allocation)."""
-    from ._plan import parse_memory
-
     product_opts, kwargs = _products.split_kwargs(kwargs)
     input_data, input_weights, tile_size = check_coadd_arguments(
         input_data, input_weights, hdu_in, hdu_weights, blank_pixel_value, match_background, tmpdir, tile_size,
@@ -208,8 +196,6 @@ def _prepare(
     else:
         resampler = get_resampler(method, **rkw)
     roundtrip = bool(rkw.get("roundtrip_coords", True))
-    from ..wcs import transform_and_bbox
-
     bboxes, dropped = {}, []
     for src in sources:
         check_extra_axes(src.full_wcs, full_wcs_out, shape_full, f"input_data[{src.index}]")
@@ -236,8 +222,6 @@ def _prepare(
         dtype = np.dtype(output_footprint.dtype).newbyteorder("=")
     else:
         dtype = mosaic_dtype(sources)
-    from ..io import kernel_dtype
-
     input_bytes = 0
     state_bytes = 0
     for s in sources:
