@@ -10,15 +10,15 @@ mosaic driver and the distributed driver all run the same kernels:
     Serial, GIL-free kernel call resampling the output box
     ``[y0, y1) x [x0, x1)`` into buffers ``val``/``wt`` indexed relative to
     ``(oy, ox)``, depositing with ``sink`` (see ``kernels._sinks``), after
-    subtracting the background model ``bg = (c, cx, cy)``.
-``parallel(...)``
-    Same arguments; rows spread over Numba threads (single-image path).
+    subtracting the background model ``bg = (c, cx, cy)``.  The executors
+    (``numbamosaic._exec``) call it on disjoint boxes from several threads
+    or dask workers: there is no parallel variant.
 ``state_nbytes(shape, itemsize)``
     Bytes of per-input state, for the planner.
 ``margin``
     Extra output pixels around an input's bounding box the method can reach.
 ``fills_box`` (optional, default False)
-    True when ``tile``/``parallel`` with the WRITE or VALUE sink write every
+    True when ``tile`` with the WRITE or VALUE sink writes every
     pixel of their box (the single-image driver then blanks only the rest).
 
 :func:`get_resampler` maps a method name (``'interp'``, ``'exact'``,
@@ -26,6 +26,8 @@ mosaic driver and the distributed driver all run the same kernels:
 """
 
 import numpy as np
+
+from .kernels._interp import interp_tile
 
 _REGISTRY = {}
 
@@ -70,11 +72,4 @@ class InterpResampler:
         return int(np.prod(shape)) * itemsize if self.order in (2, 3) else 0
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        from .kernels._interp import interp_tile
-
         interp_tile(data, state, wdata, tr.vector, tr.grid, self.order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
-
-    def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        from .kernels._interp import interp_tile_parallel
-
-        interp_tile_parallel(data, state, wdata, tr.vector, tr.grid, self.order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)

@@ -7,9 +7,11 @@ to :func:`run_single`, which blanks the output outside the box and runs the
 box as work items through :func:`~numbamosaic._exec.run_work`: strips of
 rows, each resampled by the method's serial kernel from the one input
 (:class:`SingleInput`, whose per-input state such as spline coefficients is
-computed once per process), written in place or shipped back by dask
-workers.  With a local thread pool the box is one item run by the method's
-``prange`` kernel (``PRANGE_BOX``, see ``docs/performance.md``).
+computed once per process), written in place by pool threads or shipped
+back by dask workers.  The strips of a thread pool run as fast as the
+``prange`` twins they replaced (interleaved, 2 threads: CPU 0.97-1.01x,
+wall 0.85-1.01x for bilinear, bicubic, exact and adaptive; see the commit
+that removed them).
 """
 
 import threading
@@ -17,14 +19,10 @@ import threading
 import numpy as np
 
 from ._exec import ArrayTarget, ReturnTarget, WorkItem, run_work
-from ._exec._local import ThreadExecutor
 from ._threads import numba_threads
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 from .wcs import transform_and_bbox
 
-#: run a local thread pool's single image as one box through the method's ``prange``
-#: kernel (True), or as strips of rows on the pool's threads (False)
-PRANGE_BOX = True
 #: strips per executor thread (load balance vs per-item overhead) and the fewest rows a strip has
 STRIPS_PER_THREAD = 4
 MIN_STRIP_ROWS = 16
@@ -87,29 +85,19 @@ class SingleInput:
         self.__init__(state["data"], state["resampler"])
 
 
-class BoxWork:
-    """The single image's work function: resample ``item.box`` from input 0 into the target.
+class StripWork:
+    """The single image's work function: resample ``item.box`` from input 0 into the target."""
 
-    ``threads > 1`` runs the method's ``prange`` kernel with that many Numba
-    threads (one item covering the whole box); otherwise the serial kernel.
-    """
-
-    def __init__(self, resampler, tr, target, footprint, threads=1):
+    def __init__(self, resampler, tr, target, footprint):
         self.resampler, self.tr, self.target = resampler, tr, target
         self.sink = SINK_WRITE if footprint else SINK_VALUE
-        self.threads = threads
 
     def __call__(self, item, members):
         data, state = members[0].arrays()
         y0, y1, x0, x1 = item.box
         o, f = self.target.open(item.box)
         wt = f if f is not None else np.empty((1, 1), dtype=o.dtype)
-        args = (data, state, _NO_WEIGHTS, self.tr, y0, y1, x0, x1, o, wt, y0, x0, self.sink, np.zeros(3))
-        if self.threads > 1:
-            with numba_threads(self.threads):
-                self.resampler.parallel(*args)
-        else:
-            self.resampler.tile(*args)
+        self.resampler.tile(data, state, _NO_WEIGHTS, self.tr, y0, y1, x0, x1, o, wt, y0, x0, self.sink, np.zeros(3))
         return self.target.close(item.box, o, f)
 
 
@@ -146,14 +134,13 @@ def run_single(resampler, data, tr, box, out, fp, executor):
         target = ArrayTarget(out, fp, out.dtype)
     else:
         target = ReturnTarget(out.dtype, footprint=fp is not None, fill=True)
-    threads = 1
-    if isinstance(executor, ThreadExecutor) and PRANGE_BOX:
-        threads, items = executor.threads, [WorkItem(tuple(box), (0,), what="box")]
-    else:
-        items = strips(box, executor.threads)
-    work = BoxWork(resampler, tr, target, fp is not None, threads)
+    items = strips(box, executor.threads)
+    work = StripWork(resampler, tr, target, fp is not None)
     writer = ArrayTarget(out, fp, out.dtype)
-    for item, result in run_work(items, work, executor, {0: SingleInput(data, resampler)}, desc="strips"):
+    single = SingleInput(data, resampler)
+    if local:
+        single.arrays()  # the per-input state (spline prefilter), once, on the calling thread
+    for item, result in run_work(items, work, executor, {0: single}, desc="strips"):
         if result is not None:
             writer.write(item.box, *result)
 

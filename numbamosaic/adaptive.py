@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-from ._threads import current_threads
 from ._common import begin_single, return_result
 from ._exec import executor_for
 from ._lazy import lazy_single
@@ -123,16 +122,6 @@ def make_params(opts, shape_out=None):
     return p
 
 
-def _block_shape(ny, nx, nthreads):
-    """Blocks small enough that every thread gets several (results do not depend on it)."""
-    br, bc = BLOCK_SHAPE
-    while nthreads > 1 and br > 8 and -(-ny // br) * -(-nx // bc) < 4 * nthreads:
-        br //= 2
-        if bc > 64 and -(-ny // br) * -(-nx // bc) < 4 * nthreads:
-            bc //= 2
-    return br, bc
-
-
 def _whole_output(opts):
     """True when output pixels far from the input can still get values."""
     return opts["boundary_mode"] in ("nearest", "grid-constant") or opts["x_cyclic"] or opts["y_cyclic"]
@@ -198,17 +187,8 @@ class AdaptiveResampler:
     def state_nbytes(self, shape, itemsize):
         return 0
 
-    def _params_for(self, ny, nx, nthreads):
-        p = self.params.copy()
-        p[K.P_BROWS], p[K.P_BCOLS] = _block_shape(ny, nx, nthreads)
-        return p
-
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
         K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
-
-    def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        p = self._params_for(y1 - y0, x1 - x0, current_threads())
-        K.adaptive_tile_parallel(data, wdata, tr.vector, tr.grid, p, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
     # ---- planning for the single-image driver ---------------------------------
 

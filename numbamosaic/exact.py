@@ -303,12 +303,6 @@ class ExactResampler:
         wdata, opts = self._args(tr, data, wdata)
         exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 
-    def parallel(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        from .kernels.exact import exact_tile_parallel
-
-        wdata, opts = self._args(tr, data, wdata)
-        exact_tile_parallel(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
-
 
 def reproject_exact(
     input_data,

@@ -212,8 +212,6 @@ def test_point_source_flux_is_conserved():
 
 
 def test_serial_equals_parallel_bitwise(field):
-    import numba
-
     from numbamosaic.kernels import _adaptive as K
     from numbamosaic.kernels._sinks import SINK_SUM, SINK_WRITE
     from numbamosaic.wcs import build_transform
@@ -225,26 +223,22 @@ def test_serial_equals_parallel_bitwise(field):
         two = reproject_adaptive(*args, shape_out=c["shape"], parallel=2, **kw)
         np.testing.assert_array_equal(one[0], two[0])
         np.testing.assert_array_equal(one[1], two[1])
-    # kernel level: any block shape and thread count, with a weight image and SUM sink
+    # kernel level: any block shape and any split of the box into strips (as the executors
+    # run it on threads), with a weight image and SUM sink
     R = AdaptiveResampler(despike_jacobian=True, boundary_mode="ignore", shape_out=(44, 44))
     tr = build_transform(make_wcs(**WIN), make_wcs(**c))
     wimg = np.linspace(0.5, 1.5, field.size).reshape(field.shape)
     bg = np.array([0.3, 0.01, -0.02])
     results = []
-    for brows, bcols, nthreads in [(32, 256, 1), (3, 5, 1), (7, 4, 2), (1, 64, numba.config.NUMBA_NUM_THREADS)]:
+    for brows, bcols, cuts in [(32, 256, (2, 40)), (3, 5, (2, 40)), (7, 4, (2, 17, 40)), (1, 64, (2, 3, 11, 12, 40))]:
         p = R.params.copy()
         p[K.P_BROWS], p[K.P_BCOLS] = brows, bcols
         val = np.zeros((44, 44))
         wt = np.zeros((44, 44))
-        if nthreads == 1:
-            K.adaptive_tile(field, wimg, tr.vector, tr.grid, p, 2, 40, 1, 43, val, wt, 0, 0, SINK_SUM, bg)
-        else:
-            numba.set_num_threads(nthreads)
-            try:
-                K.adaptive_tile_parallel(field, wimg, tr.vector, tr.grid, p, 2, 40, 1, 43, val, wt, 0, 0, SINK_SUM, bg)
-            finally:
-                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        for ya, yb in zip(cuts[:-1], cuts[1:]):
+            K.adaptive_tile(field, wimg, tr.vector, tr.grid, p, ya, yb, 1, 43, val, wt, 0, 0, SINK_SUM, bg)
         results.append((val, wt))
+    assert np.count_nonzero(results[0][1]) > 500
     for val, wt in results[1:]:
         np.testing.assert_array_equal(val, results[0][0])
         np.testing.assert_array_equal(wt, results[0][1])

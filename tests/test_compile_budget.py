@@ -36,8 +36,6 @@ BUDGET = {
     # float64 for float64), mosaics write float64 tile buffers:
     # {f4, >f4} x {f4 out, f8 buffers} + f8 x f8; bicubic: single-image {f4, >f4}
     "numbamosaic.kernels._interp.interp_tile": 7,
-    # threaded single-image calls only: one per input dtype used with parallel=2 (bilinear)
-    "numbamosaic.kernels._interp.interp_tile_parallel": 2,
     # as interp_tile, without float64 inputs
     "numbamosaic.kernels.exact._rows.exact_tile": 4,
     "numbamosaic.kernels.exact._rows._exact_rows": 4,
@@ -69,7 +67,7 @@ DEFAULT_BUDGET = 3
 #: with a warm cache only these are counted for sure; the callees' budgets are
 #: checked when the matrix compiles them (an empty cache).
 ENTRY_KERNELS = ["numbamosaic.kernels." + name for name in (
-    "_interp.interp_tile", "_interp.interp_tile_parallel", "exact._rows.exact_tile", "_adaptive.adaptive_tile",
+    "_interp.interp_tile", "exact._rows.exact_tile", "_adaptive.adaptive_tile",
     "_combine.finalize_tile", "_combine.init_tile", "_combine.stack_median", "_combine.stack_clipped_mean",
     "_spline.spline_coefficients")]
 

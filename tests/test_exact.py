@@ -453,7 +453,7 @@ def test_weights_background_and_sum_sink():
     bg = np.array([0.25, 0.01, -0.02])
     val = np.zeros((y1 - y0, x1 - x0))
     wt = np.zeros_like(val)
-    res.parallel(data, None, wdata, tr, y0, y1, x0, x1, val, wt, y0, x0, SINK_SUM, bg)
+    res.tile(data, None, wdata, tr, y0, y1, x0, x1, val, wt, y0, x0, SINK_SUM, bg)
     yy, xx = np.mgrid[y0:y1, x0:x1]
     ref = a[y0:y1, x0:x1] - (0.25 + 0.01 * xx - 0.02 * yy)
     fref = f[y0:y1, x0:x1]

@@ -71,7 +71,6 @@ FUNCTION_LEVEL_ALLOWED = {
     ("_resamplers", "adaptive"): "exec: cycle",
     ("_resamplers", "exact"): "exec: cycle",
     ("_resamplers", "interpolation"): "exec: cycle",
-    ("_resamplers", "kernels._interp"): "exec",
     ("_single", "interpolation"): "exec: cycle",
     ("_single", "kernels._interp"): "exec",
     ("adaptive", "_bbox"): "exec",

@@ -56,10 +56,9 @@ result there depends on rounding noise).
 import math
 
 import numpy as np
-from numba import prange
 
 from ._entry import entry
-from ._jit import inline_kernel, kernel, parallel_kernel
+from ._jit import inline_kernel, kernel
 from ..wcs._native import out_to_in, out_to_in_row
 from ._load import load
 from ._sinks import deposit_row
@@ -675,20 +674,6 @@ def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, s
     bcols = max(1, int(prm[P_BCOLS]))
     nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
     for k in range(nb):
-        by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
-        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
-
-
-@entry(writes=("val", "wt"))
-@parallel_kernel
-def adaptive_tile_parallel(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-    """Same as :func:`adaptive_tile` with blocks distributed over Numba threads."""
-    if y1 <= y0 or x1 <= x0:
-        return
-    brows = max(1, int(prm[P_BROWS]))
-    bcols = max(1, int(prm[P_BCOLS]))
-    nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
-    for k in prange(nb):
         by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
         _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
 

@@ -1,10 +1,10 @@
 """Fused interpolation kernels: output pixel -> WCS transform -> sample -> deposit.
 
-One row function does all per-pixel work; :func:`interp_tile` (serial, used
-by the mosaic and distributed drivers, one tile per thread) and
-:func:`interp_tile_parallel` (``prange`` over rows, used by
-``reproject_interp``) both call it, so every driver runs the same arithmetic
-and results are bitwise identical whatever the thread count.
+One row function does all per-pixel work, called by the serial
+:func:`interp_tile`; the executors (``numbamosaic._exec``) run it on disjoint
+output boxes (mosaic tiles, strips of a single image) from a thread pool or
+dask workers, so every path runs the same arithmetic and results are bitwise
+identical whatever the thread count.
 
 Pixel conventions follow reproject/scipy: pixel centres at integer
 coordinates, the valid domain is ``[-0.5, n - 0.5]`` with coordinates in the
@@ -322,7 +322,7 @@ def _weight_row_impl(order, wdata, xs, ys, vs, fs, n):
 
 #: pixels per pass over the row scratch buffers (4 x 8 B x 256 = 8 KiB: stays in L1)
 CHUNK = 256
-#: rows per work item of :func:`interp_tile_parallel`
+#: rows per work item of :func:`interp_cube_parallel`
 PAR_ROWS = 8
 
 
@@ -381,22 +381,6 @@ def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy
             c1 = min(x1, c0 + CHUNK)
             _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs)
             deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, c1 - c0)
-
-
-@entry(writes=("val", "wt"), literal=("order",))
-@parallel_kernel
-def interp_tile_parallel(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-    """Same as :func:`interp_tile` with rows distributed over Numba threads."""
-    nb = (y1 - y0 + PAR_ROWS - 1) // PAR_ROWS
-    for b in prange(nb):
-        ya = y0 + b * PAR_ROWS
-        yb = min(y1, ya + PAR_ROWS)
-        xs, ys, vs, fs = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
-        _interp_rows(
-            borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, ya, yb, x0, x1,
-            borrowed(val), borrowed(wt), oy, ox, sink, borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs),
-        )
-        keep_alive((xs, ys, vs, fs))
 
 
 @parallel_kernel

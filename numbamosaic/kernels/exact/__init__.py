@@ -134,7 +134,7 @@ Modules
     :mod:`._edges` (edge-by-edge integration, ``_clip_boxer``),
     :mod:`._sweep` (``_clip_cell``, ``_sweep_strip``), :mod:`._measure`
     (``input_area_factor``, the lattice rows), :mod:`._rows` (the row loop
-    and the tile entry points ``exact_tile``/``exact_tile_parallel``, option
+    and the tile entry point ``exact_tile``, option
     layout ``O_*``) and :mod:`._reference` (allocating helpers for tests).
 """
 
@@ -152,13 +152,11 @@ from ._rows import (
     O_PX,
     O_PY,
     OPTS_LEN,
-    ROW_BLOCK,
     exact_tile,
-    exact_tile_parallel,
 )
 
 __all__ = [
-    "LATTICE_POINTS", "MAXB", "MAXV", "O_CURVE", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN", "ROW_BLOCK",
-    "cell_integrals", "exact_tile", "exact_tile_parallel", "input_area_factor", "overlap_area", "poly_moments",
+    "LATTICE_POINTS", "MAXB", "MAXV", "O_CURVE", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN",
+    "cell_integrals", "exact_tile", "input_area_factor", "overlap_area", "poly_moments",
     "split_half",
 ]

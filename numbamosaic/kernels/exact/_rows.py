@@ -1,4 +1,4 @@
-"""One output row, a block of rows and the tile entry points of the exact kernel (``exact_tile``, ``exact_tile_parallel``).
+"""One output row, a block of rows and the tile entry point of the exact kernel (``exact_tile``).
 
 The option vector ``opts`` has the layout ``O_*`` (length ``OPTS_LEN``).
 See :mod:`numbamosaic.kernels.exact`.
@@ -7,10 +7,9 @@ See :mod:`numbamosaic.kernels.exact`.
 import math
 
 import numpy as np
-from numba import prange
 
 from .._entry import entry
-from .._jit import inline_kernel, kernel, parallel_kernel
+from .._jit import inline_kernel, kernel
 from ...wcs._native import out_to_in
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
@@ -21,8 +20,6 @@ from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments, poly_moments
 from ._sweep import _clip_cell
 
-#: rows per parallel work item (lattice rows are shared inside a block)
-ROW_BLOCK = 8
 #: valid coverage below this fraction of the output pixel counts as none: such
 #: slivers come from rounding of coincident edges (e.g. an identity mapping)
 MIN_COVER = 1e-9
@@ -338,16 +335,3 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
     """
     if y1 > y0 and x1 > x0:
         _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
-
-
-@entry(writes=("val", "wt"))
-@parallel_kernel
-def exact_tile_parallel(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-    """Same as :func:`exact_tile` with blocks of ``ROW_BLOCK`` rows spread over threads."""
-    if y1 <= y0 or x1 <= x0:
-        return
-    nb = (y1 - y0 + ROW_BLOCK - 1) // ROW_BLOCK
-    for ib in prange(nb):
-        ya = y0 + ib * ROW_BLOCK
-        yb = min(y1, ya + ROW_BLOCK)
-        _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg)
