@@ -51,9 +51,6 @@ LAYERS = [
 
 #: (importer, imported) -> why an upward import remains (to be removed, never added to)
 UPWARD_ALLOWED = {
-    # products: the planner counts the memory of the requested products; the product specs
-    # (planning) and the product computation (methods) share one module
-    ("mosaic._plan", "mosaic._products"): "product specs and product computation in one module",
     # exec (issue 16 item 1): the resampler registry and the drivers reach into the public modules
     # for parse_order / spline_coefficients_for / the method of a reproject function, and the dask
     # driver borrows the mosaic driver's output allocation and progress helpers

@@ -27,7 +27,6 @@ import numpy as np
 from .._budget import MosaicMemoryError, memory_budget, size_text
 # re-exported: the planner's names for the CLI, the mosaic driver and the cube planner
 from .._budget import DEFAULT_MEMORY_FRACTION as DEFAULT_MEMORY_FRACTION, parse_memory as parse_memory
-from . import _products
 
 MIN_TILE = 32
 MAX_TILE = 512
@@ -308,8 +307,10 @@ def make_plan(
     ``file_outputs`` counts caller outputs that are file areas written
     through those buffers (FITS): they take no memory of their own
     (``outputs`` is then ``'file'``).  ``products`` (a
-    ``_products.ProductSpec`` or None) adds its outputs, masks and
-    variance maps, and per-thread accumulators.
+    ``mosaic._products.ProductSpec`` or None) adds its outputs, masks and
+    variance maps, and per-thread accumulators (its methods ``input_bytes``,
+    ``tile_bytes_per_pixel`` and ``output_bytes_per_pixel``: the planner
+    does not import the products module, which is above it).
     """
     import psutil
 
@@ -324,7 +325,7 @@ def make_plan(
     out_bytes = int(outputs_to_allocate) * n_out * itemsize
     stack = combine_function in ("median", "clipped-mean")
     inter_bytes = sum((b[1] - b[0]) * (b[3] - b[2]) for b in bboxes.values()) * 8  # float32 value + weight
-    fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64 + _products.input_bytes(products)
+    fixed = input_bytes + state_bytes + (2 << 20) * max(1, len(bboxes)) // 64 + (products.input_bytes() if products is not None else 0)
 
     depth_cache = {}
 
@@ -338,7 +339,7 @@ def make_plan(
     def per_thread(tile, depth):
         # tile buffers of chunked outputs (+ one big-endian copy for file areas)
         staged = (staged_outputs + bool(file_outputs)) * tile[0] * tile[1] * itemsize
-        prod = tile[0] * tile[1] * _products.tile_bytes_per_pixel(products, depth)
+        prod = tile[0] * tile[1] * (products.tile_bytes_per_pixel(depth) if products is not None else 0)
         return tile_memory(tile, depth, stack, itemsize, match_background) + staged + prod
 
     my, mx = (int(m) for m in tile_multiple)
@@ -401,7 +402,7 @@ def make_plan(
             inter_disk = inter_bytes if needs and on_disk else 0
             for tile in candidates:
                 depth, n_tiles, resident = depth_for(tile)
-                prod_out = n_out * _products.output_bytes_per_pixel(products, dtype, depth)
+                prod_out = n_out * (products.output_bytes_per_pixel(dtype, depth) if products is not None else 0)
                 mem = out_mem + inter_mem + fixed + resident + threads * per_thread(tile, depth)
                 mem += prod_out if outputs != "memmap" else 0
                 disk = out_disk + inter_disk + (prod_out if outputs == "memmap" else 0)

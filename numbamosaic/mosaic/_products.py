@@ -346,42 +346,6 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
     )
 
 
-# --------------------------------------------------------------------------- planning
-
-
-def tile_bytes_per_pixel(spec, depth):
-    """Per-thread bytes per tile pixel the product accumulators add."""
-    if spec is None:
-        return 0
-    b = 16  # WRITE scratch (exact, adaptive) or finalize temporaries
-    b += 8 * ("variance" in spec.want) + 4 * ("count" in spec.want) + 8 * ("exposure" in spec.want)
-    b += 8 * ("flags" in spec.want)
-    b += 4 * -(-max(depth, 1) // 32) * ("context" in spec.want)
-    return b
-
-
-def output_bytes_per_pixel(spec, dtype, depth):
-    """Bytes per output pixel of the product outputs numbamosaic allocates."""
-    if spec is None:
-        return 0
-    b = 0
-    for p in spec.want:
-        if p in spec.outputs:
-            continue
-        if p == "context":
-            b += 4 * -(-max(depth, 1) // 32)
-        else:
-            b += PRODUCT_DTYPES.get(p, np.dtype(dtype)).itemsize
-    return b
-
-
-def input_bytes(spec):
-    """Bytes of masks and variance maps held in memory."""
-    if spec is None:
-        return 0
-    return sum(a.nbytes for a in spec.masks + spec.variances if a is not None)
-
-
 # --------------------------------------------------------------------------- execution
 
 
@@ -404,6 +368,32 @@ class ProductSpec:
     arrays: dict = field(default_factory=dict)
     nplanes: int = 0
     dtypes: dict = field(default_factory=dict)
+
+    # planning: the memory the planner (``mosaic._plan.make_plan``) counts for the products
+
+    def tile_bytes_per_pixel(self, depth):
+        """Per-thread bytes per tile pixel the product accumulators add."""
+        b = 16  # WRITE scratch (exact, adaptive) or finalize temporaries
+        b += 8 * ("variance" in self.want) + 4 * ("count" in self.want) + 8 * ("exposure" in self.want)
+        b += 8 * ("flags" in self.want)
+        b += 4 * -(-max(depth, 1) // 32) * ("context" in self.want)
+        return b
+
+    def output_bytes_per_pixel(self, dtype, depth):
+        """Bytes per output pixel of the product outputs numbamosaic allocates."""
+        b = 0
+        for p in self.want:
+            if p in self.outputs:
+                continue
+            if p == "context":
+                b += 4 * -(-max(depth, 1) // 32)
+            else:
+                b += PRODUCT_DTYPES.get(p, np.dtype(dtype)).itemsize
+        return b
+
+    def input_bytes(self):
+        """Bytes of masks and variance maps held in memory."""
+        return sum(a.nbytes for a in self.masks + self.variances if a is not None)
 
     def allocate(self, shape, dtype, members, make):
         """Product outputs: the caller's or ``make(shape, dtype)``."""
