@@ -63,24 +63,23 @@ def _hdu(text):
     return int(text) if re.fullmatch(r"[+-]?\d+", text) else text
 
 
-def _positive_float(text):
+def _number(text, kind, ok, what, bad):
+    """``kind(text)`` if it converts and ``ok(value)``; else ``expected <what> / <bad>, got <text>``."""
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {bad}, got {text!r}")
     return value
+
+
+def _positive_float(text):
+    return _number(text, float, lambda v: v > 0, "a number", "a positive number")
 
 
 def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "an integer", "a positive integer")
 
 
 def _projection(text):
@@ -135,13 +134,7 @@ def _bits(text):
 
 
 def _nonneg_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (v >= 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
+    return _number(text, float, lambda v: v >= 0 and v != float("inf"), "a number >= 0", "a finite number >= 0")
 
 
 def _product_list(text):
