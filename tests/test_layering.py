@@ -76,17 +76,6 @@ FUNCTION_LEVEL_ALLOWED = {
     ("exact", "wcs._layout"): "exec",
     ("interpolation", "kernels._spline"): "exec",
     ("mosaic._inputs", "interpolation"): "exec: cycle (weights resampled with reproject_interp)",
-    # hips (HiPS/HEALPix owner): the HEALPix and HiPS modules import each other and the interpolation
-    # front end inside functions
-    ("healpix._core", "interpolation"): "hips",
-    ("healpix._core", "kernels._healpix"): "hips",
-    ("hips._dask", "_threads"): "hips",
-    ("hips._generate", "healpix._core"): "hips",
-    ("hips._generate", "hips._dask"): "hips",
-    ("hips._generate", "hips._layout"): "hips",
-    ("hips._generate", "interpolation"): "hips",
-    ("hips._read", "hips._layout"): "hips",
-    ("hips._update", "hips._dask"): "hips",
 }
 
 #: (importer, package) -> why a module imports a submodule of a package whose ``__init__`` is in a higher

@@ -11,6 +11,15 @@ import math
 import numpy as np
 
 from ..io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data, parse_output_projection
+from ..interpolation import parse_order, spline_coefficients_for
+from ..kernels._healpix import (
+    NO_KEYS,
+    healpix_lonlat,
+    image_to_healpix_kernel,
+    sample_positions,
+    sky_at_lonlat_kernel,
+    sky_to_image_kernel,
+)
 from .._threads import numba_threads, resolve_threads
 from ..wcs import UnsupportedWCS, describe_wcs
 from ..wcs._layout import PROJ_CODES, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP
@@ -56,7 +65,6 @@ def npix_to_nside(npix, name="input_data"):
 
 
 def _interp_order(order):
-    from ..interpolation import parse_order
 
     code = parse_order(order)
     if code > 3:
@@ -150,8 +158,6 @@ def reproject_to_healpix(input_data, coord_system_out, hdu_in=0, order="bilinear
     ----------
     Gorski, K. M. et al. 2005, ApJ 622, 759.
     """
-    from ..interpolation import spline_coefficients_for
-    from ..kernels._healpix import healpix_lonlat, image_to_healpix_kernel, sample_positions
 
     horder = nside_to_order(nside)
     code = _interp_order(order)
@@ -301,7 +307,6 @@ def reproject_from_healpix(input_data, output_projection, shape_out=None, hdu_in
 
 def map_source(hdata, nested, horder):
     """Sky source of a whole HEALPix map (see ``kernels._healpix``)."""
-    from ..kernels._healpix import NO_KEYS
 
     return hdata.reshape(1, 1, -1), NO_KEYS, -1, bool(nested), 1 << horder, horder
 
@@ -315,7 +320,6 @@ def tiles_source(stack, keys, tbits, horder):
 def sky_to_image(source, bilinear, wcs, frame, out, fp):
     """Fill ``out``/``fp`` (the output frame ``wcs``) from a sky source in ``frame``: one parallel
     kernel for a native WCS, else output pixels -> sky through astropy, rows in bounded chunks."""
-    from ..kernels._healpix import sky_at_lonlat_kernel, sky_to_image_kernel
 
     vector, m = output_to_frame_matrix(wcs, frame)
     if vector is not None:

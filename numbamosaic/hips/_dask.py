@@ -11,6 +11,7 @@ see the output directory.
 """
 
 from .._exec._dask import DistributedTileError, _completed, _Scattered, resolve_client
+from .._threads import resolve_threads
 
 
 def _tile_task(tile_fn, index):
@@ -49,7 +50,6 @@ def split_parallel(threads, name):
     """``(local threads, client or None)`` for ``threads``/``parallel``:
     ``'current-scheduler'`` or a Client select the dask driver (the local
     threads then write files and build the lower orders)."""
-    from .._threads import resolve_threads
 
     if isinstance(threads, str) or (threads is not None and type(threads).__name__ == "Client"):
         if isinstance(threads, str) and threads != "current-scheduler":

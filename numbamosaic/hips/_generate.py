@@ -45,9 +45,11 @@ from ..io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input
 from .._threads import resolve_threads
 from ..kernels._healpix_layout import spread
 from ..kernels._hpgeom import lonlat_to_nest_array, nest_to_lonlat_array
+from ..healpix._core import input_to_frame_matrix
+from ..interpolation import parse_order, reproject_interp, spline_coefficients_for
 from ..wcs import UnsupportedWCS
 from ._background import estimate_offsets
-from ._dask import split_parallel
+from ._dask import DaskTiles, split_parallel
 from ._plan import group_depth
 from ._tiles import CoaddTiles, KernelTiles, ReprojectTiles
 from ._layout import (
@@ -62,6 +64,9 @@ from ._layout import (
     uniq_orders,
     FitsTileWriter,
     _card,
+    describe_hips,
+    load_properties,
+    read_tile,
     write_fits_raw,
     tile_path,
     write_image_tile,
@@ -301,7 +306,6 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
         def group_results(ids):
             return _map_threads(lambda i: deepest(i, tile_fn(i)), ids, nthreads, None)
     else:
-        from ._dask import DaskTiles
 
         remote = DaskTiles(client, tile_fn)
 
@@ -463,7 +467,6 @@ def _centre_and_fov_many(parsed):
 
 
 def _is_numbamosaic_interp(fn):
-    from ..interpolation import reproject_interp
 
     return fn is reproject_interp
 
@@ -551,7 +554,6 @@ def reproject_to_hips(
             progress_bar=progress_bar, threads=threads, properties=properties, tile_format=tile_format,
             memory_limit=memory_limit, **kwargs,
         )
-    from ..interpolation import parse_order, spline_coefficients_for
 
     frame = hips_frame(coord_system_out)
     formats = _parse_formats(tile_format)
@@ -573,7 +575,6 @@ def reproject_to_hips(
     tile_fn = None
     if _is_numbamosaic_interp(reproject_function) and set(kwargs) <= {"order", "roundtrip_coords", "parallel"}:
         try:
-            from ..healpix._core import input_to_frame_matrix
 
             vec, m = input_to_frame_matrix(wcs, frame)
             code = parse_order(kwargs.get("order", "bilinear"))
@@ -715,7 +716,6 @@ def _resampler(reproject_function, kwargs):
     """``(input, wcs, shape_out) -> (array, footprint)`` with the mosaic's resampling arguments."""
     import inspect
 
-    from ..interpolation import reproject_interp
 
     fn = reproject_function or reproject_interp
     params = inspect.signature(fn).parameters
@@ -779,7 +779,6 @@ def coadd_hips(input_directories, output_directory, combine_function="mean", thr
     from astropy.coordinates import SkyCoord
     import astropy.units as u
 
-    from ._layout import describe_hips, load_properties, read_tile
 
     dirs = [str(d) for d in input_directories]
     if not dirs:

@@ -10,7 +10,7 @@ from .._threads import numba_threads, resolve_threads
 from ..healpix._core import is_bilinear, sky_to_image, tiles_source
 from ..kernels._healpix_layout import JPLL, JRLL, spread
 from ._generate import candidate_tiles
-from ._layout import describe_hips, hips_frame, load_properties, read_tile, tile_path
+from ._layout import _base_header, describe_hips, hips_frame, load_properties, read_tile, tile_path
 
 
 def _open(directory, level):
@@ -85,7 +85,6 @@ def reproject_from_hips(input_directory, output_projection, shape_out=None, leve
 def map_header(frame, level, tile_size):
     """FITS header of the whole-sky HPX map of ``level`` (``5 * 2**level`` tiles a
     side, the projection origin at the centre), reproject's layout."""
-    from ._layout import _base_header
 
     size = 5 * 2**level * tile_size
     h = _base_header(frame, level, tile_size)

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from ._dask import DaskTiles
 from ._generate import (
     ALLSKY_ORDER,
     ALLSKY_WIDTH,
@@ -138,7 +139,6 @@ def update_hips(output_directory, input_data, *, combine_function, reproject_fun
     if client is None:
         results = _map_threads(lambda i: deepest(i, tile_fn(i)), candidates, nthreads, _progress(progress_bar))
     else:
-        from ._dask import DaskTiles
 
         remote = DaskTiles(client, tile_fn)
         try:
