@@ -100,7 +100,7 @@ def test_plan_runs_nothing(scene, monkeypatch):
         raise AssertionError("planning must not allocate outputs or run tiles")
 
     monkeypatch.setattr(_coadd, "_allocate_outputs", forbidden)
-    monkeypatch.setattr(_coadd, "compute_tile", forbidden)
+    monkeypatch.setattr(_coadd, "run_work", forbidden)
     plan = plan_mosaic(inputs, wcs, shape_out=OUT, combine_function="max", progress_bar=True)
     assert plan.combine_function == "max"
 
@@ -172,7 +172,7 @@ def test_tiny_memory_limit_raises_before_allocating(scene, monkeypatch):
         raise AssertionError("allocated before checking the budget")
 
     monkeypatch.setattr(_coadd, "_allocate_outputs", forbidden)
-    monkeypatch.setattr(_coadd, "compute_tile", forbidden)
+    monkeypatch.setattr(_coadd, "run_work", forbidden)
     tracemalloc.start()
     try:
         with pytest.raises(MemoryError, match="memory_limit"):
