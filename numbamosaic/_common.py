@@ -214,11 +214,6 @@ def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, ret
     if return_type == "dask" and (output_array is not None or output_footprint is not None):
         raise ValueError("output_array/output_footprint: not used with return_type='dask' (the result is a new lazy array)")
     job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
-    if job.planes and method != "interp":
-        raise NotImplementedError(
-            f"input_data: cubes (data with more axes than the WCS) are reprojected by reproject_interp only so far, "
-            f"got data of shape {job.shape_full[:-2] + job.data.shape[-2:]}"
-        )
     if job.planes and (return_type == "dask" or client is not None):
         raise NotImplementedError("cubes: return_type='dask' and dask.distributed are not supported yet for cubes")
     if return_type == "dask":

@@ -19,7 +19,6 @@ import threading
 import numpy as np
 
 from ._exec import ArrayTarget, ReturnTarget, WorkItem, run_work
-from ._threads import numba_threads
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 from .wcs import transform_and_bbox
 
@@ -144,37 +143,3 @@ def run_single(resampler, data, tr, box, out, fp, executor):
         if result is not None:
             writer.write(item.box, *result)
 
-
-def run_cube(order, job, out, fp, nthreads, roundtrip_coords=True):
-    """Reproject a cube ``job.data`` (planes, ny, nx) into ``out`` / ``fp`` (same leading axes).
-
-    The transform and bounding box are those of one plane; the kernel maps
-    each output pixel once and samples every plane there
-    (:func:`kernels._interp.interp_cube_parallel`).
-    """
-    from .interpolation import spline_coefficients_for
-    from .kernels._interp import interp_cube_parallel
-
-    cube = job.data
-    nz = cube.shape[0]
-    ny, nx = job.shape_out
-    out3 = out.reshape((nz, ny, nx)) if out.flags.c_contiguous else np.empty((nz, ny, nx), out.dtype)
-    if fp is None:
-        fp3 = np.empty((nz, ny, nx), out.dtype)  # the kernel writes weights; not returned
-    else:
-        fp3 = fp.reshape((nz, ny, nx)) if fp.flags.c_contiguous else np.empty((nz, ny, nx), out.dtype)
-    out3[...] = np.nan
-    fp3[...] = 0
-    tr, bbox = transform_and_bbox(job.wcs_in, job.wcs_out, cube.shape[-2:], job.shape_out, roundtrip=roundtrip_coords)
-    if bbox is not None:
-        y0, y1, x0, x1 = bbox
-        if order in (2, 3):
-            coefs = np.stack([spline_coefficients_for(cube[z], order) for z in range(nz)])
-        else:
-            coefs = cube
-        with numba_threads(nthreads):
-            interp_cube_parallel(cube, coefs, tr.vector, tr.grid, order, y0, y1, x0, x1, out3, fp3, 0, 0)
-    if not out.flags.c_contiguous:
-        out[...] = out3.reshape(out.shape)
-    if fp is not None and not fp.flags.c_contiguous:
-        fp[...] = fp3.reshape(fp.shape)

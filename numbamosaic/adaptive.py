@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ._common import begin_single, return_result
+from ._cube import plane_job, run_cube
 from ._exec import executor_for
 from ._lazy import lazy_single
 from ._single import run_single
@@ -186,6 +187,10 @@ class AdaptiveResampler:
 
     def state_nbytes(self, shape, itemsize):
         return 0
+
+    def cube_params(self, ny, nx):
+        """Settings of a cube kernel call over an ``ny x nx`` box."""
+        return self.params
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
         K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
@@ -418,6 +423,10 @@ def reproject_adaptive(
         return_footprint, dask_method,
     )
     resampler = AdaptiveResampler(**dict(opts, shape_out=tuple(job.shape_out)))
+    if job.planes:  # a cube: one Jacobian per output pixel, every plane resampled with it
+        tr, box, _ = plan_adaptive_single(resampler, plane_job(job))
+        run_cube(resampler, job, out, fp, nthreads, tr, box)
+        return return_result(out, fp, return_footprint, job)
     tr, box, _ = plan_adaptive_single(resampler, job)
     if return_type == "dask":
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)

@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from ._common import begin_single, return_result
+from ._cube import plane_job, run_cube
 from ._exec import executor_for
 from ._lazy import lazy_single
 from ._single import plan_single, run_single
@@ -320,7 +321,7 @@ def reproject_exact(
     subdivisions=None,
     **kwargs,
 ):
-    """Reproject a 2-D celestial image by exact pixel overlap.
+    """Reproject an image (or a cube, plane by plane) by exact pixel overlap.
 
     Drop-in replacement for :func:`reproject.reproject_exact` with the same
     arguments and ``(array, footprint)`` return.  Each output pixel's outline
@@ -331,16 +332,21 @@ def reproject_exact(
     Parameters
     ----------
     input_data : str, Path, HDUList, HDU, (array, WCS or Header), NDData
-        Input image and its celestial WCS.
+        Input image and its WCS (any WCS with two pixel axes).  Data with more
+        axes than the WCS (a cube ``(..., ny, nx)``) are broadcast as in
+        reproject: the overlap pieces of each output pixel are computed once
+        and every plane is summed with them (NaN pixels of a plane excluded
+        from that plane only).
     output_projection : Header, WCS or str
         Output projection; a WCS needs ``shape_out`` unless it has
         ``array_shape``.
     shape_out : tuple, optional
-        Output shape ``(ny, nx)``.
+        Output shape ``(ny, nx)`` (or with the cube's leading axes).
     hdu_in : int or str, optional
         HDU to use for file and HDUList inputs.
     output_array, output_footprint : ndarray, optional
-        Float32 or float64 arrays (e.g. ``np.memmap``) to write into.
+        Float32 or float64 arrays (e.g. ``np.memmap``) to write into, of the
+        full output shape (with a cube's leading axes).
     return_footprint : bool
         Return ``(array, footprint)`` (default) or only the array.
     block_size : tuple, optional
@@ -387,6 +393,10 @@ def reproject_exact(
     # no round trip: the overlap of a pixel whose corners map is well defined
     params = dict(conserve="flux" if flux else "surface-brightness", subdivisions=subdivisions, roundtrip_coords=False)
     resampler = ExactResampler(**params)
+    if job.planes:  # a cube: one set of overlap pieces per output pixel, every plane summed with it
+        tr, box = plan_single(resampler, plane_job(job), roundtrip_coords=False)
+        run_cube(resampler, job, out, fp, nthreads, tr, box)
+        return return_result(out, fp, return_footprint, job)
     tr, box = plan_single(resampler, job, roundtrip_coords=False)
     if return_type == "dask":
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)

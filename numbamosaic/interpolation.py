@@ -7,7 +7,8 @@ from ._common import begin_single, return_result
 from ._exec import executor_for
 from ._lazy import lazy_single
 from ._resamplers import InterpResampler
-from ._single import plan_single, run_cube, run_single
+from ._cube import plane_job, run_cube
+from ._single import plan_single, run_single
 from ._validate import check_bool, check_no_extra_kwargs
 
 ORDERS = {
@@ -126,10 +127,11 @@ def reproject_interp(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
         return_footprint, dask_method, method="interp",
     )
-    if job.planes:  # a cube: one transform, every plane sampled with it
-        run_cube(order_code, job, out, fp, nthreads, roundtrip_coords)
-        return return_result(out, fp, return_footprint, job)
     resampler = InterpResampler(order=order_code, roundtrip_coords=roundtrip_coords)
+    if job.planes:  # a cube: one transform, every plane sampled with it
+        tr, box = plan_single(resampler, plane_job(job), roundtrip_coords)
+        run_cube(resampler, job, out, fp, nthreads, tr, box)
+        return return_result(out, fp, return_footprint, job)
     tr, box = plan_single(resampler, job, roundtrip_coords)
     if return_type == "dask":
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)

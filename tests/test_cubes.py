@@ -1,4 +1,11 @@
-"""Cubes on a 2-D WCS (reproject's broadcasting), reproject_interp only so far."""
+"""Cubes on a 2-D WCS (reproject's broadcasting) in reproject_interp, reproject_exact and reproject_adaptive.
+
+Every plane of a cube must equal the 2-D reprojection of that plane bit for
+bit (the cube kernels share the 2-D kernels' arithmetic, with the geometry
+computed once for all planes), and reproject's cube result to the 2-D
+tolerances: bilinear 1e-5 of the range, exact 1e-6 (relative, fully covered
+pixels, as tests/test_exact.py), adaptive ``TOL`` of tests/test_adaptive.py.
+"""
 
 import numpy as np
 import pytest
@@ -8,36 +15,211 @@ from conftest import centred_tan_wcs
 
 reproject = pytest.importorskip("reproject")
 
+ADAPTIVE_TOL = 1e-4  # of the data range, as tests/test_adaptive.py
+
 
 def make_wcs(crval, scale, rot=0.0, n=32):
     """An n x n TAN WCS centred on ``crval`` (the suite's shared helper)."""
     return centred_tan_wcs((n, n), crval, scale, rot)
 
 
-@pytest.mark.parametrize("order", ["bilinear", "bicubic"])
-def test_cube_planes_equal_2d_and_reproject(order):
+WIN = make_wcs((10, 20), 1e-3)
+WOUT = make_wcs((10.002, 20.001), 1.1e-3, rot=20, n=40)
+
+
+def _cube(nan=True):
     rng = np.random.default_rng(6)
-    cube = rng.normal(size=(2, 3, 32, 32)).astype(np.float32)
-    cube[1, 2, 4, 9] = np.nan
-    win, wout = make_wcs((10, 20), 1e-3), make_wcs((10.002, 20.001), 1.1e-3, rot=20, n=40)
-    value, footprint = nm.reproject_interp((cube, win), wout, shape_out=(40, 40), order=order)
+    cube = (rng.normal(size=(2, 3, 32, 32)) + 5).astype(np.float32)
+    if nan:
+        cube[1, 2, 4, 9] = np.nan
+        cube[0, 1, 10:12, 20] = np.nan
+    return cube
+
+
+def _planes_equal_2d(fn, cube, value, footprint, wout=WOUT, shape=(40, 40), **kw):
+    for idx in np.ndindex(cube.shape[:-2]):  # every plane equals its own 2-D reprojection, bit for bit
+        v2, f2 = fn((cube[idx], WIN), wout, shape_out=shape, **kw)
+        np.testing.assert_array_equal(value[idx], v2)
+        np.testing.assert_array_equal(footprint[idx], f2)
+
+
+@pytest.mark.parametrize("order", ["bilinear", "bicubic"])
+def test_interp_cube_planes_equal_2d_and_reproject(order):
+    cube = _cube()
+    value, footprint = nm.reproject_interp((cube, WIN), WOUT, shape_out=(40, 40), order=order)
     assert value.shape == footprint.shape == (2, 3, 40, 40) and value.dtype == np.float32
-    for i in range(2):
-        for j in range(3):  # every plane equals its own 2-D reprojection, bit for bit
-            v2, f2 = nm.reproject_interp((cube[i, j], win), wout, shape_out=(40, 40), order=order)
-            np.testing.assert_array_equal(value[i, j], v2)
-            np.testing.assert_array_equal(footprint[i, j], f2)
-    rv, rf = reproject.reproject_interp((cube, win), wout, shape_out=(2, 3, 40, 40), order=order)
+    _planes_equal_2d(nm.reproject_interp, cube, value, footprint, order=order)
+    rv, rf = reproject.reproject_interp((cube, WIN), WOUT, shape_out=(2, 3, 40, 40), order=order)
     both = np.isfinite(value) & np.isfinite(rv)
+    assert both.sum() > 0.3 * value.size
     assert np.max(np.abs(value[both] - rv[both])) <= 1e-5 * (np.nanmax(rv) - np.nanmin(rv))
     if order == "bilinear":
         np.testing.assert_array_equal(np.isfinite(value), np.isfinite(rv))
 
 
+@pytest.mark.parametrize("conserve", ["surface-brightness", "flux"])
+def test_exact_cube_planes_equal_2d_and_reproject(conserve):
+    cube = _cube()
+    value, footprint = nm.reproject_exact((cube, WIN), WOUT, shape_out=(2, 3, 40, 40), conserve=conserve)
+    assert value.shape == footprint.shape == (2, 3, 40, 40) and value.dtype == np.float32
+    _planes_equal_2d(nm.reproject_exact, cube, value, footprint, conserve=conserve)
+    if conserve == "flux":
+        return  # reproject has no flux mode (tests/test_exact.py checks it against naive sums)
+    clean = _cube(nan=False)
+    value, footprint = nm.reproject_exact((clean, WIN), WOUT, shape_out=(40, 40))
+    rv, rf = reproject.reproject_exact((clean, WIN), WOUT, shape_out=(2, 3, 40, 40))
+    full = (rf > 0.999) & (footprint > 0.999)
+    assert full.sum() > 0.3 * value.size
+    assert np.max(np.abs(value[full] - rv[full]) / np.abs(rv[full])) < 1e-6
+    assert np.max(np.abs(footprint - np.nan_to_num(rf))) < 1e-6
+
+
+def test_exact_cube_curved_edges_and_seam():
+    # a CAR input across its longitude seam, coarse output pixels: curved sub-cell
+    # edges and the seam's shifted copies, recorded once and replayed per plane
+    from astropy.wcs import WCS
+
+    win = WCS(naxis=2)
+    win.wcs.ctype = ["RA---CAR", "DEC--CAR"]
+    win.wcs.crval = [0.0, 0.0]
+    win.wcs.crpix = [12.5, 8.5]
+    win.wcs.cdelt = [-15.0, 10.0]
+    wout = WCS(naxis=2)
+    wout.wcs.ctype = ["RA---ZEA", "DEC--ZEA"]
+    wout.wcs.crval = [0.0, 80.0]
+    wout.wcs.crpix = [8.5, 8.5]
+    wout.wcs.cdelt = [-4.0, 4.0]
+    rng = np.random.default_rng(2)
+    cube = rng.normal(size=(3, 16, 24)).astype(np.float32)
+    cube[1, 14, 3] = np.nan
+    value, footprint = nm.reproject_exact((cube, win), wout, shape_out=(16, 16))
+    assert np.isfinite(value).mean() > 0.9  # (nsub 16, curved edges, seam period 24 px: exact.subdivision_policy)
+    for z in range(3):
+        v2, f2 = nm.reproject_exact((cube[z], win), wout, shape_out=(16, 16))
+        np.testing.assert_array_equal(value[z], v2)
+        np.testing.assert_array_equal(footprint[z], f2)
+
+
+def test_adaptive_cube_planes_equal_2d_and_reproject():
+    cube = _cube()
+    kw = dict(despike_jacobian=True, boundary_mode="ignore", bad_value_mode="ignore")
+    value, footprint = nm.reproject_adaptive((cube, WIN), WOUT, shape_out=(40, 40), **kw)
+    assert value.shape == footprint.shape == (2, 3, 40, 40) and value.dtype == np.float32
+    _planes_equal_2d(nm.reproject_adaptive, cube, value, footprint, **kw)
+    clean = _cube(nan=False)
+    value = nm.reproject_adaptive((clean, WIN), WOUT, shape_out=(40, 40), return_footprint=False)
+    rv = reproject.reproject_adaptive((clean, WIN), WOUT, shape_out=(2, 3, 40, 40), return_footprint=False)
+    both = np.isfinite(value) & np.isfinite(rv)
+    assert both.sum() > 0.3 * value.size
+    np.testing.assert_allclose(value[both], rv[both], rtol=0, atol=ADAPTIVE_TOL * np.ptp(clean))
+
+
+@pytest.mark.parametrize("method", ["interp", "exact", "adaptive"])
+def test_cube_into_memmap_and_strided_outputs(method, tmp_path):
+    fn = {"interp": nm.reproject_interp, "exact": nm.reproject_exact, "adaptive": nm.reproject_adaptive}[method]
+    cube = _cube()
+    ref, ref_fp = fn((cube, WIN), WOUT, shape_out=(40, 40))
+    mm = np.lib.format.open_memmap(tmp_path / "a.npy", mode="w+", dtype=np.float32, shape=(2, 3, 40, 40))
+    mf = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype=np.float32, shape=(2, 3, 40, 40))
+    out, fp = fn((cube, WIN), WOUT, shape_out=(40, 40), output_array=mm, output_footprint=mf, parallel=1)
+    assert out is mm and fp is mf
+    mm.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), ref)
+    np.testing.assert_array_equal(mf, ref_fp)
+    # a Fortran-ordered output cannot be viewed as planes: written through a copy
+    ref64 = fn((cube, WIN), WOUT, shape_out=(40, 40), output_array=np.zeros((2, 3, 40, 40)), return_footprint=False)
+    fo = np.asfortranarray(np.zeros((2, 3, 40, 40)))
+    out = fn((cube, WIN), WOUT, shape_out=(40, 40), output_array=fo, return_footprint=False)
+    assert out is fo
+    np.testing.assert_array_equal(fo, ref64)
+    np.testing.assert_allclose(fo, ref, rtol=1e-6, equal_nan=True)
+
+
+def test_cube_no_overlap_is_blank():
+    cube = _cube()
+    far = make_wcs((200, -40), 1e-3)
+    for fn in (nm.reproject_interp, nm.reproject_exact, nm.reproject_adaptive):
+        value, footprint = fn((cube, WIN), far, shape_out=(8, 8))
+        assert value.shape == (2, 3, 8, 8) and np.isnan(value).all() and (footprint == 0).all()
+
+
 def test_cube_errors():
     cube = np.zeros((2, 32, 32), np.float32)
-    w = make_wcs((10, 20), 1e-3)
-    with pytest.raises(NotImplementedError, match="reproject_interp only"):
-        nm.reproject_exact((cube, w), w, shape_out=(32, 32))
     with pytest.raises(ValueError, match="leading axes"):
-        nm.reproject_interp((cube, w), w, shape_out=(3, 32, 32))
+        nm.reproject_interp((cube, WIN), WIN, shape_out=(3, 32, 32))
+    with pytest.raises(ValueError, match="leading axes"):
+        nm.reproject_exact((cube, WIN), WIN, shape_out=(3, 32, 32))
+
+
+def _mosaic_inputs(lead=(3,)):
+    rng = np.random.default_rng(11)
+    wa = make_wcs((10.0, 20.0), 1e-3, rot=5)
+    wb = make_wcs((10.012, 20.004), 1e-3, rot=-7)
+    a = (rng.normal(size=lead + (32, 32)) + 5).astype(np.float32)
+    b = (rng.normal(size=lead + (32, 32)) + 6).astype(np.float32)
+    a[(0,) * len(lead) + (3, 4)] = np.nan
+    return [(a, wa), (b, wb)], make_wcs((10.006, 20.002), 1e-3, n=48)
+
+
+@pytest.mark.parametrize("method,combine", [("interp", "mean"), ("exact", "sum"), ("adaptive", "max"), ("interp", "first")])
+def test_coadd_cube_planes_equal_2d_mosaics_and_reproject(method, combine):
+    fn = {"interp": nm.reproject_interp, "exact": nm.reproject_exact, "adaptive": nm.reproject_adaptive}[method]
+    inputs, wout = _mosaic_inputs()
+    weights = [np.linspace(0.5, 1.5, 32 * 32).reshape(32, 32), np.ones((32, 32))] if combine == "mean" else None
+    value, footprint = nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), reproject_function=fn,
+                                              combine_function=combine, input_weights=weights, tile_size=(16, 32))
+    assert value.shape == footprint.shape == (3, 48, 48) and value.dtype == np.float32
+    for z in range(3):  # each plane is the 2-D mosaic of that plane's images, bit for bit
+        v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=(48, 48), reproject_function=fn,
+                                        combine_function=combine, input_weights=weights)
+        np.testing.assert_array_equal(value[z], v2)
+        np.testing.assert_array_equal(footprint[z], f2)
+    if method == "exact":
+        return  # reproject's exact footprints count NaN pixels (a listed difference): compared in 2-D tests
+    rfn = {"interp": reproject.reproject_interp, "adaptive": reproject.reproject_adaptive}[method]
+    from reproject.mosaicking import reproject_and_coadd
+
+    if weights is not None:  # reproject cannot broadcast one weight image over the planes: compare without
+        value, footprint = nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), reproject_function=fn,
+                                                  combine_function=combine)
+    rv, rf = reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), reproject_function=rfn, combine_function=combine)
+    tol = 1e-5 if method == "interp" else ADAPTIVE_TOL
+    both = (footprint > 0) & (rf > 0)
+    assert both.sum() > 0.5 * value.size
+    np.testing.assert_allclose(value[both], rv[both], rtol=0, atol=tol * (np.nanmax(rv) - np.nanmin(rv)))
+
+
+def test_coadd_cube_memmap_and_zarr_outputs(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    inputs, wout = _mosaic_inputs(lead=(2, 2))
+    ref, ref_fp = nm.reproject_and_coadd(inputs, wout, shape_out=(2, 2, 48, 48))
+    mm = np.lib.format.open_memmap(tmp_path / "a.npy", mode="w+", dtype=np.float32, shape=(2, 2, 48, 48))
+    mf = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype=np.float32, shape=(2, 2, 48, 48))
+    out, fp = nm.reproject_and_coadd(inputs, wout, shape_out=(2, 2, 48, 48), output_array=mm, output_footprint=mf,
+                                     parallel=2, memory_limit="200KB")
+    assert out is mm and fp is mf
+    np.testing.assert_array_equal(mm, ref)
+    np.testing.assert_array_equal(mf, ref_fp)
+    za = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=(2, 2, 48, 48), chunks=(1, 2, 16, 24), dtype="f4")
+    zf = zarr.open_array(str(tmp_path / "f.zarr"), mode="w", shape=(2, 2, 48, 48), chunks=(2, 2, 32, 32), dtype="f4")
+    nm.reproject_and_coadd(inputs, wout, shape_out=(2, 2, 48, 48), output_array=za, output_footprint=zf, parallel=2)
+    np.testing.assert_array_equal(za[...], ref)
+    np.testing.assert_array_equal(zf[...], ref_fp)
+
+
+def test_coadd_cube_refusals_and_memory():
+    inputs, wout = _mosaic_inputs()
+    with pytest.raises(NotImplementedError, match="cube mosaics"):
+        nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), combine_function="median")
+    with pytest.raises(NotImplementedError, match="cube mosaics"):
+        nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), match_background=True)
+    with pytest.raises(ValueError, match="leading axes"):
+        nm.reproject_and_coadd(inputs, wout, shape_out=(4, 48, 48))
+    from numbamosaic.mosaic import MosaicMemoryError
+
+    with pytest.raises(MosaicMemoryError, match="output array"):  # outputs to allocate, all planes counted
+        nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), memory_limit="40KB")
+    out = np.empty((3, 48, 48), np.float32)
+    with pytest.raises(MosaicMemoryError, match="3 planes"):  # the smallest tile's buffers for every plane
+        nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), output_array=out, output_footprint=out.copy(),
+                               memory_limit="10KB", parallel=1)

@@ -42,7 +42,7 @@ LAYERS = [
     # per-method resamplers, per-tile resample + deposit, mosaic inputs and products
     ("methods", ["methods", "methods.*", "_resamplers", "mosaic._tiles", "mosaic._inputs", "mosaic._products"]),
     # executors: serial, threads, dask
-    ("execution", ["_exec", "_exec.*", "_single", "_lazy", "distributed", "distributed.*"]),
+    ("execution", ["_exec", "_exec.*", "_single", "_cube", "_lazy", "distributed", "distributed.*"]),
     # the public functions
     ("api", ["", "interpolation", "exact", "adaptive", "mosaic", "mosaic.*", "healpix", "healpix.*", "hips",
              "hips.*", "_warmup"]),
@@ -57,7 +57,6 @@ UPWARD_ALLOWED = {
     ("_resamplers", "adaptive"): "exec: resampler registry imports the public modules",
     ("_resamplers", "exact"): "exec: resampler registry imports the public modules",
     ("_resamplers", "interpolation"): "exec: parse_order / spline_coefficients_for live in the public module",
-    ("_single", "interpolation"): "exec: spline_coefficients_for lives in the public module",
     ("mosaic._inputs", "interpolation"): "exec: weights on another grid are resampled with reproject_interp",
 }
 
@@ -68,8 +67,6 @@ FUNCTION_LEVEL_ALLOWED = {
     ("_resamplers", "adaptive"): "exec: cycle",
     ("_resamplers", "exact"): "exec: cycle",
     ("_resamplers", "interpolation"): "exec: cycle",
-    ("_single", "interpolation"): "exec: cycle",
-    ("_single", "kernels._interp"): "exec",
     ("adaptive", "_bbox"): "exec",
     ("adaptive", "wcs"): "exec",
     ("exact", "kernels.exact"): "exec",
@@ -85,6 +82,7 @@ PACKAGE_ALLOWED = {
     # the wcs package, whose __init__ is the Python side (describe a WCS, build a transform); importing
     # the engine from a kernel runs it.  To move under kernels/ (the review's change 2).
     ("kernels._adaptive", "wcs"): "compiled WCS engine inside the wcs package",
+    ("kernels._cube", "wcs"): "compiled WCS engine inside the wcs package",
     ("kernels._healpix", "wcs"): "compiled WCS engine inside the wcs package",
     ("kernels._interp", "wcs"): "compiled WCS engine inside the wcs package",
     ("kernels._products", "wcs"): "compiled WCS engine inside the wcs package",

@@ -573,9 +573,16 @@ def _despiked(jac, jm, r, c, R, C, ny, nx):
     return a / n, b / n, cc / n, d / n
 
 
-@kernel
-def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
-    """Resample the output block ``[by0, by1) x [bx0, bx1)``."""
+@inline_kernel
+def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1):
+    """Positions and Jacobians of the block ``[by0, by1) x [bx0, bx1)`` (plus the despiking halo).
+
+    Returns ``(px, py, jac, jm, h)``: input positions ``(nr, nc)``, Jacobians
+    ``(nr, nc, 4)`` and their magnitudes ``jm`` (``(0, 0)`` without
+    despiking) on rows ``by0 - h ..`` and columns ``bx0 - h ..``, ``h`` the
+    halo width.  Shared by :func:`_block` and the cube kernel
+    (:mod:`numbamosaic.kernels._cube`), which resamples every plane with them.
+    """
     center = prm[P_CENTER] != 0.0
     despike = prm[P_DESPIKE] != 0.0
     h = 2 if despike else 0
@@ -625,14 +632,27 @@ def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink
                 py[r, c] = p
                 jac[r, c, 2] = ((-qy[r + 1, c] + p) + (-p + qy[r + 1, c + 2])) / 2
                 jac[r, c, 3] = ((-qy[r, c + 1] + p) + (-p + qy[r + 2, c + 1])) / 2
-    n = bx1 - bx0
-    vs = np.empty(n)
-    fs = np.empty(n)
     if despike:
         jm = np.empty((nr, nc))
         for r in range(nr):
             for c in range(nc):
                 jm[r, c] = jac[r, c, 0] ** 2 + jac[r, c, 1] ** 2 + jac[r, c, 2] ** 2 + jac[r, c, 3] ** 2
+    else:
+        jm = np.empty((0, 0))
+    return px, py, jac, jm, h
+
+
+@kernel
+def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
+    """Resample the output block ``[by0, by1) x [bx0, bx1)``."""
+    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1)
+    despike = prm[P_DESPIKE] != 0.0
+    ya = by0 - h
+    nr = px.shape[0]
+    n = bx1 - bx0
+    vs = np.empty(n)
+    fs = np.empty(n)
+    if despike:
         rj = np.empty((n, 4))
         ny = int(prm[P_NY])
         nx = int(prm[P_NX])

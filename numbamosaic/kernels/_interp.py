@@ -20,15 +20,15 @@ an infinite one likewise (the sinks treat a non-finite value as blank).
 import math
 
 import numpy as np
-from numba import prange, types
+from numba import types
 from numba.extending import overload
 
 from ._entry import entry
-from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel, parallel_kernel
+from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
 from ..wcs._native import out_to_in_row
 from ._borrow import borrowed, keep_alive
 from ._load import load
-from ._sinks import SINK_WRITE, deposit_row
+from ._sinks import deposit_row
 
 NAN = math.nan
 ORDER_LANCZOS3 = 4
@@ -322,8 +322,6 @@ def _weight_row_impl(order, wdata, xs, ys, vs, fs, n):
 
 #: pixels per pass over the row scratch buffers (4 x 8 B x 256 = 8 KiB: stays in L1)
 CHUNK = 256
-#: rows per work item of :func:`interp_cube_parallel`
-PAR_ROWS = 8
 
 
 @inline_kernel
@@ -381,42 +379,3 @@ def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy
             c1 = min(x1, c0 + CHUNK)
             _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs)
             deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, c1 - c0)
-
-
-@parallel_kernel
-def interp_cube_parallel(cube, coefs, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox):
-    """Planes of a cube ``(nz, ny, nx)`` on one transform: broadcasting, as reproject.
-
-    Each output row chunk is mapped into the input once (``out_to_in_row``)
-    and every plane is sampled at those positions with the same arithmetic
-    as :func:`_interp_row`, so plane ``z`` equals a 2-D reprojection of
-    ``cube[z]`` bit for bit.  ``val``/``wt`` are ``(nz, .., ..)`` and written
-    (NaN / 0 where invalid) relative to ``(oy, ox)``; ``coefs`` are the
-    per-plane spline coefficients for orders 2-3 (else ``cube`` itself).
-    """
-    nz = cube.shape[0]
-    nb = (y1 - y0 + PAR_ROWS - 1) // PAR_ROWS
-    for b in prange(nb):
-        ya = y0 + b * PAR_ROWS
-        yb = min(y1, ya + PAR_ROWS)
-        xs, ys, vs, fs = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
-        for k in range(CHUNK):
-            fs[k] = 1.0
-        for y in range(ya, yb):
-            for c0 in range(x0, x1, CHUNK):
-                c1 = min(x1, c0 + CHUNK)
-                n = c1 - c0
-                out_to_in_row(tr, grid, y, c0, c1, xs, ys)
-                for z in range(nz):
-                    data = cube[z]
-                    if order == 1:
-                        for k in range(n):
-                            vs[k] = _bilinear(data, xs[k], ys[k])
-                    elif order == 0:
-                        for k in range(n):
-                            vs[k] = _nearest(data, xs[k], ys[k])
-                    else:
-                        coef = coefs[z]
-                        for k in range(n):
-                            vs[k] = sample(order, data, coef, xs[k], ys[k])
-                    deposit_row(SINK_WRITE, val[z], wt[z], y - oy, c0 - ox, vs, fs, n)

@@ -36,6 +36,7 @@ from ..wcs import transform_and_bbox
 from .._validate import check_coadd_arguments, check_directory
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
+from ._cubes import coadd_cube, is_cube_mosaic
 from ._inputs import make_sources, open_files_budget
 from ._plan import make_plan, parse_memory, tile_memory, tile_members, tiles_for
 from . import _products
@@ -684,7 +685,18 @@ def reproject_and_coadd(
     array, footprint : ndarray
         The mosaic and the summed weights (float32 for float32 inputs); a
         :class:`~numbamosaic.mosaic.MosaicProducts` with ``return_products``.
+        With cube inputs (``shape_out`` with leading axes beyond the WCS's two
+        pixel axes, reproject's broadcasting) the full-shape arrays, see
+        :mod:`numbamosaic.mosaic._cubes`.
     """
+    if is_cube_mosaic(output_projection, shape_out):  # cubes: one geometry per output pixel, every plane combined
+        return coadd_cube(
+            input_data, output_projection, shape_out=shape_out, input_weights=input_weights, hdu_in=hdu_in,
+            hdu_weights=hdu_weights, reproject_function=reproject_function, combine_function=combine_function,
+            match_background=match_background, background_reference=background_reference, output_array=output_array,
+            output_footprint=output_footprint, blank_pixel_value=blank_pixel_value, parallel=parallel,
+            memory_limit=memory_limit, tile_size=tile_size, **kwargs,
+        )
     job = _prepare(
         input_data, output_projection, shape_out=shape_out, input_weights=input_weights, hdu_in=hdu_in,
         hdu_weights=hdu_weights, reproject_function=reproject_function, combine_function=combine_function,

@@ -464,3 +464,53 @@ def make_plan(
         free_disk=free_disk,
         notes=notes,
     )
+
+
+#: largest side of a cube mosaic's tile (the image plane; every tile holds all planes)
+CUBE_TILE_MAX = 512
+#: smallest side chosen automatically (smaller tiles: the per-tile overheads dominate)
+CUBE_TILE_MIN = 16
+
+
+def cube_tile_shape(shape_out, planes, threads, memory_limit=None, state_bytes=0, tile_size=None, multiple=(1, 1),
+                    staged=0, itemsize=4, output_bytes=0):
+    """Tile ``(th, tw)`` of the image plane for a cube mosaic, the planes counted.
+
+    Each thread holds a tile's two float64 accumulators for every plane
+    (``planes x th x tw x 16`` bytes) plus, for each chunked output
+    (``staged``), a copy of the tile in the output dtype.  The largest square
+    tile up to :data:`CUBE_TILE_MAX` (a multiple of ``multiple``, the chunk
+    grid of chunked outputs) whose per-thread buffers fit, with ``state_bytes``
+    (per-input state) and ``output_bytes`` (outputs allocated in memory),
+    into the budget (``memory_limit`` or :data:`DEFAULT_MEMORY_FRACTION` of
+    the available memory) is used; ``tile_size`` overrides it.
+
+    Raises
+    ------
+    MosaicMemoryError
+        If even the smallest tile does not fit.
+    """
+    ny, nx = (int(s) for s in shape_out)
+    my, mx = (int(m) for m in multiple)
+
+    def up(n, m):
+        return max(m, -(-n // m) * m)
+
+    if tile_size is not None:
+        return min(up(int(tile_size[0]), my), up(ny, my)), min(up(int(tile_size[1]), mx), up(nx, mx))
+    budget, _ = memory_budget(memory_limit)
+    per_pixel = int(planes) * (16 + int(staged) * int(itemsize))
+    room = (budget - int(state_bytes) - int(output_bytes)) // max(1, int(threads))
+    side = CUBE_TILE_MAX
+    while True:
+        th, tw = min(up(side, my), up(ny, my)), min(up(side, mx), up(nx, mx))
+        if th * tw * per_pixel <= room:
+            return th, tw
+        if side <= CUBE_TILE_MIN or (th == my and tw == mx):
+            raise MosaicMemoryError(
+                f"cube mosaic of {planes} planes: a {th} x {tw} tile needs {size_text(th * tw * per_pixel)} per thread "
+                f"({threads} threads) besides {size_text(state_bytes + output_bytes)} of inputs' state and outputs, but "
+                f"the memory budget is {size_text(budget)}. Raise memory_limit, use fewer threads, or pass outputs as "
+                "np.memmap / zarr arrays."
+            )
+        side //= 2

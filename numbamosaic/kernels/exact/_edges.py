@@ -11,6 +11,9 @@ import math
 from .._jit import inline_kernel, kernel
 from .._load import load
 from ._polygon import SIXTH, S_QUAD
+from ._record import record_piece
+
+NAN = math.nan
 
 #: sub-cells whose box of input pixels is at most ``MAXB`` wide and high are
 #: integrated edge by edge (:func:`_clip_boxer`), larger ones by the sweep
@@ -181,11 +184,11 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
 
 
 @inline_kernel
-def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow):
+def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, rec):
     """Integrate the solid-angle model over the sub-cell (``nv`` vertices in slot ``S_QUAD``)
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
     ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
-    and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip`."""
+    and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip` (pieces also to ``rec``)."""
     nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     V = 0.0
@@ -236,12 +239,16 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx
                 if wgt != wgt:
                     continue
             V += w
+            q = w
             if flux:
+                q = NAN
                 jc = jA + jx * (k + 0.5) + jy * (r + 0.5)
                 if jc > 0.0:
-                    SV += d * (w / jc)
+                    q = w / jc
+                    SV += d * q
             else:
                 SV += d * w
             if has_w:
                 SW += wgt * w
+            record_piece(rec, iy, ix, w, q, wgt * w)
     return V, SV, SW

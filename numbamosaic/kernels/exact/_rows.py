@@ -18,6 +18,7 @@ from ._curves import _outline, _stencil
 from ._edges import MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments, poly_moments
+from ._record import record_group, record_pixel
 from ._sweep import _clip_cell
 
 #: valid coverage below this fraction of the output pixel counts as none: such
@@ -44,7 +45,7 @@ TEAR_CHECK_EXTENT = 8.0
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, rec):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -55,7 +56,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     each side).  The halo rows and columns are filled only with curved edges
     (``opts[O_CURVE] > 0``), whose bulges come from 4-point stencils along
     the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
-    for the four edges' bulges and chord counts."""
+    for the four edges' bulges and chord counts.  ``rec``: ``None``, or a
+    recorder of the pieces (:mod:`._record`, for cubes)."""
     has_w = wdata.shape[0] > 0
     nsub = int(opts[O_NSUB])
     curve = opts[O_CURVE]
@@ -216,7 +218,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, rec)
+                    record_group(rec)
                     V += dv
                     SV += dsv
                     SW += dsw
@@ -233,6 +236,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
             f = 0.0
         RV[x - x0] = v
         RF[x - x0] = f
+        record_pixel(rec, W)
 
 
 @inline_kernel
@@ -298,7 +302,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
                 _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m])
             first = False
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE)
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, None)
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
             for b in range(0 if curve else 1, 3 if curve else 2):

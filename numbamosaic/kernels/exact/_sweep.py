@@ -10,10 +10,12 @@ import numpy as np
 from .._jit import inline_kernel, kernel
 from .._load import load
 from ._edges import MAXB, _clip_boxer
+from ._measure import NAN
 from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
+from ._record import record_piece
 
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq):
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, rec):
     """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
     ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -25,7 +27,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq)
     (:func:`split_half`: one pass gives both sides, the shared vertices
     computed once), each row strip likewise at the column boundaries.
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
-    flux) and sum of input weight x weight.
+    flux) and sum of input weight x weight.  Each piece is also passed to
+    ``rec`` (:mod:`._record`; ``None``: nothing is recorded).
     """
     # split_half arguments as int64, not literals: one compiled split_half
     axis_y = np.int64(1)
@@ -65,19 +68,23 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq)
                     return V, SV, SW
                 SW = wgt * wq
             V = wq
+            q = wq
             if flux:
+                q = NAN
                 jc = j0 + jx * ((ix - gx) - xm) + jy * ((iy - gy) - ym)
                 if jc > 0.0:
-                    SV = d * (wq / jc)
+                    q = wq / jc
+                    SV = d * q
             else:
                 SV = d * wq
+            record_piece(rec, iy, ix, wq, q, SW)
             return V, SV, SW
     fx0 = math.floor(xmin + gx + 0.5)
     fx1 = math.floor(xmax + gx + 0.5)
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow)
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, rec)
     cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
     nxt = np.int64(S_ROW_A)
     nr = np.int64(nv)
@@ -102,12 +109,12 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq)
             ns = nr
             strip = cur
         if ns >= 3:
-            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW)
+            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW, rec)
     return V, SV, SW
 
 
 @kernel
-def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW):
+def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW, rec):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
     boundaries and accumulate its pieces into ``(V, SV, SW)``."""
     # split_half arguments as int64, not literals: one compiled split_half
@@ -169,11 +176,15 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
         jc = j0 + jx * (lx - xm) + jy * (ly - ym)
         w = sgn * (pa * jc + jx * pmx + jy * pmy)
         V += w
+        q = w
         if flux:
+            q = NAN
             if jc > 0.0:
-                SV += d * (w / jc)
+                q = w / jc
+                SV += d * q
         else:
             SV += d * w
         if has_w:
             SW += wgt * w
+        record_piece(rec, iy, ix, w, q, wgt * w)
     return V, SV, SW

@@ -1,0 +1,281 @@
+"""Cube kernels: one geometry per output pixel, every plane resampled with it.
+
+reproject broadcasts over the leading axes of data whose WCS has two pixel
+axes: each plane ``cube[z]`` of a ``(nz, ny, nx)`` cube is reprojected onto
+the same output grid.  Here the transform (and everything derived from it)
+is evaluated once per output pixel, and all planes are resampled from it:
+
+* interpolation (:func:`interp_cube_tile`): a row chunk's input positions
+  once, then each plane sampled at them (the 2-D kernels' interpolants);
+* exact (:func:`exact_cube_tile`): the exact kernel's row function runs
+  once per output row with a *recorder* (:mod:`.exact._record`) on a data
+  array whose pixels are all valid; the recorded pieces (input pixel, area
+  weight, flux weight) are then summed plane by plane
+  (:func:`apply_pieces`) with the grouping and order of the 2-D kernel,
+  skipping the input pixels that are blank in that plane;
+* adaptive (:func:`adaptive_cube_tile`): a block's positions and Jacobians
+  (:func:`.._adaptive._block_geometry`) once, then the 2-D kernel's
+  per-row resampling for each plane.
+
+So plane ``z`` of a cube equals the 2-D reprojection of ``cube[z]`` bit for
+bit, while the WCS, the lattice of sub-cell corners, the clipping and the
+Jacobians are computed once for all planes.  Values and weights go to
+``val[z]``/``wt[z]`` through the same sinks as 2-D (``SINK_WRITE`` for
+single images, the combine sinks for mosaics).  The kernels are serial and
+release the GIL: drivers run strips (single images) or tiles (mosaics) on a
+pool of threads; every output pixel is owned by one work item, so results
+do not depend on the thread count.
+
+These kernels are separate compiled functions from the 2-D ones: a cube
+never adds a compiled variant to a 2-D call.
+"""
+
+import math
+
+import numpy as np
+
+from ._adaptive import P_BROWS, P_BCOLS, P_DESPIKE, P_NX, P_NY, _block_bounds, _block_geometry, _despiked, resample_row
+from ._borrow import keep_alive
+from ._entry import entry
+from ._interp import CHUNK, sample_row, weight_row
+from ._jit import inline_kernel, kernel
+from ._load import load
+from ._sinks import deposit_row
+from ..wcs._native import out_to_in_row
+from .exact._edges import MAXB
+from .exact._measure import NAN, _lattice_row
+from .exact._polygon import MAXV, NSLOT
+from .exact._record import make_recorder
+from .exact._rows import LATTICE_POINTS, MIN_COVER, O_CURVE, O_FLUX, O_JAC, O_NSUB, _exact_row, _lattice_y
+
+
+# ---- interpolation ----------------------------------------------------------
+
+
+@inline_kernel
+def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
+    """Rows ``[ya, yb)``: each row chunk mapped once, every plane sampled (inlined into the
+    entry point, so that ``order`` stays a literal and only its interpolant is compiled)."""
+    nz = cube.shape[0]
+    has_w = wdata.shape[0] > 0
+    xs, ys, vs, fs = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
+    ws = np.empty(CHUNK)
+    zero = np.zeros(CHUNK)
+    spline = coefs.shape[0] == nz and coefs.shape[1] > 0
+    for y in range(ya, yb):
+        b0 = bg[0] + bg[2] * y
+        b1 = bg[1]
+        for c0 in range(x0, x1, CHUNK):
+            c1 = min(x1, c0 + CHUNK)
+            n = c1 - c0
+            out_to_in_row(tr, grid, y, c0, c1, xs, ys)
+            if has_w:
+                # the input weights are one image for every plane: sampled once
+                # (bilinear, nearest for order 0), as the 2-D kernel samples them
+                weight_row(order, wdata, xs, ys, zero, ws, n)
+            for z in range(nz):
+                sample_row(order, cube[z], coefs[z] if spline else coefs[0], xs, ys, vs, n)
+                if has_w:
+                    for k in range(n):
+                        fs[k] = 1.0 if vs[k] != vs[k] else ws[k]
+                else:
+                    for k in range(n):
+                        fs[k] = 1.0
+                if b0 != 0.0 or b1 != 0.0:
+                    for k in range(n):
+                        vs[k] -= b0 + b1 * (c0 + k)
+                deposit_row(sink, val[z], wt[z], y - oy, c0 - ox, vs, fs, n)
+
+
+@entry(writes=("val", "wt"), literal=("order",))
+@kernel
+def interp_cube_tile(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial kernel: resample every plane of ``cube`` ``(nz, ny, nx)`` over the output box.
+
+    ``coefs``: per-plane spline coefficients ``(nz, ny, nx)`` for orders 2-3,
+    else any array of shape ``(1, 0, 0)``.  ``val``/``wt`` are ``(nz, .., ..)``
+    buffers indexed relative to ``(oy, ox)``; other arguments as
+    :func:`numbamosaic.kernels._interp.interp_tile`.
+    """
+    _interp_cube_rows(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+
+
+# ---- exact ------------------------------------------------------------------
+
+
+@kernel
+def apply_pieces(cube, rec, flux, has_w, bg, y, xa, n, sink, val, wt, oy, ox, RV, RF):
+    """Values of the ``n`` output pixels ``[xa, xa + n)`` of row ``y`` for every plane, from recorded pieces.
+
+    Replays the sums of :func:`numbamosaic.kernels.exact._rows._exact_row`
+    (valid area ``V``, value sum ``SV``, input-weight sum ``SW``; group by
+    group, piece by piece) with the plane's data, and its final step, then
+    deposits the plane's row.
+    """
+    RI, RW, RG, RP, RS, CNT = rec
+    nz = cube.shape[0]
+    for z in range(nz):
+        plane = cube[z]
+        k = 0
+        g = 0
+        for p in range(n):
+            V = 0.0
+            SV = 0.0
+            SW = 0.0
+            gend = RP[p]
+            while g < gend:
+                kend = RG[g]
+                dv = 0.0
+                dsv = 0.0
+                dsw = 0.0
+                while k < kend:
+                    d = load(plane, RI[0, k], RI[1, k])
+                    if math.isfinite(d):
+                        dv += RW[0, k]
+                        q = RW[1, k]
+                        if q == q:
+                            dsv += d * q
+                        dsw += RW[2, k]
+                    k += 1
+                V += dv
+                SV += dsv
+                SW += dsw
+                g += 1
+            W = RS[p]
+            x = xa + p
+            if W > 0.0 and V > MIN_COVER * W:
+                f = V / W
+                if f > 1.0:
+                    f = 1.0
+                v = SV if flux else SV / V
+                if has_w:
+                    f *= SW / V
+                v -= bg[0] + bg[1] * x + bg[2] * y
+            else:
+                v = NAN
+                f = 0.0
+            RV[p] = v
+            RF[p] = f
+        deposit_row(sink, val[z], wt[z], y - oy, xa - ox, RV, RF, n)
+
+
+@kernel
+def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, rec):
+    """Record the pieces of row ``y`` (``[xa, xb)``), growing the recorder until they fit."""
+    while True:
+        CNT = rec[5]
+        CNT[0] = 0
+        CNT[1] = 0
+        CNT[2] = 0
+        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, rec)
+        if CNT[0] <= rec[0].shape[1] and CNT[1] <= rec[2].shape[0]:
+            return rec
+        rec = make_recorder(max(CNT[0], rec[0].shape[1]) * 2, max(CNT[1], rec[2].shape[0]) * 2, rec[3].shape[0])
+
+
+@kernel
+def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
+    """Rows ``[ya, yb)``, sharing lattice rows as :func:`numbamosaic.kernels.exact._rows._exact_rows`
+    (the same lattice arithmetic), the pieces of each row recorded once and applied to every plane."""
+    nsub = int(opts[O_NSUB])
+    jac = opts[O_JAC] != 0.0
+    curve = opts[O_CURVE] > 0.0
+    flux = opts[O_FLUX] != 0.0
+    has_w = wdata.shape[0] > 0
+    chunk = max(1, LATTICE_POINTS // nsub)
+    nl = nsub * min(chunk, x1 - x0) + 1 + 2 * nsub
+    LX = np.empty((nsub + 3, nl))
+    LY = np.empty((nsub + 3, nl))
+    LJ = np.empty((nsub + 3, nl))
+    P = np.empty((NSLOT, 2, MAXV))
+    B = np.empty((3, MAXB * MAXB))
+    E = np.zeros((3, 4))
+    npx = min(chunk, x1 - x0)
+    RV = np.empty(npx)
+    RF = np.empty(npx)
+    # room for a few pieces per sub-cell; grown when a row needs more
+    rec = make_recorder(npx * nsub * nsub * 6 + 64, npx * nsub * nsub * 2 + 64, npx)
+    for xa in range(x0, x1, chunk):
+        xb = min(x1, xa + chunk)
+        n = nsub * (xb - xa) + 1
+        c = 0 if curve else nsub
+        m = n + 2 * nsub if curve else n
+        xl = xa - 1 if curve else xa
+        for b in range(-1 if curve else 0, 1):
+            _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(ya, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m])
+        first = True
+        for y in range(ya, yb):
+            for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
+                _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m])
+            first = False
+            rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, rec)
+            apply_pieces(cube, rec, flux, has_w, bg, y, xa, xb - xa, sink, val, wt, oy, ox, RV, RF)
+            for b in range(0 if curve else 1, 3 if curve else 2):
+                LX[b, c:c + m] = LX[b + nsub, c:c + m]
+                LY[b, c:c + m] = LY[b + nsub, c:c + m]
+                LJ[b, c:c + m] = LJ[b + nsub, c:c + m]
+    keep_alive((LX, LY, LJ, P, B, RV, RF, E))
+
+
+@entry(writes=("val", "wt"))
+@kernel
+def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial kernel: exact resampling of every plane of ``cube`` over the output box.
+
+    ``valid``: a 2-D array of the plane's shape whose every value is finite
+    (a zero-strided view of one zero), the data the geometry is recorded
+    with.  Other arguments as :func:`numbamosaic.kernels.exact.exact_tile`,
+    with ``(nz, .., ..)`` buffers ``val``/``wt``.
+    """
+    if y1 > y0 and x1 > x0:
+        _exact_cube_rows(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+
+
+# ---- adaptive ---------------------------------------------------------------
+
+
+@kernel
+def _adaptive_cube_block(cube, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
+    """Block ``[by0, by1) x [bx0, bx1)``: positions and Jacobians once, each plane resampled
+    row by row as :func:`numbamosaic.kernels._adaptive._block` does."""
+    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1)
+    despike = prm[P_DESPIKE] != 0.0
+    n = bx1 - bx0
+    nr = px.shape[0]
+    vs = np.empty(n)
+    fs = np.empty(n)
+    rj = np.empty((n, 4))
+    ny = int(prm[P_NY])
+    nx = int(prm[P_NX])
+    nz = cube.shape[0]
+    for r in range(h, nr - h):
+        y = by0 - h + r
+        if despike:
+            for i in range(n):
+                rj[i, 0], rj[i, 1], rj[i, 2], rj[i, 3] = _despiked(jac, jm, r, h + i, y, bx0 + i, ny, nx)
+        for z in range(nz):
+            data = cube[z]
+            if despike:
+                resample_row(data, wdata, prm, px[r, h:], py[r, h:], rj, n, vs, fs)
+            else:
+                resample_row(data, wdata, prm, px[r], py[r], jac[r], n, vs, fs)
+            for i in range(n):
+                v = vs[i]
+                if v == v:
+                    vs[i] = v - (bg[0] + bg[1] * (bx0 + i) + bg[2] * y)
+            deposit_row(sink, val[z], wt[z], y - oy, bx0 - ox, vs, fs, n)
+
+
+@entry(writes=("val", "wt"))
+@kernel
+def adaptive_cube_tile(cube, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+    """Serial kernel: adaptive resampling of every plane of ``cube`` over the output box
+    (arguments as :func:`numbamosaic.kernels._adaptive.adaptive_tile`, ``(nz, .., ..)`` buffers)."""
+    if y1 <= y0 or x1 <= x0:
+        return
+    brows = max(1, int(prm[P_BROWS]))
+    bcols = max(1, int(prm[P_BCOLS]))
+    nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
+    for k in range(nb):
+        by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
+        _adaptive_cube_block(cube, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
