@@ -197,10 +197,43 @@ def _add_tap(idx, cf, m, k, c):
     return m + 1
 
 
+@inline_kernel
+def _var_linear(order, vdata, vtype, vscale, x, y, ny, nx):
+    """``sum c_k^2 sigma_k^2`` for nearest (0) and bilinear (1) interpolation: the taps of
+    :func:`_taps` written out.  Called only where the value is finite, so every input pixel
+    with a nonzero coefficient holds data (a NaN in the stencil blanks the value)."""
+    if x < -0.5 or x > nx - 0.5 or y < -0.5 or y > ny - 0.5:
+        return 0.0
+    x = _clamp_domain(x, nx)
+    y = _clamp_domain(y, ny)
+    if order == 0:
+        return _sigma2(vdata, vtype, vscale, int(math.floor(y + 0.5)), int(math.floor(x + 0.5)))
+    ix = int(math.floor(x))
+    fx = x - ix
+    if ix >= nx - 1:
+        ix = nx - 1
+        fx = 0.0
+    iy = int(math.floor(y))
+    fy = y - iy
+    if iy >= ny - 1:
+        iy = ny - 1
+        fy = 0.0
+    ax = (1.0 - fx) * (1.0 - fx)
+    bx = fx * fx
+    s = (1.0 - fy) * (1.0 - fy) * (ax * _sigma2(vdata, vtype, vscale, iy, ix)
+                                   + (bx * _sigma2(vdata, vtype, vscale, iy, ix + 1) if fx != 0.0 else 0.0))
+    if fy != 0.0:
+        s += fy * fy * (ax * _sigma2(vdata, vtype, vscale, iy + 1, ix)
+                        + (bx * _sigma2(vdata, vtype, vscale, iy + 1, ix + 1) if fx != 0.0 else 0.0))
+    return s
+
+
 @kernel
 def _var_interp(order, data, vdata, vtype, vscale, x, y, ix, cx, iy, cy, z0, zc):
     """``sum c_k^2 sigma_k^2`` of an interpolated value at input position ``(x, y)``."""
     ny, nx = data.shape
+    if order <= 1:
+        return _var_linear(order, vdata, vtype, vscale, x, y, ny, nx)
     mx = _taps(order, x, nx, ix, cx, z0, zc)
     my = _taps(order, y, ny, iy, cy, z0, zc)
     s = 0.0
@@ -298,13 +331,18 @@ def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y
     zc = math.sqrt(3.0) if order == 3 else math.sqrt(2.0)
     bdata = borrowed(data)
     bvdata = borrowed(vdata)
+    dny, dnx = data.shape
     for y in range(y0, y1):
         for c0 in range(x0, x1, CHUNK):
             c1 = min(x1, c0 + CHUNK)
             n = c1 - c0
             _interp_chunk(bdata, borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y, c0, c1,
                           borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs))
-            if want_var:
+            if want_var and order <= 1:
+                for k in range(n):
+                    if vs[k] == vs[k]:
+                        vvs[k] = _var_linear(order, bvdata, vtype, vscale, xs[k], ys[k], dny, dnx)
+            elif want_var:
                 for k in range(n):
                     if vs[k] == vs[k]:
                         vvs[k] = _var_interp(order, bdata, bvdata, vtype, vscale, xs[k], ys[k],
