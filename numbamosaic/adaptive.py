@@ -16,7 +16,7 @@ from ._cube import plane_job, run_cube
 from ._exec import executor_for
 from ._lazy import lazy_single
 from ._single import run_single
-from .mosaic._products import parse_input_variance, single_variance, with_variance
+from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._resamplers import register
 from .kernels import _adaptive as K
 
@@ -389,7 +389,7 @@ def reproject_adaptive(
         Accepted for compatibility: a dask input is computed only over the
         input box the output reaches, whichever the value.
 
-    input_variance : ndarray, HDU or str, optional
+    input_variance : ndarray or HDU, optional
         Variance of each input pixel (same shape as the input).  The
         propagated variance of the output is then returned as well (last
         element of the result): the resampling coefficients enter squared,
@@ -431,7 +431,7 @@ def reproject_adaptive(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
         return_footprint, dask_method,
     )
-    variance = parse_input_variance(input_variance, job, return_type, "reproject_adaptive")  # before any pixel work
+    variance = parse_input_variance(input_variance, job.data.shape, job.planes, return_type, "reproject_adaptive")  # before any pixel work
     resampler = AdaptiveResampler(**dict(opts, shape_out=tuple(job.shape_out)))
     if job.planes:  # a cube: one Jacobian per output pixel, every plane resampled with it
         tr, box, _ = plan_adaptive_single(resampler, plane_job(job))
@@ -441,7 +441,7 @@ def reproject_adaptive(
     if return_type == "dask":
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
-    if variance is not None:  # products: the propagated variance (mosaic._products)
+    if variance is not None:  # the propagated variance (kernels._single_variance)
         var = single_variance("adaptive", resampler, job.data, tr, box, job.shape_out, variance, out.dtype)
         return with_variance(return_result(out, fp, return_footprint, job), var)
     return return_result(out, fp, return_footprint, job)

@@ -14,7 +14,7 @@ from ._cube import plane_job, run_cube
 from ._exec import executor_for
 from ._lazy import lazy_single
 from ._single import plan_single, run_single
-from .mosaic._products import parse_input_variance, single_variance, with_variance
+from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_no_extra_kwargs
 from ._resamplers import register
 
@@ -374,7 +374,7 @@ def reproject_exact(
         relative precision; 1 for pixels up to ~2 arcmin between similar
         projections).
 
-    input_variance : ndarray, HDU or str, optional
+    input_variance : ndarray or HDU, optional
         Variance of each input pixel (same shape as the input).  The
         propagated variance of the output is then returned as well (last
         element of the result): the resampling coefficients enter squared,
@@ -399,7 +399,7 @@ def reproject_exact(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
         return_footprint, dask_method,
     )
-    variance = parse_input_variance(input_variance, job, return_type, "reproject_exact")  # before any pixel work
+    variance = parse_input_variance(input_variance, job.data.shape, job.planes, return_type, "reproject_exact")  # before any pixel work
     # no round trip: the overlap of a pixel whose corners map is well defined
     params = dict(conserve="flux" if flux else "surface-brightness", subdivisions=subdivisions, roundtrip_coords=False)
     resampler = ExactResampler(**params)
@@ -411,7 +411,7 @@ def reproject_exact(
     if return_type == "dask":
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
-    if variance is not None:  # products: the propagated variance (mosaic._products)
+    if variance is not None:  # the propagated variance (kernels._single_variance)
         var = single_variance("exact", resampler, job.data, tr, box, job.shape_out, variance, out.dtype)
         return with_variance(return_result(out, fp, return_footprint, job), var)
     return return_result(out, fp, return_footprint, job)

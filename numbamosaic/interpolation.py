@@ -9,7 +9,7 @@ from ._lazy import lazy_single
 from ._resamplers import InterpResampler
 from ._cube import plane_job, run_cube
 from ._single import plan_single, run_single
-from .mosaic._products import parse_input_variance, single_variance, with_variance
+from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_bool, check_no_extra_kwargs
 
 ORDERS = {
@@ -114,7 +114,7 @@ def reproject_interp(
         Reject output pixels whose round trip through the input moves by more
         than one pixel (reproject's default).
 
-    input_variance : ndarray, HDU or str, optional
+    input_variance : ndarray or HDU, optional
         Variance of each input pixel (same shape as the input).  The
         propagated variance of the output is then returned as well (last
         element of the result): the resampling coefficients enter squared,
@@ -136,7 +136,7 @@ def reproject_interp(
         input_data, output_projection, shape_out, hdu_in, parallel, return_type, output_array, output_footprint,
         return_footprint, dask_method, method="interp",
     )
-    variance = parse_input_variance(input_variance, job, return_type, "reproject_interp")  # before any pixel work
+    variance = parse_input_variance(input_variance, job.data.shape, job.planes, return_type, "reproject_interp")  # before any pixel work
     resampler = InterpResampler(order=order_code, roundtrip_coords=roundtrip_coords)
     if job.planes:  # a cube: one transform, every plane sampled with it
         tr, box = plan_single(resampler, plane_job(job), roundtrip_coords)
@@ -146,7 +146,7 @@ def reproject_interp(
     if return_type == "dask":
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
-    if variance is not None:  # products: the propagated variance (mosaic._products)
+    if variance is not None:  # the propagated variance (kernels._single_variance)
         var = single_variance("interp", resampler, job.data, tr, box, job.shape_out, variance, out.dtype)
         return with_variance(return_result(out, fp, return_footprint, job), var)
     return return_result(out, fp, return_footprint, job)

@@ -569,3 +569,4 @@ def products_box(sval, swt, data, wdata, mdata, vdata, tr, grid, method, prm, y0
                 TX[k] = BX[k]
                 TY[k] = BY[k]
         _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, y - oy, x0 - ox, xs, ys, vs, fs, vvs, n, fpar, ip)
+

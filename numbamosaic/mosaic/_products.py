@@ -553,79 +553,6 @@ class ProductSpec:
         )
 
 
-# --------------------------------------------------------------------------- single images
-
-
-def parse_input_variance(input_variance, job, return_type, name):
-    """The ``input_variance`` of a single-image call as a float32 map on the input grid, or None.
-
-    Checked before any pixel work: an array (or HDU / NDData) of the input's
-    shape; not for cubes nor ``return_type='dask'``.
-    """
-    if input_variance is None:
-        return None
-    if getattr(job, "planes", None):
-        raise NotImplementedError(f"{name}: input_variance is supported for 2-D images, not cubes")
-    if return_type == "dask":
-        raise NotImplementedError(f"{name}: input_variance is not supported with return_type='dask'")
-    if isinstance(input_variance, (str, os.PathLike)):
-        from astropy.io import fits
-
-        input_variance = fits.getdata(input_variance)
-    return _as_variance(input_variance, job.data.shape, f"{name}: input_variance")
-
-
-class _OneSource:
-    """The input of a single-image call, shaped as a mosaic source for :meth:`ProductSpec.tile_products`."""
-
-    index = 0
-    wref = None
-
-    def __init__(self, data, state, tr, bbox):
-        self.data, self.state, self.transform, self.bbox = data, state, tr, bbox
-        self.bg = np.zeros(3)
-
-    def arrays(self, resampler):
-        return self.data, self.state, _NO_WEIGHTS
-
-
-#: rows of the strips of a single-image variance pass
-VARIANCE_ROWS = 128
-
-
-def single_variance(method, resampler, data, tr, box, shape_out, variance, dtype):
-    """Propagated variance of a single-image reprojection of ``data`` (NaN where the output has no value).
-
-    The product kernels of the mosaics (``kernels._products``: coefficients
-    squared, as drizzle) run over ``box`` in strips of
-    :data:`VARIANCE_ROWS` rows, with the one input as a one-member
-    mean; their value and weight accumulators are the strip's, so memory is
-    a few strips.  This is a second pass over the input (about the cost of
-    the resampling itself).
-    """
-    out = np.full(tuple(shape_out), np.nan, dtype=dtype)
-    if box is None:
-        return out
-    spec = ProductSpec(
-        weights_type="weight", want=frozenset({"variance"}), masks=[None], variances=[variance], scales=None,
-        exptimes=None, bad_bits=0xFFFFFFFF, flags_mode=K.FLAG_NONE, outputs={}, return_products=False,
-        combine="mean", method=method,
-    )
-    src = _OneSource(data, resampler.prepare(data), tr, box)
-    y0, y1, x0, x1 = box
-    for ys in range(y0, y1, VARIANCE_ROWS):
-        tile = (ys, min(y1, ys + VARIANCE_ROWS), x0, x1)
-        o = np.empty((tile[1] - tile[0], x1 - x0))
-        f = np.empty_like(o)
-        out[tile[0]:tile[1], x0:x1] = spec.tile_products(tile, [0], {0: src}, resampler, method, o, f, np.nan)["variance"]
-    return out
-
-
-def with_variance(result, variance):
-    """``(array, footprint, variance)`` or ``(array, variance)`` from a single-image result."""
-    return (*result, variance) if isinstance(result, tuple) else (result, variance)
-
-
 class ProductTileWork:
     """The mosaic's work function with products, for executors that do not share memory (dask).
 
@@ -649,7 +576,6 @@ class ProductTileWork:
 
 
 _EMPTY_PRM = np.zeros(0)
-_NO_WEIGHTS = np.empty((0, 0), np.float32)
 _EMPTY_F32 = np.empty((0, 0), np.float32)
 _EMPTY_F64 = np.empty((0, 0))
 _EMPTY_I32 = np.empty((0, 0), np.int32)
