@@ -130,6 +130,8 @@ def test_mosaic_to_hips(tmp_path):
     assert os.path.exists(os.path.join(out, "Norder3", "Allsky.fits"))
     props = load_properties(out)
     assert props["hips_frame"] == "galactic" and props["hips_order"] == "4" and props["hips_tile_format"] == "fits png"
+    assert float(props["hips_pixel_scale"]) == pytest.approx(astropy_healpix.nside_to_pixel_resolution(16 * 2**4).to_value("deg"),
+                                                              rel=1e-5)
     # the coverage MOC (ICRS) contains the inputs' centres and not the opposite sky
     mocpy = pytest.importorskip("mocpy")
     moc = mocpy.MOC.from_fits(os.path.join(out, "Moc.fits"))

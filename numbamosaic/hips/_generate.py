@@ -357,18 +357,22 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
         warnings.warn("no tile has data: only properties and index.html were written", RuntimeWarning, stacklevel=3)
         sky_fraction = 0.0
     c_icrs = centre.transform_to(ICRS())
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    pixel_deg = _tile_deg(level) / tile_size  # sqrt(4 pi / npix) at order level + log2(tile_size)
     props = {
         "creator_did": f"ivo://numbamosaic/P/{uuid.uuid4()}",
         "obs_title": os.path.basename(os.path.normpath(directory)),
         "dataproduct_type": "image",
         "hips_version": "1.4",
-        "hips_release_date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+        "hips_creation_date": now,
+        "hips_release_date": now,
         "hips_status": "public master clonableOnce",
         "hips_tile_format": " ".join(formats),
         "hips_tile_width": tile_size,
         "hips_order": level,
         "hips_order_min": 0,
         "hips_frame": coord_system_out,
+        "hips_pixel_scale": f"{pixel_deg:.6g}",
         "hips_builder": "numbamosaic",
         "hips_initial_ra": float(c_icrs.ra.deg),
         "hips_initial_dec": float(c_icrs.dec.deg),
