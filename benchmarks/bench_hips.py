@@ -11,7 +11,9 @@ with **reproject's own arguments**::
 in a fresh subprocess (``common.py``): ``numbamosaic (cold)`` with an empty
 Numba cache (includes JIT compilation), ``numbamosaic`` re-using that cache
 (all cores, the default), ``numbamosaic 1 thread`` (``threads=False``, as
-reproject's default), and ``reproject``.  Each worker calls the function
+reproject's default), ``reproject``, and the Numba floor: ``import numba`` and the
+first call of a trivial cached ``@njit`` function, the one-time start-up of Numba that
+any first call of a compiled function includes (:func:`numba_floor_worker`).  Each worker calls the function
 twice: the first call (in a fresh process: includes the imports numbamosaic
 defers and loading its compiled kernels, with Numba's one-time start-up,
 reported separately as "Numba load/compile") and a second one.  Reported: the
@@ -89,6 +91,26 @@ def survey_worker(args, state):
                          files=sum(len(f) for _, _, f in os.walk(args.out)))
 
 
+def numba_floor_worker(state):
+    """Numba's own one-time cost in a fresh process: ``import numba``, then the first call of a
+    trivial cached ``@njit`` function (with a warm cache: starting Numba's CPU target, which imports
+    its registries and, for its BLAS check, scipy.linalg, and loading one cache entry).  Every Numba
+    program pays it once, inside its first call of a compiled function: the floor of numbamosaic's
+    first-call time."""
+    c0 = common.cpu_time()
+    import numba
+
+    state.result["import_cpu"] = common.cpu_time() - c0
+    fn = numba.njit(cache=True)(_plus_one)  # the benchmark's scratch function, not package code
+    state.time_call("first", fn, 1)
+    state.time_call("steady", fn, 2)
+    common.worker_report(state, contender="numba-floor")
+
+
+def _plus_one(x):
+    return x + 1
+
+
 def worker(args):
     import warnings
 
@@ -96,6 +118,8 @@ def worker(args):
     state = common.WorkerState()
     if args.contender.endswith("-survey"):
         return survey_worker(args, state)
+    if args.contender == "numba-floor":
+        return numba_floor_worker(state)
     c0 = common.cpu_time()  # the library's import first (the input generator imports numbamosaic)
     if args.contender == "reproject":
         import reproject
@@ -156,6 +180,9 @@ def run(size=1024, tile_size=256, skip=(), echo=True):
                             ("numbamosaic 1 thread", "numbamosaic-1")):
                 out = os.path.join(tmp, name.replace(" ", "_").replace("(", "").replace(")", ""))
                 results[name] = common.run_python_worker(here, [c, "--out", out] + base, env=env, echo=echo)
+            floor = ["numba-floor", "--out", os.path.join(tmp, "floor")] + base
+            common.run_python_worker(here, floor, env=env, echo=echo)  # fills the cache
+            results["Numba floor (trivial cached @njit)"] = common.run_python_worker(here, floor, env=env, echo=echo)
         if "reproject" not in skip:
             results["reproject"] = common.run_python_worker(
                 here, ["reproject", "--out", os.path.join(tmp, "reproject")] + base, echo=echo)
