@@ -354,7 +354,7 @@ def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs,
             vs[k] -= b0 + b1 * (c0 + k)
 
 
-@entry(writes=("val", "wt"), literal=("order",))
+@entry(writes=("val", "wt"), literal=("order",), like=(("wdata", "data"),))
 @kernel
 def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
