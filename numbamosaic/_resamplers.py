@@ -27,7 +27,44 @@ mosaic driver and the distributed driver all run the same kernels:
 
 import numpy as np
 
+from ._threads import parallel_launch
 from .kernels._interp import interp_tile
+from .kernels._spline import prefilter
+
+ORDERS = {
+    "nearest-neighbor": 0,
+    "nearest": 0,
+    "bilinear": 1,
+    "biquadratic": 2,
+    "bicubic": 3,
+    "lanczos3": 4,
+    "lanczos": 4,
+}
+
+
+def parse_order(order):
+    """Map reproject's order names (or ints 0-3) to kernel codes."""
+    if isinstance(order, str) and order.lower() in ORDERS:
+        return ORDERS[order.lower()]
+    if isinstance(order, (int, np.integer)) and not isinstance(order, bool) and 0 <= int(order) <= 3:
+        return int(order)
+    raise ValueError(
+        f"order: expected one of {sorted(set(ORDERS) - {'nearest', 'lanczos'})} or an int 0-3, got {order!r}"
+    )
+
+
+def spline_coefficients_for(data, order):
+    """Spline coefficients for orders 2 and 3, else an empty ``(0, 0)`` array.
+
+    Either way the array has the float dtype of the data, so the kernels'
+    ``coef`` argument has one type per data dtype whatever the order (passing
+    the data itself would add a compiled variant for big-endian inputs).
+    """
+    dtype = np.float32 if data.dtype.itemsize == 4 else np.float64
+    if order in (2, 3):
+        with parallel_launch():  # a parallel kernel, also called from mosaic worker threads
+            return prefilter(data, order, dtype)
+    return np.empty((0, 0), dtype=dtype)
 
 _REGISTRY = {}
 
@@ -58,14 +95,10 @@ class InterpResampler:
     fills_box = True  # every row segment of the box is deposited, NaN where invalid
 
     def __init__(self, order="bilinear", roundtrip_coords=True, **ignored):
-        from .interpolation import parse_order
-
         self.order = order if isinstance(order, int) and 0 <= order <= 4 else parse_order(order)
         self.roundtrip = bool(roundtrip_coords)
 
     def prepare(self, data):
-        from .interpolation import spline_coefficients_for
-
         return spline_coefficients_for(data, self.order)
 
     def state_nbytes(self, shape, itemsize):

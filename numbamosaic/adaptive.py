@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ._bbox import input_bbox
 from ._common import begin_single, return_result
 from ._cube import plane_job, run_cube
 from ._exec import executor_for
@@ -19,6 +20,7 @@ from ._single import run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._resamplers import register
 from .kernels import _adaptive as K
+from .wcs import build_transform, transform_and_bbox
 
 KERNELS = {"gaussian": K.KERNEL_GAUSSIAN, "hann": K.KERNEL_HANN, "hanning": K.KERNEL_HANN}
 BOUNDARY_MODES = {
@@ -226,8 +228,6 @@ def _expanded_bbox(tr, bbox, shape_in, shape_out, reach):
     Maps the edges of the input rectangle grown by ``reach`` input pixels
     into the output and unites the result with ``bbox``.
     """
-    from ._bbox import input_bbox
-
     nyi, nxi = shape_in
     sx = (nxi + 2 * reach) / nxi
     sy = (nyi + 2 * reach) / nyi
@@ -257,8 +257,6 @@ def plan_adaptive_single(resampler, job):
     plain bounding box (None for the whole-output modes).  Returns
     ``(None, None, None)`` when nothing overlaps.
     """
-    from .wcs import build_transform, transform_and_bbox
-
     ny, nx = job.shape_out
     roundtrip = resampler.roundtrip
     halo = 3  # finite differences (1) + despike neighbourhoods (2)

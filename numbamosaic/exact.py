@@ -17,6 +17,8 @@ from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_no_extra_kwargs
 from ._resamplers import register
+from .kernels.exact import O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, exact_tile
+from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, T_OUT, W_CODE, W_M, W_MINV, W_SIP
 
 CONSERVE = ("surface-brightness", "flux")
 
@@ -151,8 +153,6 @@ def subdivision_policy(tr, shape_in):
     ``MAX_AUTO_SUBDIVISIONS`` is reached).  See :func:`auto_subdivisions`."""
     if not tr.native:
         return 1, 0.0, 0.0
-    from .wcs._layout import T_OUT, W_M
-
     m = tr.vector[T_OUT + W_M : T_OUT + W_M + 4]
     size = math.sqrt(abs(m[0] * m[3] - m[1] * m[2])) * math.pi / 180.0
     nsub = 1
@@ -187,8 +187,6 @@ def transform_orientation(tr, shape_in, n=8):
     if tr.native:
         xo, yo = tr.in_to_out(gx.ravel(), gy.ravel())
     else:  # grid mode: probe the grid's own output region
-        from .wcs._layout import T_GSTEP, T_GX0, T_GY0
-
         g = tr.grid
         step = tr.vector[T_GSTEP]
         xo = tr.vector[T_GX0] + step * np.linspace(1, g.shape[2] - 2, n)
@@ -220,8 +218,6 @@ def seam_period(tr):
     """Longitude period of a cylindrical input in input pixels ``(px, py)``, or (0, 0)."""
     if not tr.native:
         return 0.0, 0.0
-    from .wcs._layout import PROJ_CODES, T_IN, W_CODE, W_MINV, W_SIP
-
     v = tr.vector
     codes = {PROJ_CODES[c] for c in CYLINDRICAL_PERIODIC}
     if int(v[T_IN + W_CODE]) not in codes or v[T_IN + W_SIP] != 0.0:
@@ -278,8 +274,6 @@ class ExactResampler:
 
     def options(self, tr, shape_in):
         """Kernel option vector (see ``kernels.exact.O_*``) for a transform."""
-        from .kernels.exact import O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN
-
         nsub, orient, px, py, curve = _geometry(tr, shape_in)
         if self.subdivisions is not None:  # the caller's straight-edged sub-cells
             nsub = self.subdivisions
@@ -300,8 +294,6 @@ class ExactResampler:
         return wdata, self.options(tr, data.shape)
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        from .kernels.exact import exact_tile
-
         wdata, opts = self._args(tr, data, wdata)
         exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
 

@@ -1,53 +1,13 @@
 """``reproject_interp``: drop-in for reproject's interpolation, fused in Numba."""
 
-import numpy as np
-
-from ._threads import parallel_launch
 from ._common import begin_single, return_result
 from ._exec import executor_for
 from ._lazy import lazy_single
-from ._resamplers import InterpResampler
+from ._resamplers import ORDERS, InterpResampler, parse_order, spline_coefficients_for  # noqa: F401 (public names)
 from ._cube import plane_job, run_cube
 from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_bool, check_no_extra_kwargs
-
-ORDERS = {
-    "nearest-neighbor": 0,
-    "nearest": 0,
-    "bilinear": 1,
-    "biquadratic": 2,
-    "bicubic": 3,
-    "lanczos3": 4,
-    "lanczos": 4,
-}
-
-
-def parse_order(order):
-    """Map reproject's order names (or ints 0-3) to kernel codes."""
-    if isinstance(order, str) and order.lower() in ORDERS:
-        return ORDERS[order.lower()]
-    if isinstance(order, (int, np.integer)) and not isinstance(order, bool) and 0 <= int(order) <= 3:
-        return int(order)
-    raise ValueError(
-        f"order: expected one of {sorted(set(ORDERS) - {'nearest', 'lanczos'})} or an int 0-3, got {order!r}"
-    )
-
-
-def spline_coefficients_for(data, order):
-    """Spline coefficients for orders 2 and 3, else an empty ``(0, 0)`` array.
-
-    Either way the array has the float dtype of the data, so the kernels'
-    ``coef`` argument has one type per data dtype whatever the order (passing
-    the data itself would add a compiled variant for big-endian inputs).
-    """
-    dtype = np.float32 if data.dtype.itemsize == 4 else np.float64
-    if order in (2, 3):
-        from .kernels._spline import prefilter
-
-        with parallel_launch():  # a parallel kernel, also called from mosaic worker threads
-            return prefilter(data, order, dtype)
-    return np.empty((0, 0), dtype=dtype)
 
 
 def reproject_interp(

@@ -51,12 +51,10 @@ LAYERS = [
 
 #: (importer, imported) -> why an upward import remains (to be removed, never added to)
 UPWARD_ALLOWED = {
-    # exec (issue 16 item 1): the resampler registry and the drivers reach into the public modules
-    # for parse_order / spline_coefficients_for / the method of a reproject function, and the dask
-    # driver borrows the mosaic driver's output allocation and progress helpers
+    # exec (issue 16 item 1): the resampler registry imports the public modules that define the
+    # exact and adaptive resamplers (until they move to a methods package)
     ("_resamplers", "adaptive"): "exec: resampler registry imports the public modules",
     ("_resamplers", "exact"): "exec: resampler registry imports the public modules",
-    ("_resamplers", "interpolation"): "exec: parse_order / spline_coefficients_for live in the public module",
     ("mosaic._inputs", "interpolation"): "exec: weights on another grid are resampled with reproject_interp",
 }
 
@@ -66,12 +64,6 @@ FUNCTION_LEVEL_ALLOWED = {
     # resampler registry still reaches into the public modules; mosaic._coadd's _method_of)
     ("_resamplers", "adaptive"): "exec: cycle",
     ("_resamplers", "exact"): "exec: cycle",
-    ("_resamplers", "interpolation"): "exec: cycle",
-    ("adaptive", "_bbox"): "exec",
-    ("adaptive", "wcs"): "exec",
-    ("exact", "kernels.exact"): "exec",
-    ("exact", "wcs._layout"): "exec",
-    ("interpolation", "kernels._spline"): "exec",
     ("mosaic._inputs", "interpolation"): "exec: cycle (weights resampled with reproject_interp)",
 }
 
