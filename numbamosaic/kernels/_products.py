@@ -80,7 +80,7 @@ from ._entry import entry
 from ._interp import CHUNK, _clamp_domain, _clampi, _inside, _interp_chunk, _lanczos3, _mirror
 from ._jit import inline_kernel, kernel
 from ._load import load
-from ._sinks import deposit
+from ._sinks import deposit, deposit_row
 from ..wcs._native import out_to_in, out_to_in_row
 
 NAN = math.nan
@@ -272,6 +272,26 @@ def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, v
     plane = member // 32
     bit = np.uint32(1) << np.uint32(member % 32)
     mny, mnx = mdata.shape
+    if not has_mask:  # the common case: the plain row deposit (same arithmetic), then the products
+        if s != 1.0:
+            for k in range(n):
+                vs[k] = vs[k] * s
+        deposit_row(sink, val, wt, j, i0, vs, fs, n)
+        if want_cnt or want_exp or want_ctx or want_var:
+            for k in range(n):
+                v = vs[k]
+                f = fs[k]
+                if math.isfinite(v) and f > 0.0:
+                    i = i0 + k
+                    if want_cnt:
+                        cnt[j, i] += 1
+                    if want_exp:
+                        expo[j, i] += t
+                    if want_ctx:
+                        ctx[plane, j, i] |= bit
+                    if want_var:
+                        var[j, i] += (f * f) * (s * s) * vvs[k]
+        return
     for k in range(n):
         i = i0 + k
         if has_mask:
@@ -307,7 +327,7 @@ def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, v
                 var[j, i] += (f * f) * (s * s) * vvs[k]
 
 
-@entry(writes=("val", "wt", "var", "cnt", "expo", "ctx", "flg"))
+@entry(writes=("val", "wt", "var", "cnt", "expo", "ctx", "flg"), literal=("order",))
 @kernel
 def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y1, x0, x1,
                          val, wt, var, cnt, expo, ctx, flg, oy, ox, sink, bg, fpar, ip):

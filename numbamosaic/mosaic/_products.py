@@ -311,6 +311,8 @@ def parse_products(opts, input_data, sources, hdu_in, method, combine, match_bac
     # noise maps -> inverse variance (combine weight and variance source), scaled by 1/s^2
     if wtype != "weight":
         for s in sources:
+            if wtype == "ivar" and (scales is None or scales[s.index] == 1.0):
+                continue  # weights are already native float32, finite and >= 0 (mosaic._inputs)
             w = np.asarray(s.wref.array, dtype=np.float32)
             if wtype == "variance":
                 with np.errstate(divide="ignore", invalid="ignore"):
