@@ -1,0 +1,94 @@
+"""The execution layer (issue 16.1): ``run_work`` over the serial and thread executors.
+
+The dask executor runs the same work functions; its bitwise parity with the
+threads is tested in ``test_distributed.py`` and ``test_parity.py``.
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from astropy.wcs import WCS
+
+import numbamosaic as nm
+from numbamosaic import _single
+from numbamosaic._exec import SerialExecutor, ThreadExecutor, WorkItem, executor_for, run_work
+
+
+def _items(n):
+    return [WorkItem((k, k + 1, 0, 1), tuple(range(k % 3 + 1)), key=k) for k in range(n)]
+
+
+@pytest.mark.parametrize("executor", [SerialExecutor(), ThreadExecutor(1), ThreadExecutor(3)])
+def test_every_item_once_with_its_members(executor):
+    inputs = {i: f"input{i}" for i in range(3)}
+    seen = []
+
+    def work(item, members):
+        seen.append(threading.get_ident())
+        return item.key, dict(members)
+
+    items = _items(40)
+    got = list(run_work(items, work, executor, inputs))
+    assert sorted(item.key for item, _ in got) == list(range(40))
+    for item, (key, members) in got:
+        assert key == item.key and members == {i: inputs[i] for i in item.members}
+    if isinstance(executor, SerialExecutor):
+        assert [item.key for item, _ in got] == list(range(40))  # item order
+        assert set(seen) == {threading.get_ident()}
+
+
+def test_thread_errors_propagate_and_stop_the_pool():
+    started = []
+
+    def work(item, members):
+        started.append(item.key)
+        if item.key == 2:
+            raise ValueError("boom")
+        time.sleep(0.01)  # 200 items take >= 1 s on 2 threads: the error is seen long before
+        return item.key
+
+    with pytest.raises(ValueError, match="boom"):
+        list(run_work(_items(200), work, ThreadExecutor(2), {i: i for i in range(3)}))
+    assert len(started) < 200  # the items not started are cancelled
+
+
+def test_executor_for():
+    assert isinstance(executor_for(False), SerialExecutor)
+    assert isinstance(executor_for(1), SerialExecutor)
+    ex = executor_for(2)
+    assert isinstance(ex, ThreadExecutor) and ex.threads == 2
+    assert executor_for("current-scheduler").spec == "current-scheduler"  # resolved when it runs
+
+
+def test_strips_cover_the_box_once():
+    for box in [(0, 1, 0, 5), (3, 100, 2, 9), (0, 1000, 0, 1)]:
+        for threads in (1, 2, 7):
+            items = _single.strips(box, threads)
+            rows = np.concatenate([np.arange(it.box[0], it.box[1]) for it in items])
+            assert np.array_equal(rows, np.arange(box[0], box[1]))
+            assert all(it.box[2:] == box[2:] and it.members == (0,) for it in items)
+
+
+@pytest.mark.parametrize("method", ["bicubic", "exact", "adaptive"])
+def test_single_image_does_not_depend_on_the_strips(method, monkeypatch):
+    w_in = WCS(naxis=2)
+    w_in.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w_in.wcs.crval = [10.0, 20.0]
+    w_in.wcs.crpix = [30.5, 30.5]
+    w_in.wcs.cdelt = [-1e-3, 1e-3]
+    w_out = w_in.deepcopy()
+    w_out.wcs.crpix = [33.5, 28.5]
+    w_out.wcs.pc = [[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]]
+    data = np.random.default_rng(4).normal(size=(60, 60)).astype(np.float32)
+    fn = {"bicubic": lambda **kw: nm.reproject_interp(order="bicubic", **kw),
+          "exact": nm.reproject_exact, "adaptive": nm.reproject_adaptive}[method]
+    results = []
+    for per_thread, min_rows, parallel in [(1, 1000, False), (4, 16, 2), (50, 1, 2), (3, 1, 3)]:
+        monkeypatch.setattr(_single, "STRIPS_PER_THREAD", per_thread)
+        monkeypatch.setattr(_single, "MIN_STRIP_ROWS", min_rows)
+        results.append(fn(input_data=(data, w_in), output_projection=w_out, shape_out=(64, 64), parallel=parallel))
+    assert np.isfinite(results[0][0]).sum() > 2000
+    for a, f in results[1:]:
+        assert np.array_equal(a, results[0][0], equal_nan=True) and np.array_equal(f, results[0][1])
