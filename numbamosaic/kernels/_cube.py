@@ -33,12 +33,14 @@ never adds a compiled variant to a 2-D call.
 import math
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from ._adaptive import P_BROWS, P_BCOLS, P_DESPIKE, P_NX, P_NY, _block_bounds, _block_geometry, _despiked, resample_row
 from ._borrow import keep_alive
 from ._entry import entry
-from ._interp import CHUNK, sample_row, weight_row
-from ._jit import inline_kernel, kernel
+from ._interp import _bilinear_careful, sample_row, weight_row
+from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
 from ._load import load
 from ._sinks import deposit_row
 from ..wcs._native import out_to_in_row
@@ -52,39 +54,134 @@ from .exact._rows import LATTICE_POINTS, MIN_COVER, O_CURVE, O_FLUX, O_JAC, O_NS
 # ---- interpolation ----------------------------------------------------------
 
 
+def stencil_row(order, nyi, nxi, xs, ys, n, IX, IY, W0, W1, W2, W3):
+    """Bilinear stencils of positions ``(xs[k], ys[k])``, shared by every plane (stub; see the overload).
+
+    For order 1 (a literal): where the 2-D kernel takes its interior fast
+    path (``0 <= x < nx - 1``, ``0 <= y < ny - 1``), the corner pixel
+    ``IX[k], IY[k]`` and the four weights ``(1 - fx)(1 - fy)``,
+    ``fx (1 - fy)``, ``(1 - fx) fy``, ``fx fy`` (the same products as
+    ``kernels._interp._bilinear``); ``IX[k] = -1`` elsewhere.  Other orders:
+    nothing (each plane is sampled with ``sample_row``).
+    """
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(stencil_row, jit_options=OVERLOAD_OPTIONS, prefer_literal=True)
+def _stencil_row_impl(order, nyi, nxi, xs, ys, n, IX, IY, W0, W1, W2, W3):
+    if isinstance(order, types.IntegerLiteral) and order.literal_value == 1:
+        def impl(order, nyi, nxi, xs, ys, n, IX, IY, W0, W1, W2, W3):
+            for k in range(n):
+                x = xs[k]
+                y = ys[k]
+                if x >= 0.0 and y >= 0.0 and x < nxi - 1 and y < nyi - 1:
+                    ix = int(x)
+                    iy = int(y)
+                    fx = x - ix
+                    fy = y - iy
+                    IX[k] = ix
+                    IY[k] = iy
+                    W0[k] = (1.0 - fx) * (1.0 - fy)
+                    W1[k] = fx * (1.0 - fy)
+                    W2[k] = (1.0 - fx) * fy
+                    W3[k] = fx * fy
+                else:
+                    IX[k] = -1
+    else:
+        def impl(order, nyi, nxi, xs, ys, n, IX, IY, W0, W1, W2, W3):
+            return None
+    return impl
+
+
+def plane_row(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+    """``vs[k]``: plane ``data`` sampled at ``(xs[k], ys[k])`` (stub; see the overload).
+
+    Order 1: from the shared stencils (:func:`stencil_row`): four loads and
+    the 2-D kernel's sum, bit for bit (its careful path where the stencil is
+    not interior or the sum is NaN).  Other orders: ``sample_row``.
+    """
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(plane_row, jit_options=OVERLOAD_OPTIONS, prefer_literal=True)
+def _plane_row_impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+    if isinstance(order, types.IntegerLiteral) and order.literal_value == 1:
+        def impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+            for k in range(n):
+                ix = IX[k]
+                if ix >= 0:
+                    iy = IY[k]
+                    v = (W0[k] * load(data, iy, ix) + W1[k] * load(data, iy, ix + 1)
+                         + W2[k] * load(data, iy + 1, ix) + W3[k] * load(data, iy + 1, ix + 1))
+                    if v == v:
+                        vs[k] = v
+                        continue
+                vs[k] = _bilinear_careful(data, xs[k], ys[k])
+    else:
+        def impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+            sample_row(order, data, coef, xs, ys, vs, n)
+    return impl
+
+
+#: output rows x columns whose positions and stencils are computed before the planes are sampled:
+#: each plane is then read and written a block at a time (its pages and cache lines reused), not
+#: a row chunk at a time
+CUBE_ROWS = 4
+CUBE_WIDTH = 1024
+
+
 @inline_kernel
 def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
-    """Rows ``[ya, yb)``: each row chunk mapped once, every plane sampled (inlined into the
-    entry point, so that ``order`` stays a literal and only its interpolant is compiled)."""
+    """Rows ``[ya, yb)``: each block of ``CUBE_ROWS x CUBE_WIDTH`` output pixels mapped once,
+    every plane sampled over the block (inlined into the entry point, so that ``order`` stays
+    a literal and only its interpolant is compiled)."""
     nz = cube.shape[0]
     has_w = wdata.shape[0] > 0
-    xs, ys, vs, fs = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
-    ws = np.empty(CHUNK)
-    zero = np.zeros(CHUNK)
+    bw = max(1, min(CUBE_WIDTH, x1 - x0))
+    m = CUBE_ROWS * bw
+    xs, ys, ws = np.empty(m), np.empty(m), np.empty(m)
+    IX, IY = np.empty(m, np.int64), np.empty(m, np.int64)
+    W0, W1, W2, W3 = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    vs, fs = np.empty(bw), np.empty(bw)
+    zero = np.zeros(bw)
+    nyi, nxi = cube.shape[1], cube.shape[2]
     spline = coefs.shape[0] == nz and coefs.shape[1] > 0
-    for y in range(ya, yb):
-        b0 = bg[0] + bg[2] * y
-        b1 = bg[1]
-        for c0 in range(x0, x1, CHUNK):
-            c1 = min(x1, c0 + CHUNK)
+    for yr in range(ya, yb, CUBE_ROWS):
+        rows = min(CUBE_ROWS, yb - yr)
+        for c0 in range(x0, x1, bw):
+            c1 = min(x1, c0 + bw)
             n = c1 - c0
-            out_to_in_row(tr, grid, y, c0, c1, xs, ys)
-            if has_w:
-                # the input weights are one image for every plane: sampled once
-                # (bilinear, nearest for order 0), as the 2-D kernel samples them
-                weight_row(order, wdata, xs, ys, zero, ws, n)
-            for z in range(nz):
-                sample_row(order, cube[z], coefs[z] if spline else coefs[0], xs, ys, vs, n)
+            for r in range(rows):
+                o = r * n
+                out_to_in_row(tr, grid, yr + r, c0, c1, xs[o:o + n], ys[o:o + n])
+                stencil_row(order, nyi, nxi, xs[o:o + n], ys[o:o + n], n, IX[o:o + n], IY[o:o + n], W0[o:o + n],
+                            W1[o:o + n], W2[o:o + n], W3[o:o + n])
                 if has_w:
-                    for k in range(n):
-                        fs[k] = 1.0 if vs[k] != vs[k] else ws[k]
-                else:
-                    for k in range(n):
-                        fs[k] = 1.0
-                if b0 != 0.0 or b1 != 0.0:
-                    for k in range(n):
-                        vs[k] -= b0 + b1 * (c0 + k)
-                deposit_row(sink, val[z], wt[z], y - oy, c0 - ox, vs, fs, n)
+                    # the input weights are one image for every plane: sampled once
+                    # (bilinear, nearest for order 0), as the 2-D kernel samples them
+                    weight_row(order, wdata, xs[o:o + n], ys[o:o + n], zero, ws[o:o + n], n)
+            for z in range(nz):
+                plane = cube[z]
+                coef = coefs[z] if spline else coefs[0]
+                vz = val[z]
+                wz = wt[z]
+                for r in range(rows):
+                    o = r * n
+                    y = yr + r
+                    plane_row(order, plane, coef, xs[o:o + n], ys[o:o + n], vs, n, IX[o:o + n], IY[o:o + n],
+                              W0[o:o + n], W1[o:o + n], W2[o:o + n], W3[o:o + n])
+                    if has_w:
+                        for k in range(n):
+                            fs[k] = 1.0 if vs[k] != vs[k] else ws[o + k]
+                    else:
+                        for k in range(n):
+                            fs[k] = 1.0
+                    b0 = bg[0] + bg[2] * y
+                    b1 = bg[1]
+                    if b0 != 0.0 or b1 != 0.0:
+                        for k in range(n):
+                            vs[k] -= b0 + b1 * (c0 + k)
+                    deposit_row(sink, vz, wz, y - oy, c0 - ox, vs, fs, n)
 
 
 @entry(writes=("val", "wt"), literal=("order",))
