@@ -78,10 +78,11 @@ def register(name):
 
 
 def get_resampler(name, **kwargs):
-    """Instantiate the resampler registered under ``name``."""
-    if name not in _REGISTRY:
-        # importing the method modules registers them
-        from . import exact, adaptive  # noqa: F401
+    """Instantiate the resampler registered under ``name``.
+
+    ``exact`` and ``adaptive`` register theirs when imported, which the
+    package's ``__init__`` does before any of its modules is used.
+    """
     if name not in _REGISTRY:
         raise ValueError(f"unknown reprojection method {name!r}; expected one of {sorted(_REGISTRY)}")
     return _REGISTRY[name](**kwargs)

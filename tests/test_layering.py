@@ -51,19 +51,12 @@ LAYERS = [
 
 #: (importer, imported) -> why an upward import remains (to be removed, never added to)
 UPWARD_ALLOWED = {
-    # exec (issue 16 item 1): the resampler registry imports the public modules that define the
-    # exact and adaptive resamplers (until they move to a methods package)
-    ("_resamplers", "adaptive"): "exec: resampler registry imports the public modules",
-    ("_resamplers", "exact"): "exec: resampler registry imports the public modules",
     ("mosaic._inputs", "interpolation"): "exec: weights on another grid are resampled with reproject_interp",
 }
 
 #: (importer, imported) -> why a function-level import of the package's own module remains
 FUNCTION_LEVEL_ALLOWED = {
-    # exec (issue 16 item 1): what remains of the old orchestrations' imports inside functions (the
-    # resampler registry still reaches into the public modules; mosaic._coadd's _method_of)
-    ("_resamplers", "adaptive"): "exec: cycle",
-    ("_resamplers", "exact"): "exec: cycle",
+    # exec (issue 16 item 1): what remains of the old orchestrations' imports inside functions
     ("mosaic._inputs", "interpolation"): "exec: cycle (weights resampled with reproject_interp)",
 }
 
