@@ -14,10 +14,10 @@ plane for biquadratic/bicubic interpolation).
 """
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._exec import WorkItem, executor_for, run_work
 from ._resamplers import InterpResampler
 from .kernels import _cube as KC
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
@@ -121,18 +121,13 @@ def run_cube(resampler, job, out, fp, nthreads, tr, box):
         bg = np.zeros(3)
         # strips of rows on a pool of threads (each output pixel in one strip: the same bytes for any count)
         rows = max(MIN_STRIP_ROWS, -(-(y1 - y0) // (STRIPS_PER_THREAD * nthreads)))
-        items = [(ys, min(y1, ys + rows), x0, x1) for ys in range(y0, y1, rows)]
+        items = [WorkItem((ys, min(y1, ys + rows), x0, x1), what="strip") for ys in range(y0, y1, rows)]
 
-        def one(b):
-            cube_kernel(resampler, cube, state, None, tr, b, out3, wt, 0, 0, sink, bg)
+        def one(item, members):
+            cube_kernel(resampler, cube, state, None, tr, item.box, out3, wt, 0, 0, sink, bg)
 
-        if nthreads > 1 and len(items) > 1:
-            with ThreadPoolExecutor(nthreads) as pool:
-                for _ in pool.map(one, items):
-                    pass
-        else:
-            for b in items:
-                one(b)
+        for _ in run_work(items, one, executor_for(threads=nthreads)):
+            pass
     if not direct:
         out[...] = out3.reshape(out.shape)
     if fp is not None and not np.shares_memory(fp3, fp):

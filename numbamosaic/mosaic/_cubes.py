@@ -29,7 +29,6 @@ all planes; not implemented here), survey products, a user
 """
 
 import inspect
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -39,6 +38,7 @@ from .. import interpolation as _interpolation
 from .._axes import check_compatible, pixel_n_dim
 from .._common import check_output_array, is_chunked_output, parse_parallel, write_unit
 from .._cube import as_planes, cube_kernel, cube_state, cube_state_nbytes
+from .._exec import WorkItem, executor_for, run_work
 from .._resamplers import get_resampler
 from .._validate import check_coadd_arguments
 from ..io import as_kernel_array, parse_input_data, parse_output_projection
@@ -216,8 +216,8 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
              for y in range(0, shape_out[0], th) for x in range(0, shape_out[1], tw)]
     bg = np.zeros(3)
 
-    def one(t):
-        y0, y1, x0, x1 = t
+    def one(item, members):
+        y0, y1, x0, x1 = item.box
         shape = (nz, y1 - y0, x1 - x0)
         val = np.empty(shape)
         wt = np.empty(shape)
@@ -237,11 +237,6 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
         if fp3 is None:
             fp[..., y0:y1, x0:x1] = f.reshape(lead + shape[1:])
 
-    if nthreads > 1 and len(tiles) > 1:
-        with ThreadPoolExecutor(nthreads) as pool:
-            for _ in pool.map(one, tiles):
-                pass
-    else:
-        for t in tiles:
-            one(t)
+    for _ in run_work([WorkItem(t) for t in tiles], one, executor_for(threads=nthreads)):
+        pass
     return out, fp
