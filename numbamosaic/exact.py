@@ -4,7 +4,6 @@ The kernels live in :mod:`numbamosaic.kernels.exact`; this module holds the
 resampler registered as ``'exact'`` and the public function.
 """
 
-import math
 import weakref
 
 import numpy as np
@@ -17,29 +16,32 @@ from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_no_extra_kwargs
 from ._resamplers import register
-from .kernels.exact import O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, exact_tile
-from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, T_OUT, W_CODE, W_M, W_MINV, W_SIP
+from .kernels.exact import MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, exact_tile
+from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, W_CODE, W_MINV, W_SIP, W_TPV
 
 CONSERVE = ("surface-brightness", "flux")
 
 #: relative precision the automatic subdivision aims at: the largest error of
 #: an output value as a fraction of the range of the input values it covers
 AUTO_TOLERANCE = 1e-7
-#: a linear solid-angle model over a sub-cell of angular size L (radians) is
-#: accurate to about 0.25 L^2 (measured: TAN, CAR, SIN inputs)
-J_ERROR_COEF = 0.25
-#: budget of each curved sub-cell edge: chords leave at most this fraction of
-#: the squared chord length as area error (four edges: half of AUTO_TOLERANCE)
+#: budget of each sub-cell edge left straight: the chord's area error at most
+#: this fraction of the squared chord (four edges: half of AUTO_TOLERANCE)
 EDGE_TOLERANCE = AUTO_TOLERANCE / 8
-#: budget of the parabola model of the edges (the other half)
+#: budget of the parabola model of curved edges
 MODEL_TOLERANCE = AUTO_TOLERANCE / 2
+#: budget of the linear model of the solid angle per input pixel over a sub-cell
+J_TOLERANCE = AUTO_TOLERANCE / 4
 #: curved edges are switched on when the probes' largest straight-chord error
 #: exceeds EDGE_TOLERANCE / CURVE_MARGIN (the probes see only part of the image)
 CURVE_MARGIN = 100.0
-#: most chords per curved edge (``kernels.exact._curves.MAXM``)
+#: most chords per curved edge where a sub-cell is clipped by the sweep
+#: (``kernels.exact._curves.MAXM``)
 MAX_CHORDS = 32
 #: most sub-cells per output pixel side chosen automatically
 MAX_AUTO_SUBDIVISIONS = 16
+#: probes whose edge bulges by more than this fraction of its chord sit on a
+#: seam or a limb (the kernel keeps such edges straight and checks for tears)
+SEAM_BULGE = 0.05
 
 _AUTO_CACHE = weakref.WeakKeyDictionary()
 _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
@@ -87,14 +89,19 @@ def edge_errors(tr, X, Y, nsub):
       relative to the chord length: the area error per squared chord of the
       model itself.
 
-    The error of an output value, as a fraction of the range of the input
-    values it covers, is at most about ``4 nsub`` edge errors times the
-    squared chord over the pixel's area: ``4 bulge / m^2 / nsub`` with ``m``
-    chords, ``4 model / nsub`` for the model.
+    * ``extent``: the longest chord, in input pixels.
+
+    Probes whose bulge exceeds ``SEAM_BULGE`` of the chord (a seam or a
+    limb, where the kernel keeps edges straight) are left out.  The error of
+    an output value, as a fraction of the range of the input values it
+    covers, is at most about ``4 nsub`` edge errors times the squared chord
+    over the pixel's area: ``4 bulge / nsub`` for straight edges, ``4 model
+    / nsub`` for parabolic ones.
     """
     h = 1.0 / nsub
     bulge = 0.0
     model = 0.0
+    extent = 0.0
     ts = np.array([0.25, 0.5, 0.75])
     for ex, ey in ((1.0, 0.0), (0.0, 1.0)):
         pts = [tr.out_to_in(X + ex * h * k, Y + ey * h * k) for k in (-1, 0, 1, 2)]
@@ -106,6 +113,7 @@ def edge_errors(tr, X, Y, nsub):
         with np.errstate(invalid="ignore", divide="ignore"):
             dd = dx * dx + dy * dy
             b = (2.0 / 3.0) * np.abs(dx * sy - dy * sx) / dd
+            seam = ~((sx * sx + sy * sy) <= SEAM_BULGE**2 * dd)
             worst = np.zeros_like(dd)
             for t in ts:
                 tx, ty = tr.out_to_in(X + ex * h * t, Y + ey * h * t)
@@ -113,30 +121,76 @@ def edge_errors(tr, X, Y, nsub):
                 rx = tx - (x1 + dx * t + sx * q)
                 ry = ty - (y1 + dy * t + sy * q)
                 worst = np.fmax(worst, np.abs(dx * ry - dy * rx) / dd)
-        b = b[np.isfinite(b) & np.isfinite(worst)]
-        worst = worst[np.isfinite(worst)]
-        if b.size:
-            bulge = max(bulge, float(b.max()))
-        if worst.size:
-            model = max(model, float(worst.max()))
-    return bulge, model
+        ok = np.isfinite(b) & np.isfinite(worst) & ~seam
+        if ok.any():
+            bulge = max(bulge, float(b[ok].max()))
+            model = max(model, float(worst[ok].max()))
+            extent = max(extent, float(np.sqrt(dd[ok].max())))
+    return bulge, model, extent
+
+
+def jacobian_error(tr, X, Y, nsub):
+    """Error of the kernel's linear solid-angle model over a sub-cell, at probes.
+
+    For each probe corner ``(X, Y)`` the sub-cell ``[X, X + 1/nsub] x [Y, Y
+    + 1/nsub]`` is mapped into the input and the solid angle per input pixel
+    (:func:`~numbamosaic.kernels.exact.input_area_factor`) evaluated at its
+    corners, edge midpoints and centre.  The kernel's model is the plane of
+    value the corners' mean at their centroid and gradient matching the
+    differences along both diagonals; ``e`` its relative error at the nine
+    points.  An output value's error from a relative weight error ``e`` is
+    at most ``(max e - min e) / 4`` of the range of the values it covers
+    (a covariance bound); the largest over the probes is returned: zero for
+    equal-area projections (AIT, HPX, ZEA, CEA...) without distortion.
+    """
+    h = 1.0 / nsub
+    P = []
+    J = []
+    for ex in (0.0, 0.5 * h, h):
+        for ey in (0.0, 0.5 * h, h):
+            x, y = tr.out_to_in(X + ex, Y + ey)
+            x = np.ascontiguousarray(x, dtype=float)
+            y = np.ascontiguousarray(y, dtype=float)
+            out = np.empty(x.size)
+            area_factors(tr.vector, x, y, out)
+            P.append((x, y))
+            J.append(out)
+    # corners (0, 0), (h, 0), (h, h), (0, h): indices 0, 6, 8, 2 of the 3 x 3 samples
+    c = (0, 6, 8, 2)
+    j0 = 0.25 * sum(J[k] for k in c)
+    xm = 0.25 * sum(P[k][0] for k in c)
+    ym = 0.25 * sum(P[k][1] for k in c)
+    d1x, d1y = P[8][0] - P[0][0], P[8][1] - P[0][1]
+    d2x, d2y = P[2][0] - P[6][0], P[2][1] - P[6][1]
+    e1, e2 = J[8] - J[0], J[2] - J[6]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = d1x * d2y - d1y * d2x
+        jx = (e1 * d2y - e2 * d1y) / det
+        jy = (d1x * e2 - d2x * e1) / det
+        e = np.array([(j0 + jx * (x - xm) + jy * (y - ym)) / Jk - 1.0 for (x, y), Jk in zip(P, J)])
+        err = 0.25 * (e.max(axis=0) - e.min(axis=0))
+    err = err[np.isfinite(err)]
+    return float(err.max()) if err.size else 0.0
 
 
 def auto_subdivisions(tr, shape_in):
     """Sub-cells per output pixel side for transform ``tr`` and input shape.
 
     Three error sources, each bounded relative to the range of the input
-    values an output pixel covers (total ``AUTO_TOLERANCE``):
+    values an output pixel covers (total ``AUTO_TOLERANCE``), measured at
+    probes (output pixel corners where a grid of input positions lands):
 
     * the linear model of the input's solid angle per pixel over a sub-cell
-      (``J_ERROR_COEF * L**2`` for a sub-cell of angular size ``L``);
-    * curved images of the output pixel edges: each sub-cell edge is a
-      parabola (its bulge interpolated from the neighbouring lattice points,
-      no extra transforms) followed by enough chords (at most
-      ``MAX_CHORDS``) to bring its area error below ``EDGE_TOLERANCE``,
-      decided edge by edge in the kernel;
-    * the parabola model itself (:func:`edge_errors`), below
-      ``MODEL_TOLERANCE``.
+      (:func:`jacobian_error`, below ``J_TOLERANCE``);
+    * curved images of the output pixel edges: each sub-cell edge whose
+      straight chord would miss by more than ``EDGE_TOLERANCE`` is a
+      parabola (its bulge interpolated from the neighbouring lattice
+      points, no extra transforms), integrated exactly by the kernel; the
+      parabola model itself (:func:`edge_errors`) must stay below
+      ``MODEL_TOLERANCE``;
+    * sub-cells with curved edges must fit boxes of ``MAXB - 2`` input
+      pixels (the exact edge-by-edge path; larger ones are clipped by the
+      sweep, which follows at most ``MAX_CHORDS`` chords per edge).
 
     The smallest ``nsub`` meeting all three, up to ``MAX_AUTO_SUBDIVISIONS``,
     is used.  In control-grid mode the grid limits the accuracy anyway: 1.
@@ -153,26 +207,24 @@ def subdivision_policy(tr, shape_in):
     ``MAX_AUTO_SUBDIVISIONS`` is reached).  See :func:`auto_subdivisions`."""
     if not tr.native:
         return 1, 0.0, 0.0
-    m = tr.vector[T_OUT + W_M : T_OUT + W_M + 4]
-    size = math.sqrt(abs(m[0] * m[3] - m[1] * m[2])) * math.pi / 180.0
-    nsub = 1
-    if np.isfinite(size):
-        nsub = max(nsub, math.ceil(size * math.sqrt(J_ERROR_COEF / AUTO_TOLERANCE)))
-    nsub = min(MAX_AUTO_SUBDIVISIONS, nsub)
     X, Y = _probe_corners(tr, shape_in)
     if X.size == 0:
-        return nsub, 0.0, 0.0
+        return 1, 0.0, 0.0
+    nsub = 1
     while True:
-        bulge, model = edge_errors(tr, X, Y, nsub)
-        chords = min(MAX_CHORDS, max(1, math.ceil(math.sqrt(bulge / EDGE_TOLERANCE))))
-        bound = 4.0 * (bulge / chords**2 + model) / nsub + J_ERROR_COEF * (size / nsub) ** 2
-        if (bulge <= EDGE_TOLERANCE * MAX_CHORDS**2 and 4.0 * model / nsub <= MODEL_TOLERANCE) or nsub >= MAX_AUTO_SUBDIVISIONS:
+        bulge, model, extent = edge_errors(tr, X, Y, nsub)
+        jerr = jacobian_error(tr, X, Y, nsub)
+        curved = bulge > EDGE_TOLERANCE / CURVE_MARGIN
+        if curved:
+            bound = 4.0 * (model + min(bulge, EDGE_TOLERANCE)) / nsub + jerr
+            ok = 4.0 * model / nsub <= MODEL_TOLERANCE and extent <= MAXB - 2
+        else:
+            bound = 4.0 * bulge / nsub + jerr
+            ok = True
+        if (ok and jerr <= J_TOLERANCE) or nsub >= MAX_AUTO_SUBDIVISIONS:
             break
         nsub += 1
-    curve = EDGE_TOLERANCE if bulge > EDGE_TOLERANCE / CURVE_MARGIN else 0.0
-    if not curve:
-        bound = 4.0 * bulge / nsub + J_ERROR_COEF * (size / nsub) ** 2
-    return nsub, curve, bound
+    return nsub, (EDGE_TOLERANCE if curved else 0.0), bound
 
 
 def transform_orientation(tr, shape_in, n=8):
@@ -207,6 +259,20 @@ def transform_orientation(tr, shape_in, n=8):
         return 0.0
     pos = int(np.sum(det > 0))
     return 1.0 if pos * 2 > det.size else (-1.0 if pos * 2 < det.size else 0.0)
+
+
+#: equal-area projections: the solid angle per input pixel is constant (a
+#: linear SIP/TPV distortion aside), so the kernel need not evaluate it
+EQUAL_AREA = ("ZEA", "CEA", "SFL", "PAR", "MOL", "AIT", "COE", "BON", "QSC", "HPX", "XPH")
+
+
+def equal_area(tr):
+    """True when the input projection is equal-area and undistorted (constant solid angle per pixel)."""
+    if not tr.native:
+        return False
+    v = tr.vector
+    codes = {PROJ_CODES[c] for c in EQUAL_AREA if c in PROJ_CODES}
+    return int(v[T_IN + W_CODE]) in codes and v[T_IN + W_SIP] == 0.0 and v[T_IN + W_TPV] == 0.0
 
 
 #: projections whose plane x is proportional to native longitude with period
@@ -281,7 +347,7 @@ class ExactResampler:
         opts = np.zeros(OPTS_LEN)
         opts[O_NSUB] = nsub
         opts[O_FLUX] = 1.0 if self.flux else 0.0
-        opts[O_JAC] = 1.0 if tr.native else 0.0
+        opts[O_JAC] = 1.0 if (tr.native and not equal_area(tr)) else 0.0
         opts[O_ORIENT] = orient
         opts[O_PX] = px
         opts[O_PY] = py

@@ -138,7 +138,7 @@ Modules
     layout ``O_*``) and :mod:`._reference` (allocating helpers for tests).
 """
 
-from ._measure import input_area_factor
+from ._measure import area_factors, input_area_factor
 from ._polygon import MAXV, poly_moments, split_half
 from ._edges import MAXB
 from ._reference import cell_integrals, overlap_area
@@ -157,6 +157,6 @@ from ._rows import (
 
 __all__ = [
     "LATTICE_POINTS", "MAXB", "MAXV", "O_CURVE", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN",
-    "cell_integrals", "exact_tile", "input_area_factor", "overlap_area", "poly_moments",
+    "area_factors", "cell_integrals", "exact_tile", "input_area_factor", "overlap_area", "poly_moments",
     "split_half",
 ]

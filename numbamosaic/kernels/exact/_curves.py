@@ -14,6 +14,13 @@ import numpy as np
 from .._jit import inline_kernel, kernel
 from ._polygon import S_QUAD
 
+#: Gauss-Legendre nodes and weights on [0, 1] (3 points: exact for polynomials
+#: of degree 5, the integrands along a parabolic edge)
+GL_T0 = 0.5 - 0.1 * math.sqrt(15.0)
+GL_T2 = 0.5 + 0.1 * math.sqrt(15.0)
+GL_W0 = 5.0 / 18.0
+GL_W1 = 8.0 / 18.0
+
 #: most chords per curved sub-cell edge (see :func:`_edge_bulge`)
 MAXM = 32
 #: curved edges whose bulge exceeds this fraction of their chord (a seam,
@@ -110,3 +117,49 @@ def _outline(P, X0, Y0, X1, Y1, X2, Y2, X3, Y3, ox, oy, E):
     P[S_QUAD, 0, nv] = X3 + ox
     P[S_QUAD, 1, nv] = Y3 + oy
     return _chords(P, nv + 1, X0, Y0, X3, Y3, E[0, 3], E[1, 3], int(E[2, 3]), np.int64(1), ox, oy)
+
+
+@kernel
+def _curved_moments(P, E, xm, ym):
+    """Signed area and first moments about ``(xm, ym)`` (as
+    :func:`._polygon.poly_moments`) of the quadrilateral in slot ``S_QUAD``
+    whose edges are the parabolas of ``E`` where their chord count exceeds 1.
+
+    Green's theorem, ``A = 1/2 oint (x dy - y dx)``, ``Mx = 1/2 oint x^2 dy``,
+    ``My = -1/2 oint y^2 dx``, each edge by 3-point Gauss-Legendre in its
+    parameter (exact: the integrands are polynomials of degree <= 5).
+    """
+    a2 = 0.0
+    mx = 0.0
+    my = 0.0
+    for e in range(4):  # polygon edge e -> e + 1 is lattice edge e
+        f = (e + 1) % 4
+        ax = P[S_QUAD, 0, e] - xm
+        ay = P[S_QUAD, 1, e] - ym
+        dx = (P[S_QUAD, 0, f] - xm) - ax
+        dy = (P[S_QUAD, 1, f] - ym) - ay
+        sx = 0.0
+        sy = 0.0
+        if E[2, e] > 1.0:
+            sx = E[0, e]
+            sy = E[1, e]
+        for g in range(3):
+            if g == 0:
+                t = GL_T0
+                w = GL_W0
+            elif g == 1:
+                t = 0.5
+                w = GL_W1
+            else:
+                t = GL_T2
+                w = GL_W0
+            q = 4.0 * t * (1.0 - t)
+            x = ax + dx * t + sx * q
+            y = ay + dy * t + sy * q
+            q1 = 4.0 - 8.0 * t
+            xd = dx + sx * q1
+            yd = dy + sy * q1
+            a2 += w * (x * yd - y * xd)
+            mx += w * x * x * yd
+            my -= w * y * y * xd
+    return 0.5 * a2, 0.5 * mx, 0.5 * my

@@ -10,6 +10,7 @@ import math
 
 from .._jit import inline_kernel, kernel
 from .._load import load
+from ._curves import GL_T0, GL_T2, GL_W0, GL_W1
 from ._polygon import SIXTH, S_QUAD
 from ._record import record_piece
 
@@ -183,12 +184,120 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
         _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
 
 
+@kernel
+def _roots01(B, n, a, b, c):
+    """Append the roots of ``a t^2 + b t + c`` in ``(0, 1)`` to ``B[3, n:]``; returns the new count."""
+    if a == 0.0 or abs(a) * 1e14 < abs(b):
+        if b != 0.0:
+            t = -c / b
+            if t > 0.0 and t < 1.0:
+                B[3, n] = t
+                n += 1
+        return n
+    disc = b * b - 4.0 * a * c
+    if disc < 0.0:
+        return n
+    q = -0.5 * (b + math.copysign(math.sqrt(disc), b))
+    t = q / a
+    if t > 0.0 and t < 1.0:
+        B[3, n] = t
+        n += 1
+    if q != 0.0:
+        t = c / q
+        if t > 0.0 and t < 1.0:
+            B[3, n] = t
+            n += 1
+    return n
+
+
+@kernel
+def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
+    """:func:`_edge_cells` for the parabolic edge ``c(t) = a + (b - a) t + 4 S
+    t (1 - t)`` (``t`` from 0 to 1, bulge ``S = (sx, sy)``).
+
+    The parameters where the parabola crosses the interior cell boundaries
+    ``u = 1 .. ncol - 1`` and ``v = 1 .. nrow - 1`` (quadratic equations)
+    cut it into pieces, each inside one cell (that of its middle point).  A
+    piece adds, like a straight one, minus the integral along it of ``(jA +
+    jy r + jx u) h + jy h^2 / 2`` (``h = v - r``) in ``u`` to ``B[0]`` (3-point
+    Gauss-Legendre in ``t``: the integrand times ``du/dt`` is a polynomial of
+    degree 5, so this is exact), minus its extent in ``u`` to ``B[1]`` and
+    minus the integral of ``u du`` to ``B[2]``.  Crossing parameters are kept
+    in ``B[3]``.  The result is exact for the parabola, whose area differs
+    from the chord's by ``2/3 (b - a) x S``.
+    """
+    du = ub - ua
+    dv = vb - va
+    au = -4.0 * sx
+    bu = du + 4.0 * sx
+    av = -4.0 * sy
+    bv = dv + 4.0 * sy
+    B[3, 0] = 0.0
+    n = 1
+    # interior boundaries within the hull of the parabola (its Bezier control polygon)
+    cu = 0.5 * (ua + ub) + 2.0 * sx
+    lo = max(1, math.ceil(min(min(ua, ub), cu)))
+    hi = min(ncol - 1, math.floor(max(max(ua, ub), cu)))
+    for K in range(lo, hi + 1):
+        n = _roots01(B, n, au, bu, ua - K)
+    cv = 0.5 * (va + vb) + 2.0 * sy
+    lo = max(1, math.ceil(min(min(va, vb), cv)))
+    hi = min(nrow - 1, math.floor(max(max(va, vb), cv)))
+    for K in range(lo, hi + 1):
+        n = _roots01(B, n, av, bv, va - K)
+    B[3, n] = 1.0
+    n += 1
+    # insertion sort of the inner crossings
+    for i in range(2, n - 1):
+        t = B[3, i]
+        j = i - 1
+        while j >= 1 and B[3, j] > t:
+            B[3, j + 1] = B[3, j]
+            j -= 1
+        B[3, j + 1] = t
+    u0 = ua
+    for i in range(n - 1):
+        t0 = B[3, i]
+        t1 = B[3, i + 1]
+        L = t1 - t0
+        if L <= 0.0:
+            continue
+        tm = t0 + 0.5 * L
+        k = min(max(math.floor(ua + tm * (bu + au * tm)), 0), ncol - 1)
+        r = min(max(math.floor(va + tm * (bv + av * tm)), 0), nrow - 1)
+        fr = float(r)
+        c = jA + jy * fr
+        acc = 0.0
+        for g in range(3):
+            if g == 0:
+                t = t0 + GL_T0 * L
+                w = GL_W0
+            elif g == 1:
+                t = tm
+                w = GL_W1
+            else:
+                t = t0 + GL_T2 * L
+                w = GL_W0
+            u = ua + t * (bu + au * t)
+            h = va + t * (bv + av * t) - fr
+            acc += w * ((c + jx * u) * h + 0.5 * jy * h * h) * (bu + 2.0 * au * t)
+        u1 = ub if i == n - 2 else ua + t1 * (bu + au * t1)
+        idx = k * MAXB + r
+        B[0, idx] -= acc * L
+        B[1, idx] -= u1 - u0
+        B[2, idx] -= 0.5 * (u1 - u0) * (u1 + u0)
+        u0 = u1
+
+
 @inline_kernel
-def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, rec):
+def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec):
     """Integrate the solid-angle model over the sub-cell (``nv`` vertices in slot ``S_QUAD``)
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
     ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
-    and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip` (pieces also to ``rec``)."""
+    and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip` (pieces also to ``rec``).
+    With ``curved`` the four edges of the quadrilateral are the parabolas of
+    ``E`` (:mod:`._curves`) where their chord count ``E[2]`` exceeds 1
+    (:func:`_edge_parabola`)."""
     nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     V = 0.0
@@ -210,7 +319,10 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx
     for e in range(nv):
         qu = P[S_QUAD, 0, e] - ou
         qv = P[S_QUAD, 1, e] - ov
-        if small:
+        le = (e + 3) % 4  # polygon edge e (vertex e - 1 -> e) is lattice edge le
+        if curved and E[2, le] > 1.0:
+            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy)
+        elif small:
             _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
         else:
             _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)

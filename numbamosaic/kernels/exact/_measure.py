@@ -150,3 +150,13 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
             lj[a] = input_area_factor(tr, xi, yi)
         else:
             lj[a] = 1.0
+
+
+@kernel
+def area_factors(tr, x, y, out):
+    """:func:`input_area_factor` at input positions ``(x[i], y[i])`` into ``out[i]``
+    (NaN where a position is NaN); for the subdivision policy's probes."""
+    for i in range(x.shape[0]):
+        xi = x[i]
+        yi = y[i]
+        out[i] = input_area_factor(tr, xi, yi) if (xi == xi and yi == yi) else NAN

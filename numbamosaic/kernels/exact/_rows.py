@@ -14,10 +14,10 @@ from ...wcs._native import out_to_in
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
-from ._curves import _outline, _stencil
+from ._curves import _curved_moments, _stencil
 from ._edges import MAXB
 from ._measure import NAN, _lattice_row
-from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments, poly_moments
+from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
 from ._record import record_group, record_pixel
 from ._sweep import _clip_cell
 
@@ -120,6 +120,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 xm = 0.25 * (P[S_QUAD, 0, 0] + P[S_QUAD, 0, 1] + P[S_QUAD, 0, 2] + P[S_QUAD, 0, 3])
                 ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
                 nv = 4
+                curved = False
                 if curve > 0.0:
                     # bulges of the edges bottom, right, top, left (lattice order),
                     # from the stencil points beyond each edge's ends
@@ -129,13 +130,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                     _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
                              px, py, pp, curve)
                     _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
-                    if E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0:
-                        nv = _outline(P, X0, Y0, X1, Y1, X2, Y2, X3, Y3, -gx, -gy, E)
-                if nv == 4:
+                    curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
+                if curved:
+                    A, Mx, My = _curved_moments(P, E, xm, ym)
+                else:
                     A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
                                               P[S_QUAD, 0, 2] - xm, P[S_QUAD, 1, 2] - ym, P[S_QUAD, 0, 3] - xm, P[S_QUAD, 1, 3] - ym)
-                else:
-                    A, Mx, My = poly_moments(P, np.int64(S_QUAD), nv, xm, ym)
                 if A == 0.0:
                     continue
                 sgn = 1.0 if A > 0.0 else -1.0
@@ -198,12 +198,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 for im in range(3 if periodic else 1):
                     cxm = xm
                     cym = ym
-                    if periodic and nv > 4:
-                        m = im - 1
-                        _outline(P, X0, Y0, X1, Y1, X2, Y2, X3, Y3, m * px - gx, m * py - gy, E)
-                        cxm = xm + m * px
-                        cym = ym + m * py
-                    elif periodic:
+                    if periodic:
                         # (xm, ym) move with the copy: the model is translated with it
                         m = im - 1
                         sxm = m * px
@@ -218,7 +213,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, rec)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, curved, E, rec)
                     record_group(rec)
                     V += dv
                     SV += dsv
@@ -267,7 +262,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((3, MAXB * MAXB))
+    B = np.empty((4, MAXB * MAXB))
     E = np.zeros((3, 4))
     RV = np.empty(min(chunk, x1 - x0))
     RF = np.empty(min(chunk, x1 - x0))

@@ -10,12 +10,13 @@ import numpy as np
 from .._jit import inline_kernel, kernel
 from .._load import load
 from ._edges import MAXB, _clip_boxer
+from ._curves import _outline
 from ._measure import NAN
 from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
 from ._record import record_piece
 
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, rec):
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, curved, E, rec):
     """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
     ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -26,6 +27,10 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     sweep: the remaining polygon is split at each input row boundary
     (:func:`split_half`: one pass gives both sides, the shared vertices
     computed once), each row strip likewise at the column boundaries.
+    With ``curved`` the quadrilateral's edges are the parabolas of ``E``
+    (:mod:`._curves`): its box includes their control points, the edge-by-edge
+    path integrates them exactly (:func:`._edges._edge_parabola`) and the
+    sweep follows their chords (:func:`._curves._outline`).
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.  Each piece is also passed to
     ``rec`` (:mod:`._record`; ``None``: nothing is recorded).
@@ -41,11 +46,18 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     ymax = max(max(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), max(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
     xmin = min(min(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), min(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
     xmax = max(max(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), max(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
-    for k in range(4, nv):  # a curved outline's further vertices
-        ymin = min(ymin, P[S_QUAD, 1, k])
-        ymax = max(ymax, P[S_QUAD, 1, k])
-        xmin = min(xmin, P[S_QUAD, 0, k])
-        xmax = max(xmax, P[S_QUAD, 0, k])
+    if curved:
+        # the parabolas lie in the hulls of their control points
+        for le in range(4):
+            if E[2, le] > 1.0:
+                ia = le  # lattice edge le joins corners le and le + 1 (mod 4)
+                ib = (le + 1) % 4
+                cx = 0.5 * (P[S_QUAD, 0, ia] + P[S_QUAD, 0, ib]) + 2.0 * E[0, le]
+                cy = 0.5 * (P[S_QUAD, 1, ia] + P[S_QUAD, 1, ib]) + 2.0 * E[1, le]
+                xmin = min(xmin, cx)
+                xmax = max(xmax, cx)
+                ymin = min(ymin, cy)
+                ymax = max(ymax, cy)
     # input rows touched (floats: huge coordinates must not overflow int)
     fy0 = math.floor(ymin + gy + 0.5)
     fy1 = math.floor(ymax + gy + 0.5)
@@ -84,7 +96,10 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, rec)
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec)
+    if curved:  # the sweep clips polygons: the parabolas' chords
+        nv = _outline(P, P[S_QUAD, 0, 0], P[S_QUAD, 1, 0], P[S_QUAD, 0, 1], P[S_QUAD, 1, 1], P[S_QUAD, 0, 2], P[S_QUAD, 1, 2],
+                      P[S_QUAD, 0, 3], P[S_QUAD, 1, 3], 0.0, 0.0, E)
     cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
     nxt = np.int64(S_ROW_A)
     nr = np.int64(nv)
