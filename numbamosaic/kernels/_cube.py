@@ -257,14 +257,14 @@ def apply_pieces(cube, rec, flux, has_w, bg, y, xa, n, sink, val, wt, oy, ox, RV
 
 
 @kernel
-def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, rec):
+def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec):
     """Record the pieces of row ``y`` (``[xa, xb)``), growing the recorder until they fit."""
     while True:
         CNT = rec[5]
         CNT[0] = 0
         CNT[1] = 0
         CNT[2] = 0
-        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, rec)
+        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec)
         if CNT[0] <= rec[0].shape[1] and CNT[1] <= rec[2].shape[0]:
             return rec
         rec = make_recorder(max(CNT[0], rec[0].shape[1]) * 2, max(CNT[1], rec[2].shape[0]) * 2, rec[3].shape[0])
@@ -285,8 +285,9 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((3, MAXB * MAXB))
+    B = np.empty((4, MAXB * MAXB))
     E = np.zeros((3, 4))
+    Q = np.zeros(int(opts[O_NSUB]))
     npx = min(chunk, x1 - x0)
     RV = np.empty(npx)
     RF = np.empty(npx)
@@ -305,7 +306,7 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
                 _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m])
             first = False
-            rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, rec)
+            rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec)
             apply_pieces(cube, rec, flux, has_w, bg, y, xa, xb - xa, sink, val, wt, oy, ox, RV, RF)
             for b in range(0 if curve else 1, 3 if curve else 2):
                 LX[b, c:c + m] = LX[b + nsub, c:c + m]

@@ -19,6 +19,7 @@ from ._edges import MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
 from ._record import record_group, record_pixel
+from ._seams import _on_image, refine
 from ._sweep import _clip_cell
 
 #: valid coverage below this fraction of the output pixel counts as none: such
@@ -39,13 +40,16 @@ O_CURVE = 6  # tolerance of a sub-cell edge's straight-chord area error, relativ
 OPTS_LEN = 7
 
 
+#: a sub-cell whose solid angle differs from its left neighbour's by more than
+#: this factor is refined as torn (see :func:`_exact_row`)
+JUMP = 1.25
 #: sub-cells spanning more input pixels than this get their centre checked
 #: (a cell torn by a projection seam maps to a huge, wrong quadrilateral)
 TEAR_CHECK_EXTENT = 8.0
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, rec):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -67,6 +71,11 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     py = opts[O_PY]
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
+    jac = opts[O_JAC] != 0.0
+    nyi, nxi = data.shape
+    hs = 1.0 / nsub
+    for k in range(nsub):
+        Q[k] = 0.0
     for x in range(x0, x1):
         W = 0.0  # solid angle of the output pixel (relative units)
         V = 0.0  # solid angle of valid coverage
@@ -87,6 +96,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 Y2 = LY[b + 1, c0 + 1]
                 Y3 = LY[b + 1, c0]
                 if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
+                    if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                        W += dW
+                        V += dV
+                        SV += dSV
+                        SW += dSW
                     continue
                 if periodic:
                     # a cell across the longitude seam of a cylindrical input:
@@ -139,14 +154,26 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 if A == 0.0:
                     continue
                 sgn = 1.0 if A > 0.0 else -1.0
-                if orient != 0.0 and sgn != orient:
-                    continue  # folded or torn by a seam: no meaningful overlap
+                if orient != 0.0 and sgn != orient:  # folded or torn by a seam: refined
+                    if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                        W += dW
+                        V += dV
+                        SV += dSV
+                        SW += dSW
+                    continue
                 ext = max(max(X0, X1), max(X2, X3)) - min(min(X0, X1), min(X2, X3))
                 ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
                 if ext > TEAR_CHECK_EXTENT:
                     # large cell: its centre must map near the middle of its corners
-                    mxo, myo = out_to_in(tr, grid, (x - 0.5) + (a + 0.5) / nsub, (y - 0.5) + (b + 0.5) / nsub)
+                    mxo, myo = out_to_in(tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs)
                     if mxo != mxo:
+                        if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                            W += dW
+                            V += dV
+                            SV += dSV
+                            SW += dSW
                         continue
                     if periodic:
                         t = ((mxo - X0) * px + (myo - Y0) * py) / pp
@@ -154,6 +181,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         mxo -= m * px
                         myo -= m * py
                     if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
+                        if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                            W += dW
+                            V += dV
+                            SV += dSV
+                            SW += dSW
                         continue
                 # linear model J = j0 + jx (x - xm) + jy (y - ym): j0 the corners' mean
                 J0 = LJ[b, c0]
@@ -191,6 +224,16 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                             nj += 1
                     j0 = j0 / nj if nj > 0 else 1.0
                 wq = sgn * (A * j0 + jx * Mx + jy * My)
+                wprev = Q[b0]
+                if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
+                    # much larger or smaller than its neighbour: a seam's gap inside
+                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                    W += dW
+                    V += dV
+                    SV += dSV
+                    SW += dSW
+                    continue
+                Q[b0] = wq * sgn
                 W += wq
                 # one call site for the clipping (a periodic input: the unwrapped
                 # cell may stick out of one side of the image and re-enter on the
@@ -264,6 +307,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     P = np.empty((NSLOT, 2, MAXV))
     B = np.empty((4, MAXB * MAXB))
     E = np.zeros((3, 4))
+    Q = np.zeros(nsub)
     RV = np.empty(min(chunk, x1 - x0))
     RF = np.empty(min(chunk, x1 - x0))
     # borrowed views for the per-row calls (no atomic refcounting per pixel)
@@ -283,6 +327,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     bRV = _borrowed(RV)
     bRF = _borrowed(RF)
     bE = _borrowed(E)
+    bQ = _borrowed(Q)
     for xa in range(x0, x1, chunk):
         xb = min(x1, xa + chunk)
         n = nsub * (xb - xa) + 1
@@ -297,14 +342,14 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
                 _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m])
             first = False
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, None)
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None)
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
             for b in range(0 if curve else 1, 3 if curve else 2):
                 LX[b, c:c + m] = LX[b + nsub, c:c + m]
                 LY[b, c:c + m] = LY[b + nsub, c:c + m]
                 LJ[b, c:c + m] = LJ[b + nsub, c:c + m]
-    keep_alive((LX, LY, LJ, P, B, RV, RF, E))  # the borrowed views must not outlive them
+    keep_alive((LX, LY, LJ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
 
 
 @entry(writes=("val", "wt"))
