@@ -165,8 +165,8 @@ def describe_wcs(wcs):
                 raise UnsupportedWCS(f"PV{i}_{m} on the longitude axis")
             continue
         if i - 1 == lat:
-            if not 0 <= m <= 20:
-                raise UnsupportedWCS(f"PV{i}_{m}: only PV_0..PV_20 are evaluated natively")
+            if not 0 <= m < len(pv):
+                raise UnsupportedWCS(f"PV{i}_{m}: only PV_0..PV_{len(pv) - 1} are evaluated natively")
             pv[m] = float(val)
     frame = celestial_frame(wcs)
 
@@ -209,7 +209,7 @@ def describe_wcs(wcs):
             _set_tpv(vec, tpv, M)
 
     pvarr = np.zeros(N_PV)
-    pvarr[:21] = pv
+    pvarr[: len(pv)] = pv
     derived_parameters(code_name, pvarr)
     vec[W_PV : W_PV + N_PV] = pvarr
 

@@ -16,8 +16,9 @@ offset         size  meaning
 ``W_MINV``     4     inverse of ``W_M``
 ``W_SIP``      1     1.0 if SIP distortion is present
 ``W_SIPORD``   4     orders of A, B, AP, BP (-1 when absent)
-``W_PV``       32    projection parameters PV_lat_0..20, derived values
-                     (21..29) and the plane offset ``(x0, y0)`` in degrees
+``W_PV``       40    projection parameters PV_lat_0..29 (ZPN's polynomial
+                     reaches PV_29), derived values (30..37) and the plane
+                     offset ``(x0, y0)`` in degrees
                      (:data:`PV_X0`, :data:`PV_Y0`; wcslib's ``prj.x0/y0``,
                      non-zero when PV_lng_0 moves the fiducial point)
 ``W_ROT``      9     3x3 rotation native -> celestial (row-major)
@@ -49,10 +50,12 @@ W_MINV = 7
 W_SIP = 11
 W_SIPORD = 12
 W_PV = 16
-N_PV = 32
+N_PV = 40
+#: projection parameters PV_lat_0 .. PV_lat_(N_PV_COEF - 1) (wcslib: ZPN's PV2_0..29)
+N_PV_COEF = 30
 #: slots of the plane offset inside the PV block
-PV_X0 = 30
-PV_Y0 = 31
+PV_X0 = 38
+PV_Y0 = 39
 W_ROT = W_PV + N_PV  # 48
 W_SIPC = W_ROT + 9  # 57
 SIP_MAX_ORDER = 9

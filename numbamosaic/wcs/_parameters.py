@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ._errors import UnsupportedWCS
+from ._layout import N_PV_COEF
 from ._proj_base import D2R, R2D
 
 #: projections implemented natively in this module (by FITS code).  "GLS" is
@@ -60,9 +61,9 @@ def _zpn_inflection(c):
 def derived_parameters(code_name, pv):
     """Fill derived projection constants into ``pv`` (length 32) in place.
 
-    ``pv[m]`` holds ``PVlat_m`` for m = 0..20 on entry (with FITS defaults
-    applied).  Slots 21..29 are free for constants precomputed once per WCS
-    (30 and 31 hold the plane offset, see ``_layout.PV_X0``):
+    ``pv[m]`` holds ``PVlat_m`` for m = 0..29 on entry (with FITS defaults
+    applied).  Slots 30..37 are free for constants precomputed once per WCS
+    (38 and 39 hold the plane offset, see ``_layout.PV_X0``):
 
     * AZP: r0 (mu + 1), cos(gamma), sin(gamma), tan(gamma), overlap
       latitude asin(-1/mu) (or -90), divergence-check flag;
@@ -78,7 +79,7 @@ def derived_parameters(code_name, pv):
     does not reproduce (HPX with non-integral H or K).
     """
     name = {"GLS": "SFL"}.get(code_name, code_name)
-    d = 21
+    d = N_PV_COEF
     if name == "AZP":
         mu, gamma = pv[1], pv[2]
         cg = math.cos(gamma * D2R)
@@ -97,7 +98,7 @@ def derived_parameters(code_name, pv):
         pv[d + 3] = (zp - 1.0) * zp - 1.0
         pv[d + 4] = math.degrees(math.asin(1.0 - zp)) if abs(zp - 1.0) < 1.0 else -90.0
     elif name == "ZPN":
-        c = np.array(pv[:21], dtype=float)
+        c = np.array(pv[:N_PV_COEF], dtype=float)
         nz = np.nonzero(c)[0]
         n = int(nz[-1]) if nz.size else -1
         pv[d] = n
@@ -168,12 +169,12 @@ def native_reference(code_name, pv):
 
 
 def default_pv(code_name):
-    """FITS default PVlat_m values for a projection (length-21 list).
+    """FITS default PVlat_m values for a projection (a list of ``N_PV_COEF``).
 
     Conic projections have no default for theta_a (PV_1); wcslib rejects a
     conic WCS without it before this is consulted.
     """
-    pv = [0.0] * 21
+    pv = [0.0] * N_PV_COEF
     if code_name == "CEA":
         pv[1] = 1.0
     elif code_name == "SZP":

@@ -9,7 +9,7 @@ with literals.
 import math
 
 from ..kernels._jit import kernel
-from ._layout import PROJ_CODES
+from ._layout import N_PV_COEF, PROJ_CODES
 
 R2D = 180.0 / math.pi
 D2R = math.pi / 180.0
@@ -19,7 +19,7 @@ POLE_EPS = 1e-15  # native vectors this close (radians) to a pole are on it
 SQRT2 = math.sqrt(2.0)
 
 # derived-constant slots (relative to the PV block)
-_D = 21
+_D = N_PV_COEF
 
 # projection codes (see _layout.PROJ_CODES; GLS is evaluated as SFL)
 TAN = PROJ_CODES["TAN"]

@@ -18,6 +18,7 @@ evaluate per point through :func:`numbamosaic.wcs._native.out_to_in`:
 """
 
 import math
+import weakref
 
 import numpy as np
 
@@ -54,6 +55,44 @@ from ._native import empty_grid, in_to_out_array, out_to_in_array
 
 #: points per astropy call in the fallback path (bounds its temporaries)
 ASTROPY_CHUNK = 262144
+
+#: described WCS by object: ``{wcs: (fingerprint, NativeWCS)}`` (weak keys)
+_DESCRIBED = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(wcs):
+    """Every piece of state :func:`describe_wcs` reads, cheaply (~30 us): a
+    WCS mutated after it was described gets a new description."""
+    w = wcs.wcs
+    sip = wcs.sip
+    parts = [
+        w.crpix.tobytes(), w.crval.tobytes(), w.cd.tobytes() if w.has_cd() else w.cdelt.tobytes() + w.pc.tobytes(),
+        tuple(w.ctype), tuple(w.cunit), np.array([w.lonpole, w.latpole, w.equinox, w.mjdobs]).tobytes(),
+        repr(w.get_pv()), w.radesys, w.dateobs, getattr(wcs, "pixel_shape", None),
+        wcs.cpdis1, wcs.cpdis2, wcs.det2im1, wcs.det2im2,
+    ]
+    if sip is not None:
+        parts += [sip.a.tobytes(), sip.b.tobytes(), None if sip.ap is None else sip.ap.tobytes(),
+                  None if sip.bp is None else sip.bp.tobytes(), tuple(sip.crpix)]
+    return tuple(parts)
+
+
+def described(wcs):
+    """:func:`describe_wcs`, memoised per WCS object (keyed by weak reference
+    and checked against :func:`_fingerprint`): repeated calls with the same
+    WCS, the common case of small images reprojected in a loop, skip the
+    description and its astropy cross-check (~1-2 ms a WCS).  Failures are
+    not cached.  The returned description is shared: do not modify it."""
+    try:
+        key = _fingerprint(wcs)
+        hit = _DESCRIBED.get(wcs)
+    except (AttributeError, TypeError, ValueError):
+        return describe_wcs(wcs)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    nw = describe_wcs(wcs)
+    _DESCRIBED[wcs] = (key, nw)
+    return nw
 
 
 def frame_rotation(frame_from, frame_to):
@@ -212,8 +251,8 @@ def build_transform(
     reason = ""
     if not force_grid:
         try:
-            nin = describe_wcs(wcs_in)
-            nout = describe_wcs(wcs_out)
+            nin = described(wcs_in)
+            nout = described(wcs_out)
             F = frame_rotation(nout.frame, nin.frame)
             vec = _make_vector(MODE_NATIVE, roundtrip)
             vec[T_OUT : T_OUT + WCS_LEN] = nout.vector
@@ -364,8 +403,8 @@ def transform_and_bbox(
     reason = "forced"
     if not force_grid:
         try:
-            describe_wcs(wcs_in)
-            describe_wcs(wcs_out)
+            described(wcs_in)
+            described(wcs_out)
             reason = "frames are not related by a fixed rotation"
         except UnsupportedWCS as exc:
             reason = str(exc)
