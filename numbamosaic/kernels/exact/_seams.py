@@ -22,8 +22,7 @@ See :mod:`numbamosaic.kernels.exact`.
 import math
 
 from .._jit import kernel
-from ...wcs._native import out_to_in
-from ._measure import input_area_factor
+from ._measure import input_area_factor, out_to_in  # the WCS engine's, through _measure
 from ._polygon import S_QUAD, _quad_moments
 from ._record import record_group
 from ._sweep import _clip_cell
