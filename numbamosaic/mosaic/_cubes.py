@@ -219,10 +219,8 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
     def one(item, members):
         y0, y1, x0, x1 = item.box
         shape = (nz, y1 - y0, x1 - x0)
-        val = np.empty(shape)
-        wt = np.empty(shape)
-        for z in range(nz):
-            C.init_tile(val[z], wt[z], init)
+        val = np.full(shape, init)  # C.init_tile's values, for every plane at once
+        wt = np.zeros(shape)
         for s in inputs:
             b0, b1, c0, c1 = s.bbox
             box = (max(y0, b0 - margin), min(y1, b1 + margin), max(x0, c0 - margin), min(x1, c1 + margin))

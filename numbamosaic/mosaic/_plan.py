@@ -470,6 +470,9 @@ def make_plan(
 CUBE_TILE_MAX = 512
 #: smallest side chosen automatically (smaller tiles: the per-tile overheads dominate)
 CUBE_TILE_MIN = 16
+#: per-thread accumulators of a cube tile are kept below this (128 planes: 128 x 128 tiles); larger
+#: ones only cost memory (bench_cubes: 512^2 x 128 planes held 1 GiB of buffers on 2 threads)
+CUBE_TILE_BYTES = 64 * 1024 * 1024
 
 
 def cube_tile_shape(shape_out, planes, threads, memory_limit=None, state_bytes=0, tile_size=None, multiple=(1, 1),
@@ -480,7 +483,8 @@ def cube_tile_shape(shape_out, planes, threads, memory_limit=None, state_bytes=0
     (``planes x th x tw x 16`` bytes) plus, for each chunked output
     (``staged``), a copy of the tile in the output dtype.  The largest square
     tile up to :data:`CUBE_TILE_MAX` (a multiple of ``multiple``, the chunk
-    grid of chunked outputs) whose per-thread buffers fit, with ``state_bytes``
+    grid of chunked outputs) whose per-thread buffers stay below
+    :data:`CUBE_TILE_BYTES` and fit, with ``state_bytes``
     (per-input state) and ``output_bytes`` (outputs allocated in memory),
     into the budget (``memory_limit`` or :data:`DEFAULT_MEMORY_FRACTION` of
     the available memory) is used; ``tile_size`` overrides it.
@@ -504,7 +508,8 @@ def cube_tile_shape(shape_out, planes, threads, memory_limit=None, state_bytes=0
     side = CUBE_TILE_MAX
     while True:
         th, tw = min(up(side, my), up(ny, my)), min(up(side, mx), up(nx, mx))
-        if th * tw * per_pixel <= room:
+        small = th * tw * per_pixel <= CUBE_TILE_BYTES or side <= CUBE_TILE_MIN or (th == my and tw == mx)
+        if th * tw * per_pixel <= room and small:
             return th, tw
         if side <= CUBE_TILE_MIN or (th == my and tw == mx):
             raise MosaicMemoryError(
