@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .._entry import entry
 from .._jit import kernel
 from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
 from ...wcs._native import distortion_jacobian, out_to_in, pixel_to_plane
@@ -152,6 +153,7 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
             lj[a] = 1.0
 
 
+@entry(writes=("out",))  # canonical types: the WCS chain keeps its one compiled variant
 @kernel
 def area_factors(tr, x, y, out):
     """:func:`input_area_factor` at input positions ``(x[i], y[i])`` into ``out[i]``
