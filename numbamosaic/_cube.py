@@ -79,10 +79,12 @@ def plane_job(job):
 
 def as_planes(arr, nz):
     """``arr`` (leading axes + 2) viewed as ``(nz, ny, nx)`` without a copy, or None."""
-    try:
-        return arr.reshape((nz,) + arr.shape[-2:], copy=False)
-    except (ValueError, TypeError):
+    v = arr.view()
+    try:  # assigning a shape never copies (reshape(copy=False) needs NumPy >= 2.1)
+        v.shape = (nz,) + arr.shape[-2:]
+    except (AttributeError, ValueError):
         return None
+    return v
 
 
 def run_cube(resampler, job, out, fp, nthreads, tr, box):

@@ -4,7 +4,7 @@ numbamosaic sets no process-wide Numba option: Numba picks its threading
 layer as usual (TBB, else OpenMP, else ``workqueue``; ``NUMBA_THREADING_LAYER``
 chooses).  Mosaics and single images never need a thread-safe layer: the
 executors (``numbamosaic._exec``) run serial kernels on a Python thread pool.
-Only the spline prefilter, the cube kernel and the HEALPix kernels launch
+Only the spline prefilter and the HEALPix kernels launch
 Numba's own threads.  TBB and
 OpenMP accept launches from several Python threads at once; ``workqueue``
 aborts the process on concurrent launches, so when it is the active layer

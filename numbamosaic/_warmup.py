@@ -12,8 +12,8 @@ real calls compile, whatever the kernels' internal layout:
   and most survey scripts read them), and streamed into a FITS file as the
   command line writes it (:func:`~numbamosaic.mosaic_to_fits`), when
   ``files=True``;
-* the single-image function of each method, serial and with Numba threads
-  (the ``prange`` kernels), when ``single=True``.
+* the single-image function of each method, serial and on two threads
+  (the executor's strips; the spline prefilter's ``prange``), when ``single=True``.
 
 Run it once at install or image-build time (``numbamosaic warmup``) with the
 cache directory the jobs will use (``NUMBA_CACHE_DIR`` on a shared file

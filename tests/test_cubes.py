@@ -223,3 +223,14 @@ def test_coadd_cube_refusals_and_memory():
     with pytest.raises(MosaicMemoryError, match="3 planes"):  # the smallest tile's buffers for every plane
         nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), output_array=out, output_footprint=out.copy(),
                                memory_limit="10KB", parallel=1)
+
+
+def test_as_planes_views_without_copy_or_declines():
+    from numbamosaic._cube import as_planes
+
+    a = np.zeros((2, 3, 5, 7), dtype=np.float32)
+    v = as_planes(a, 6)
+    assert v.shape == (6, 5, 7) and np.shares_memory(v, a)
+    v[4, 1, 2] = 1.0
+    assert a[1, 1, 1, 2] == 1.0
+    assert as_planes(np.asfortranarray(a), 6) is None  # would need a copy: the caller stages tiles

@@ -26,8 +26,9 @@ Every Numba function in the package is declared with one of
     more.  Inlining the glue levels cut a cold bilinear mosaic's compile
     from 14.7 to 11.7 CPU s (LLVM 7.2 -> 4.3 s; ``benchmarks/profile_compile.py``).
 ``@parallel_kernel``
-    The same options plus ``parallel=True``, for the ``prange`` drivers of
-    the single-image functions.
+    The same options plus ``parallel=True``, for the kernels that still use
+    ``prange`` (the spline prefilter and the HEALPix kernels); everything else
+    runs serial kernels on the executor's threads.
 
 ``tests/test_jit_policy.py`` fails on any raw ``njit``/``jit`` decorator
 outside this module and on ``inline=`` outside :data:`inline_kernel`.

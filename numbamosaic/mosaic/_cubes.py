@@ -46,7 +46,7 @@ from ..kernels import _combine as C
 from ..kernels._sinks import SINK_FIRST, SINK_LAST, SINK_MAX, SINK_MIN, SINK_SUM
 from ..wcs import transform_and_bbox
 from .._budget import check_single_outputs, parse_memory
-from ._plan import cube_tile_shape
+from ._plan import cube_tile_shape, tiles_for
 
 CUBE_COMBINES = {
     "mean": (C.COMBINE_MEAN, SINK_SUM, 0.0),
@@ -212,8 +212,7 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
     # (nz, ny, nx) views written in place; chunked stores and arrays that cannot be viewed so get each tile
     out3 = None if is_chunked_output(out) else as_planes(out, nz)
     fp3 = None if is_chunked_output(fp) else as_planes(fp, nz)
-    tiles = [(y, min(y + th, shape_out[0]), x, min(x + tw, shape_out[1]))
-             for y in range(0, shape_out[0], th) for x in range(0, shape_out[1], tw)]
+    tiles = tiles_for(shape_out, (th, tw))
     bg = np.zeros(3)
 
     def one(item, members):

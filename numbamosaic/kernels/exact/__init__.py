@@ -125,8 +125,9 @@ Per output pixel, with pieces ``k`` of valid (finite) input pixels ``i``:
 * pixels with ``V <= MIN_COVER * W`` (no coverage, or rounding slivers along
   coincident edges) are NaN with footprint 0.
 
-Output pixels are owned by one row block (serial tile) or one ``prange``
-iteration (parallel), so results are bitwise identical for any thread count.
+Output pixels are owned by one row block of one serial tile or strip (the
+executor never gives a pixel to two threads), so results are bitwise
+identical for any thread count.
 
 Modules
     :mod:`._polygon` (``split_half``, ``poly_moments``, scratch slots),
