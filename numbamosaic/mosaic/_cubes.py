@@ -201,8 +201,10 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
             unit = write_unit(a)[-2:]
             multiple = tuple(int(np.lcm(m, int(c))) for m, c in zip(multiple, unit))
     state_bytes = sum(cube_state_nbytes(resampler, s.cube.shape, s.cube.dtype.itemsize) for s in inputs)
+    # outputs written through per-thread tile copies: chunked stores, and arrays not viewable as planes
+    staged = sum(is_chunked_output(a) or as_planes(a, nz) is None for a in (out, fp))
     th, tw = cube_tile_shape(shape_out, nz, nthreads, memory_limit, state_bytes, tile, multiple,
-                             staged=sum(is_chunked_output(a) for a in (out, fp)), itemsize=dtype.itemsize,
+                             staged=staged, itemsize=dtype.itemsize,
                              output_bytes=n_alloc * nz * int(np.prod(shape_out)) * dtype.itemsize)
     for s in inputs:
         s.state = cube_state(resampler, s.cube)
