@@ -234,3 +234,19 @@ def test_as_planes_views_without_copy_or_declines():
     v[4, 1, 2] = 1.0
     assert a[1, 1, 1, 2] == 1.0
     assert as_planes(np.asfortranarray(a), 6) is None  # would need a copy: the caller stages tiles
+
+
+def test_cube_mosaic_dtype_follows_the_2d_rule():
+    # a float64 input that does not overlap the output still makes the mosaic float64, as in 2-D
+    w_out = centred_tan_wcs((20, 20), (10.0, 20.0), 1e-3)
+    far = centred_tan_wcs((8, 8), (150.0, 40.0), 1e-3)
+    near = (np.ones((2, 20, 20), np.float32), w_out)
+    cube, _ = nm.reproject_and_coadd([near, (np.ones((2, 8, 8), np.float64), far)], w_out, shape_out=(2, 20, 20),
+                                     reproject_function=nm.reproject_interp)
+    plane, _ = nm.reproject_and_coadd([(near[0][0], w_out), (np.ones((8, 8), np.float64), far)], w_out,
+                                      shape_out=(20, 20), reproject_function=nm.reproject_interp)
+    assert cube.dtype == plane.dtype == np.float64
+    fp32 = np.zeros((2, 20, 20), np.float32)
+    cube, fp = nm.reproject_and_coadd([near], w_out, shape_out=(2, 20, 20), output_footprint=fp32,
+                                      reproject_function=nm.reproject_interp)
+    assert fp is fp32 and cube.dtype == np.float32

@@ -151,6 +151,7 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
     roundtrip = bool(rkw.get("roundtrip_coords", True))
 
     inputs = []
+    dtypes = []  # of every input, overlapping or not (the 2-D path's rule: mosaic_dtype)
     for i, item in enumerate(input_data):
         array, wcs_in = parse_input_data(item, hdu_in=hdu_in, name=f"input_data[{i}]")
         if pixel_n_dim(wcs_in) != 2:
@@ -166,6 +167,7 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
         check_compatible(wcs_in, wcs_out, f"input_data[{i}]")
         plane = array.shape[-2:]
         cube, dtype = as_kernel_array(array.reshape((nz,) + plane))
+        dtypes.append(dtype)
         wdata = None
         if input_weights is not None:  # one weight image on the input's pixel grid, for every plane
             w = input_weights[i]
@@ -179,7 +181,7 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
         if bbox is not None:
             inputs.append(_Input(cube, dtype, wdata, tr, bbox))
 
-    dtype = np.dtype(np.float32 if all(s.dtype == np.float32 for s in inputs) else np.float64)
+    dtype = np.dtype(np.float32 if all(d == np.float32 for d in dtypes) else np.float64)
     for arr, name in ((output_array, "output_array"), (output_footprint, "output_footprint")):
         if arr is None:
             continue
@@ -190,6 +192,8 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
             check_output_array(arr, shape_full, name)
     if output_array is not None:
         dtype = np.dtype(output_array.dtype).newbyteorder("=")
+    elif output_footprint is not None:
+        dtype = np.dtype(output_footprint.dtype).newbyteorder("=")
     n_alloc = (output_array is None) + (output_footprint is None)
     check_single_outputs(shape_full, dtype, n_alloc, memory_limit)
     out = np.empty(shape_full, dtype) if output_array is None else output_array
