@@ -92,3 +92,29 @@ def test_single_image_does_not_depend_on_the_strips(method, monkeypatch):
     assert np.isfinite(results[0][0]).sum() > 2000
     for a, f in results[1:]:
         assert np.array_equal(a, results[0][0], equal_nan=True) and np.array_equal(f, results[0][1])
+
+
+def test_tile_work_blanks_boxes_without_inputs_on_every_target(tmp_path):
+    from numbamosaic._exec._targets import ArrayTarget, FileTarget, ReturnTarget, release_files
+    from numbamosaic.mosaic._tiles import TileWork
+
+    box, shape = (2, 5, 1, 7), (8, 9)
+    item = WorkItem(box, ())
+
+    def work(target):
+        return TileWork(None, "mean", -7.0, 0, 3.0, 5, target)(item, {})
+
+    out, fp = np.full(shape, 3.0, np.float32), np.full(shape, 3.0, np.float32)
+    assert work(ArrayTarget(out, fp, np.float32)) is None
+    o, f = work(ReturnTarget(np.float32))
+    paths = [str(tmp_path / n) for n in ("o.bin", "f.bin")]
+    for p in paths:
+        np.full(shape, 3.0, np.float32).tofile(p)
+    assert work(FileTarget((paths[0], 0, np.float32), (paths[1], 0, np.float32), shape)) is None
+    release_files(paths)
+    files = [np.fromfile(p, np.float32).reshape(shape) for p in paths]
+    for value, weight in ((out, fp), (o, f), files):
+        v = value[box[0]:box[1], box[2]:box[3]] if value.shape == shape else value
+        w = weight[box[0]:box[1], box[2]:box[3]] if weight.shape == shape else weight
+        assert v.shape == w.shape == (3, 6) and (v == -7.0).all() and (w == 0).all()
+    assert (out[:2] == 3.0).all() and (files[0][:2] == 3.0).all()  # outside the box untouched

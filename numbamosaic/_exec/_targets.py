@@ -71,6 +71,7 @@ class ArrayTarget:
             vfp[y0:y1, x0:x1] = f
 
     def blank(self, box, value):
+        """A box without inputs: ``value`` (NaN or the blank value) with weight 0."""
         y0, y1, x0, x1 = box
         vout, vfp = self._views()
         vout[y0:y1, x0:x1] = value
@@ -118,6 +119,13 @@ class FileTarget:
     def close(self, box, o, f):
         return None
 
+    def blank(self, box, value):
+        """A box without inputs, written into the files: ``value`` with weight 0."""
+        o, f = self.open(box)
+        o[...] = value
+        f[...] = 0
+        return None
+
 
 class ReturnTarget:
     """Fresh box-sized arrays, returned to the caller (who writes them).
@@ -139,3 +147,9 @@ class ReturnTarget:
 
     def close(self, box, o, f):
         return o, f
+
+    def blank(self, box, value):
+        """A box without inputs, returned: ``value`` with weight 0."""
+        y0, y1, x0, x1 = box
+        shape = (y1 - y0, x1 - x0)
+        return np.full(shape, value, self.dtype), (np.zeros(shape, self.dtype) if self.footprint else None)

@@ -135,9 +135,8 @@ class TileWork:
         if self.backgrounds is not None:
             for i, src in members.items():
                 src.bg = self.backgrounds[i]
-        if not item.members:
-            self.target.blank(item.box, self.blank)
-            return None
+        if not item.members:  # every target blanks (ReturnTarget: returns the blank box)
+            return self.target.blank(item.box, self.blank)
         o, f = self.target.open(item.box)
         compute_tile(item.box, list(item.members), members, self.resampler, self.combine, self.blank, out=o, fp=f,
                      margin=self.margin, nsigma=self.clip_sigma, maxiter=self.clip_iters)
