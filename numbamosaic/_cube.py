@@ -17,15 +17,12 @@ import dataclasses
 
 import numpy as np
 
-from ._exec import WorkItem, executor_for, run_work
+from ._exec import executor_for, run_work
 from ._resamplers import InterpResampler
+from ._single import blank_outputs, strips
 from .kernels import _cube as KC
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 from .kernels._spline import prefilter
-
-#: strips per thread and the fewest rows a strip has (as the 2-D driver, ``_single``)
-STRIPS_PER_THREAD = 4
-MIN_STRIP_ROWS = 16
 
 _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 _NO_COEFS = np.empty((1, 0, 0), dtype=np.float32)
@@ -104,31 +101,19 @@ def run_cube(resampler, job, out, fp, nthreads, tr, box):
         fp3 = as_planes(fp, nz)
         if fp3 is None:
             fp3 = np.empty((nz, ny, nx), fp.dtype)
-    if box is None:
-        y0 = y1 = x0 = x1 = 0
-    else:
-        y0, y1, x0, x1 = box
-    for a in (out3, fp3):  # blank outside the box (the kernels write every pixel of it)
-        if a is None:
-            continue
-        fill = np.nan if a is out3 else 0
-        a[:, :y0] = fill
-        a[:, y1:] = fill
-        a[:, y0:y1, :x0] = fill
-        a[:, y0:y1, x1:] = fill
-    if box is not None and y1 > y0 and x1 > x0:
+    blank_outputs(out3, fp3, box)  # outside the box (the kernels write every pixel of it)
+    if box is not None and box[1] > box[0] and box[3] > box[2]:
         sink = SINK_WRITE if fp3 is not None else SINK_VALUE
         wt = fp3 if fp3 is not None else np.empty((nz, 1, 1), out3.dtype)
         state = cube_state(resampler, cube)
         bg = np.zeros(3)
         # strips of rows on a pool of threads (each output pixel in one strip: the same bytes for any count)
-        rows = max(MIN_STRIP_ROWS, -(-(y1 - y0) // (STRIPS_PER_THREAD * nthreads)))
-        items = [WorkItem((ys, min(y1, ys + rows), x0, x1), what="strip") for ys in range(y0, y1, rows)]
+        items = strips(box, nthreads)
 
         def one(item, members):
             cube_kernel(resampler, cube, state, None, tr, item.box, out3, wt, 0, 0, sink, bg)
 
-        for _ in run_work(items, one, executor_for(threads=nthreads)):
+        for _ in run_work(items, one, executor_for(threads=nthreads), {0: cube}):
             pass
     if not direct:
         out[...] = out3.reshape(out.shape)

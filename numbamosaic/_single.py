@@ -30,21 +30,22 @@ _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 
 
 def blank_outputs(out, fp, box=None):
-    """NaN / 0 in ``out`` / ``fp`` outside ``box`` ``(y0, y1, x0, x1)`` (everywhere if None).
+    """NaN / 0 in ``out`` / ``fp`` outside ``box`` ``(y0, y1, x0, x1)`` (everywhere if None),
+    over the last two axes (a cube's every plane).
 
     The box is left to the kernel, whose threads then touch its fresh pages
     first (a full fill before the kernel would fault every page on this
     thread and write the box twice).
     """
-    ny, nx = out.shape
+    ny, nx = out.shape[-2:]
     if box is None:
         box = (0, 0, 0, 0)
     y0, y1, x0, x1 = box
     for ys, xs in ((slice(0, y0), slice(0, nx)), (slice(y1, ny), slice(0, nx)),
                    (slice(y0, y1), slice(0, x0)), (slice(y0, y1), slice(x1, nx))):
-        out[ys, xs] = np.nan
+        out[..., ys, xs] = np.nan
         if fp is not None:
-            fp[ys, xs] = 0
+            fp[..., ys, xs] = 0
 
 
 def plan_single(resampler, job, roundtrip_coords=True):
