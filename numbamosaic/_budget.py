@@ -73,6 +73,22 @@ def check_single_outputs(shape_out, dtype, n_outputs, memory_limit=None):
         )
 
 
+def check_temporaries(nbytes, what, memory_limit=None):
+    """Refuse, before allocating, temporaries of ``nbytes`` bytes (described by ``what``)
+    that exceed the memory budget (``memory_limit`` or a fraction of the available memory).
+
+    Raises
+    ------
+    MosaicMemoryError
+    """
+    budget, available = memory_budget(memory_limit)
+    if nbytes > budget:
+        raise MosaicMemoryError(
+            f"{what} need {size_text(nbytes)}, but the memory budget is {size_text(budget)} "
+            f"(of {size_text(available)} available)."
+        )
+
+
 def size_text(n):
     """``n`` bytes as text: ``512 B``, ``1.5 KiB`` ... ``2.0 TiB``."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

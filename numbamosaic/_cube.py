@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from ._budget import check_temporaries
 from ._exec import executor_for, run_work
 from ._resamplers import InterpResampler
 from ._single import blank_outputs, strips
@@ -34,7 +35,10 @@ def cube_state(resampler, cube):
     """Per-plane spline coefficients ``(nz, ny, nx)`` for interpolation orders 2-3, else None."""
     if isinstance(resampler, InterpResampler) and resampler.order in (2, 3):
         dtype = np.float32 if cube.dtype.itemsize == 4 else np.float64
-        return np.stack([prefilter(cube[z], resampler.order, dtype) for z in range(cube.shape[0])])
+        state = np.empty(cube.shape, dtype)  # filled plane by plane: one cube of coefficients at a time
+        for z in range(cube.shape[0]):
+            state[z] = prefilter(cube[z], resampler.order, dtype)
+        return state
     return None
 
 
@@ -94,13 +98,16 @@ def run_cube(resampler, job, out, fp, nthreads, tr, box):
     ny, nx = job.shape_out
     out3 = as_planes(out, nz)
     direct = out3 is not None
+    fp3 = None if fp is None else as_planes(fp, nz)
+    plane_px = nz * ny * nx
+    need = (0 if box is None else cube_state_nbytes(resampler, cube.shape, cube.dtype.itemsize))
+    need += (0 if direct else plane_px * out.dtype.itemsize) + (0 if fp is None or fp3 is not None else plane_px * fp.dtype.itemsize)
+    check_temporaries(need, "the cube's temporaries (spline coefficients; plane-ordered copies of outputs that cannot "
+                            "be viewed as planes, e.g. Fortran-ordered)")
     if not direct:
         out3 = np.empty((nz, ny, nx), out.dtype)
-    fp3 = None
-    if fp is not None:
-        fp3 = as_planes(fp, nz)
-        if fp3 is None:
-            fp3 = np.empty((nz, ny, nx), fp.dtype)
+    if fp is not None and fp3 is None:
+        fp3 = np.empty((nz, ny, nx), fp.dtype)
     blank_outputs(out3, fp3, box)  # outside the box (the kernels write every pixel of it)
     if box is not None and box[1] > box[0] and box[3] > box[2]:
         sink = SINK_WRITE if fp3 is not None else SINK_VALUE

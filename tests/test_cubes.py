@@ -250,3 +250,21 @@ def test_cube_mosaic_dtype_follows_the_2d_rule():
     cube, fp = nm.reproject_and_coadd([near], w_out, shape_out=(2, 20, 20), output_footprint=fp32,
                                       reproject_function=nm.reproject_interp)
     assert fp is fp32 and cube.dtype == np.float32
+
+
+def test_cube_temporaries_are_checked_before_allocation(monkeypatch):
+    from numbamosaic import _budget
+
+    w = centred_tan_wcs((20, 20), (10.0, 20.0), 1e-3)
+    cube = np.ones((2, 20, 20), np.float32)
+    out = np.empty((2, 20, 20), np.float32)  # the caller's output: only temporaries are new
+    monkeypatch.setattr(_budget, "memory_budget", lambda memory_limit=None: (1000, 1000))
+    nm.reproject_interp((cube, w), w, shape_out=(2, 20, 20), order="bilinear", output_array=out,
+                        return_footprint=False)  # no temporaries
+    with pytest.raises(nm.MosaicMemoryError, match="cube's temporaries"):  # 3.2 kB of spline coefficients
+        nm.reproject_interp((cube, w), w, shape_out=(2, 20, 20), order="bicubic", output_array=out,
+                            return_footprint=False)
+    with pytest.raises(nm.MosaicMemoryError, match="cube's temporaries"):  # a plane-ordered copy of the output
+        out4 = np.asfortranarray(np.empty((2, 2, 20, 20), np.float32))  # (2, 2) planes cannot be viewed as (4,)
+        nm.reproject_interp((np.ones((2, 2, 20, 20), np.float32), w), w, shape_out=(2, 2, 20, 20),
+                            order="bilinear", output_array=out4, return_footprint=False)
