@@ -376,8 +376,14 @@ class FitsMosaic:
     footprint_name : str
         ``EXTNAME`` of the footprint extension.
     fsync : bool
-        :meth:`commit` waits until the data are on the disk before renaming
-        (default True: a crash never leaves a renamed but incomplete file).
+        :meth:`commit` waits until the data are on the disk (``fsync``)
+        before renaming, so that even a power failure or an operating-system
+        crash cannot leave a renamed but incomplete file.  Default False, as
+        astropy's ``writeto`` and SWarp: the temporary name and the rename
+        already guarantee that an error, Ctrl-C or a full disk (the file's
+        space is reserved before any work) never leaves a partial file, and
+        waiting for the disk cost 0.2 s of a 2.6 s 16-tile command line
+        (466 MB written, quiet machine).
 
     Examples
     --------
@@ -394,7 +400,7 @@ class FitsMosaic:
     """
 
     def __init__(self, path, shape, dtype, wcs, provenance=None, header=None, overwrite=False,
-                 footprint_name="FOOTPRINT", fsync=True, extensions=()):
+                 footprint_name="FOOTPRINT", fsync=False, extensions=()):
         self.path = os.path.abspath(os.fspath(path))
         self.overwrite = bool(overwrite)
         self.fsync = bool(fsync)

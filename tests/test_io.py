@@ -412,3 +412,30 @@ def test_mosaic_input_loads_scaled_fits_path(tmp_path, data, header_in):
     kernel_array, dtype = DataRef(path=str(path), hdu=0).load()
     assert dtype == np.float32
     np.testing.assert_array_equal(kernel_array, arr.astype(np.float32))
+
+
+def test_header_memo_sees_rewritten_files_and_hands_out_copies(tmp_path, data, header_in):
+    """read_fits_image remembers parsed headers per file identity: a file rewritten
+    with another WCS (same path) is parsed again, and each caller gets its own WCS."""
+    import os
+
+    from numbamosaic.io import read_fits_image
+
+    path = tmp_path / "memo.fits"
+    fits.PrimaryHDU(data=data, header=header_in).writeto(path)
+    _, w1, shape, _ = read_fits_image(path, with_data=False)
+    w1.wcs.crval = [1.0, 2.0]  # a caller mutating its WCS does not change the next read
+    d2, w2, _, _ = read_fits_image(path)
+    assert tuple(w2.wcs.crval) == (header_in["CRVAL1"], header_in["CRVAL2"])
+    assert isinstance(d2, np.memmap) and d2.shape == shape
+    np.testing.assert_array_equal(d2, data)
+    del d2
+
+    moved = header_in.copy()
+    moved["CRVAL1"] += 1.0
+    fits.PrimaryHDU(data=data[::-1].copy(), header=moved).writeto(path, overwrite=True)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new mtime even on a coarse clock
+    d3, w3, _, _ = read_fits_image(path)
+    assert w3.wcs.crval[0] == moved["CRVAL1"]
+    np.testing.assert_array_equal(d3, data[::-1])

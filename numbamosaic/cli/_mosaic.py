@@ -304,6 +304,7 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
             # headers first, then each tile straight into the file (temporary name, renamed at the end)
             # product extensions (VARIANCE/ERR, COUNT, ...) after FOOTPRINT, CONTEXT appended once planned
             store = FitsMosaic(args.output, shape, dtype, wcs, provenance=prov, header=header, overwrite=overwrite,
+                               fsync=getattr(args, "fsync", False),
                                extensions=product_extensions(products, dtype, shape))
             if products:
                 kwargs["product_outputs"] = fits_product_outputs(store, products, shape)

@@ -218,6 +218,11 @@ def _add_common_options(p, for_plan=False):
             "its 'fits_header' attribute) written tile by tile, never held in memory; needs the zarr package",
         )
         p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+        p.add_argument(
+            "--fsync", action="store_true",
+            help="wait until the FITS output is on the disk before renaming it into place (survives a power failure; "
+            "errors, Ctrl-C and a full disk never leave a partial file either way)",
+        )
         p.add_argument("--preview", metavar="PNG", help="also write a PNG preview (image and footprint; needs matplotlib)")
 
     g = p.add_argument_group("output frame")

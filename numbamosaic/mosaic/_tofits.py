@@ -162,7 +162,7 @@ def _input_names(inputs):
 
 
 def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overwrite=False, header=None,
-                   provenance=None, blank_pixel_value=np.nan, fsync=True, products=None, **kwargs):
+                   provenance=None, blank_pixel_value=np.nan, fsync=False, products=None, **kwargs):
     """Reproject and combine images straight into a FITS file.
 
     Takes :func:`~numbamosaic.reproject_and_coadd`'s arguments and writes
@@ -194,7 +194,8 @@ def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overw
         Value where no input contributes; default NaN (the command line's),
         unlike ``reproject_and_coadd``'s 0.  Coverage is in ``FOOTPRINT``.
     fsync : bool
-        Wait until the file is on the disk before renaming it into place.
+        Wait until the file is on the disk before renaming it into place
+        (default False; see :class:`~numbamosaic._fitsout.FitsMosaic`).
     products : sequence of str, optional
         Product extensions to write (see the module docstring):
         ``'variance'`` or ``'err'``, ``'count'``, ``'exposure'``,
