@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._axes import check_compatible, check_extra_axes, image_plane, pixel_n_dim
-from ._budget import check_single_outputs
+from ._budget import check_single_outputs, empty_output
 from ._daskin import is_dask_array, materialise
 from .io import (
     as_kernel_array,
@@ -178,9 +178,9 @@ def allocate_outputs(shape_out, dtype, output_array, output_footprint, return_fo
     n_alloc = (output_array is None) + (output_footprint is None and bool(return_footprint))
     check_single_outputs(shape_out, dtype if output_array is None else output_array.dtype, n_alloc)
     if output_array is None:
-        output_array = np.empty(shape_out, dtype=dtype)
+        output_array = empty_output(shape_out, dtype)
     if output_footprint is None and return_footprint:
-        output_footprint = np.empty(shape_out, dtype=output_array.dtype)
+        output_footprint = empty_output(shape_out, output_array.dtype)
     return output_array, output_footprint
 
 

@@ -805,3 +805,27 @@ def test_inputs_as_hdulists_and_header_output(survey):
     np.testing.assert_array_equal(fc, rfp)
     np.testing.assert_allclose(c, ref, rtol=0, atol=1e-6 * _ptp(ref))
     assert numbamosaic.reproject_and_coadd is reproject_and_coadd
+
+
+def test_big_outputs_without_huge_pages_equal_numpy_allocated(survey, monkeypatch):
+    """Outputs above NO_HUGEPAGE_BYTES are anonymous maps (no transparent huge
+    pages): ordinary writable C-contiguous arrays giving the same mosaic bit for bit."""
+    from numbamosaic import _budget
+
+    hdus, wcs_out, shape_out = survey
+    ref, ref_fp = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out)
+    monkeypatch.setattr(_budget, "NO_HUGEPAGE_BYTES", 1)
+    arr = _budget.empty_output(shape_out, np.float32)
+    base = arr
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    assert arr.flags.c_contiguous and arr.flags.writeable and arr.shape == tuple(shape_out)
+    assert isinstance(getattr(base, "obj", base), __import__("mmap").mmap)
+    out, fp = reproject_and_coadd(hdus, wcs_out, shape_out=shape_out)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(fp, ref_fp)
+    single, single_fp = reproject_interp(hdus[0], wcs_out, shape_out=shape_out)
+    monkeypatch.setattr(_budget, "NO_HUGEPAGE_BYTES", 1 << 62)
+    single_ref, single_ref_fp = reproject_interp(hdus[0], wcs_out, shape_out=shape_out)
+    np.testing.assert_array_equal(single, single_ref)
+    np.testing.assert_array_equal(single_fp, single_ref_fp)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._budget import empty_output
 from .._axes import check_compatible, check_extra_axes, image_plane
 from .._daskin import is_dask_array, materialise
 from .._common import check_mosaic_output, check_output_array, check_shape_out, plane_view, is_chunked_output, parse_parallel, write_unit
@@ -331,7 +332,7 @@ def _allocate_outputs(job, output_array, output_footprint):
     if plan.outputs == "memmap":
         mk = lambda: temp_memmap(plan.tmpdir, shape, dtype)  # noqa: E731
     else:
-        mk = lambda: np.empty(shape, dtype=dtype)  # noqa: E731
+        mk = lambda: empty_output(shape, dtype)  # noqa: E731
     if output_array is None:
         output_array = mk()
     if output_footprint is None:
@@ -525,7 +526,7 @@ def execute(job, output_array=None, output_footprint=None):
     with executor.outputs(job.shape_out, job.plan.dtype, output_array, output_footprint, tmpdir,
                           lambda: _allocate_outputs(job, output_array, output_footprint)) as (out, fp, target):
         if job.products is not None:
-            mk = (lambda shp, dt: temp_memmap(job.plan.tmpdir, shp, dt)) if job.plan.outputs == "memmap" else np.empty
+            mk = (lambda shp, dt: temp_memmap(job.plan.tmpdir, shp, dt)) if job.plan.outputs == "memmap" else empty_output
             job.products.allocate(job.shape_out, job.plan.dtype, job.members, mk)
         if executor.shares_memory:
             _preload(job)
