@@ -1,6 +1,11 @@
 """HiPS generation: ``reproject_to_hips`` (reproject's signature) and
 ``mosaic_to_hips`` (many inputs, numbamosaic's combine functions).
 
+(Above 600 lines on purpose: the two public functions share the pipeline
+below step for step, and each step is a short function; tile kernels, the
+layout, the memory plan, the dask driver and the updates have their own
+modules.)
+
 Pipeline
 --------
 1. Candidate tiles at the deepest order: the input domain (with a margin of

@@ -1,5 +1,10 @@
 """``reproject_and_coadd`` and ``plan_mosaic``: the threaded mosaic driver.
 
+(Above 600 lines on purpose: the public function's reproject-compatible
+argument handling and the four pipeline stages below read best in order in
+one place; the per-tile work, the planner, the inputs, the products and the
+background solve live in their own modules.)
+
 Pipeline (each stage a function below):
 
 1. ``_prepare``: validate every argument, parse inputs lazily, build each
