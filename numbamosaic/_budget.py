@@ -107,19 +107,19 @@ def empty_output(shape, dtype):
     """An uninitialised output array; big ones without transparent huge pages.
 
     NumPy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``)
-    for every allocation of 4 MiB or more.  Where Linux is configured with
-    ``transparent_hugepage/defrag = madvise`` (the default of many
-    distributions), the first fault of such a region may compact memory
-    synchronously to assemble 2 MiB pages: on a machine whose free memory is
-    fragmented (a long-running server, page cache full of files) the first
-    16-tile mosaic of a fresh process spent 1.25 s of system time faulting its
-    two 233 MB outputs (``compact_stall`` in ``/proc/vmstat``), 0.17 s on the
-    following calls.  Outputs of at least :data:`NO_HUGEPAGE_BYTES` are
-    therefore anonymous memory maps with ``MADV_NOHUGEPAGE``: 4 KiB faults,
-    0.25-0.3 s of system time on every call (first call 1.30 -> 0.81 s wall,
-    later calls 0.63 -> 0.70 s, quiet 2-core machine).  The array is an
-    ordinary C-contiguous, writable ``ndarray`` whose base is the map; the
-    memory is returned when the last view of it goes.
+    for every allocation of 4 MiB or more.  On the 2-core VM of our
+    benchmarks, the first 16-tile mosaic of a fresh process spent 1.3 s of
+    system time faulting its two 233 MB outputs as 220 huge pages, and 0.3 s
+    on the following calls for the same 220 huge pages (``thp_fault_alloc``
+    in ``/proc/vmstat``; no compaction stalls).  The likely cause is that
+    the huge pages come from memory the guest has not touched since it
+    booted, which the hypervisor backs only on first touch, whereas 4 KiB
+    pages are recycled from recently freed memory.  Outputs of at least
+    :data:`NO_HUGEPAGE_BYTES` are therefore anonymous memory maps with
+    ``MADV_NOHUGEPAGE``: first call 1.39 -> 0.86 s wall (1.30 -> 0.41 s
+    system time), later calls 0.71 s either way.  The array is an ordinary
+    C-contiguous, writable ``ndarray`` whose base is the map; the memory is
+    returned when the last view of it goes.
     """
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in np.atleast_1d(shape)) if not isinstance(shape, int) else (int(shape),)
