@@ -115,8 +115,8 @@ def empty_output(shape, dtype):
     the huge pages come from memory the guest has not touched since it
     booted, which the hypervisor backs only on first touch, whereas 4 KiB
     pages are recycled from recently freed memory.  Outputs of at least
-    :data:`NO_HUGEPAGE_BYTES` are therefore anonymous memory maps with
-    ``MADV_NOHUGEPAGE``: first call 1.39 -> 0.86 s wall (1.30 -> 0.41 s
+    :data:`NO_HUGEPAGE_BYTES` are therefore private anonymous memory maps
+    with ``MADV_NOHUGEPAGE``: first call 1.39 -> 0.86 s wall (1.30 -> 0.41 s
     system time), later calls 0.71 s either way.  The array is an ordinary
     C-contiguous, writable ``ndarray`` whose base is the map; the memory is
     returned when the last view of it goes.
@@ -126,7 +126,8 @@ def empty_output(shape, dtype):
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if nbytes < NO_HUGEPAGE_BYTES or not hasattr(mmap, "MADV_NOHUGEPAGE"):
         return np.empty(shape, dtype=dtype)
-    buf = mmap.mmap(-1, nbytes)
+    # private: a shared anonymous map would be shmem (and shared with forked children)
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         buf.madvise(mmap.MADV_NOHUGEPAGE)
     except OSError:  # a kernel without transparent huge pages
