@@ -107,18 +107,21 @@ def empty_output(shape, dtype):
     """An uninitialised output array; big ones without transparent huge pages.
 
     NumPy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``)
-    for every allocation of 4 MiB or more.  On the 2-core VM of our
-    benchmarks, the first 16-tile mosaic of a fresh process spent 1.3 s of
-    system time faulting its two 233 MB outputs as 220 huge pages, and 0.3 s
-    on the following calls for the same 220 huge pages (``thp_fault_alloc``
-    in ``/proc/vmstat``; no compaction stalls).  The likely cause is that
-    the huge pages come from memory the guest has not touched since it
-    booted, which the hypervisor backs only on first touch, whereas 4 KiB
-    pages are recycled from recently freed memory.  Outputs of at least
+    for every allocation of 4 MiB or more.  A huge page is a free 2 MiB
+    block, which on a virtual machine with much free memory is usually
+    memory the guest has not touched since it booted: the hypervisor backs
+    it on first touch, slowly.  Measured on the 2-core VM of our benchmarks
+    (two threads filling two 805 MB arrays): with huge pages 2.2 s wall
+    (3.8 s system time) when the blocks were untouched, 0.16 s when recently
+    freed huge pages were available; with 4 KiB pages, which the kernel
+    recycles from recently freed memory, 0.38 s every time.  The 16-tile
+    API mosaic's first call went from 1.39 to 0.86 s (its two 233 MB
+    outputs: 1.30 -> 0.41 s system time).  Outputs of at least
     :data:`NO_HUGEPAGE_BYTES` are therefore private anonymous memory maps
-    with ``MADV_NOHUGEPAGE``: first call 1.39 -> 0.86 s wall (1.30 -> 0.41 s
-    system time), later calls 0.71 s either way.  The array is an ordinary
-    C-contiguous, writable ``ndarray`` whose base is the map; the memory is
+    with ``MADV_NOHUGEPAGE``: predictable first calls, at the price of
+    ~0.14 s per GB of output on later calls of a process that could have
+    reused warm huge pages.  The array is an ordinary C-contiguous,
+    writable ``ndarray`` whose base is the map; the memory is
     returned when the last view of it goes.
     """
     dtype = np.dtype(dtype)
