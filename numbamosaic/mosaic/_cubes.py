@@ -45,7 +45,7 @@ from ..io import as_kernel_array, parse_input_data, parse_output_projection
 from ..kernels import _combine as C
 from ..kernels._sinks import SINK_FIRST, SINK_LAST, SINK_MAX, SINK_MIN, SINK_SUM
 from ..wcs import transform_and_bbox
-from .._budget import check_single_outputs, parse_memory
+from .._budget import check_single_outputs, empty_output, parse_memory
 from ._plan import cube_tile_shape, tiles_for
 
 CUBE_COMBINES = {
@@ -196,8 +196,8 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
         dtype = np.dtype(output_footprint.dtype).newbyteorder("=")
     n_alloc = (output_array is None) + (output_footprint is None)
     check_single_outputs(shape_full, dtype, n_alloc, memory_limit)
-    out = np.empty(shape_full, dtype) if output_array is None else output_array
-    fp = np.empty(shape_full, dtype) if output_footprint is None else output_footprint
+    out = empty_output(shape_full, dtype) if output_array is None else output_array
+    fp = empty_output(shape_full, dtype) if output_footprint is None else output_footprint
 
     multiple = (1, 1)
     for a in (out, fp):
