@@ -214,8 +214,6 @@ def begin_single(input_data, output_projection, shape_out, hdu_in, parallel, ret
     if return_type == "dask" and (output_array is not None or output_footprint is not None):
         raise ValueError("output_array/output_footprint: not used with return_type='dask' (the result is a new lazy array)")
     job = prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapped=True)
-    if job.planes and (return_type == "dask" or client is not None):
-        raise NotImplementedError("cubes: return_type='dask' and dask.distributed are not supported yet for cubes")
     if return_type == "dask":
         return job, None, None, nthreads, client
     out, fp = allocate_outputs(job.shape_full, job.dtype, output_array, output_footprint, return_footprint)

@@ -75,8 +75,11 @@ class SingleInput:
     def arrays(self):
         with self._lock:
             if not self._ready:
-                self._state, self._ready = self.resampler.prepare(self.data), True
+                self._state, self._ready = self._prepare(), True
         return self.data, self._state
+
+    def _prepare(self):
+        return self.resampler.prepare(self.data)
 
     def __getstate__(self):
         return {"data": self.data, "resampler": self.resampler}

@@ -11,7 +11,7 @@ import numpy as np
 from ._common import begin_single, return_result
 from ._cube import plane_job, run_cube
 from ._exec import executor_for
-from ._lazy import lazy_single
+from ._lazy import lazy_cube, lazy_single
 from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_no_extra_kwargs
@@ -418,7 +418,9 @@ def reproject_exact(
         Results are bitwise identical for any thread count.
     return_type : None, 'numpy' or 'dask'
         ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
-        (equal to the NumPy result bit for bit; no ``output_array``).
+        (equal to the NumPy result bit for bit; no ``output_array``).  For a
+        cube the leading axes are one chunk, as in reproject (``block_size``
+        of two entries, or ``-1``/the full length on the leading axes).
     dask_method : None, 'memmap' or 'none'
         Accepted for compatibility: a dask input is computed only over the
         input box the output reaches, whichever the value.
@@ -463,7 +465,9 @@ def reproject_exact(
     resampler = ExactResampler(**params)
     if job.planes:  # a cube: one set of overlap pieces per output pixel, every plane summed with it
         tr, box = plan_single(resampler, plane_job(job), roundtrip_coords=False)
-        run_cube(resampler, job, out, fp, nthreads, tr, box)
+        if return_type == "dask":
+            return lazy_cube(resampler, job.data, tr, box, job.shape_full, job.dtype, return_footprint, block_size)
+        run_cube(resampler, job, out, fp, executor_for(threads=nthreads, client=client), tr, box)
         return return_result(out, fp, return_footprint, job)
     tr, box = plan_single(resampler, job, roundtrip_coords=False)
     if return_type == "dask":

@@ -212,7 +212,7 @@ def test_coadd_cube_refusals_and_memory():
     with pytest.raises(NotImplementedError, match="cube mosaics"):
         nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), combine_function="median")
     with pytest.raises(NotImplementedError, match="cube mosaics"):
-        nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), match_background=True)
+        nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), return_products=True)
     with pytest.raises(ValueError, match="leading axes"):
         nm.reproject_and_coadd(inputs, wout, shape_out=(4, 48, 48))
     from numbamosaic.mosaic import MosaicMemoryError
@@ -268,3 +268,189 @@ def test_cube_temporaries_are_checked_before_allocation(monkeypatch):
         out4 = np.asfortranarray(np.empty((2, 2, 20, 20), np.float32))  # (2, 2) planes cannot be viewed as (4,)
         nm.reproject_interp((np.ones((2, 2, 20, 20), np.float32), w), w, shape_out=(2, 2, 20, 20),
                             order="bilinear", output_array=out4, return_footprint=False)
+
+
+# ---- return_type='dask': lazy cubes equal eager ones bit for bit -------------------------------
+
+FNS = {"interp": nm.reproject_interp, "exact": nm.reproject_exact, "adaptive": nm.reproject_adaptive}
+
+
+@pytest.mark.parametrize("method,kw", [("interp", {}), ("interp", {"order": "bicubic"}), ("exact", {}),
+                                       ("adaptive", {"despike_jacobian": True, "boundary_mode": "ignore"})])
+def test_lazy_cube_equals_eager(method, kw):
+    pytest.importorskip("dask")
+    fn = FNS[method]
+    cube = _cube()
+    ref, ref_fp = fn((cube, WIN), WOUT, shape_out=(40, 40), **kw)
+    for block_size in [(16, 24), (2, 3, 13, 40), (-1, -1, 40, 7), None]:
+        value, footprint = fn((cube, WIN), WOUT, shape_out=(40, 40), return_type="dask", block_size=block_size, **kw)
+        assert value.shape == footprint.shape == (2, 3, 40, 40) and value.dtype == np.float32
+        assert value.chunks[:2] == ((2,), (3,))  # reproject's rule: broadcast axes are never split
+        if block_size is not None:
+            assert value.chunks[2][0] == min(40, block_size[-2]) and value.chunks[3][0] == min(40, block_size[-1])
+        v, f = value.compute(scheduler="threads"), footprint.compute(scheduler="sync")
+        np.testing.assert_array_equal(v, ref)
+        np.testing.assert_array_equal(f, ref_fp)
+    value = fn((cube, WIN), WOUT, shape_out=(2, 3, 40, 40), return_type="dask", return_footprint=False,
+               block_size=(8, 8), dask_method="none", **kw)
+    np.testing.assert_array_equal(value.compute(), ref)
+
+
+def test_lazy_cube_chunks_follow_reproject_and_errors():
+    pytest.importorskip("dask")
+    cube = _cube(nan=False)
+    ours = nm.reproject_interp((cube, WIN), WOUT, shape_out=(40, 40), return_type="dask", block_size=(16, 16))
+    theirs = reproject.reproject_interp((cube, WIN), WOUT, shape_out=(2, 3, 40, 40), return_type="dask",
+                                        block_size=(16, 16))
+    assert ours[0].chunks == theirs[0].chunks
+    both = np.isfinite(ours[0].compute()) & np.isfinite(theirs[0].compute())
+    rv = theirs[0].compute()
+    assert both.sum() > 0.3 * rv.size
+    assert np.max(np.abs(ours[0].compute()[both] - rv[both])) <= 1e-5 * (np.nanmax(rv) - np.nanmin(rv))
+    with pytest.raises(ValueError, match="broadcasted dimensions"):  # reproject refuses the same
+        nm.reproject_interp((cube, WIN), WOUT, shape_out=(40, 40), return_type="dask", block_size=(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="entries"):
+        nm.reproject_interp((cube, WIN), WOUT, shape_out=(40, 40), return_type="dask", block_size=(3, 16, 16))
+    # the default blocks bound the bytes of a block, all planes counted
+    from numbamosaic import _lazy
+
+    chunks = _lazy.cube_chunks((128, 4096, 4096), 4)
+    assert chunks[0] == 128 and chunks[1] * chunks[2] * 128 * 4 <= _lazy.CUBE_BLOCK_BYTES
+    no = nm.reproject_exact((cube, WIN), make_wcs((200, -40), 1e-3), shape_out=(8, 8), return_type="dask")
+    assert np.isnan(no[0].compute()).all() and (no[1].compute() == 0).all()
+
+
+# ---- reproject_and_coadd: custom reproject_function (the generic path) ------------------------
+
+
+def test_coadd_cube_custom_function_equals_reproject_and_2d():
+    from reproject.mosaicking import reproject_and_coadd
+
+    inputs, wout = _mosaic_inputs()
+    rfn = reproject.reproject_interp
+    value, footprint = nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), reproject_function=rfn)
+    assert value.shape == footprint.shape == (3, 48, 48)
+    rv, rf = reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), reproject_function=rfn)
+    both = (footprint > 0) & (rf > 0)
+    assert both.sum() > 0.5 * value.size
+    np.testing.assert_allclose(value[both], rv[both], rtol=0, atol=1e-5 * (np.nanmax(rv) - np.nanmin(rv)))
+    np.testing.assert_allclose(footprint, rf, rtol=0, atol=1e-6)
+    # each plane: the 2-D generic path's mosaic of that plane, bit for bit, for a user function whose cube
+    # result is its planes' (reproject's cube and plane results differ in the last bit at a few pixels)
+
+    def custom(input_data, output_projection, shape_out=None, **kw):
+        return nm.reproject_interp(input_data, output_projection, shape_out=shape_out, **kw)
+
+    weights = [np.linspace(0.5, 1.5, 32 * 32).reshape(32, 32), np.ones((32, 32))]
+    for combine in ("mean", "last"):
+        value, footprint = nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), reproject_function=custom,
+                                                  input_weights=weights, combine_function=combine, tile_size=(16, 32))
+        for z in range(3):
+            v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=(48, 48),
+                                            reproject_function=custom, input_weights=weights, combine_function=combine)
+            np.testing.assert_array_equal(value[z], v2)
+            np.testing.assert_array_equal(footprint[z], f2)
+
+
+def test_coadd_cube_custom_function_intermediates_on_disk(tmp_path):
+    inputs, wout = _mosaic_inputs(lead=(2, 2))
+    calls = []
+
+    def custom(input_data, output_projection, shape_out=None, **kw):  # a user function: reproject's, counted
+        calls.append(tuple(shape_out))
+        return reproject.reproject_interp(input_data, output_projection, shape_out=shape_out, **kw)
+
+    ram, ram_fp = nm.reproject_and_coadd(inputs, wout, shape_out=(2, 2, 48, 48), reproject_function=custom,
+                                         order="nearest-neighbor")
+    assert len(calls) == 2 and all(c[:2] == (2, 2) for c in calls)  # once per input, on the whole cube
+    before = set(tmp_path.iterdir())
+    disk, disk_fp = nm.reproject_and_coadd(inputs, wout, shape_out=(2, 2, 48, 48), reproject_function=custom,
+                                           order="nearest-neighbor", intermediate_memmap=True, tmpdir=str(tmp_path),
+                                           parallel=2)
+    np.testing.assert_array_equal(disk, ram)
+    np.testing.assert_array_equal(disk_fp, ram_fp)
+    assert set(tmp_path.iterdir()) == before  # the cutouts' files are unlinked at once
+    with pytest.raises(TypeError, match="unexpected keyword"):  # reproject's function has no **kwargs
+        nm.reproject_and_coadd(inputs, wout, shape_out=(2, 2, 48, 48), reproject_function=reproject.reproject_interp,
+                               ordr="bilinear")
+
+
+# ---- reproject_and_coadd: match_background over whole cubes -----------------------------------
+
+BG_SHAPE = (3, 60, 80)
+BG_BOXES = [(0, 40, 0, 50), (0, 40, 30, 80), (25, 60, 10, 70)]
+BG_OFFSETS = np.array([2.0, -1.5, 4.0])
+
+
+def _bg_inputs(planes=None):
+    """Cut-outs of one smooth cube (the output grid's WCS sliced), each with its own offset,
+    the same in every plane (or ``c + a x + s y`` in output pixels with ``planes``)."""
+    z, y, x = np.mgrid[: BG_SHAPE[0], : BG_SHAPE[1], : BG_SHAPE[2]]
+    cube = (10.0 + z + 0.02 * x - 0.03 * y + np.sin(x / 9.0) * np.cos(y / 7.0 + z)).astype(np.float32)
+    wcs = centred_tan_wcs(BG_SHAPE[1:], (150.0, 20.0), 1e-3, 15.0)
+    out = []
+    for k, (y0, y1, x0, x1) in enumerate(BG_BOXES):
+        data = cube[:, y0:y1, x0:x1].astype(np.float64)
+        if planes is None:
+            data = data + BG_OFFSETS[k]
+        else:
+            c, a, s = planes[k]
+            data = data + c + a * x[:, y0:y1, x0:x1] + s * y[:, y0:y1, x0:x1]
+        out.append((data.astype(np.float32), wcs[y0:y1, x0:x1]))
+    return cube, wcs, out
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """The background models the cube driver solves for (n x 3: c, a, s)."""
+    from numbamosaic.mosaic import _cubes
+
+    models = []
+    real = _cubes.solve_backgrounds
+
+    def spy(*args, **kwargs):
+        models.append(np.array(real(*args, **kwargs)))
+        return models[-1]
+
+    monkeypatch.setattr(_cubes, "solve_backgrounds", spy)
+    return models
+
+
+@pytest.mark.parametrize("reference", [None, 0, 2])
+def test_coadd_cube_match_background_recovers_offsets(captured, reference):
+    cube, wcs, inputs = _bg_inputs()
+    out, fp = nm.reproject_and_coadd(inputs, wcs, shape_out=BG_SHAPE, match_background=True,
+                                     background_reference=reference, tile_size=(16, 16))
+    (models,) = captured
+    expect = BG_OFFSETS - (BG_OFFSETS.mean() if reference is None else BG_OFFSETS[reference])
+    np.testing.assert_allclose(models[:, 0], expect, atol=1e-5)  # one offset per input, over all planes
+    np.testing.assert_array_equal(models[:, 1:], 0.0)
+    shift = BG_OFFSETS.mean() if reference is None else BG_OFFSETS[reference]
+    np.testing.assert_allclose(out[fp > 0], (cube + shift)[fp > 0], rtol=0, atol=1e-4)
+    assert (fp > 0).mean() > 0.9
+
+
+def test_coadd_cube_match_background_equals_reproject():
+    from reproject.mosaicking import reproject_and_coadd
+
+    cube, wcs, inputs = _bg_inputs()
+    for combine in ("mean", "first"):
+        ours, fp = nm.reproject_and_coadd(inputs, wcs, shape_out=BG_SHAPE, match_background=True,
+                                          combine_function=combine)
+        theirs, rf = reproject_and_coadd(inputs, wcs, shape_out=BG_SHAPE, match_background=True,
+                                         combine_function=combine, reproject_function=reproject.reproject_interp)
+        both = (fp > 0) & (rf > 0)
+        assert both.mean() > 0.9
+        np.testing.assert_allclose(ours[both], theirs[both], rtol=0, atol=1e-5 * np.ptp(theirs[both]))
+    # without matching the seams remain: the test can fail
+    plain, _ = nm.reproject_and_coadd(inputs, wcs, shape_out=BG_SHAPE)
+    assert np.max(np.abs(plain - theirs)[both]) > 1.0
+
+
+def test_coadd_cube_background_plane_model(captured):
+    planes = [(1.0, 0.01, -0.02), (0.0, 0.0, 0.0), (-2.0, -0.015, 0.01)]
+    cube, wcs, inputs = _bg_inputs(planes)
+    nm.reproject_and_coadd(inputs, wcs, shape_out=BG_SHAPE, match_background=True, background_model="plane",
+                           background_reference=1)
+    (models,) = captured
+    np.testing.assert_allclose(models, np.array(planes), atol=1e-4)

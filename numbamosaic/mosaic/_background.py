@@ -92,6 +92,40 @@ class PairCollector:
                     found[(i, j)] = (d[:n], x[:n], y[:n]) if self.positions else (d[:n], None, None)
         return found
 
+    def add_cube_tile(self, vals, wts, members, planes, oy, ox):
+        """Samples of one cube tile stack: layer ``p * planes + z`` is plane ``z`` of
+        ``members[p]``.  Each pair's differences are sampled plane by plane at the
+        same lattice pixels and pooled over the planes (reproject fits one offset
+        per input over the whole cube)."""
+        k = len(members)
+        if k < 2:
+            return {}
+        th, tw = vals.shape[1], vals.shape[2]
+        stride = self.stride
+        cap = ((th + stride - 1) // stride + 1) * ((tw + stride - 1) // stride + 1)
+        found = {}
+        for p in range(k):
+            for q in range(p + 1, k):
+                parts = []
+                for z in range(planes):
+                    d = np.empty(cap)
+                    x = np.empty(cap)
+                    y = np.empty(cap)
+                    n = pair_samples(vals, wts, p * planes + z, q * planes + z, stride, oy, ox, d, x, y)
+                    if n:
+                        parts.append((d[:n], x[:n], y[:n]))
+                if parts:
+                    d = np.concatenate([t[0] for t in parts])
+                    i, j = members[p], members[q]
+                    if i > j:
+                        i, j = j, i
+                        d = -d
+                    if self.positions:
+                        found[(i, j)] = (d, np.concatenate([t[1] for t in parts]), np.concatenate([t[2] for t in parts]))
+                    else:
+                        found[(i, j)] = (d, None, None)
+        return found
+
     def merge(self, tile_index, found):
         for key, val in found.items():
             self.samples.setdefault(key, []).append((tile_index, val))

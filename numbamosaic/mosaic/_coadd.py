@@ -42,7 +42,7 @@ from ..wcs import transform_and_bbox
 from .._validate import check_coadd_arguments, check_directory
 from .._resamplers import get_resampler
 from ._background import PairCollector, sample_stride, solve_backgrounds
-from ._cubes import coadd_cube, is_cube_mosaic
+from ._cubes import coadd_cube, is_cube_mosaic, wcs_slice
 from ._inputs import make_sources, open_files_budget
 from ._plan import make_plan, parse_memory, tile_memory, tile_members, tiles_for
 from . import _products
@@ -345,17 +345,6 @@ def _allocate_outputs(job, output_array, output_footprint):
     return output_array, output_footprint
 
 
-def _wcs_slice(wcs, box):
-    from astropy.wcs import WCS
-    from astropy.wcs.wcsapi import HighLevelWCSWrapper, SlicedLowLevelWCS
-
-    y0, y1, x0, x1 = box
-    if isinstance(wcs, WCS):
-        return wcs[y0:y1, x0:x1]
-    ll = getattr(wcs, "low_level_wcs", wcs)
-    return HighLevelWCSWrapper(SlicedLowLevelWCS(ll, (slice(y0, y1), slice(x0, x1))))
-
-
 def _materialise_custom(job):
     """Generic path: run the user's function once per input on its box."""
     plan = job.plan
@@ -365,7 +354,7 @@ def _materialise_custom(job):
         y0, y1, x0, x1 = src.bbox
         shape = (y1 - y0, x1 - x0)
         data, _ = src.ref.load()
-        wsub = _wcs_slice(job.wcs_out, src.bbox)
+        wsub = wcs_slice(job.wcs_out, src.bbox)
         arr, fp = job.custom_function((data, src.wcs), wsub, shape_out=shape, **job.custom_kwargs)
         weight = np.asarray(fp, dtype=np.float32)
         if src.wref is not None:
@@ -701,7 +690,8 @@ def reproject_and_coadd(
             hdu_weights=hdu_weights, reproject_function=reproject_function, combine_function=combine_function,
             match_background=match_background, background_reference=background_reference, output_array=output_array,
             output_footprint=output_footprint, blank_pixel_value=blank_pixel_value, parallel=parallel,
-            memory_limit=memory_limit, tile_size=tile_size, **kwargs,
+            memory_limit=memory_limit, tile_size=tile_size, intermediate_memmap=intermediate_memmap, tmpdir=tmpdir,
+            background_model=background_model, progress_bar=progress_bar, **kwargs,
         )
     job = _prepare(
         input_data, output_projection, shape_out=shape_out, input_weights=input_weights, hdu_in=hdu_in,
