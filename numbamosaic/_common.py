@@ -53,12 +53,12 @@ def prepare_single(input_data, output_projection, shape_out, hdu_in, allow_swapp
     if lead:  # a cube on a 2-D WCS: every plane reprojected with one transform
         if len(shape_full) == 2:
             shape_full = lead + shape_full
-        if lazy:
-            array = np.asarray(array.compute())
-        cube = np.ascontiguousarray(array.reshape((-1,) + array.shape[-2:]))
         wcs_out, shape_out = image_plane(wcs_out, shape_full[-2:], "output_projection")
         check_shape_out(shape_out)
         check_compatible(wcs_in, wcs_out, "input_data")
+        if lazy:  # only the input box the output needs, every plane of it
+            array, wcs_in = materialise(array, wcs_in, wcs_out, shape_out)
+        cube = np.ascontiguousarray(array.reshape((-1,) + array.shape[-2:]))
         data, dtype = as_kernel_array(cube)
         return SingleJob(data, wcs_in, wcs_out, shape_out, dtype, shape_full, planes=int(np.prod(lead)))
     # any WCS with two pixel axes; degenerate extra axes (length 1) are dropped

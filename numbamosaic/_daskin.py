@@ -64,7 +64,7 @@ def needed_box(wcs_in, wcs_out, shape_in, shape_out, reach=REACH):
     d = np.hypot(np.diff(xi[:k]), np.diff(yi[:k]))
     scale = float(np.max(d)) / (nx / (k - 1)) if d.size else 1.0
     pad = PAD + int(math.ceil(reach * max(1.0, scale)))
-    nyi, nxi = shape_in
+    nyi, nxi = shape_in[-2:]
     x0 = max(0, int(math.floor(xi.min())) - pad)
     x1 = min(nxi, int(math.ceil(xi.max())) + pad + 1)
     y0 = max(0, int(math.floor(yi.min())) - pad)
@@ -75,9 +75,15 @@ def needed_box(wcs_in, wcs_out, shape_in, shape_out, reach=REACH):
 
 
 def materialise(array, wcs_in, wcs_out, shape_out, reach=REACH):
-    """``(ndarray, wcs)``: the part of dask ``array`` the output needs, and its WCS."""
-    box = needed_box(wcs_in, wcs_out, array.shape, shape_out, reach)
-    if box is None or box == (0, array.shape[0], 0, array.shape[1]):
+    """``(ndarray, wcs)``: the part of dask ``array`` the output needs, and its WCS.
+
+    ``array`` may carry leading axes (a cube on a 2-D WCS): the box is cut
+    from its last two axes, every plane kept.  ``wcs_in`` and ``wcs_out``
+    are the 2-D WCS of the image planes, ``shape_out`` the output plane.
+    """
+    ny, nx = array.shape[-2:]
+    box = needed_box(wcs_in, wcs_out, (ny, nx), shape_out, reach)
+    if box is None or box == (0, ny, 0, nx):
         return np.asarray(array.compute()), wcs_in
     y0, y1, x0, x1 = box
-    return np.asarray(array[y0:y1, x0:x1].compute()), _slice_wcs(wcs_in, y0, y1, x0, x1)
+    return np.asarray(array[..., y0:y1, x0:x1].compute()), _slice_wcs(wcs_in, y0, y1, x0, x1)

@@ -82,6 +82,41 @@ def test_dask_input_computes_only_what_the_output_needs():
     np.testing.assert_allclose(m[0], r[0], rtol=0, atol=1e-6 * np.ptp(x))
 
 
+class _PlaneRecorder(_Recorder):
+    """A cube ``(nz, ny, nx)`` that records which rows of its planes dask reads."""
+
+    def __getitem__(self, index):
+        ys = index[1] if isinstance(index, tuple) and len(index) > 1 else slice(None)
+        self.rows.update(range(*ys.indices(self.shape[1])))
+        return self.array[index]
+
+
+def test_dask_cube_input_computes_only_what_the_output_needs():
+    """A dask cube (leading axes on a 2-D WCS): only the input box the output reaches is
+    computed, every plane of it, in the single-image functions and in the cube mosaic."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 64, 64)).astype(np.float32)
+    win = make_wcs((10, 20), 1e-3, n=64)
+    wout = make_wcs((10, 20.012), 0.9e-3, rot=10, n=16)  # near the input's top edge
+    rec = _PlaneRecorder(x)
+    lazy_in = da.from_array(rec, chunks=(3, 16, 16), asarray=False)
+    for fn in (nm.reproject_interp, nm.reproject_exact, nm.reproject_adaptive):
+        rec.rows.clear()
+        got = fn((lazy_in, win), wout, shape_out=(3, 16, 16))
+        ref = fn((x, win), wout, shape_out=(3, 16, 16))
+        assert 0 < len(rec.rows) < 40, fn.__name__  # of 64 rows
+        np.testing.assert_allclose(got[0], ref[0], rtol=0, atol=1e-5 * np.ptp(x), err_msg=fn.__name__)
+        np.testing.assert_allclose(got[1], ref[1], rtol=0, atol=1e-6, err_msg=fn.__name__)
+    other = (x, make_wcs((10.001, 20.0), 1e-3, n=64))
+    rec.rows.clear()
+    m = nm.reproject_and_coadd([(lazy_in, win), other], wout, shape_out=(3, 16, 16),
+                               reproject_function=nm.reproject_interp)
+    r = nm.reproject_and_coadd([(x, win), other], wout, shape_out=(3, 16, 16), reproject_function=nm.reproject_interp)
+    assert 0 < len(rec.rows) < 40
+    np.testing.assert_allclose(m[0], r[0], rtol=0, atol=1e-5 * np.ptp(x))
+    np.testing.assert_allclose(m[1], r[1], rtol=0, atol=1e-6)
+
+
 def _avm_png(tmp_path, data, wcs, name):
     Image = pytest.importorskip("PIL.Image")
     AVM = pytest.importorskip("pyavm").AVM

@@ -56,6 +56,7 @@ from .. import interpolation as _interpolation
 from .._axes import check_compatible, pixel_n_dim
 from .._common import check_output_array, is_chunked_output, parse_parallel, write_unit
 from .._cube import as_planes, cube_kernel, cube_state, cube_state_nbytes
+from .._daskin import is_dask_array, materialise
 from .._exec import WorkItem, executor_for, run_work, temp_memmap
 from .._resamplers import get_resampler
 from .._validate import check_coadd_arguments, check_directory
@@ -391,7 +392,11 @@ def coadd_cube(input_data, output_projection, shape_out=None, input_weights=None
         array, wcs_in = parse_input_data(item, hdu_in=hdu_in, name=f"input_data[{i}]")
         if pixel_n_dim(wcs_in) != 2:
             raise ValueError(f"input_data[{i}]: cube mosaics need a WCS with two pixel axes, got {pixel_n_dim(wcs_in)}")
-        if hasattr(array, "compute"):
+        if is_dask_array(array) and input_weights is None:
+            # only the input box the output needs is computed, every plane of it
+            # (with weights, which are on the whole input grid, the whole input)
+            array, wcs_in = materialise(array, wcs_in, wcs_out, shape_out)
+        elif hasattr(array, "compute"):
             array = array.compute()
         array = np.asarray(array)
         if tuple(array.shape[:-2]) != lead:
