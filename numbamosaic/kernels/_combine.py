@@ -38,6 +38,12 @@ def finalize_tile(combine, val, wt, out, fp, blank):
     ``mean`` divides the weighted sum by the summed weight; every combine
     writes ``blank`` where the footprint is exactly zero (reproject's rule).
     """
+    finalize_rows(combine, val, wt, out, fp, blank)
+
+
+@kernel
+def finalize_rows(combine, val, wt, out, fp, blank):
+    """The body of :func:`finalize_tile` (also run per plane by the cube mosaic's kernel)."""
     ny, nx = val.shape
     for j in range(ny):
         for i in range(nx):

@@ -38,6 +38,7 @@ from numba.extending import overload
 
 from ._adaptive import P_BROWS, P_BCOLS, P_DESPIKE, P_NX, P_NY, _block_bounds, _block_geometry, _despiked, resample_row
 from ._borrow import keep_alive
+from ._combine import finalize_rows
 from ._entry import entry
 from ._interp import _bilinear_careful, sample_row, weight_row
 from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
@@ -377,3 +378,21 @@ def adaptive_cube_tile(cube, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, 
     for k in range(nb):
         by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
         _adaptive_cube_block(cube, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
+
+
+# ---- mosaics: finishing a tile ----------------------------------------------
+
+
+@entry(writes=("out", "fp"))
+@kernel
+def finalize_cube_tile(combine, val, wt, out, fp, blank):
+    """Write a finished cube tile, every plane: :func:`.._combine.finalize_tile` per plane.
+
+    ``val``/``wt`` are a tile's ``(nz, th, tw)`` accumulators and ``out``/
+    ``fp`` views of the outputs (any strides).  One call per tile instead of
+    one per plane: the 2 x 128 x 1024^2 bench mosaic made 12288 calls of the
+    2-D kernel, each with its Python entry overhead.  Same arithmetic as the
+    2-D kernel, value for value.
+    """
+    for z in range(val.shape[0]):
+        finalize_rows(combine, val[z], wt[z], out[z], fp[z], blank)

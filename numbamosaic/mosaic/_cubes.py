@@ -62,6 +62,7 @@ from .._resamplers import get_resampler
 from .._validate import check_coadd_arguments, check_directory
 from ..io import as_kernel_array, parse_input_data, parse_output_projection
 from ..kernels import _combine as C
+from ..kernels._cube import finalize_cube_tile
 from ..kernels._sinks import SINK_FIRST, SINK_LAST, SINK_MAX, SINK_MIN, SINK_SUM, SINK_WRITE
 from ..wcs import transform_and_bbox
 from .._budget import check_single_outputs, check_temporaries, empty_output, memory_budget, parse_memory
@@ -181,12 +182,26 @@ class CubeTileWork:
         self.resampler, self.combine, self.blank, self.dtype = resampler, combine, float(blank), np.dtype(dtype)
         self.nz, self.margin, self.backgrounds = int(nz), margin, backgrounds
         self.out, self.fp = out, fp
+        self._scratch = {}  # thread id -> (2, n) float64: the tile accumulators, reused tile after tile
         if out is not None:
             self.out3 = None if is_chunked_output(out) else as_planes(out, nz)
             self.fp3 = None if is_chunked_output(fp) else as_planes(fp, nz)
 
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in ("out", "fp", "out3", "fp3")} | {"out": None}
+        skip = ("out", "fp", "out3", "fp3", "_scratch")
+        return {k: v for k, v in self.__dict__.items() if k not in skip} | {"out": None, "_scratch": {}}
+
+    def _accumulators(self, shape, init):
+        """This thread's ``val`` (filled with ``init``) and ``wt`` (zeros) of ``shape``."""
+        n = int(np.prod(shape))
+        key = threading.get_ident()
+        buf = self._scratch.get(key)
+        if buf is None or buf.shape[1] < n:
+            buf = self._scratch[key] = np.empty((2, n))
+        val, wt = buf[0, :n].reshape(shape), buf[1, :n].reshape(shape)
+        val.fill(init)
+        wt.fill(0.0)
+        return val, wt
 
     def __call__(self, item, members):
         if self.backgrounds is not None:
@@ -195,16 +210,14 @@ class CubeTileWork:
         code, sink, init = CUBE_COMBINES[self.combine]
         y0, y1, x0, x1 = item.box
         shape = (self.nz, y1 - y0, x1 - x0)
-        val = np.full(shape, init)  # C.init_tile's values, for every plane at once
-        wt = np.zeros(shape)
+        val, wt = self._accumulators(shape, init)  # C.init_tile's values, for every plane at once
         for i in item.members:
             src = members[i]
             _deposit(src, self.resampler, item.box, val, wt, sink, self.margin, src.bg)
         local = self.out is not None
         o = self.out3[:, y0:y1, x0:x1] if local and self.out3 is not None else np.empty(shape, self.dtype)
         f = self.fp3[:, y0:y1, x0:x1] if local and self.fp3 is not None else np.empty(shape, self.dtype)
-        for z in range(self.nz):
-            C.finalize_tile(code, val[z], wt[z], o[z], f[z], self.blank)
+        finalize_cube_tile(code, val, wt, o, f, self.blank)
         if not local:
             return o, f
         write_tile(self.out, self.fp, self.out3, self.fp3, item.box, o, f, only_copies=True)
