@@ -266,6 +266,9 @@ def _prepare(
         mapped_input_bytes=mapped_bytes,
         file_outputs=file_outputs,
         products=products,
+        # background matching keeps the MIN_TILES grid: its plane fit takes the samples in tile
+        # order, so another tiling could change the last bits of the solved backgrounds
+        pixel_cost=None if match_background else getattr(resampler, "pixel_cost", None),
     )
     if plan.intermediates_on_disk or plan.outputs == "memmap":
         # files will be created there: fail now, not after the first reprojection
