@@ -54,6 +54,35 @@ def test_thread_errors_propagate_and_stop_the_pool():
     assert len(started) < 200  # the items not started are cancelled
 
 
+def test_threads_are_kept_and_nested_jobs_run():
+    """The pool of a thread count is started once and reused; a work item that runs a threaded job of
+    its own gets its own threads (on the shared pool, both workers would wait for items queued behind
+    them: a deadlock)."""
+    from numbamosaic._exec._local import shared_pool
+
+    def who(item, members):
+        return threading.get_ident()
+
+    first = {r for _, r in run_work(_items(20), who, ThreadExecutor(2), {i: i for i in range(3)})}
+    second = {r for _, r in run_work(_items(20), who, ThreadExecutor(2), {i: i for i in range(3)})}
+    assert shared_pool(2) is shared_pool(2) and first | second <= {t.ident for t in shared_pool(2)._threads}
+
+    def inner(item, members):
+        time.sleep(0.001)
+        return item.key
+
+    def outer(item, members):
+        return sum(r for _, r in run_work(_items(8), inner, ThreadExecutor(2), {i: i for i in range(3)}))
+
+    got = []
+    runner = threading.Thread(target=lambda: got.extend(run_work(_items(6), outer, ThreadExecutor(2),
+                                                                 {i: i for i in range(3)})), daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "nested threaded jobs deadlocked"
+    assert sorted(r for _, r in got) == [28] * 6
+
+
 def test_executor_for():
     assert isinstance(executor_for(False), SerialExecutor)
     assert isinstance(executor_for(1), SerialExecutor)
