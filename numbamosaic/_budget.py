@@ -38,12 +38,40 @@ def parse_memory(value, name="memory_limit"):
     raise ValueError(f"{name}: expected bytes or a string like '300MB' / '2GiB', got {value!r}")
 
 
-def memory_budget(memory_limit=None):
-    """``(budget, available)`` in bytes: ``memory_limit`` parsed, else :data:`DEFAULT_MEMORY_FRACTION` of the
-    memory available now (``psutil``), and that available memory."""
+def available_memory():
+    """Bytes of memory available now: ``psutil.virtual_memory().available``.
+
+    On Linux that is the kernel's ``MemAvailable`` estimate, read here
+    directly from ``/proc/meminfo`` (~10 us instead of psutil's ~60 us parse of
+    every field, a tenth of a small reprojection); psutil elsewhere, and in
+    the cases where psutil does not return ``MemAvailable`` (missing, 0, or
+    above ``MemTotal`` in some containers).
+    """
+    fields = {}
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                key, _, rest = line.partition(b":")
+                if key in (b"MemTotal", b"MemAvailable"):
+                    value = rest.split()
+                    if len(value) == 2 and value[1] == b"kB":
+                        fields[key] = int(value[0]) * 1024
+                    if len(fields) == 2:
+                        break
+    except (OSError, ValueError):
+        fields = {}
+    avail, total = fields.get(b"MemAvailable", 0), fields.get(b"MemTotal", 0)
+    if 0 < avail <= total:
+        return avail
     import psutil
 
-    available = int(psutil.virtual_memory().available)
+    return int(psutil.virtual_memory().available)
+
+
+def memory_budget(memory_limit=None):
+    """``(budget, available)`` in bytes: ``memory_limit`` parsed, else :data:`DEFAULT_MEMORY_FRACTION` of the
+    memory available now (:func:`available_memory`), and that available memory."""
+    available = available_memory()
     budget = parse_memory(memory_limit) if memory_limit is not None else int(available * DEFAULT_MEMORY_FRACTION)
     return budget, available
 

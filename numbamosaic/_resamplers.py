@@ -20,6 +20,12 @@ mosaic driver and the distributed driver all run the same kernels:
 ``fills_box`` (optional, default False)
     True when ``tile`` with the WRITE or VALUE sink writes every
     pixel of their box (the single-image driver then blanks only the rest).
+``pixel_cost`` (optional)
+    Rough cost of one output pixel relative to bilinear interpolation: the
+    drivers size their work items (strips, a small mosaic's tiles) to hold
+    enough work to outweigh the per-item overhead.  Only the number of
+    items changes, never a result (each pixel is computed the same way in
+    any item).
 
 :func:`get_resampler` maps a method name (``'interp'``, ``'exact'``,
 ``'adaptive'``) and its keyword arguments to a resampler instance.
@@ -94,10 +100,16 @@ class InterpResampler:
 
     margin = 0
     fills_box = True  # every row segment of the box is deposited, NaN where invalid
+    #: cost of an output pixel relative to bilinear, by order (stencil of 1, 4, 9, 16 and 36 pixels)
+    PIXEL_COSTS = {0: 1.0, 1: 1.0, 2: 2.0, 3: 3.0, 4: 6.0}
 
     def __init__(self, order="bilinear", roundtrip_coords=True, **ignored):
         self.order = order if isinstance(order, int) and 0 <= order <= 4 else parse_order(order)
         self.roundtrip = bool(roundtrip_coords)
+
+    @property
+    def pixel_cost(self):
+        return self.PIXEL_COSTS[self.order]
 
     def prepare(self, data):
         return spline_coefficients_for(data, self.order)

@@ -25,6 +25,10 @@ from .wcs import transform_and_bbox
 #: strips per executor thread (load balance vs per-item overhead) and the fewest rows a strip has
 STRIPS_PER_THREAD = 4
 MIN_STRIP_ROWS = 16
+#: the least work a strip holds, in bilinear-pixel equivalents (pixels x the resampler's
+#: ``pixel_cost``): a strip costs ~20-50 us of Python and a thread hand-off, a bilinear pixel
+#: ~10-20 ns, so a small image is one strip run on the calling thread
+MIN_STRIP_WORK = 16384
 
 _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 
@@ -104,11 +108,20 @@ class StripWork:
         return self.target.close(item.box, o, f)
 
 
-def strips(box, threads):
-    """Strips of rows of ``box``: about ``STRIPS_PER_THREAD`` per thread, at least ``MIN_STRIP_ROWS`` rows."""
+def strips(box, threads, min_pixels=0):
+    """Strips of rows of ``box``: about ``STRIPS_PER_THREAD`` per thread, at least ``MIN_STRIP_ROWS`` rows
+    and ``min_pixels`` pixels (every pixel of the box is in one strip, whatever their number)."""
     y0, y1, x0, x1 = box
-    rows = max(MIN_STRIP_ROWS, -(-(y1 - y0) // (STRIPS_PER_THREAD * max(1, threads))))
+    rows = max(MIN_STRIP_ROWS, -(-(y1 - y0) // (STRIPS_PER_THREAD * max(1, threads))),
+               -(-int(min_pixels) // max(1, x1 - x0)))
     return [WorkItem((ys, min(y1, ys + rows), x0, x1), (0,), what="strip") for ys in range(y0, y1, rows)]
+
+
+def strip_pixels(resampler):
+    """The fewest pixels a strip of ``resampler`` holds: :data:`MIN_STRIP_WORK` over its ``pixel_cost``
+    (relative cost of an output pixel, bilinear 1; 0 without the attribute: no minimum)."""
+    cost = getattr(resampler, "pixel_cost", None)
+    return int(MIN_STRIP_WORK / cost) if cost else 0
 
 
 def run_single(resampler, data, tr, box, out, fp, executor):
@@ -137,7 +150,7 @@ def run_single(resampler, data, tr, box, out, fp, executor):
         target = ArrayTarget(out, fp, out.dtype)
     else:
         target = ReturnTarget(out.dtype, footprint=fp is not None, fill=True)
-    items = strips(box, executor.threads)
+    items = strips(box, executor.threads, strip_pixels(resampler))
     work = StripWork(resampler, tr, target, fp is not None)
     writer = ArrayTarget(out, fp, out.dtype)
     single = SingleInput(data, resampler)

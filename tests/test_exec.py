@@ -54,6 +54,35 @@ def test_thread_errors_propagate_and_stop_the_pool():
     assert len(started) < 200  # the items not started are cancelled
 
 
+def test_threads_are_kept_and_nested_jobs_run():
+    """The pool of a thread count is started once and reused; a work item that runs a threaded job of
+    its own gets its own threads (on the shared pool, both workers would wait for items queued behind
+    them: a deadlock)."""
+    from numbamosaic._exec._local import shared_pool
+
+    def who(item, members):
+        return threading.get_ident()
+
+    first = {r for _, r in run_work(_items(20), who, ThreadExecutor(2), {i: i for i in range(3)})}
+    second = {r for _, r in run_work(_items(20), who, ThreadExecutor(2), {i: i for i in range(3)})}
+    assert shared_pool(2) is shared_pool(2) and first | second <= {t.ident for t in shared_pool(2)._threads}
+
+    def inner(item, members):
+        time.sleep(0.001)
+        return item.key
+
+    def outer(item, members):
+        return sum(r for _, r in run_work(_items(8), inner, ThreadExecutor(2), {i: i for i in range(3)}))
+
+    got = []
+    runner = threading.Thread(target=lambda: got.extend(run_work(_items(6), outer, ThreadExecutor(2),
+                                                                 {i: i for i in range(3)})), daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "nested threaded jobs deadlocked"
+    assert sorted(r for _, r in got) == [28] * 6
+
+
 def test_executor_for():
     assert isinstance(executor_for(False), SerialExecutor)
     assert isinstance(executor_for(1), SerialExecutor)
@@ -63,12 +92,38 @@ def test_executor_for():
 
 
 def test_strips_cover_the_box_once():
-    for box in [(0, 1, 0, 5), (3, 100, 2, 9), (0, 1000, 0, 1)]:
+    for box in [(0, 1, 0, 5), (3, 100, 2, 9), (0, 1000, 0, 1), (0, 300, 0, 64)]:
         for threads in (1, 2, 7):
-            items = _single.strips(box, threads)
-            rows = np.concatenate([np.arange(it.box[0], it.box[1]) for it in items])
-            assert np.array_equal(rows, np.arange(box[0], box[1]))
-            assert all(it.box[2:] == box[2:] and it.members == (0,) for it in items)
+            for min_pixels in (0, 1000, 10**6):
+                items = _single.strips(box, threads, min_pixels)
+                rows = np.concatenate([np.arange(it.box[0], it.box[1]) for it in items])
+                assert np.array_equal(rows, np.arange(box[0], box[1]))
+                assert all(it.box[2:] == box[2:] and it.members == (0,) for it in items)
+                width = box[3] - box[2]
+                assert all((it.box[1] - it.box[0]) * width >= min_pixels for it in items[:-1])
+
+
+def test_small_jobs_are_few_work_items():
+    """A small bilinear image is one strip and a small mosaic a few tiles (per-item overhead); big
+    ones keep their items (unchanged for outputs of 512^2 and more)."""
+    from numbamosaic._resamplers import InterpResampler
+    from numbamosaic.mosaic._plan import make_plan
+
+    bilinear = InterpResampler(order=1)
+    assert len(_single.strips((0, 64, 0, 64), 2, _single.strip_pixels(bilinear))) == 1
+    assert len(_single.strips((0, 4096, 0, 4096), 2, _single.strip_pixels(bilinear))) == 8
+    assert _single.strip_pixels(InterpResampler(order=4)) < _single.strip_pixels(bilinear)
+
+    def tiles(shape, cost):
+        plan = make_plan(shape, np.float32, {0: (0, shape[0], 0, shape[1])}, [], "mean", "interp", 2, 0, 0, 2, False,
+                         False, pixel_cost=cost)
+        return plan.tile_shape, plan.n_tiles
+
+    assert tiles((48, 55), None) == ((32, 32), 4)  # no cost given: MIN_TILES tiles of >= 32^2 pixels
+    assert tiles((48, 55), 1.0) == ((48, 55), 1)
+    assert tiles((228, 228), 1.0) == ((128, 128), 4)
+    for shape in [(512, 512), (1000, 3000), (4096, 4096)]:
+        assert tiles(shape, 1.0) == tiles(shape, None)
 
 
 @pytest.mark.parametrize("method", ["bicubic", "exact", "adaptive"])
@@ -85,9 +140,11 @@ def test_single_image_does_not_depend_on_the_strips(method, monkeypatch):
     fn = {"bicubic": lambda **kw: nm.reproject_interp(order="bicubic", **kw),
           "exact": nm.reproject_exact, "adaptive": nm.reproject_adaptive}[method]
     results = []
-    for per_thread, min_rows, parallel in [(1, 1000, False), (4, 16, 2), (50, 1, 2), (3, 1, 3)]:
+    for per_thread, min_rows, min_work, parallel in [(1, 1000, 0, False), (4, 16, 0, 2), (50, 1, 0, 2), (3, 1, 0, 3),
+                                                     (4, 16, _single.MIN_STRIP_WORK, 2)]:
         monkeypatch.setattr(_single, "STRIPS_PER_THREAD", per_thread)
         monkeypatch.setattr(_single, "MIN_STRIP_ROWS", min_rows)
+        monkeypatch.setattr(_single, "MIN_STRIP_WORK", min_work)
         results.append(fn(input_data=(data, w_in), output_projection=w_out, shape_out=(64, 64), parallel=parallel))
     assert np.isfinite(results[0][0]).sum() > 2000
     for a, f in results[1:]:

@@ -4,7 +4,8 @@ The result of a reprojection or mosaic must not depend on how it is run:
 serial or threaded, one tile or many, dask.distributed, the byte order of
 the input, or where the output lives (a new array, a ``np.memmap``, a
 ``zarr`` array).  Every cell is compared bit for bit (NaN included) with
-the serial run (default tiling: 32 x 32 tiles) into new arrays.
+the serial run on 32 x 32 tiles into new arrays (the default tiling of this
+tiny output is one tile for interpolation, 32 x 32 for exact and adaptive).
 
 The full product (6 methods x 9 combines x 3 dtypes x 6 executor/output
 variants) would be ~1,000 runs; a Latin square keeps it to ~300 tiny runs
@@ -48,8 +49,8 @@ STACKED = {"median", "clipped-mean"}
 INPUT_PRECISION_METHODS = {"bicubic"}
 DTYPES = ["f4", ">f4", "f8"]
 #: (executor, output kind, tile_size): tiles of 16, 24 x 40 and 64 pixels cut the
-#: 48 x 55 output into 12, 4 and 1 tiles (the reference: 32 x 32, 4 tiles);
-#: zarr chunks (16 x 24) force their own tiling
+#: 48 x 55 output into 12, 4 and 1 tiles (the reference: 32 x 32, 4 tiles; None: the
+#: planner's default); zarr chunks (16 x 24) force their own tiling
 VARIANTS = [
     ("threads", "ndarray", 16),
     ("serial", "memmap", (24, 40)),
@@ -107,7 +108,7 @@ def run(method, combine, dtype, executor="serial", output="ndarray", tile_size=N
 
 @functools.lru_cache(maxsize=None)
 def reference(method, combine, dtype):
-    a, f = run(method, combine, dtype)
+    a, f = run(method, combine, dtype, tile_size=32)
     a.flags.writeable = f.flags.writeable = False
     return a, f
 
@@ -143,8 +144,10 @@ def test_tilings_change_the_work_not_the_result():
     inputs, wcs_out, shape_out = survey()
     assert shape_out == (48, 55)
     tiles = {str(t): nm.plan_mosaic(inputs, wcs_out, shape_out=shape_out, tile_size=t).tile_shape
-             for t in (None, 16, (24, 40))}
-    assert tiles == {"None": (32, 32), "16": (16, 16), "(24, 40)": (24, 40)}
+             for t in (None, 16, 32, (24, 40))}
+    # by default a tiny interpolated mosaic is one tile (mosaic._plan.MIN_TILE_WORK)
+    assert tiles == {"None": (48, 55), "16": (16, 16), "32": (32, 32), "(24, 40)": (24, 40)}
+    assert nm.plan_mosaic(inputs, wcs_out, shape_out=shape_out, reproject_function=nm.reproject_exact).tile_shape == (32, 32)
     # and the inputs really differ between dtypes: f4 and f8 results are not identical
     a4 = reference("bilinear", "mean", "f4")[0]
     a8 = reference("bilinear", "mean", "f8")[0]

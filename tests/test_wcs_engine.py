@@ -598,3 +598,31 @@ def test_grid_keeps_coverage_at_domain_edges():
     xr = np.asarray(xr)
     assert np.isnan(xr).any() and np.isfinite(xr).any()  # the limb crosses the output
     np.testing.assert_array_equal(np.isnan(xi), np.isnan(xr))
+
+
+# --------------------------------------------------------------------------- memoised transforms
+
+
+def test_transform_memo_follows_the_wcs_objects():
+    """``transform_and_bbox`` remembers native results per pair of WCS objects and shapes; a WCS
+    modified in place, another shape or another roundtrip gives a new result, equal to a fresh one."""
+    from conftest import centred_tan_wcs
+
+    import numbamosaic as nm
+
+    w_in = centred_tan_wcs((60, 70), (10.0, 20.0), 1e-3, 10.0)
+    w_out = centred_tan_wcs((50, 50), (10.01, 20.0), 1e-3, 0.0)
+    tr, box = transform_and_bbox(w_in, w_out, (60, 70), (50, 50))
+    assert transform_and_bbox(w_in, w_out, (60, 70), (50, 50))[0] is tr  # remembered
+    tr2, box2 = transform_and_bbox(w_in, w_out, (60, 70), (120, 120))
+    assert box2 != box and box2 == transform_and_bbox(w_in, w_out.deepcopy(), (60, 70), (120, 120))[1]
+    assert transform_and_bbox(w_in, w_out, (60, 70), (50, 50), roundtrip=False)[0] is not tr
+    data = np.random.default_rng(3).normal(size=(60, 70)).astype(np.float32)
+    before = nm.reproject_interp((data, w_in), w_out, shape_out=(50, 50), return_footprint=False)
+    w_out.wcs.crval = [10.012, 20.003]  # moved in place: the next call must see it
+    after = nm.reproject_interp((data, w_in), w_out, shape_out=(50, 50), return_footprint=False)
+    fresh = nm.reproject_interp((data, w_in.deepcopy()), w_out.deepcopy(), shape_out=(50, 50), return_footprint=False)
+    assert not np.array_equal(before, after, equal_nan=True)
+    assert np.array_equal(after, fresh, equal_nan=True)
+    tr3, box3 = transform_and_bbox(w_in, w_out, (60, 70), (50, 50))
+    assert tr3 is not tr and np.array_equal(tr3.vector, build_transform(w_in.deepcopy(), w_out.deepcopy()).vector)

@@ -60,11 +60,16 @@ _LOCK = threading.Lock()
 
 
 _ARRAY_TYPES = {}  # (dtype, ndim, aligned, readonly) -> Numba array type
+_LITERALS = {}  # int -> Numba literal type (types.literal costs ~15 us a call)
 
 
 def _canonical(value, readonly, literal=False):
     if literal:
-        return types.literal(int(value))
+        v = int(value)
+        t = _LITERALS.get(v)
+        if t is None:
+            t = _LITERALS.setdefault(v, types.literal(v))
+        return t
     if isinstance(value, np.ndarray):
         # memoised: building a Numba type costs ~15 us (typeof + Array + interning), and a
         # mosaic of many small tiles makes thousands of kernel calls (measured: 79% of a
@@ -82,6 +87,26 @@ def _canonical(value, readonly, literal=False):
     if isinstance(value, (float, np.floating)):
         return types.float64
     return numba.typeof(value)
+
+
+_SCALARS = (bool, np.bool_, int, np.integer, float, np.floating)
+
+
+def _call_key(args, literal):
+    """A key that determines the canonical signature of a call, cheap to build and to hash
+    (Python-level ``__hash__`` of Numba types made the signature lookup ~10 us a call), or
+    None for arguments whose type depends on more than their Python type (tuples, ...)."""
+    key = []
+    for a, lit in zip(args, literal):
+        if lit:
+            key.append(int(a))
+        elif isinstance(a, np.ndarray):
+            key.append((a.dtype, a.ndim, a.flags.aligned))
+        elif isinstance(a, _SCALARS):
+            key.append(type(a))
+        else:
+            return None
+    return tuple(key)
 
 
 class Entry:
@@ -109,7 +134,8 @@ class Entry:
         self._like = tuple((names.index(a), names.index(b)) for a, b in like)
         self._readonly = tuple(n not in writes for n in names)
         self._literal = tuple(n in literal for n in names)
-        self._compiled = {}
+        self._compiled = {}  # canonical signature -> compiled entry point
+        self._by_key = {}  # _call_key -> compiled entry point
         self.__name__ = dispatcher.py_func.__name__
         self.__qualname__ = dispatcher.py_func.__qualname__
         self.__doc__ = dispatcher.py_func.__doc__
@@ -126,14 +152,21 @@ class Entry:
             a, ref = args[i], args[j]
             if isinstance(a, np.ndarray) and a.size == 0 and isinstance(ref, np.ndarray) and a.dtype != ref.dtype:
                 args = args[:i] + (np.empty(a.shape, ref.dtype),) + args[i + 1:]
-        sig = self.signature(*args)
-        fn = self._compiled.get(sig)
+        if len(args) != len(self._readonly):
+            raise TypeError(f"{self.__name__}() takes {len(self._readonly)} arguments ({len(args)} given)")
+        key = _call_key(args, self._literal)
+        fn = self._by_key.get(key) if key is not None else None
         if fn is None:
-            with _LOCK:  # one compilation per signature, even from many threads
-                fn = self._compiled.get(sig)
-                if fn is None:
-                    fn = self.dispatcher.compile(sig)
-                    self._compiled[sig] = fn
+            sig = self.signature(*args)
+            fn = self._compiled.get(sig)
+            if fn is None:
+                with _LOCK:  # one compilation per signature, even from many threads
+                    fn = self._compiled.get(sig)
+                    if fn is None:
+                        fn = self.dispatcher.compile(sig)
+                        self._compiled[sig] = fn
+            if key is not None:
+                self._by_key[key] = fn
         return fn(*args)
 
     def __repr__(self):

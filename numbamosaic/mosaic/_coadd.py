@@ -23,6 +23,7 @@ Temporary files (disk-backed outputs or intermediates) are unlinked right
 after they are mapped, so nothing is left behind on success, error or Ctrl-C.
 """
 
+import functools
 import inspect
 import logging
 import mmap
@@ -102,6 +103,16 @@ _COADD_ONLY = {"block_size", "return_type", "dask_method", "parallel"}
 _OWN_KWARGS = {"subdivisions", "non_reprojected_dims", "zarr_path"}
 
 
+def _signature_of(func):
+    """``(parameter names, takes **kwargs)`` of ``func``."""
+    params = inspect.signature(func).parameters
+    return frozenset(params), any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+#: numbamosaic's own functions' signatures (inspect.signature costs ~50 us a call)
+_parameters = functools.lru_cache(maxsize=8)(_signature_of)
+
+
 def _resampler_kwargs(func, kwargs, custom=True):
     """Keep keywords ``func`` accepts; unknown ones raise like a direct call would.
 
@@ -109,9 +120,9 @@ def _resampler_kwargs(func, kwargs, custom=True):
     functions have ``**kwargs`` only for compatibility, so a misspelt keyword
     must still raise (as it does with reproject's functions).
     """
-    params = inspect.signature(func).parameters
-    open_ended = custom and any(p.kind == p.VAR_KEYWORD for p in params.values())
-    known = set(params) if custom else set(params) | _OWN_KWARGS
+    params, var_keyword = _parameters(func) if not custom else _signature_of(func)
+    open_ended = custom and var_keyword
+    known = params if custom else params | _OWN_KWARGS
     clean = {}
     for k, v in kwargs.items():
         if k in _COADD_ONLY:
@@ -266,6 +277,9 @@ def _prepare(
         mapped_input_bytes=mapped_bytes,
         file_outputs=file_outputs,
         products=products,
+        # background matching keeps the MIN_TILES grid: its plane fit takes the samples in tile
+        # order, so another tiling could change the last bits of the solved backgrounds
+        pixel_cost=None if match_background else getattr(resampler, "pixel_cost", None),
     )
     if plan.intermediates_on_disk or plan.outputs == "memmap":
         # files will be created there: fail now, not after the first reprojection

@@ -91,6 +91,11 @@ _IGNORED = {"block_sizes", "block_size", "return_type", "dask_method"}
 def is_cube_mosaic(output_projection, shape_out):
     """True when the output has leading axes beyond a two-pixel-axis WCS (reproject's broadcasting)."""
     try:
+        if shape_out is not None and len(shape_out) <= 2:
+            return False  # the common 2-D call: no need to parse the projection twice
+    except TypeError:  # not a shape: the 2-D path reports it
+        return False
+    try:
         wcs_out, shape_full = parse_output_projection(output_projection, shape_out=shape_out)
     except Exception:  # the 2-D path reports argument errors
         return False

@@ -31,6 +31,10 @@ from .._budget import DEFAULT_MEMORY_FRACTION as DEFAULT_MEMORY_FRACTION, parse_
 MIN_TILE = 32
 MAX_TILE = 512
 MIN_TILES = 16
+#: the least work a default tile holds, in bilinear-pixel equivalents (pixels x the resampler's
+#: ``pixel_cost``): a tile costs ~50-100 us of Python, kernel calls and thread hand-offs, so a small
+#: mosaic is one or a few tiles rather than MIN_TILES tiles of a few hundred pixels
+MIN_TILE_WORK = 16384
 
 
 @dataclass
@@ -138,6 +142,14 @@ class MosaicPlan:
             f"<div><b>MosaicPlan</b><br>{head}<table><tr><th></th><th>strategy</th><th>memory</th><th>disk</th></tr>"
             f"{rows}</table></div>"
         )
+
+
+def _sides():
+    """Default tile sides, largest first: powers of two from MAX_TILE down to MIN_TILE."""
+    t = MAX_TILE
+    while t >= MIN_TILE:
+        yield t
+        t //= 2
 
 
 def tile_memory(tile, depth, stack, itemsize, match_background):
@@ -294,6 +306,7 @@ def make_plan(
     mapped_input_bytes=None,
     file_outputs=0,
     products=None,
+    pixel_cost=None,
 ):
     """Choose a strategy; see the module docstring.  Returns a :class:`MosaicPlan`.
 
@@ -310,7 +323,9 @@ def make_plan(
     ``mosaic._products.ProductSpec`` or None) adds its outputs, masks and
     variance maps, and per-thread accumulators (its methods ``input_bytes``,
     ``tile_bytes_per_pixel`` and ``output_bytes_per_pixel``: the planner
-    does not import the products module, which is above it).
+    does not import the products module, which is above it).  ``pixel_cost``
+    (the resampler's cost of an output pixel relative to bilinear; None: no
+    minimum) keeps default tiles above :data:`MIN_TILE_WORK`.
     """
     import psutil
 
@@ -354,16 +369,19 @@ def make_plan(
         tile = (int(tile_size), int(tile_size)) if np.isscalar(tile_size) else tuple(int(t) for t in tile_size)
         candidates = [aligned(tile)]
     else:
-        candidates = []
-        t = MAX_TILE
-        while t >= MIN_TILE:
-            candidates.append(aligned((t, t)))
-            t //= 2
-        candidates = list(dict.fromkeys(candidates))
+        candidates = list(dict.fromkeys(aligned((t, t)) for t in _sides()))
         # at least MIN_TILES tiles when the output allows it, independent of the
         # thread count so that the tiling (hence every sample) is the same for any
         # number of threads or workers
         candidates = [c for c in candidates if (ny * nx) / (c[0] * c[1]) >= MIN_TILES or c == candidates[-1]]
+        if pixel_cost:
+            # ... but no smaller than MIN_TILE_WORK (tiny mosaics: one or a few tiles); like the rule
+            # above, this depends on the output and the method only, never on the thread count
+            least = MIN_TILE_WORK / float(pixel_cost)
+            if candidates[0][0] * candidates[0][1] < least:
+                bigger = [c for c in dict.fromkeys(aligned((t, t)) for t in _sides()) if c[0] * c[1] >= least]
+                first = bigger[-1] if bigger else aligned((MAX_TILE, MAX_TILE))
+                candidates = [first] + [c for c in candidates if c[0] * c[1] < first[0] * first[1]]
         if file_outputs:
             # full-width strips (one contiguous write each): no larger than a MAX_TILE² tile
             candidates = [c for c in candidates if c[0] * c[1] <= MAX_TILE * MAX_TILE] or candidates[-1:]
