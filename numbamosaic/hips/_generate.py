@@ -20,6 +20,13 @@ Pipeline
    * one input resampled with numbamosaic's ``reproject_interp``: the fused
      kernel ``kernels._healpix.hips_tile_kernel`` (HEALPix pixel centres,
      WCS and interpolation per pixel, no WCS objects per tile);
+   * several inputs combined by ``mean``, ``sum``, ``first``, ``last``,
+     ``min`` or ``max`` with ``reproject_interp`` (orders without per-input
+     state: nearest, bilinear, Lanczos): the same fused kernel once per
+     input meeting the tile, accumulating into the tile's value/weight
+     buffers with the mosaic's sinks (``_tiles.FusedCoaddTiles``: the
+     arithmetic of ``reproject_and_coadd`` on the tile, inputs prepared
+     once, no WCS objects per tile);
    * otherwise ``reproject_function`` (one input) or
      :func:`numbamosaic.reproject_and_coadd` (several inputs, only those
      whose footprint meets the tile) onto the tile's HPX frame
@@ -56,7 +63,7 @@ from ..wcs import UnsupportedWCS
 from ._background import estimate_offsets
 from ._dask import DaskTiles, split_parallel
 from ._plan import group_depth
-from ._tiles import CoaddTiles, KernelTiles, ReprojectTiles
+from ._tiles import KernelTiles, ReprojectTiles, coadd_tiles
 from ._layout import (
     EXTENSION,
     allsky_layout,
@@ -627,10 +634,15 @@ def mosaic_to_hips(
     """Build a HiPS from many images combined with numbamosaic's combine functions.
 
     Every deepest tile is :func:`numbamosaic.reproject_and_coadd` of the
-    inputs whose footprint meets it onto the tile's HPX frame, so each tile
-    equals that call exactly (mean, sum, median, clipped mean, first, last,
-    min, max; input weights).  Lower orders, Allsky, MOC and properties as
-    :func:`reproject_to_hips`.
+    inputs whose footprint meets it onto the tile's HPX frame (mean, sum,
+    median, clipped mean, first, last, min, max; input weights).  Median and
+    clipped mean (and other resampling methods, B-spline orders, WCS the
+    native engine does not evaluate) make that call, so each tile equals it
+    exactly; mean, sum, first, last, min and max with ``reproject_interp``
+    run the fused HiPS kernel input by input with the same arithmetic,
+    computing HEALPix pixel centres natively instead of through the tile's
+    HPX WCS (a pixel may differ from the call by one float32 rounding).
+    Lower orders, Allsky, MOC and properties as :func:`reproject_to_hips`.
 
     Parameters
     ----------
@@ -682,9 +694,9 @@ def mosaic_to_hips(
     if match and len(parsed) > 1:
         offsets = estimate_offsets(parsed, members, frame, level, tile_size, _resampler(reproject_function, kwargs),
                                    reference, lambda fn, items: _map_threads(fn, items, nthreads, None))
-    tile_fn = CoaddTiles(parsed, weights, members, frame, level, tile_size,
-                         dict(kwargs, reproject_function=reproject_function, combine_function=combine_function),
-                         offsets)
+    tile_fn = coadd_tiles(parsed, weights, members, frame, level, tile_size,
+                          dict(kwargs, reproject_function=reproject_function, combine_function=combine_function),
+                          offsets)
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            _progress(progress_bar), properties, centre, fov, client, depth)
