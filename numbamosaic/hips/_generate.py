@@ -107,7 +107,8 @@ def _pixel_scale_deg(wcs, shape):
     from astropy.wcs.utils import proj_plane_pixel_scales
 
     if isinstance(wcs, WCS):
-        return float(np.min(np.abs(proj_plane_pixel_scales(wcs.celestial))))
+        # a 2-D celestial WCS is its own celestial part (``.celestial`` deep-copies it: ~1 ms)
+        return float(np.min(np.abs(proj_plane_pixel_scales(wcs if wcs.naxis == 2 else wcs.celestial))))
     xp, yp = (shape[1] - 1) / 2, (shape[0] - 1) / 2
     c = wcs.pixel_to_world(np.array([xp, xp, xp + 1]), np.array([yp, yp + 1, yp]))
     return float(min(c[0].separation(c[2]).deg, c[0].separation(c[1]).deg))
@@ -124,9 +125,10 @@ def _tile_deg(level):
     return math.degrees(math.sqrt(math.pi / 3.0)) / 2**level
 
 
-def candidate_tiles(wcs, shape, frame, level, tile_size):
-    """Sorted nested indices at ``level`` of the tiles the input may touch."""
-    scale = _pixel_scale_deg(wcs, shape)
+def candidate_tiles(wcs, shape, frame, level, tile_size, scale=None):
+    """Sorted nested indices at ``level`` of the tiles the input may touch
+    (``scale``: the input's pixel scale in degrees, if already known)."""
+    scale = _pixel_scale_deg(wcs, shape) if scale is None else scale
     tile = _tile_deg(level)
     step = max(0.5, 0.25 * tile / scale)
     margin = min(1.5 * tile / scale, 4.0 * max(shape) + 8.0)
@@ -202,15 +204,18 @@ class _Writer:
                 write_image_tile(path, array, self.cut, fmt)
 
 
-def _map_threads(fn, items, nthreads, progress_bar):
-    """``fn`` over ``items`` on ``nthreads`` threads, results in input order."""
+def _map_threads(fn, items, nthreads, progress_bar, pool=None):
+    """``fn`` over ``items`` on ``nthreads`` threads (of ``pool``, an executor
+    kept by the caller, or of a new one), results in input order."""
     if nthreads <= 1 or len(items) <= 1:
         it = items if progress_bar is None else progress_bar(items)
         return [fn(i) for i in it]
-    with ThreadPoolExecutor(max_workers=nthreads) as ex:
-        futures = [ex.submit(fn, i) for i in items]
-        it = futures if progress_bar is None else progress_bar(futures)
-        return [f.result() for f in it]
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=nthreads) as ex:
+            return _map_threads(fn, items, nthreads, progress_bar, ex)
+    futures = [pool.submit(fn, i) for i in items]
+    it = futures if progress_bar is None else progress_bar(futures)
+    return [f.result() for f in it]
 
 
 def _progress(progress_bar):
@@ -316,14 +321,16 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
 
     if client is None:
         def group_results(ids):
-            return _map_threads(lambda i: deepest(i, tile_fn(i)), ids, nthreads, None)
+            return _map_threads(lambda i: deepest(i, tile_fn(i)), ids, nthreads, None, pool)
     else:
 
         remote = DaskTiles(client, tile_fn)
 
         def group_results(ids):
-            return _map_threads(lambda it: deepest(*it), list(zip(ids, remote.map(ids))), nthreads, None)
+            return _map_threads(lambda it: deepest(*it), list(zip(ids, remote.map(ids))), nthreads, None, pool)
 
+    # one pool for every group and order (not one per call: thread start-ups)
+    pool = ThreadPoolExecutor(max_workers=nthreads) if nthreads > 1 else None
     moc_parts = []
     roots = sorted(groups)
     try:
@@ -345,7 +352,7 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
                 for i, red in reduced.items():
                     parents.setdefault(i >> 2, {})[i & 3] = red
                 keys = sorted(parents)
-                reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None)
+                reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None, pool)
                 counts[order] += len(keys)
                 reduced = dict(zip(keys, reds))
             for p, red in reduced.items():
@@ -353,6 +360,8 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
     finally:
         if client is not None:
             remote.close()
+        if pool is not None:
+            pool.shutdown()
     while pending:
         finish(max(pending))
     written = counts
@@ -680,10 +689,11 @@ def mosaic_to_hips(
         threads = kwargs.pop("parallel")
     nthreads, client = split_parallel(threads, "threads")
     parsed, weights = parse_many(input_data, input_weights, hdu_in)
+    scales = [_pixel_scale_deg(w, a.shape) for a, w in parsed]
     if level is None:
-        level = max(auto_level(_pixel_scale_deg(w, a.shape), tile_size) for a, w in parsed)
+        level = max(auto_level(s, tile_size) for s in scales)
     level = int(level)
-    members = tile_members(parsed, frame, level, tile_size)
+    members = tile_members(parsed, frame, level, tile_size, scales)
     candidates = sorted(members)
     stack = max((len(m) for m in members.values()), default=1)
     depth = group_depth(memory_limit, tile_size, nthreads, stack, client is not None, level, GROUP_DEPTH)
@@ -724,11 +734,11 @@ def parse_many(input_data, input_weights, hdu_in):
     return parsed, weights
 
 
-def tile_members(parsed, frame, level, tile_size):
-    """Deepest tile index -> indices of the inputs that may meet it."""
+def tile_members(parsed, frame, level, tile_size, scales=None):
+    """Deepest tile index -> indices of the inputs that may meet it (``scales``: their pixel scales, if known)."""
     members = {}
     for i, (a, w) in enumerate(parsed):
-        for t in candidate_tiles(w, a.shape, frame, level, tile_size):
+        for t in candidate_tiles(w, a.shape, frame, level, tile_size, None if scales is None else scales[i]):
             members.setdefault(int(t), []).append(i)
     return members
 

@@ -189,11 +189,14 @@ class FusedCoaddTiles:
         val = np.empty((t, t))
         wt = np.empty((t, t))
         init_tile(val, wt, self.init)
+        sampled = 0
         for i in ids:
             data, coef, wdata = self.arrays[i]
             vec, m = self.maps[i]
-            hips_tile_kernel(data, coef, wdata, self.code, vec, m, t << self.level, face, ix * t, iy * t, val, wt,
-                             self.sink, self.bgs[i])
+            sampled += hips_tile_kernel(data, coef, wdata, self.code, vec, m, t << self.level, face, ix * t, iy * t,
+                                        val, wt, self.sink, self.bgs[i])
+        if not sampled:  # no finite value was deposited: every weight is 0
+            return None
         # the mosaic's output dtype for these members (float32 when they all are), then the tile as CoaddTiles
         dtype = np.float32 if all(self.single[i] for i in ids) else np.float64
         out = np.empty((t, t), dtype=dtype)

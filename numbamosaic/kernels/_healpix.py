@@ -115,6 +115,9 @@ def image_to_healpix_kernel(data, coef, order, wcs, m, nside, horder, nested, ou
 
 #: side of the blocks of a HiPS tile tested for overlap with the input before sampling
 CULL = 16
+#: blocks are tested in groups of ``CULL_GROUP x CULL_GROUP`` first (one test culls a whole group:
+#: inputs of a mosaic that only come near a tile cost 16 tests, not 256)
+CULL_GROUP = 4
 #: sink of :func:`hips_tile_kernel` that writes the sampled values as they are (not one of ``_sinks``)
 SINK_DIRECT = -1
 #: ``wt`` / ``wdata`` placeholder of :func:`hips_tile_kernel` (no weights)
@@ -192,7 +195,8 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
     ``(face, ix0 + T - 1 - row, iy0 + col)`` at ``nside`` (the orientation
     of HiPS tiles written by hipsgen and reproject).  Blocks of
     :data:`CULL` pixels that certainly miss the input are skipped without
-    sampling; pixel centres of the equatorial zone come from per-tile tables
+    sampling (tested a group of :data:`CULL_GROUP` ``**2`` blocks at a time
+    first, then block by block); pixel centres of the equatorial zone come from per-tile tables
     (:func:`_tile_tables`).  Input positions are computed a block row at a
     time and interpolated by ``_interp.sample_row`` with ``order`` a literal
     (one compiled variant per order used, with that interpolant only).
@@ -223,55 +227,64 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
     direct = sink == SINK_DIRECT
     has_w = wdata.shape[0] > 0
     b = min(CULL, t)
+    gs = min(CULL * CULL_GROUP, t)
     xs = np.empty(b)
     ys = np.empty(b)
     vs = np.empty(b)
     fs = np.empty(b)
     n = 0
-    for r0 in range(0, t, b):
-        r1 = min(t, r0 + b)
-        for c0 in range(0, t, b):
-            c1 = min(t, c0 + b)
-            if _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+    for gr in range(0, t, gs):
+        for gc in range(0, t, gs):
+            if _block_outside(wcs, m, face, ix0, iy0, t, nside, gr, min(t, gr + gs), gc, min(t, gc + gs), nx, ny):
                 if direct:
-                    for r in range(r0, r1):
-                        for c in range(c0, c1):
+                    for r in range(gr, min(t, gr + gs)):
+                        for c in range(gc, min(t, gc + gs)):
                             val[r, c] = NAN
                 continue
-            k1 = c1 - c0
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    ks = t - 1 - r + c
-                    if zs[ks] == zs[ks]:
-                        kd = r + c
-                        if gnomonic:  # the common case, kept in this loop
-                            x, y = _gnomonic(g, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+            for r0 in range(gr, min(t, gr + gs), b):
+                r1 = min(t, r0 + b)
+                for c0 in range(gc, min(t, gc + gs), b):
+                    c1 = min(t, c0 + b)
+                    if _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+                        if direct:
+                            for r in range(r0, r1):
+                                for c in range(c0, c1):
+                                    val[r, c] = NAN
+                        continue
+                    k1 = c1 - c0
+                    for r in range(r0, r1):
+                        for c in range(c0, c1):
+                            ks = t - 1 - r + c
+                            if zs[ks] == zs[ks]:
+                                kd = r + c
+                                if gnomonic:  # the common case, kept in this loop
+                                    x, y = _gnomonic(g, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                                else:
+                                    x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                            else:
+                                x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+                            xs[c - c0] = x
+                            ys[c - c0] = y
+                        sample_row(order, data, coef, xs, ys, vs, k1)  # NaN positions give NaN
+                        for k in range(k1):
+                            if vs[k] == vs[k]:
+                                n += 1
+                        if direct:
+                            for k in range(k1):
+                                val[r, c0 + k] = vs[k]
+                            continue
+                        # the arithmetic of _interp._interp_chunk and deposit_row, in the same order
+                        if has_w:
+                            weight_row(order, wdata, xs, ys, vs, fs, k1)
                         else:
-                            x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
-                    else:
-                        x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
-                    xs[c - c0] = x
-                    ys[c - c0] = y
-                sample_row(order, data, coef, xs, ys, vs, k1)  # NaN positions give NaN
-                for k in range(k1):
-                    if vs[k] == vs[k]:
-                        n += 1
-                if direct:
-                    for k in range(k1):
-                        val[r, c0 + k] = vs[k]
-                    continue
-                # the arithmetic of _interp._interp_chunk and deposit_row, in the same order
-                if has_w:
-                    weight_row(order, wdata, xs, ys, vs, fs, k1)
-                else:
-                    for k in range(k1):
-                        fs[k] = 1.0
-                b0 = bg[0] + bg[2] * r
-                b1 = bg[1]
-                if b0 != 0.0 or b1 != 0.0:
-                    for k in range(k1):
-                        vs[k] -= b0 + b1 * (c0 + k)
-                deposit_row(sink, val, wt, r, c0, vs, fs, k1)
+                            for k in range(k1):
+                                fs[k] = 1.0
+                        b0 = bg[0] + bg[2] * r
+                        b1 = bg[1]
+                        if b0 != 0.0 or b1 != 0.0:
+                            for k in range(k1):
+                                vs[k] -= b0 + b1 * (c0 + k)
+                        deposit_row(sink, val, wt, r, c0, vs, fs, k1)
     return n
 
 
