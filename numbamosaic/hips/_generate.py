@@ -59,7 +59,8 @@ from ..kernels._healpix_layout import spread
 from ..kernels._hpgeom import lonlat_to_nest_array, nest_to_lonlat_array
 from ..healpix._core import input_to_frame_matrix
 from ..interpolation import parse_order, reproject_interp, spline_coefficients_for
-from ..wcs import UnsupportedWCS
+from ..wcs import UnsupportedWCS, frame_rotation, pixel_to_world_array
+from ..wcs._transform import described
 from ._background import estimate_offsets
 from ._dask import DaskTiles, split_parallel
 from ._plan import group_depth
@@ -139,17 +140,35 @@ def candidate_tiles(wcs, shape, frame, level, tile_size, scale=None):
     xs = np.unique(np.concatenate([xs, [-0.5, nx - 0.5]]))
     ys = np.unique(np.concatenate([ys, [-0.5, ny - 0.5]]))
     X, Y = np.meshgrid(xs, ys)
+    lon, lat = _pixels_to_lonlat(wcs, X.ravel(), Y.ravel(), frame)
+    idx = np.empty(lon.size, dtype=np.int64)
+    lonlat_to_nest_array(lon, lat, 1 << level, level, idx)
+    return np.unique(idx[idx >= 0])
+
+
+def _pixels_to_lonlat(wcs, x, y, frame):
+    """(lon, lat) in degrees in ``frame`` of the input pixels ``(x, y)`` (NaN where
+    invalid): the native WCS engine (memoised description, one rotation), else astropy."""
+    try:
+        nw = described(wcs)
+        rot = frame_rotation(nw.frame, frame)
+    except UnsupportedWCS:
+        nw = None
+    if nw is not None:
+        lon = np.empty(x.size)
+        lat = np.empty(x.size)
+        pixel_to_world_array(nw.vector, x, y, lon, lat)
+        with np.errstate(invalid="ignore"):
+            a, d = np.radians(lon), np.radians(lat)
+            v = rot @ np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)])
+            return np.degrees(np.arctan2(v[1], v[0])), np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1])))
     import warnings
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        c = wcs.pixel_to_world(X.ravel(), Y.ravel())
+        c = wcs.pixel_to_world(x, y)
         c = c.transform_to(frame).represent_as("unitspherical")
-    lon = np.ascontiguousarray(c.lon.deg, dtype=float)
-    lat = np.ascontiguousarray(c.lat.deg, dtype=float)
-    idx = np.empty(lon.size, dtype=np.int64)
-    lonlat_to_nest_array(lon, lat, 1 << level, level, idx)
-    return np.unique(idx[idx >= 0])
+    return np.ascontiguousarray(c.lon.deg, dtype=float), np.ascontiguousarray(c.lat.deg, dtype=float)
 
 
 def _data_cut(arrays):
