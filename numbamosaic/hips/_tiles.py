@@ -144,10 +144,12 @@ class FusedCoaddTiles:
     the tile's HPX frame (same weights, background offsets, sinks, member
     order, finalisation and output dtype).  The only difference is where the
     positions come from: HEALPix pixel centres computed natively (as
-    :class:`KernelTiles`) instead of the tile's HPX WCS, which moves input
-    positions by ~1e-12 pixel, so a pixel may differ by one float32 rounding.
-    Everything per input (kernel arrays, validated weights, WCS vector and
-    frame rotation) is prepared once here: a tile makes no WCS objects.
+    :class:`KernelTiles`, ~1.5e-10 input pixel from astropy-healpix and
+    astropy) instead of through the tile's HPX WCS chain (up to ~3e-9 pixel
+    off on the benchmark survey), so a pixel may differ by one float32
+    spacing of the values interpolated there.  Everything per input (kernel
+    arrays, validated weights, WCS vector and frame rotation) is prepared
+    once here: a tile makes no WCS objects.
 
     Parameters
     ----------
@@ -169,6 +171,11 @@ class FusedCoaddTiles:
     ------
     UnsupportedWCS
         When an input's WCS is not evaluated natively (use :class:`CoaddTiles`).
+
+    References
+    ----------
+    Gorski, K. M. et al. 2005, ApJ 622, 759 (HEALPix pixel centres).
+    Calabretta, M. R. & Roukema, B. F. 2007, MNRAS 381, 865 (the HPX projection).
     """
 
     def __init__(self, inputs, weights, members, frame, level, tile_size, combine, order, offsets=None):
@@ -209,7 +216,10 @@ def coadd_tiles(inputs, weights, members, frame, level, tile_size, kwargs, offse
     """The tile function of a mosaic HiPS: :class:`FusedCoaddTiles` when the
     combine accumulates input by input, the method is ``reproject_interp``
     with an order without per-input state, no other resampling argument is
-    given and every WCS is evaluated natively; else :class:`CoaddTiles`."""
+    given and every WCS is evaluated natively; else :class:`CoaddTiles`.
+    ``roundtrip_coords`` is accepted and not applied there, as by
+    :class:`KernelTiles` (``reproject_to_hips``): positions outside an
+    input's domain are rejected by the kernel itself."""
     fn = kwargs.get("reproject_function")
     combine = kwargs.get("combine_function", "mean")
     rest = set(kwargs) - {"reproject_function", "combine_function", "order", "roundtrip_coords"}
