@@ -194,6 +194,69 @@ def test_mosaic_to_hips(tmp_path):
         assert np.array_equal(fits.getdata(os.path.join(out, f)), fits.getdata(os.path.join(one, f)), equal_nan=True)
 
 
+def test_mosaic_to_hips_fused_combines(tmp_path):
+    """mean, sum, first, last, min and max with reproject_interp run the fused HiPS kernel input by input (no
+    reproject_and_coadd per tile): every deepest tile equals reproject_and_coadd of the inputs onto the tile's HPX
+    frame (input weights with zeros, a float64 input, overlapping inputs) to one float32 rounding (the HEALPix pixel
+    centres are computed natively, not through the HPX WCS), nearly every pixel bitwise; the same files on one
+    thread; median, B-spline orders and other methods keep reproject_and_coadd per tile."""
+    from astropy.coordinates import Galactic
+
+    from numbamosaic.hips._generate import parse_many, tile_members
+    from numbamosaic.hips._tiles import CoaddTiles, FusedCoaddTiles, coadd_tiles
+
+    inputs = [_image(83.0 + dx, -5.0 + dy, n=32, scale=0.1, seed=i)
+              for i, (dx, dy) in enumerate([(0, 0), (1.5, 0.5), (0.7, 1.8)])]
+    inputs[1] = (inputs[1][0].astype(np.float64) + 0.5, inputs[1][1])
+    rng = np.random.default_rng(1)
+    weights = [rng.uniform(0.2, 2.0, a.shape).astype(np.float32) for a, _ in inputs]
+    weights[2][:6] = 0.0
+    parsed, _ = parse_many(inputs, None, None)
+    members = tile_members(parsed, Galactic(), 4, 16)
+    assert max(len(m) for m in members.values()) == 3
+    for kw, fused in (({"combine_function": "mean"}, True), ({"combine_function": "max", "order": "nearest-neighbor"}, True),
+                      ({"combine_function": "median"}, False), ({"combine_function": "mean", "order": "bicubic"}, False),
+                      ({"combine_function": "mean", "reproject_function": numbamosaic.reproject_exact}, False)):
+        fn = coadd_tiles(parsed, None, members, Galactic(), 4, 16, kw)
+        assert isinstance(fn, FusedCoaddTiles if fused else CoaddTiles), kw
+    same = total = 0
+    for combine in ("mean", "sum", "first", "last", "min", "max"):
+        out = str(tmp_path / combine)
+        mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=out, tile_size=16, level=4,
+                       combine_function=combine, input_weights=weights, threads=2)
+        deep = [f for f in _tiles(out) if f.startswith("Norder4")]
+        assert len(deep) > 3
+        for f in deep:
+            index = int(f.split("Npix")[1].split(".")[0])
+            ref, fp = numbamosaic.reproject_and_coadd(inputs, tile_header(Galactic(), 4, index, 16), shape_out=(16, 16),
+                                                      combine_function=combine, input_weights=weights,
+                                                      blank_pixel_value=np.nan)
+            ref = ref.astype(np.float32)
+            ref[fp == 0] = np.nan
+            assert fits.getheader(os.path.join(out, f))["BITPIX"] == -32
+            got = fits.getdata(os.path.join(out, f)).astype(np.float32)
+            assert np.array_equal(np.isnan(got), np.isnan(ref)), (combine, f)
+            # one float32 rounding of the values interpolated there (the largest |value| of the 3 x 3 neighbourhood)
+            pad = np.pad(np.nan_to_num(np.abs(ref)), 1)
+            local = np.max([pad[i : i + 16, j : j + 16] for i in range(3) for j in range(3)], axis=0)
+            ok = ~np.isnan(ref)
+            diff = np.abs(got[ok].astype(np.float64) - ref[ok])
+            assert np.all(diff <= np.spacing(local[ok])), (combine, f, (diff / np.spacing(local[ok])).max())
+            same += int((diff == 0).sum())
+            total += int(ok.sum())
+        if combine == "mean":
+            one = str(tmp_path / "mean1")
+            mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=one, tile_size=16, level=4,
+                           combine_function=combine, input_weights=weights, threads=1)
+            files = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "**", "*.fits"), recursive=True))
+            assert files == sorted(os.path.relpath(p, one) for p in glob.glob(os.path.join(one, "**", "*.fits"),
+                                                                               recursive=True))
+            for g in files:
+                with open(os.path.join(out, g), "rb") as fa, open(os.path.join(one, g), "rb") as fb:
+                    assert fa.read() == fb.read(), g
+    assert total > 1000 and same >= 0.8 * total, (same, total)  # (all of them on this coarse grid)
+
+
 def test_cli_hips(tmp_path):
     from numbamosaic import cli
 
@@ -273,7 +336,8 @@ def test_coadd_hips_combines(tmp_path):
 
 def test_hips_on_dask_is_bitwise_threaded(tmp_path):
     """parallel='current-scheduler': every file (tiles of all orders, Allsky, MOC) byte for byte the threaded one,
-    for the fused kernel (reproject_to_hips) and the mosaic form (median of overlapping inputs)."""
+    for the fused kernel (reproject_to_hips) and the mosaic form (median of overlapping inputs through
+    reproject_and_coadd, mean through the fused kernel input by input)."""
     distributed = pytest.importorskip("distributed")
     data, w = _image(180.0, 0.0, n=48)
     inputs = [_image(83.0 + dx, -5.0 + dy, n=24, scale=0.1, seed=i) for i, (dx, dy) in enumerate([(0, 0), (1.2, 0.5)])]
@@ -287,7 +351,10 @@ def test_hips_on_dask_is_bitwise_threaded(tmp_path):
             m = str(tmp_path / f"mos{how}")
             mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=m, tile_size=16, level=4,
                            combine_function="median", parallel=how, match_background=True)
-            runs[how] = (d, m)
+            f = str(tmp_path / f"mean{how}")  # the fused input-by-input path
+            mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=f, tile_size=16, level=4,
+                           combine_function="mean", parallel=how, match_background=True)
+            runs[how] = (d, m, f)
     for a, b in zip(runs[2], runs["current-scheduler"]):
         files = sorted(os.path.relpath(p, a) for p in glob.glob(os.path.join(a, "**", "*.fits"), recursive=True))
         assert len(files) > 5 and "Moc.fits" in files

@@ -23,7 +23,7 @@ from ..kernels._healpix import (
 from .._threads import numba_threads, resolve_threads
 from ..wcs import UnsupportedWCS, describe_wcs
 from ..wcs._layout import PROJ_CODES, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP
-from ..wcs._transform import frame_rotation
+from ..wcs._transform import described, frame_rotation
 
 #: points per astropy call on the fallback paths
 CHUNK = 262144
@@ -100,7 +100,7 @@ def input_to_frame_matrix(wcs, frame):
     ``frame`` to the WCS's native sphere, then, for a gnomonic WCS without
     distortion, a flag and the 3x3 matrix taking them to homogeneous input
     pixels (see ``_to_input_pixel``).  Raises UnsupportedWCS."""
-    nw = describe_wcs(wcs)
+    nw = described(wcs)  # memoised per WCS object (not modified here)
     F = frame_rotation(frame, nw.frame)
     v = nw.vector
     R = v[W_ROT : W_ROT + 9].reshape(3, 3)

@@ -20,6 +20,13 @@ Pipeline
    * one input resampled with numbamosaic's ``reproject_interp``: the fused
      kernel ``kernels._healpix.hips_tile_kernel`` (HEALPix pixel centres,
      WCS and interpolation per pixel, no WCS objects per tile);
+   * several inputs combined by ``mean``, ``sum``, ``first``, ``last``,
+     ``min`` or ``max`` with ``reproject_interp`` (orders without per-input
+     state: nearest, bilinear, Lanczos): the same fused kernel once per
+     input meeting the tile, accumulating into the tile's value/weight
+     buffers with the mosaic's sinks (``_tiles.FusedCoaddTiles``: the
+     arithmetic of ``reproject_and_coadd`` on the tile, inputs prepared
+     once, no WCS objects per tile);
    * otherwise ``reproject_function`` (one input) or
      :func:`numbamosaic.reproject_and_coadd` (several inputs, only those
      whose footprint meets the tile) onto the tile's HPX frame
@@ -52,11 +59,12 @@ from ..kernels._healpix_layout import spread
 from ..kernels._hpgeom import lonlat_to_nest_array, nest_to_lonlat_array
 from ..healpix._core import input_to_frame_matrix
 from ..interpolation import parse_order, reproject_interp, spline_coefficients_for
-from ..wcs import UnsupportedWCS
+from ..wcs import UnsupportedWCS, frame_rotation, pixel_to_world_array
+from ..wcs._transform import described
 from ._background import estimate_offsets
 from ._dask import DaskTiles, split_parallel
 from ._plan import group_depth
-from ._tiles import CoaddTiles, KernelTiles, ReprojectTiles
+from ._tiles import KernelTiles, ReprojectTiles, coadd_tiles
 from ._layout import (
     EXTENSION,
     allsky_layout,
@@ -100,7 +108,8 @@ def _pixel_scale_deg(wcs, shape):
     from astropy.wcs.utils import proj_plane_pixel_scales
 
     if isinstance(wcs, WCS):
-        return float(np.min(np.abs(proj_plane_pixel_scales(wcs.celestial))))
+        # a 2-D celestial WCS is its own celestial part (``.celestial`` deep-copies it: ~1 ms)
+        return float(np.min(np.abs(proj_plane_pixel_scales(wcs if wcs.naxis == 2 else wcs.celestial))))
     xp, yp = (shape[1] - 1) / 2, (shape[0] - 1) / 2
     c = wcs.pixel_to_world(np.array([xp, xp, xp + 1]), np.array([yp, yp + 1, yp]))
     return float(min(c[0].separation(c[2]).deg, c[0].separation(c[1]).deg))
@@ -117,9 +126,10 @@ def _tile_deg(level):
     return math.degrees(math.sqrt(math.pi / 3.0)) / 2**level
 
 
-def candidate_tiles(wcs, shape, frame, level, tile_size):
-    """Sorted nested indices at ``level`` of the tiles the input may touch."""
-    scale = _pixel_scale_deg(wcs, shape)
+def candidate_tiles(wcs, shape, frame, level, tile_size, scale=None):
+    """Sorted nested indices at ``level`` of the tiles the input may touch
+    (``scale``: the input's pixel scale in degrees, if already known)."""
+    scale = _pixel_scale_deg(wcs, shape) if scale is None else scale
     tile = _tile_deg(level)
     step = max(0.5, 0.25 * tile / scale)
     margin = min(1.5 * tile / scale, 4.0 * max(shape) + 8.0)
@@ -130,17 +140,35 @@ def candidate_tiles(wcs, shape, frame, level, tile_size):
     xs = np.unique(np.concatenate([xs, [-0.5, nx - 0.5]]))
     ys = np.unique(np.concatenate([ys, [-0.5, ny - 0.5]]))
     X, Y = np.meshgrid(xs, ys)
+    lon, lat = _pixels_to_lonlat(wcs, X.ravel(), Y.ravel(), frame)
+    idx = np.empty(lon.size, dtype=np.int64)
+    lonlat_to_nest_array(lon, lat, 1 << level, level, idx)
+    return np.unique(idx[idx >= 0])
+
+
+def _pixels_to_lonlat(wcs, x, y, frame):
+    """(lon, lat) in degrees in ``frame`` of the input pixels ``(x, y)`` (NaN where
+    invalid): the native WCS engine (memoised description, one rotation), else astropy."""
+    try:
+        nw = described(wcs)
+        rot = frame_rotation(nw.frame, frame)
+    except UnsupportedWCS:
+        nw = None
+    if nw is not None:
+        lon = np.empty(x.size)
+        lat = np.empty(x.size)
+        pixel_to_world_array(nw.vector, x, y, lon, lat)
+        with np.errstate(invalid="ignore"):
+            a, d = np.radians(lon), np.radians(lat)
+            v = rot @ np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)])
+            return np.degrees(np.arctan2(v[1], v[0])), np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1])))
     import warnings
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        c = wcs.pixel_to_world(X.ravel(), Y.ravel())
+        c = wcs.pixel_to_world(x, y)
         c = c.transform_to(frame).represent_as("unitspherical")
-    lon = np.ascontiguousarray(c.lon.deg, dtype=float)
-    lat = np.ascontiguousarray(c.lat.deg, dtype=float)
-    idx = np.empty(lon.size, dtype=np.int64)
-    lonlat_to_nest_array(lon, lat, 1 << level, level, idx)
-    return np.unique(idx[idx >= 0])
+    return np.ascontiguousarray(c.lon.deg, dtype=float), np.ascontiguousarray(c.lat.deg, dtype=float)
 
 
 def _data_cut(arrays):
@@ -195,15 +223,18 @@ class _Writer:
                 write_image_tile(path, array, self.cut, fmt)
 
 
-def _map_threads(fn, items, nthreads, progress_bar):
-    """``fn`` over ``items`` on ``nthreads`` threads, results in input order."""
+def _map_threads(fn, items, nthreads, progress_bar, pool=None):
+    """``fn`` over ``items`` on ``nthreads`` threads (of ``pool``, an executor
+    kept by the caller, or of a new one), results in input order."""
     if nthreads <= 1 or len(items) <= 1:
         it = items if progress_bar is None else progress_bar(items)
         return [fn(i) for i in it]
-    with ThreadPoolExecutor(max_workers=nthreads) as ex:
-        futures = [ex.submit(fn, i) for i in items]
-        it = futures if progress_bar is None else progress_bar(futures)
-        return [f.result() for f in it]
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=nthreads) as ex:
+            return _map_threads(fn, items, nthreads, progress_bar, ex)
+    futures = [pool.submit(fn, i) for i in items]
+    it = futures if progress_bar is None else progress_bar(futures)
+    return [f.result() for f in it]
 
 
 def _progress(progress_bar):
@@ -309,14 +340,16 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
 
     if client is None:
         def group_results(ids):
-            return _map_threads(lambda i: deepest(i, tile_fn(i)), ids, nthreads, None)
+            return _map_threads(lambda i: deepest(i, tile_fn(i)), ids, nthreads, None, pool)
     else:
 
         remote = DaskTiles(client, tile_fn)
 
         def group_results(ids):
-            return _map_threads(lambda it: deepest(*it), list(zip(ids, remote.map(ids))), nthreads, None)
+            return _map_threads(lambda it: deepest(*it), list(zip(ids, remote.map(ids))), nthreads, None, pool)
 
+    # one pool for every group and order (not one per call: thread start-ups)
+    pool = ThreadPoolExecutor(max_workers=nthreads) if nthreads > 1 else None
     moc_parts = []
     roots = sorted(groups)
     try:
@@ -338,7 +371,7 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
                 for i, red in reduced.items():
                     parents.setdefault(i >> 2, {})[i & 3] = red
                 keys = sorted(parents)
-                reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None)
+                reds = _map_threads(lambda p, o=order: build_parent(o, p, parents[p]), keys, nthreads, None, pool)
                 counts[order] += len(keys)
                 reduced = dict(zip(keys, reds))
             for p, red in reduced.items():
@@ -346,6 +379,8 @@ def _build(directory, frame, coord_system_out, level, tile_size, candidates, til
     finally:
         if client is not None:
             remote.close()
+        if pool is not None:
+            pool.shutdown()
     while pending:
         finish(max(pending))
     written = counts
@@ -627,10 +662,15 @@ def mosaic_to_hips(
     """Build a HiPS from many images combined with numbamosaic's combine functions.
 
     Every deepest tile is :func:`numbamosaic.reproject_and_coadd` of the
-    inputs whose footprint meets it onto the tile's HPX frame, so each tile
-    equals that call exactly (mean, sum, median, clipped mean, first, last,
-    min, max; input weights).  Lower orders, Allsky, MOC and properties as
-    :func:`reproject_to_hips`.
+    inputs whose footprint meets it onto the tile's HPX frame (mean, sum,
+    median, clipped mean, first, last, min, max; input weights).  Median and
+    clipped mean (and other resampling methods, B-spline orders, WCS the
+    native engine does not evaluate) make that call, so each tile equals it
+    exactly; mean, sum, first, last, min and max with ``reproject_interp``
+    run the fused HiPS kernel input by input with the same arithmetic,
+    computing HEALPix pixel centres natively instead of through the tile's
+    HPX WCS (a pixel may differ from the call by one float32 rounding).
+    Lower orders, Allsky, MOC and properties as :func:`reproject_to_hips`.
 
     Parameters
     ----------
@@ -668,10 +708,11 @@ def mosaic_to_hips(
         threads = kwargs.pop("parallel")
     nthreads, client = split_parallel(threads, "threads")
     parsed, weights = parse_many(input_data, input_weights, hdu_in)
+    scales = [_pixel_scale_deg(w, a.shape) for a, w in parsed]
     if level is None:
-        level = max(auto_level(_pixel_scale_deg(w, a.shape), tile_size) for a, w in parsed)
+        level = max(auto_level(s, tile_size) for s in scales)
     level = int(level)
-    members = tile_members(parsed, frame, level, tile_size)
+    members = tile_members(parsed, frame, level, tile_size, scales)
     candidates = sorted(members)
     stack = max((len(m) for m in members.values()), default=1)
     depth = group_depth(memory_limit, tile_size, nthreads, stack, client is not None, level, GROUP_DEPTH)
@@ -682,9 +723,9 @@ def mosaic_to_hips(
     if match and len(parsed) > 1:
         offsets = estimate_offsets(parsed, members, frame, level, tile_size, _resampler(reproject_function, kwargs),
                                    reference, lambda fn, items: _map_threads(fn, items, nthreads, None))
-    tile_fn = CoaddTiles(parsed, weights, members, frame, level, tile_size,
-                         dict(kwargs, reproject_function=reproject_function, combine_function=combine_function),
-                         offsets)
+    tile_fn = coadd_tiles(parsed, weights, members, frame, level, tile_size,
+                          dict(kwargs, reproject_function=reproject_function, combine_function=combine_function),
+                          offsets)
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            _progress(progress_bar), properties, centre, fov, client, depth)
@@ -712,11 +753,11 @@ def parse_many(input_data, input_weights, hdu_in):
     return parsed, weights
 
 
-def tile_members(parsed, frame, level, tile_size):
-    """Deepest tile index -> indices of the inputs that may meet it."""
+def tile_members(parsed, frame, level, tile_size, scales=None):
+    """Deepest tile index -> indices of the inputs that may meet it (``scales``: their pixel scales, if known)."""
     members = {}
     for i, (a, w) in enumerate(parsed):
-        for t in candidate_tiles(w, a.shape, frame, level, tile_size):
+        for t in candidate_tiles(w, a.shape, frame, level, tile_size, None if scales is None else scales[i]):
             members.setdefault(int(t), []).append(i)
     return members
 

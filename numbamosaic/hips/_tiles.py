@@ -10,9 +10,19 @@ files do not depend on where it ran.
 
 import numpy as np
 
-from ..kernels._healpix import hips_tile_kernel
+from .._resamplers import InterpResampler
+from ..healpix._core import input_to_frame_matrix
+from ..interpolation import reproject_interp
+from ..kernels._combine import finalize_tile, init_tile
+from ..kernels._healpix import NO_WEIGHTS, SINK_DIRECT, hips_tile_kernel
 from ..mosaic._coadd import _prepare, execute, release_sources, reproject_and_coadd
+from ..mosaic._inputs import make_sources
+from ..mosaic._tiles import COMBINES
+from ..wcs import UnsupportedWCS
 from ._layout import tile_face_xy, tile_header, tile_wcs
+
+#: background model of an input without one (``kernels._healpix.hips_tile_kernel``'s ``bg``)
+_NO_BACKGROUND = np.zeros(3)
 
 
 class KernelTiles:
@@ -41,10 +51,10 @@ class KernelTiles:
     def __call__(self, index):
         t = self.tile_size
         face, ix, iy = tile_face_xy(self.level, index)
-        out = np.empty((t, t), dtype=self.dtype)
-        n = hips_tile_kernel(self.data, self.coef, self.code, self.vec, self.m, t << self.level, face, ix * t,
-                             iy * t, out)
-        return out if n else None
+        val = np.empty((t, t))  # float64 values (one compiled variant), rounded once to the output dtype
+        n = hips_tile_kernel(self.data, self.coef, NO_WEIGHTS, self.code, self.vec, self.m, t << self.level, face,
+                             ix * t, iy * t, val, NO_WEIGHTS, SINK_DIRECT, _NO_BACKGROUND)
+        return val.astype(self.dtype, copy=False) if n else None
 
 
 def _blank_uncovered(arr, fp):
@@ -114,3 +124,111 @@ class CoaddTiles:
         finally:
             release_sources(job)
         return _blank_uncovered(arr, fp)
+
+
+#: combine functions accumulated input by input (the others need every value of a pixel at once)
+FUSED_COMBINES = ("mean", "sum", "first", "last", "min", "max")
+#: interpolation orders without per-input state (the B-spline orders 2 and 3 need a coefficient
+#: image per input, which the tiles would have to keep for every input: they take the general path)
+FUSED_ORDERS = (0, 1, 4)
+
+
+class FusedCoaddTiles:
+    """The inputs meeting each tile combined by the fused kernel, input by input.
+
+    For each deepest tile, :func:`~numbamosaic.kernels._healpix.hips_tile_kernel`
+    runs once per member input (in input order) with the combine's sink of
+    ``kernels._sinks``, accumulating into the tile's float64 value/weight
+    buffers; :func:`~numbamosaic.kernels._combine.finalize_tile` then turns
+    them into the tile, as :func:`numbamosaic.reproject_and_coadd` does onto
+    the tile's HPX frame (same weights, background offsets, sinks, member
+    order, finalisation and output dtype).  The only difference is where the
+    positions come from: HEALPix pixel centres computed natively (as
+    :class:`KernelTiles`, ~1.5e-10 input pixel from astropy-healpix and
+    astropy) instead of through the tile's HPX WCS chain (up to ~3e-9 pixel
+    off on the benchmark survey), so a pixel may differ by one float32
+    spacing of the values interpolated there.  Everything per input (kernel
+    arrays, validated weights, WCS vector and frame rotation) is prepared
+    once here: a tile makes no WCS objects.
+
+    Parameters
+    ----------
+    inputs : list of (array, WCS)
+    weights : list or None
+        Weight images, one per input (as :func:`numbamosaic.reproject_and_coadd`).
+    members : dict
+        Deepest tile index -> indices of the inputs that may meet it (sorted).
+    frame, level, tile_size
+        HiPS frame, deepest order, tile width.
+    combine : str
+        One of :data:`FUSED_COMBINES`.
+    order : int
+        Interpolation order code, one of :data:`FUSED_ORDERS`.
+    offsets : array, optional
+        Additive background of every input (:mod:`._background`).
+
+    Raises
+    ------
+    UnsupportedWCS
+        When an input's WCS is not evaluated natively (use :class:`CoaddTiles`).
+
+    References
+    ----------
+    Gorski, K. M. et al. 2005, ApJ 622, 759 (HEALPix pixel centres).
+    Calabretta, M. R. & Roukema, B. F. 2007, MNRAS 381, 865 (the HPX projection).
+    """
+
+    def __init__(self, inputs, weights, members, frame, level, tile_size, combine, order, offsets=None):
+        resampler = InterpResampler(order=order)
+        sources = make_sources(inputs, input_weights=weights)  # weights validated (and regridded) as the mosaic does
+        self.maps = [input_to_frame_matrix(src.wcs, frame) for src in sources]
+        self.arrays = [src.arrays(resampler) for src in sources]  # (kernel data, empty state, weights)
+        self.single = [src.dtype == np.float32 for src in sources]
+        self.bgs = [np.array([0.0 if offsets is None else float(offsets[i]), 0.0, 0.0]) for i in range(len(sources))]
+        self.members, self.level, self.tile_size = members, level, tile_size
+        self.code = resampler.order
+        self.combine_code, self.sink, self.init = COMBINES[combine]
+
+    def __call__(self, index):
+        ids = self.members[index]
+        t = self.tile_size
+        face, ix, iy = tile_face_xy(self.level, index)
+        val = np.empty((t, t))
+        wt = np.empty((t, t))
+        init_tile(val, wt, self.init)
+        sampled = 0
+        for i in ids:
+            data, coef, wdata = self.arrays[i]
+            vec, m = self.maps[i]
+            sampled += hips_tile_kernel(data, coef, wdata, self.code, vec, m, t << self.level, face, ix * t, iy * t,
+                                        val, wt, self.sink, self.bgs[i])
+        if not sampled:  # no finite value was deposited: every weight is 0
+            return None
+        # the mosaic's output dtype for these members (float32 when they all are), then the tile as CoaddTiles
+        dtype = np.float32 if all(self.single[i] for i in ids) else np.float64
+        out = np.empty((t, t), dtype=dtype)
+        fp = np.empty((t, t), dtype=dtype)
+        finalize_tile(self.combine_code, val, wt, out, fp, np.nan)
+        return _blank_uncovered(out, fp)
+
+
+def coadd_tiles(inputs, weights, members, frame, level, tile_size, kwargs, offsets=None):
+    """The tile function of a mosaic HiPS: :class:`FusedCoaddTiles` when the
+    combine accumulates input by input, the method is ``reproject_interp``
+    with an order without per-input state, no other resampling argument is
+    given and every WCS is evaluated natively; else :class:`CoaddTiles`.
+    ``roundtrip_coords`` is accepted and not applied there, as by
+    :class:`KernelTiles` (``reproject_to_hips``): positions outside an
+    input's domain are rejected by the kernel itself."""
+    fn = kwargs.get("reproject_function")
+    combine = kwargs.get("combine_function", "mean")
+    rest = set(kwargs) - {"reproject_function", "combine_function", "order", "roundtrip_coords"}
+    if (fn is None or fn is reproject_interp) and combine in FUSED_COMBINES and not rest:
+        resampler = InterpResampler(order=kwargs.get("order", "bilinear"))  # raises on a bad order, as the tiles would
+        if resampler.order in FUSED_ORDERS:
+            try:
+                return FusedCoaddTiles(inputs, weights, members, frame, level, tile_size, combine, resampler.order,
+                                       offsets)
+            except UnsupportedWCS:
+                pass
+    return CoaddTiles(inputs, weights, members, frame, level, tile_size, kwargs, offsets)

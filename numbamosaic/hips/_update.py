@@ -53,7 +53,7 @@ from ._layout import (
     uniq_orders,
     write_moc,
 )
-from ._tiles import CoaddTiles
+from ._tiles import coadd_tiles
 
 #: combine functions an update can carry forward exactly -> merge of (stored, new)
 MERGES = {
@@ -118,8 +118,8 @@ def update_hips(output_directory, input_data, *, combine_function, reproject_fun
     nthreads, client = split_parallel(threads, "threads")
     parsed, weights = parse_many(input_data, input_weights, hdu_in)
     members = tile_members(parsed, frame, level, tile_size)
-    tile_fn = CoaddTiles(parsed, weights, members, frame, level, tile_size,
-                         dict(kwargs, reproject_function=reproject_function, combine_function=combine_function))
+    tile_fn = coadd_tiles(parsed, weights, members, frame, level, tile_size,
+                          dict(kwargs, reproject_function=reproject_function, combine_function=combine_function))
     writer = _Writer(directory, frame, tile_size, formats, cut)
     merge = MERGES[combine_function]
     extra = min(MOC_EXTRA, int(np.log2(tile_size)))

@@ -46,8 +46,9 @@ from ._hpgeom import (
     ring_to_nest,
     xyf_to_loc,
 )
-from ._interp import sample, sample_row
+from ._interp import sample, sample_row, weight_row
 from ._jit import inline_kernel, kernel, parallel_kernel
+from ._sinks import deposit_row
 
 #: HEALPix indices per parallel work item
 BLOCK = 4096
@@ -114,6 +115,13 @@ def image_to_healpix_kernel(data, coef, order, wcs, m, nside, horder, nested, ou
 
 #: side of the blocks of a HiPS tile tested for overlap with the input before sampling
 CULL = 16
+#: blocks are tested in groups of ``CULL_GROUP x CULL_GROUP`` first (one test culls a whole group:
+#: inputs of a mosaic that only come near a tile cost 16 tests, not 256)
+CULL_GROUP = 4
+#: sink of :func:`hips_tile_kernel` that writes the sampled values as they are (not one of ``_sinks``)
+SINK_DIRECT = -1
+#: ``wt`` / ``wdata`` placeholder of :func:`hips_tile_kernel` (no weights)
+NO_WEIGHTS = np.zeros((0, 0))
 
 
 @kernel
@@ -178,23 +186,36 @@ def _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn):
         sn[k] = math.sin(phi)
 
 
-@entry(writes=("out",), literal=("order",))
+@entry(writes=("val", "wt"), literal=("order",), like=(("wdata", "data"),))
 @kernel
-def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
-    """Sample the image at the pixel centres of one HiPS tile.
+def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, val, wt, sink, bg):
+    """Sample one input at the pixel centres of one HiPS tile.
 
-    ``out[row, col]`` (FITS array order, ``T x T``) is the HEALPix pixel
+    Pixel ``[row, col]`` (FITS array order, ``T x T``) is the HEALPix pixel
     ``(face, ix0 + T - 1 - row, iy0 + col)`` at ``nside`` (the orientation
     of HiPS tiles written by hipsgen and reproject).  Blocks of
-    :data:`CULL` pixels that certainly miss the input are set to NaN without
-    sampling; pixel centres of the equatorial zone come from per-tile tables
+    :data:`CULL` pixels that certainly miss the input are skipped without
+    sampling (tested a group of :data:`CULL_GROUP` ``**2`` blocks at a time
+    first, then block by block); pixel centres of the equatorial zone come from per-tile tables
     (:func:`_tile_tables`).  Input positions are computed a block row at a
     time and interpolated by ``_interp.sample_row`` with ``order`` a literal
     (one compiled variant per order used, with that interpolant only).
-    Serial and GIL-free: tiles run in parallel on Python threads.  Returns
-    the number of finite pixels.
+
+    With ``sink`` = :data:`SINK_DIRECT` (one input, ``reproject_to_hips``)
+    every pixel of ``val`` receives the sampled value (NaN where the input
+    does not cover it) and ``wdata``, ``wt`` and ``bg`` are not used.  Any
+    other sink of ``kernels._sinks`` accumulates the input into the tile
+    buffers ``val``/``wt`` exactly as the mosaic's ``_interp.interp_tile``
+    does for one output box: weights ``wdata`` sampled at the same
+    positions (``_interp.weight_row``; shape ``(0, 0)``: weight 1), the
+    background ``bg = (c, cx, cy)`` subtracted as ``c + cx col + cy row``,
+    then ``_sinks.deposit_row``.  Calling it for each input of a tile in
+    input order therefore combines them as ``reproject_and_coadd`` does
+    onto the tile's frame (mean, sum, first, last, min, max).  Serial and
+    GIL-free: tiles run in parallel on Python threads.  Returns the number
+    of finite sampled values.
     """
-    t = out.shape[0]
+    t = val.shape[0]
     ny, nx = data.shape
     zs = np.empty(2 * t - 1)
     ss = np.empty(2 * t - 1)
@@ -203,39 +224,67 @@ def hips_tile_kernel(data, coef, order, wcs, m, nside, face, ix0, iy0, out):
     _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn)
     gnomonic = m[9] != 0.0
     g = _gnomonic_matrix(m)
+    direct = sink == SINK_DIRECT
+    has_w = wdata.shape[0] > 0
     b = min(CULL, t)
+    gs = min(CULL * CULL_GROUP, t)
     xs = np.empty(b)
     ys = np.empty(b)
     vs = np.empty(b)
+    fs = np.empty(b)
     n = 0
-    for r0 in range(0, t, b):
-        r1 = min(t, r0 + b)
-        for c0 in range(0, t, b):
-            c1 = min(t, c0 + b)
-            if _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
-                for r in range(r0, r1):
-                    for c in range(c0, c1):
-                        out[r, c] = NAN
+    for gr in range(0, t, gs):
+        for gc in range(0, t, gs):
+            if _block_outside(wcs, m, face, ix0, iy0, t, nside, gr, min(t, gr + gs), gc, min(t, gc + gs), nx, ny):
+                if direct:
+                    for r in range(gr, min(t, gr + gs)):
+                        for c in range(gc, min(t, gc + gs)):
+                            val[r, c] = NAN
                 continue
-            for r in range(r0, r1):
-                for c in range(c0, c1):
-                    ks = t - 1 - r + c
-                    if zs[ks] == zs[ks]:
-                        kd = r + c
-                        if gnomonic:  # the common case, kept in this loop
-                            x, y = _gnomonic(g, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+            for r0 in range(gr, min(t, gr + gs), b):
+                r1 = min(t, r0 + b)
+                for c0 in range(gc, min(t, gc + gs), b):
+                    c1 = min(t, c0 + b)
+                    if _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+                        if direct:
+                            for r in range(r0, r1):
+                                for c in range(c0, c1):
+                                    val[r, c] = NAN
+                        continue
+                    k1 = c1 - c0
+                    for r in range(r0, r1):
+                        for c in range(c0, c1):
+                            ks = t - 1 - r + c
+                            if zs[ks] == zs[ks]:
+                                kd = r + c
+                                if gnomonic:  # the common case, kept in this loop
+                                    x, y = _gnomonic(g, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                                else:
+                                    x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                            else:
+                                x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+                            xs[c - c0] = x
+                            ys[c - c0] = y
+                        sample_row(order, data, coef, xs, ys, vs, k1)  # NaN positions give NaN
+                        for k in range(k1):
+                            if vs[k] == vs[k]:
+                                n += 1
+                        if direct:
+                            for k in range(k1):
+                                val[r, c0 + k] = vs[k]
+                            continue
+                        # the arithmetic of _interp._interp_chunk and deposit_row, in the same order
+                        if has_w:
+                            weight_row(order, wdata, xs, ys, vs, fs, k1)
                         else:
-                            x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
-                    else:
-                        x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
-                    xs[c - c0] = x
-                    ys[c - c0] = y
-                sample_row(order, data, coef, xs, ys, vs, c1 - c0)  # NaN positions give NaN
-                for c in range(c0, c1):
-                    v = vs[c - c0]
-                    out[r, c] = v
-                    if v == v:
-                        n += 1
+                            for k in range(k1):
+                                fs[k] = 1.0
+                        b0 = bg[0] + bg[2] * r
+                        b1 = bg[1]
+                        if b0 != 0.0 or b1 != 0.0:
+                            for k in range(k1):
+                                vs[k] -= b0 + b1 * (c0 + k)
+                        deposit_row(sink, val, wt, r, c0, vs, fs, k1)
     return n
 
 
