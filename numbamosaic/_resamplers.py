@@ -36,6 +36,7 @@ import numpy as np
 from ._threads import parallel_launch
 from .kernels._interp import interp_tile
 from .kernels._spline import prefilter
+from .wcs._native import homography_flag
 
 ORDERS = {
     "nearest-neighbor": 0,
@@ -118,4 +119,5 @@ class InterpResampler:
         return int(np.prod(shape)) * itemsize if self.order in (2, 3) else 0
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        interp_tile(data, state, wdata, tr.vector, tr.grid, self.order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+        interp_tile(data, state, wdata, tr.vector, tr.grid, self.order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
+                    homography_flag(tr.vector))

@@ -13,7 +13,10 @@ real calls compile, whatever the kernels' internal layout:
   command line writes it (:func:`~numbamosaic.mosaic_to_fits`), when
   ``files=True``;
 * the single-image function of each method, serial and on two threads
-  (the executor's strips; the spline prefilter's ``prange``), when ``single=True``.
+  (the executor's strips; the spline prefilter's ``prange``), when ``single=True``;
+* all of the above for TAN -> TAN transforms (homographies) and, when
+  ``general=True``, again with a SIN output frame (the kernels' variant for
+  any transform).
 
 Run it once at install or image-build time (``numbamosaic warmup``) with the
 cache directory the jobs will use (``NUMBA_CACHE_DIR`` on a shared file
@@ -42,9 +45,9 @@ _SHAPE_IN = (24, 24)
 _SHAPE_OUT = (32, 32)
 
 
-def _wcs(crval, rot_deg, shape):
+def _wcs(crval, rot_deg, shape, proj="TAN"):
     w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.ctype = [f"RA---{proj}", f"DEC--{proj}"]
     w.wcs.crval = list(crval)
     w.wcs.crpix = [(shape[1] + 1) / 2, (shape[0] + 1) / 2]
     t = np.radians(rot_deg)
@@ -52,15 +55,15 @@ def _wcs(crval, rot_deg, shape):
     return w
 
 
-def _inputs(dtype):
-    """Two overlapping tiles (data, WCS) and an output frame covering both."""
+def _inputs(dtype, proj="TAN"):
+    """Two overlapping TAN tiles (data, WCS) and an output frame in ``proj`` covering both."""
     rng = np.random.default_rng(0)
     tiles = []
     for k, (ra, rot) in enumerate(((150.0, 0.0), (150.002, 7.0))):
         data = rng.normal(size=_SHAPE_IN).astype(dtype)
         data[3 + k, 5] = np.nan  # blank pixels go through the same code as in real data
         tiles.append((data, _wcs((ra, 2.0), rot, _SHAPE_IN)))
-    return tiles, _wcs((150.001, 2.0), 3.0, _SHAPE_OUT)
+    return tiles, _wcs((150.001, 2.0), 3.0, _SHAPE_OUT, proj)
 
 
 def _method(name):
@@ -94,7 +97,7 @@ def _names(values, default, allowed, what):
 
 
 def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=True, match_background=False,
-           verbose=False):
+           general=True, verbose=False):
     """Compile (or load from the on-disk cache) the kernels of the given methods.
 
     Each requested method, combine function and input dtype is run once on
@@ -125,6 +128,13 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
         serial and threaded.  Default True.
     match_background : bool, optional
         Also warm background matching.  Default False.
+    general : bool, optional
+        Also warm the kernels' variant for any transform (every step again
+        with a SIN output frame).  The resampling kernels are compiled in two
+        variants: one for TAN -> TAN without distortion (a homography, the
+        usual survey mosaic, compiled without the projection chain) and one
+        for everything else (other projections, SIP/TPV distortions, other
+        frames), see ``wcs._native.map_point``.  Default True.
     verbose : bool, optional
         Print one line per step.
 
@@ -162,12 +172,13 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
             print(f"  {steps[-1][1]:7.2f} s  {label}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="numbamosaic-warmup-") as tmp:
-        for dtype in dtypes:
-            tiles, w_out = _inputs(dtype)
+        for dtype, proj in [(d, p) for d in dtypes for p in (("TAN", "SIN") if general else ("TAN",))]:
+            tiles, w_out = _inputs(dtype, proj)
+            frame = "" if proj == "TAN" else f", {proj} output"
             paths = []
             if files:
                 for k, (data, w) in enumerate(tiles):
-                    paths.append(os.path.join(tmp, f"{dtype}_{k}.fits"))
+                    paths.append(os.path.join(tmp, f"{dtype}_{proj}_{k}.fits"))
                     fits.PrimaryHDU(data, header=w.to_header()).writeto(paths[-1])
             runs = [(m, combines[0]) for m in methods] + [(methods[0], c) for c in combines[1:]]
             for method, combine in runs:
@@ -175,22 +186,22 @@ def warmup(methods=None, combines=None, dtypes=("float32",), files=True, single=
                 rf = None if func is reproject_interp else func
                 for kind, inputs in (("arrays", tiles), ("FITS files", paths)):
                     if inputs:
-                        step(f"{method} {combine} {dtype} mosaic from {kind}", _mosaic, inputs, w_out,
+                        step(f"{method} {combine} {dtype} mosaic from {kind}{frame}", _mosaic, inputs, w_out,
                              reproject_function=rf, combine_function=combine, **kw)
                 if paths:
-                    step(f"{method} {combine} {dtype} mosaic into a FITS file", mosaic_to_fits, paths, w_out,
+                    step(f"{method} {combine} {dtype} mosaic into a FITS file{frame}", mosaic_to_fits, paths, w_out,
                          os.path.join(tmp, "mosaic.fits"), shape_out=_SHAPE_OUT, overwrite=True, fsync=False,
                          reproject_function=rf, combine_function=combine, parallel=1, **kw)
             if single:
                 for method in methods:
                     func, kw = _method(method)
                     for parallel in (False, 2):
-                        step(f"{method} {dtype} single image, parallel={parallel}", func, tiles[0], w_out,
+                        step(f"{method} {dtype} single image, parallel={parallel}{frame}", func, tiles[0], w_out,
                              shape_out=_SHAPE_OUT, parallel=parallel, **kw)
             if match_background:
                 func, kw = _method(methods[0])
                 rf = None if func is reproject_interp else func
-                step(f"{methods[0]} {dtype} background matching", _mosaic, tiles, w_out, reproject_function=rf,
+                step(f"{methods[0]} {dtype} background matching{frame}", _mosaic, tiles, w_out, reproject_function=rf,
                      match_background=True, **kw)
     root = cache_root()
     return {"seconds": time.perf_counter() - t_all, "steps": steps,

@@ -20,7 +20,7 @@ from ._single import run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._resamplers import register
 from .kernels import _adaptive as K
-from .wcs import build_transform, transform_and_bbox
+from .wcs import build_transform, homography_flag, transform_and_bbox
 
 KERNELS = {"gaussian": K.KERNEL_GAUSSIAN, "hann": K.KERNEL_HANN, "hanning": K.KERNEL_HANN}
 BOUNDARY_MODES = {
@@ -196,7 +196,8 @@ class AdaptiveResampler:
         return self.params
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
-        K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+        K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
+                        homography_flag(tr.vector))
 
     # ---- planning for the single-image driver ---------------------------------
 
@@ -212,7 +213,7 @@ class AdaptiveResampler:
         y = np.ascontiguousarray(gy.ravel())
         pos = np.empty((x.size, 2))
         jac = np.empty((x.size, 4))
-        K.jacobian_points(tr.vector, tr.grid, self.options["center_jacobian"], x, y, pos, jac)
+        K.jacobian_points(tr.vector, tr.grid, self.options["center_jacobian"], x, y, pos, jac, homography_flag(tr.vector))
         ok = np.all(np.isfinite(jac), axis=1)
         smax = 1.0
         if ok.any():

@@ -18,6 +18,7 @@ from ._validate import check_no_extra_kwargs
 from ._resamplers import register
 from .kernels.exact import MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, exact_tile
 from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, W_CODE, W_MINV, W_SIP, W_TPV
+from .wcs._native import homography_flag
 
 CONSERVE = ("surface-brightness", "flux")
 
@@ -152,7 +153,7 @@ def jacobian_error(tr, X, Y, nsub):
             x = np.ascontiguousarray(x, dtype=float)
             y = np.ascontiguousarray(y, dtype=float)
             out = np.empty(x.size)
-            area_factors(tr.vector, x, y, out)
+            area_factors(tr.vector, x, y, out, homography_flag(tr.vector))
             P.append((x, y))
             J.append(out)
     # corners (0, 0), (h, 0), (h, h), (0, h): indices 0, 6, 8, 2 of the 3 x 3 samples
@@ -361,7 +362,8 @@ class ExactResampler:
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
         wdata, opts = self._args(tr, data, wdata)
-        exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+        exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
+                   homography_flag(tr.vector))
 
 
 def reproject_exact(

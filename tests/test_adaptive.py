@@ -214,7 +214,7 @@ def test_point_source_flux_is_conserved():
 def test_serial_equals_parallel_bitwise(field):
     from numbamosaic.kernels import _adaptive as K
     from numbamosaic.kernels._sinks import SINK_SUM, SINK_WRITE
-    from numbamosaic.wcs import build_transform
+    from numbamosaic.wcs import build_transform, homography_flag
 
     c = CASES["rotation"]
     for kw in (dict(), dict(kernel="hann", center_jacobian=True, despike_jacobian=True, boundary_mode="constant")):
@@ -236,7 +236,8 @@ def test_serial_equals_parallel_bitwise(field):
         val = np.zeros((44, 44))
         wt = np.zeros((44, 44))
         for ya, yb in zip(cuts[:-1], cuts[1:]):
-            K.adaptive_tile(field, wimg, tr.vector, tr.grid, p, ya, yb, 1, 43, val, wt, 0, 0, SINK_SUM, bg)
+            K.adaptive_tile(field, wimg, tr.vector, tr.grid, p, ya, yb, 1, 43, val, wt, 0, 0, SINK_SUM, bg,
+                            homography_flag(tr.vector))
         results.append((val, wt))
     assert np.count_nonzero(results[0][1]) > 500
     for val, wt in results[1:]:

@@ -37,8 +37,10 @@ BUDGET = {
     # {f4, >f4} x {f4 out, f8 buffers} + f8 x f8; bicubic: single-image {f4, >f4}
     "numbamosaic.kernels._interp.interp_tile": 7,
     # as interp_tile, without float64 inputs
+    # (the row-block loop _exact_rows is inlined into exact_tile: no variants of its own).
+    # The kernels' homography literal ``hom`` (wcs._native.map_point) adds a variant only
+    # for transforms that are not TAN -> TAN homographies, which the matrix does not use
     "numbamosaic.kernels.exact._rows.exact_tile": 4,
-    "numbamosaic.kernels.exact._rows._exact_rows": 4,
     # the heavy per-row code writes float64 scratch only: one per input dtype
     "numbamosaic.kernels.exact._rows._exact_row": 2,
     # Numba types a constant argument as a literal and compiles a callee once

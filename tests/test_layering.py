@@ -30,7 +30,8 @@ PKG = Path(__file__).resolve().parent.parent / "numbamosaic"
 LAYERS = [
     # every @njit, the compiled WCS engine, and the leaves everything may import (Numba cache and
     # threading set-up, the version, the memory budget)
-    ("kernels", ["kernels", "kernels.*", "wcs._layout", "wcs._native", "wcs._projections", "wcs._proj_*",
+    ("kernels", ["kernels", "kernels.*", "wcs._layout", "wcs._native", "wcs._plane", "wcs._points", "wcs._projections",
+                 "wcs._proj_*",
                  "_cache", "_threads", "_version", "_budget"]),
     # inputs and outputs: parsing, FITS/zarr/AVM files, argument checks, array axes, bounding boxes
     ("io", ["io", "io.*", "_axes", "_bbox", "_validate", "_fitsout", "_fitsheaders", "_zarrout", "synthetic"]),

@@ -59,7 +59,7 @@ import numpy as np
 
 from ._entry import entry
 from ._jit import inline_kernel, kernel
-from ..wcs._native import out_to_in, out_to_in_row
+from ..wcs._native import map_point, map_row
 from ._load import load
 from ._sinks import deposit_row
 
@@ -574,7 +574,7 @@ def _despiked(jac, jm, r, c, R, C, ny, nx):
 
 
 @inline_kernel
-def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1):
+def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom):
     """Positions and Jacobians of the block ``[by0, by1) x [bx0, bx1)`` (plus the despiking halo).
 
     Returns ``(px, py, jac, jm, h)``: input positions ``(nr, nc)``, Jacobians
@@ -582,6 +582,7 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1):
     despiking) on rows ``by0 - h ..`` and columns ``bx0 - h ..``, ``h`` the
     halo width.  Shared by :func:`_block` and the cube kernel
     (:mod:`numbamosaic.kernels._cube`), which resamples every plane with them.
+    ``hom``: the homography literal (``wcs._native.map_row``).
     """
     center = prm[P_CENTER] != 0.0
     despike = prm[P_DESPIKE] != 0.0
@@ -601,15 +602,15 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1):
         xhy = np.empty(nc + 1)
         yhx = np.empty((2, nc))  # rows at (x, y - 0.5) and (x, y + 0.5)
         yhy = np.empty((2, nc))
-        out_to_in_row(tr, grid, float(ya) - 0.5, xa, xa + nc, yhx[0], yhy[0])
+        map_row(hom, tr, grid, float(ya) - 0.5, xa, xa + nc, yhx[0], yhy[0])
         for r in range(nr):
             y = float(ya + r)
-            out_to_in_row(tr, grid, y, xa, xa + nc, px[r], py[r])
+            map_row(hom, tr, grid, y, xa, xa + nc, px[r], py[r])
             lo = r % 2
             hi = 1 - lo
-            out_to_in_row(tr, grid, y + 0.5, xa, xa + nc, yhx[hi], yhy[hi])
+            map_row(hom, tr, grid, y + 0.5, xa, xa + nc, yhx[hi], yhy[hi])
             for c in range(nc + 1):
-                xhx[c], xhy[c] = out_to_in(tr, grid, float(xa + c) - 0.5, y)
+                xhx[c], xhy[c] = map_point(hom, tr, grid, float(xa + c) - 0.5, y)
             for c in range(nc):
                 jac[r, c, 0] = -xhx[c] + xhx[c + 1]
                 jac[r, c, 1] = -yhx[lo, c] + yhx[hi, c]
@@ -620,7 +621,7 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1):
         qx = np.empty((nr + 2, nc + 2))
         qy = np.empty((nr + 2, nc + 2))
         for r in range(nr + 2):
-            out_to_in_row(tr, grid, ya - 1 + r, xa - 1, xa + nc + 1, qx[r], qy[r])
+            map_row(hom, tr, grid, ya - 1 + r, xa - 1, xa + nc + 1, qx[r], qy[r])
         for r in range(nr):
             for c in range(nc):
                 # mean of the two half-pixel differences on each side
@@ -643,9 +644,9 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1):
 
 
 @kernel
-def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
+def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg, hom):
     """Resample the output block ``[by0, by1) x [bx0, bx1)``."""
-    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1)
+    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom)
     despike = prm[P_DESPIKE] != 0.0
     ya = by0 - h
     nr = px.shape[0]
@@ -681,12 +682,14 @@ def _block_bounds(k, y0, y1, x0, x1, brows, bcols):
     return by0, min(by0 + brows, y1), bx0, min(bx0 + bcols, x1)
 
 
-@entry(writes=("val", "wt"))
+@entry(writes=("val", "wt"), literal=("hom",))
 @kernel
-def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
 
-    Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.
+    Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.  ``hom``:
+    ``wcs._native.homography_flag(tr)`` (1: compiled without the projection
+    chain, for homography transforms only; 0: any transform).
     """
     if y1 <= y0 or x1 <= x0:
         return
@@ -695,35 +698,35 @@ def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, s
     nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
     for k in range(nb):
         by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
-        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg)
+        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg, hom)
 
 
-@entry(writes=("pos", "jac"))
+@entry(writes=("pos", "jac"), literal=("hom",))
 @kernel
-def jacobian_points(tr, grid, center, x, y, pos, jac):
+def jacobian_points(tr, grid, center, x, y, pos, jac, hom):
     """Input positions and Jacobians at output points (for planning margins).
 
     ``pos`` is ``(n, 2)`` and ``jac`` ``(n, 4)`` (``dxi/dx, dxi/dy, dyi/dx,
-    dyi/dy``), computed as the kernels do.
+    dyi/dy``), computed as the kernels do; ``hom`` as for :func:`adaptive_tile`.
     """
     for i in range(x.size):
         xc = x[i]
         yc = y[i]
-        pos[i, 0], pos[i, 1] = out_to_in(tr, grid, xc, yc)
+        pos[i, 0], pos[i, 1] = map_point(hom, tr, grid, xc, yc)
         if center:
-            ax, ay = out_to_in(tr, grid, xc - 0.5, yc)
-            bx_, by_ = out_to_in(tr, grid, xc + 0.5, yc)
-            cx, cy = out_to_in(tr, grid, xc, yc - 0.5)
-            dx, dy = out_to_in(tr, grid, xc, yc + 0.5)
+            ax, ay = map_point(hom, tr, grid, xc - 0.5, yc)
+            bx_, by_ = map_point(hom, tr, grid, xc + 0.5, yc)
+            cx, cy = map_point(hom, tr, grid, xc, yc - 0.5)
+            dx, dy = map_point(hom, tr, grid, xc, yc + 0.5)
             jac[i, 0] = bx_ - ax
             jac[i, 1] = dx - cx
             jac[i, 2] = by_ - ay
             jac[i, 3] = dy - cy
         else:
-            ax, ay = out_to_in(tr, grid, xc - 1.0, yc)
-            bx_, by_ = out_to_in(tr, grid, xc + 1.0, yc)
-            cx, cy = out_to_in(tr, grid, xc, yc - 1.0)
-            dx, dy = out_to_in(tr, grid, xc, yc + 1.0)
+            ax, ay = map_point(hom, tr, grid, xc - 1.0, yc)
+            bx_, by_ = map_point(hom, tr, grid, xc + 1.0, yc)
+            cx, cy = map_point(hom, tr, grid, xc, yc - 1.0)
+            dx, dy = map_point(hom, tr, grid, xc, yc + 1.0)
             jac[i, 0] = 0.5 * (bx_ - ax)
             jac[i, 1] = 0.5 * (dx - cx)
             jac[i, 2] = 0.5 * (by_ - ay)

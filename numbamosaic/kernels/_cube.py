@@ -27,7 +27,9 @@ pool of threads; every output pixel is owned by one work item, so results
 do not depend on the thread count.
 
 These kernels are separate compiled functions from the 2-D ones: a cube
-never adds a compiled variant to a 2-D call.
+never adds a compiled variant to a 2-D call.  They pass the homography
+literal ``hom`` (``wcs._native.map_point``) as 0: the shared 2-D pieces
+are compiled for any transform.
 """
 
 import math
@@ -265,7 +267,7 @@ def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg,
         CNT[0] = 0
         CNT[1] = 0
         CNT[2] = 0
-        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec)
+        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, 0)
         if CNT[0] <= rec[0].shape[1] and CNT[1] <= rec[2].shape[0]:
             return rec
         rec = make_recorder(max(CNT[0], rec[0].shape[1]) * 2, max(CNT[1], rec[2].shape[0]) * 2, rec[3].shape[0])
@@ -301,11 +303,11 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
         m = n + 2 * nsub if curve else n
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
-            _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(ya, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m])
+            _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(ya, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m], 0)
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
-                _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m])
+                _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m], 0)
             first = False
             rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec)
             apply_pieces(cube, rec, flux, has_w, bg, y, xa, xb - xa, sink, val, wt, oy, ox, RV, RF)
@@ -337,7 +339,7 @@ def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt,
 def _adaptive_cube_block(cube, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
     """Block ``[by0, by1) x [bx0, bx1)``: positions and Jacobians once, each plane resampled
     row by row as :func:`numbamosaic.kernels._adaptive._block` does."""
-    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1)
+    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, 0)
     despike = prm[P_DESPIKE] != 0.0
     n = bx1 - bx0
     nr = px.shape[0]

@@ -87,7 +87,7 @@ def _to_input_pixel(wcs, m, vx, vy, vz):
     wx = m[0] * vx + m[1] * vy + m[2] * vz
     wy = m[3] * vx + m[4] * vy + m[5] * vz
     wz = m[6] * vx + m[7] * vy + m[8] * vz
-    return native_to_pixel(wcs, np.int64(0), wx, wy, wz)  # not a literal: one compiled chain
+    return native_to_pixel(wcs, np.int64(0), wx, wy, wz, 0)  # not a literal: one compiled chain (0: any WCS)
 
 
 @kernel
@@ -371,7 +371,7 @@ def sky_value(data, keys, tbits, nested, nside, horder, bilinear, cx, cy, cz):
 @kernel
 def _sky_row(data, keys, tbits, nested, nside, horder, bilinear, wcs, m, y, nx, out, fp):
     for x in range(nx):
-        vx, vy, vz = pixel_to_native(wcs, np.int64(0), float(x), float(y))
+        vx, vy, vz = pixel_to_native(wcs, np.int64(0), float(x), float(y), 0)
         if vx != vx:
             out[y, x] = NAN
             fp[y, x] = 0.0

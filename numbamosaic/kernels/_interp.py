@@ -25,7 +25,7 @@ from numba.extending import overload
 
 from ._entry import entry
 from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
-from ..wcs._native import out_to_in_row
+from ..wcs._native import map_row
 from ._borrow import borrowed, keep_alive
 from ._load import load
 from ._sinks import deposit_row
@@ -325,7 +325,7 @@ CHUNK = 256
 
 
 @inline_kernel
-def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs):
+def _interp_chunk(data, coef, wdata, tr, grid, order, hom, y, c0, c1, bg, xs, ys, vs, fs):
     """Resample output pixels ``[c0, c1)`` (at most :data:`CHUNK`) of row ``y``
     into the scratch buffers ``vs`` (values) and ``fs`` (weights).
 
@@ -335,12 +335,14 @@ def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs,
     weights).  ``bg`` holds the background model ``(c, cx, cy)`` subtracted
     as ``c + cx x + cy y``.  The heavy per-pixel code writes only float64
     scratch, so it is compiled once per input dtype whatever the output's.
+    ``hom`` (a literal) selects the homography-only transform (see
+    ``wcs._native.map_row``).
     """
     b0 = bg[0] + bg[2] * y
     b1 = bg[1]
     has_w = wdata.shape[0] > 0
     n = c1 - c0
-    out_to_in_row(tr, grid, y, c0, c1, xs, ys)
+    map_row(hom, tr, grid, y, c0, c1, xs, ys)
     # ``order`` is a literal (see sample_row): the interpolant of that order only
     sample_row(order, data, coef, xs, ys, vs, n)
     if has_w:
@@ -354,28 +356,30 @@ def _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs,
             vs[k] -= b0 + b1 * (c0 + k)
 
 
-@entry(writes=("val", "wt"), literal=("order",), like=(("wdata", "data"),))
+@entry(writes=("val", "wt"), literal=("order", "hom"), like=(("wdata", "data"),))
 @kernel
-def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+def interp_tile(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
 
-    Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.
+    Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.  ``hom``:
+    ``wcs._native.homography_flag(tr)`` (1: the transform is a homography,
+    and the kernel is compiled without the projection chain; 0: any mode).
     """
     n = CHUNK
     xs, ys, vs, fs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     _interp_rows(
-        borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y0, y1, x0, x1,
+        borrowed(data), borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, hom, y0, y1, x0, x1,
         borrowed(val), borrowed(wt), oy, ox, sink, borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs),
     )
     keep_alive((xs, ys, vs, fs))  # the views above must not outlive them
 
 
 @inline_kernel
-def _interp_rows(data, coef, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
+def _interp_rows(data, coef, wdata, tr, grid, order, hom, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, xs, ys, vs, fs):
     """Rows ``[y0, y1)`` of :func:`interp_tile`, on borrowed views (no refcounting per row):
     each row in chunks of :data:`CHUNK` pixels, resampled then deposited."""
     for y in range(y0, y1):
         for c0 in range(x0, x1, CHUNK):
             c1 = min(x1, c0 + CHUNK)
-            _interp_chunk(data, coef, wdata, tr, grid, order, y, c0, c1, bg, xs, ys, vs, fs)
+            _interp_chunk(data, coef, wdata, tr, grid, order, hom, y, c0, c1, bg, xs, ys, vs, fs)
             deposit_row(sink, val, wt, y - oy, c0 - ox, vs, fs, c1 - c0)

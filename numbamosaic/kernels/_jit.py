@@ -30,6 +30,15 @@ Every Numba function in the package is declared with one of
     ``prange`` (the spline prefilter and the HEALPix kernels); everything else
     runs serial kernels on the executor's threads.
 
+Selector overloads (``SELECTOR_OVERLOAD``)
+    ``numba.extending.overload`` implementations that only *choose* which
+    function to call from the literal value of an argument (the
+    homography selectors ``map_point``/``map_row`` of ``wcs._native``) are
+    inlined into their caller (``inline="always"``): an ordinary overload
+    implementation is one more separately compiled function, and one that
+    calls the projection chain would link and re-optimise the chain once
+    more.
+
 ``tests/test_jit_policy.py`` fails on any raw ``njit``/``jit`` decorator
 outside this module and on ``inline=`` outside :data:`inline_kernel`.
 
@@ -88,6 +97,9 @@ JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
 
 #: options for ``numba.extending.overload`` implementations (not cached by Numba)
 OVERLOAD_OPTIONS = dict(nogil=True, error_model="numpy")
+
+#: keyword arguments of ``overload`` for the selector overloads (see the module docstring)
+SELECTOR_OVERLOAD = dict(jit_options=OVERLOAD_OPTIONS, inline="always")
 
 kernel = njit(**JIT_OPTIONS)
 inline_kernel = njit(inline="always", **JIT_OPTIONS)

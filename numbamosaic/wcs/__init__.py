@@ -2,14 +2,16 @@
 
 Public pieces: :func:`describe_wcs`, :func:`build_transform`,
 :class:`PixelTransform`, :class:`UnsupportedWCS`, and the vectorised helpers
-:func:`native_pixel_to_world` / :func:`native_world_to_pixel`, and
+:func:`native_pixel_to_world` / :func:`native_world_to_pixel`,
+:func:`homography_flag` (the resampling kernels' ``hom`` literal), and
 :func:`check_wcs` (the sanity check every entry point runs).
 """
 
 import numpy as np
 
 from ._describe import NativeWCS, UnsupportedWCS, describe_wcs
-from ._native import pixel_to_world_array, world_to_pixel_array
+from ._native import homography_flag
+from ._points import pixel_to_world_array, world_to_pixel_array
 from ..io import check_wcs
 from ._transform import PixelTransform, build_transform, frame_rotation, transform_and_bbox
 
@@ -21,6 +23,7 @@ __all__ = [
     "PixelTransform",
     "build_transform",
     "frame_rotation",
+    "homography_flag",
     "transform_and_bbox",
     "native_pixel_to_world",
     "native_world_to_pixel",

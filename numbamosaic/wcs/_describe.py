@@ -45,7 +45,7 @@ from ._layout import (
     WCS_LEN,
 )
 from ._errors import UnsupportedWCS
-from ._native import pixel_to_world_array
+from ._points import pixel_to_world_array
 from ._parameters import NATIVE_PROJECTIONS, default_pv, derived_parameters, native_reference
 
 

@@ -40,7 +40,7 @@ Python side (FITS defaults, derived constants) in :mod:`._parameters`.
 
 import math
 
-from ..kernels._jit import kernel
+from ..kernels._jit import inline_kernel, kernel
 from ._layout import W_PV
 from ._proj_base import (
     AIR,
@@ -135,6 +135,31 @@ def _mol_gamma(st, ct):
 # --------------------------------------------------------------------------
 
 
+@inline_kernel
+def tan_x2s(X, Y):
+    """TAN (gnomonic) plane -> native unit vector (C&G eq. 54).
+
+    Also called alone (``wcs._native``'s selectors) for calls whose WCS are
+    all TAN, so that they compile none of the other projections."""
+    nx = -Y
+    ny = X
+    nz = R2D
+    n = math.sqrt(nx * nx + ny * ny + nz * nz)
+    return nx / n, ny / n, nz / n
+
+
+@kernel
+def tan_s2x(vx, vy, vz):
+    """Native unit vector -> TAN plane (only the hemisphere in front of the plane); see :func:`tan_x2s`.
+
+    An ordinary call, not inlined: IR-inlined through ``wcs._native``'s
+    selector overload, its branch made Numba's SSA pass warn
+    (``NumbaIRAssumptionWarning``); LLVM inlines it anyway."""
+    if vz <= 0.0:
+        return NAN, NAN
+    return R2D * vy / vz, -R2D * vx / vz
+
+
 @kernel
 def plane_to_native(code, p, o, X, Y):
     """Deproject ``(X, Y)`` (degrees) to a native unit vector.
@@ -156,12 +181,8 @@ def plane_to_native(code, p, o, X, Y):
         Native unit vector, NaN outside the projection's domain.
     """
     pv = o + W_PV
-    if code == TAN:  # C&G eq. 54
-        nx = -Y
-        ny = X
-        nz = R2D
-        n = math.sqrt(nx * nx + ny * ny + nz * nz)
-        return nx / n, ny / n, nz / n
+    if code == TAN:
+        return tan_x2s(X, Y)
     elif code == SIN:  # with optional slant (xi, eta) = (PV2_1, PV2_2)
         xi = p[pv + 1]
         eta = p[pv + 2]
@@ -332,10 +353,8 @@ def native_to_plane(code, p, o, vx, vy, vz):
     Parameters are as for :func:`plane_to_native`.
     """
     pv = o + W_PV
-    if code == TAN:  # only the hemisphere in front of the plane
-        if vz <= 0.0:
-            return NAN, NAN
-        return R2D * vy / vz, -R2D * vx / vz
+    if code == TAN:
+        return tan_s2x(vx, vy, vz)
     elif code == SIN:
         xi = p[pv + 1]
         eta = p[pv + 2]

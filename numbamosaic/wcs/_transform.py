@@ -53,7 +53,8 @@ from ._layout import (
     W_ROT,
     WCS_LEN,
 )
-from ._native import empty_grid, in_to_out_array, out_to_in_array
+from ._native import empty_grid
+from ._points import in_to_out_array, out_to_in_array
 
 #: points per astropy call in the fallback path (bounds its temporaries)
 ASTROPY_CHUNK = 262144

@@ -9,10 +9,14 @@ import math
 
 import numpy as np
 
+from numba import types
+from numba.extending import overload
+
 from .._entry import entry
-from .._jit import kernel
+from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
 from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
-from ...wcs._native import distortion_jacobian, out_to_in, pixel_to_plane
+from ...wcs._native import map_point
+from ...wcs._plane import distortion_jacobian, pixel_to_plane
 from ...wcs._projections import plane_to_native
 
 NAN = math.nan
@@ -56,6 +60,13 @@ def _plane_derivative(code, tr, o, X, Y, d, axis):
     return (4.0 * ax - 3.0 * cx - fx) * h, (4.0 * ay - 3.0 * cy - fy) * h, (4.0 * az - 3.0 * cz - fz) * h
 
 
+@inline_kernel
+def _tan_factor(X, Y):
+    """Gnomonic area factor: d(solid angle) = dX dY / (1 + R^2)^(3/2), X, Y in radians."""
+    r2 = (X * X + Y * Y) * (D2R * D2R)
+    return 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+
+
 @kernel
 def input_area_factor(tr, x, y):
     """Relative solid angle per input pixel at input pixel ``(x, y)``.
@@ -74,9 +85,7 @@ def input_area_factor(tr, x, y):
         return NAN
     code = int(tr[o + W_CODE])
     if code == PROJ_TAN:
-        # gnomonic: d(solid angle) = dX dY / (1 + R^2)^(3/2), X, Y in radians
-        r2 = (X * X + Y * Y) * (D2R * D2R)
-        s = 1.0 / ((1.0 + r2) * math.sqrt(1.0 + r2))
+        s = _tan_factor(X, Y)
     else:
         d = AREA_STEP_DEG
         ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, np.int64(0))
@@ -93,7 +102,37 @@ def input_area_factor(tr, x, y):
 
 
 @kernel
-def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
+def _homography_area_factor(tr, x, y):
+    """:func:`input_area_factor` of a TAN input without distortion (homography mode): the same
+    arithmetic, without the other projections' code.  An ordinary call: IR-inlined through
+    :func:`area_factor`'s selector, its branch made Numba's SSA pass warn."""
+    X, Y = pixel_to_plane(tr, np.int64(T_IN), x, y)
+    if X != X or Y != Y:
+        return NAN
+    return _tan_factor(X, Y)
+
+
+def area_factor(hom, tr, x, y):
+    """:func:`input_area_factor`, reduced to the gnomonic factor when ``hom`` is the literal 1.
+
+    ``hom`` is the kernels' homography literal (``wcs._native.map_point``):
+    1 only for transforms in homography mode, whose input is TAN without
+    distortion, where :func:`input_area_factor` computes exactly
+    :func:`_homography_area_factor`; compiled that way, the exact kernel
+    holds none of the projection chain.  Pure-Python stub; see the overload.
+    """
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(area_factor, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _area_factor_impl(hom, tr, x, y):
+    if isinstance(hom, types.IntegerLiteral) and hom.literal_value == 1:
+        return lambda hom, tr, x, y: _homography_area_factor(tr, x, y)
+    return lambda hom, tr, x, y: input_area_factor(tr, x, y)
+
+
+@kernel
+def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, hom):
     """Input positions (and area factors) of lattice points along output row ``yy``.
 
     Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
@@ -103,6 +142,7 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
     branch-free loop (vectorised by the compiler) with the same arithmetic
     as :func:`~numbamosaic.wcs._native.out_to_in` and
     :func:`input_area_factor` (bit-identical values, no per-point calls).
+    ``hom``: the homography literal (see :func:`area_factor`).
     """
     n = lx.shape[0]
     o = T_IN
@@ -144,21 +184,22 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj):
         p = x0 + a // nsub
         k = a % nsub
         xx = (p - 0.5) + k / nsub if k else p - 0.5
-        xi, yi = out_to_in(tr, grid, xx, yy)
+        xi, yi = map_point(hom, tr, grid, xx, yy)
         lx[a] = xi
         ly[a] = yi
         if jac and xi == xi:
-            lj[a] = input_area_factor(tr, xi, yi)
+            lj[a] = area_factor(hom, tr, xi, yi)
         else:
             lj[a] = 1.0
 
 
-@entry(writes=("out",))  # canonical types: the WCS chain keeps its one compiled variant
+@entry(writes=("out",), literal=("hom",))  # canonical types: the WCS chain keeps its one compiled variant
 @kernel
-def area_factors(tr, x, y, out):
+def area_factors(tr, x, y, out, hom):
     """:func:`input_area_factor` at input positions ``(x[i], y[i])`` into ``out[i]``
-    (NaN where a position is NaN); for the subdivision policy's probes."""
+    (NaN where a position is NaN); for the subdivision policy's probes.
+    ``hom``: ``wcs._native.homography_flag(tr)`` (see :func:`area_factor`)."""
     for i in range(x.shape[0]):
         xi = x[i]
         yi = y[i]
-        out[i] = input_area_factor(tr, xi, yi) if (xi == xi and yi == yi) else NAN
+        out[i] = area_factor(hom, tr, xi, yi) if (xi == xi and yi == yi) else NAN

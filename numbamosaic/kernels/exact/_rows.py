@@ -10,7 +10,7 @@ import numpy as np
 
 from .._entry import entry
 from .._jit import inline_kernel, kernel
-from ...wcs._native import out_to_in
+from ...wcs._native import map_point
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
@@ -49,7 +49,7 @@ TEAR_CHECK_EXTENT = 8.0
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -61,7 +61,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     (``opts[O_CURVE] > 0``), whose bulges come from 4-point stencils along
     the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
     for the four edges' bulges and chord counts.  ``rec``: ``None``, or a
-    recorder of the pieces (:mod:`._record`, for cubes)."""
+    recorder of the pieces (:mod:`._record`, for cubes).  ``hom``: the
+    homography literal (``wcs._native.map_point``).
+
+    An ordinary call, not inlined: IR-inlined into :func:`exact_tile` (with
+    :func:`_exact_rows`), Numba's inlining pass took 14.6 CPU s on its nested
+    inlined helpers, against 1.5 s of LLVM work for the separate function."""
     has_w = wdata.shape[0] > 0
     nsub = int(opts[O_NSUB])
     curve = opts[O_CURVE]
@@ -97,7 +102,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 Y3 = LY[b + 1, c0]
                 if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                         W += dW
                         V += dV
                         SV += dSV
@@ -156,7 +161,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 sgn = 1.0 if A > 0.0 else -1.0
                 if orient != 0.0 and sgn != orient:  # folded or torn by a seam: refined
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                         W += dW
                         V += dV
                         SV += dSV
@@ -166,10 +171,10 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
                 if ext > TEAR_CHECK_EXTENT:
                     # large cell: its centre must map near the middle of its corners
-                    mxo, myo = out_to_in(tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs)
+                    mxo, myo = map_point(hom, tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs)
                     if mxo != mxo:
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                             W += dW
                             V += dV
                             SV += dSV
@@ -182,7 +187,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         myo -= m * py
                     if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                             W += dW
                             V += dV
                             SV += dSV
@@ -227,7 +232,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 wprev = Q[b0]
                 if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
                     # much larger or smaller than its neighbour: a seam's gap inside
-                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec)
+                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                     W += dW
                     V += dV
                     SV += dSV
@@ -290,9 +295,14 @@ def _lattice_y(y, b, nsub):
     return (q - 0.5) + k / nsub if k else q - 0.5
 
 
-@kernel
-def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
-    """Serial work item: output rows ``[ya, yb)``, sharing lattice rows."""
+@inline_kernel
+def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, hom):
+    """Serial work item: output rows ``[ya, yb)``, sharing lattice rows.
+
+    Inlined into its one caller :func:`exact_tile` (a loop level with one call
+    site, see ``kernels._jit``): as a separate function it linked, re-optimised
+    and emitted the whole kernel once more (1.7 CPU s of LLVM work per cold run).
+    """
     nsub = int(opts[O_NSUB])
     jac = opts[O_JAC] != 0.0
     curve = opts[O_CURVE] > 0.0
@@ -336,25 +346,28 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
         m = n + 2 * nsub if curve else n
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
-            _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m])
+            _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
-                _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m])
+                _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
             first = False
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None)
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom)
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
+            # (element loops, not slice assignments: those compile a shape check whose
+            # error message formatting cost ~2.4 CPU s of every cold exact run)
             for b in range(0 if curve else 1, 3 if curve else 2):
-                LX[b, c:c + m] = LX[b + nsub, c:c + m]
-                LY[b, c:c + m] = LY[b + nsub, c:c + m]
-                LJ[b, c:c + m] = LJ[b + nsub, c:c + m]
+                for k in range(c, c + m):
+                    bLX[b, k] = bLX[b + nsub, k]
+                    bLY[b, k] = bLY[b + nsub, k]
+                    bLJ[b, k] = bLJ[b + nsub, k]
     keep_alive((LX, LY, LJ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
 
 
-@entry(writes=("val", "wt"))
+@entry(writes=("val", "wt"), literal=("hom",))
 @kernel
-def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom):
     """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
 
     Parameters
@@ -376,6 +389,10 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
         Deposit mode (``kernels._sinks``).
     bg : float64[3]
         Background model ``(c, cx, cy)`` subtracted in output pixel coordinates.
+    hom : int
+        ``wcs._native.homography_flag(tr)``, typed as a literal: with 1 (a
+        homography transform, TAN -> TAN without distortion) the kernel is
+        compiled without the projection chain; 0 serves every transform.
     """
     if y1 > y0 and x1 > x0:
-        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom)

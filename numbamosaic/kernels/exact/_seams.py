@@ -22,7 +22,7 @@ See :mod:`numbamosaic.kernels.exact`.
 import math
 
 from .._jit import kernel
-from ._measure import input_area_factor, out_to_in  # the WCS engine's, through _measure
+from ._measure import area_factor, map_point  # the WCS engine's, through _measure
 from ._polygon import S_QUAD, _quad_moments
 from ._record import record_group
 from ._sweep import _clip_cell
@@ -47,17 +47,17 @@ def _on_image(nx, ny, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
 
 
 @kernel
-def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec):
+def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec, hom):
     """One straight mini-cell ``[xa, xa + g] x [ya, ya + g]`` (output pixel
     coordinates).  Returns ``(state, W, V, SV, SW)``: ``state`` 0 when it was
     integrated (``W`` its solid angle, ``V, SV, SW`` as :func:`_clip_cell`),
     1 when it fails the checks but touches the image (worth splitting), 2
     when it is off the image or degenerate."""
     d = NUDGE * g
-    X0, Y0 = out_to_in(tr, grid, xa + d, ya + d)
-    X1, Y1 = out_to_in(tr, grid, xa + g - d, ya + d)
-    X2, Y2 = out_to_in(tr, grid, xa + g - d, ya + g - d)
-    X3, Y3 = out_to_in(tr, grid, xa + d, ya + g - d)
+    X0, Y0 = map_point(hom, tr, grid, xa + d, ya + d)
+    X1, Y1 = map_point(hom, tr, grid, xa + g - d, ya + d)
+    X2, Y2 = map_point(hom, tr, grid, xa + g - d, ya + g - d)
+    X3, Y3 = map_point(hom, tr, grid, xa + d, ya + g - d)
     nyi, nxi = data.shape
     if not _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
         return 2, 0.0, 0.0, 0.0, 0.0
@@ -85,7 +85,7 @@ def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec):
     ext = max(max(X0, X1), max(X2, X3)) - min(min(X0, X1), min(X2, X3))
     ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
     if ext > TEAR_EXTENT:
-        mxo, myo = out_to_in(tr, grid, xa + 0.5 * g, ya + 0.5 * g)
+        mxo, myo = map_point(hom, tr, grid, xa + 0.5 * g, ya + 0.5 * g)
         if mxo != mxo or math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
             return 1, 0.0, 0.0, 0.0, 0.0
     # linear solid-angle model as in the row loop: corners' mean, diagonal gradient
@@ -93,10 +93,10 @@ def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec):
     jx = 0.0
     jy = 0.0
     if jac:
-        J0 = input_area_factor(tr, X0, Y0)
-        J1 = input_area_factor(tr, X1, Y1)
-        J2 = input_area_factor(tr, X2, Y2)
-        J3 = input_area_factor(tr, X3, Y3)
+        J0 = area_factor(hom, tr, X0, Y0)
+        J1 = area_factor(hom, tr, X1, Y1)
+        J2 = area_factor(hom, tr, X2, Y2)
+        J3 = area_factor(hom, tr, X3, Y3)
         if not (J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3):
             return 1, 0.0, 0.0, 0.0, 0.0
         j0 = 0.25 * (J0 + J1 + J2 + J3)
@@ -117,12 +117,13 @@ def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec):
 
 
 @kernel
-def refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, h, rec):
+def refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, h, rec, hom):
     """Integrate the failed sub-cell ``[xa, xa + h] x [ya, ya + h]`` (output
     pixel coordinates) as ``SEAM_SPLIT^2`` mini-cells, each failing one split
     once more (see the module docstring).  Returns ``(W, V, SV, SW)`` to add
     to the output pixel's sums; each mini-cell's pieces also go to ``rec``
-    as a group (:mod:`._record`, cubes)."""
+    as a group (:mod:`._record`, cubes).  ``hom``: the homography literal
+    (``wcs._native.map_point``, :func:`._measure.area_factor`)."""
     W = 0.0
     V = 0.0
     SV = 0.0
@@ -134,11 +135,11 @@ def refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, h, rec):
         for j in range(n):
             xb = xa + j * g
             yb = ya + i * g
-            st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb, yb, g, rec)
+            st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb, yb, g, rec, hom)
             if st == 1:
                 for i2 in range(n):
                     for j2 in range(n):
-                        st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb + j2 * g2, yb + i2 * g2, g2, rec)
+                        st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb + j2 * g2, yb + i2 * g2, g2, rec, hom)
                         if st == 0:
                             W += w
                             V += v
