@@ -54,6 +54,9 @@ products are bitwise deterministic for any thread count.
 import math
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from ._adaptive import (
     BAD_CONSTANT,
@@ -463,14 +466,34 @@ def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y
     keep_alive((xs, ys, vs, fs, vvs, ix, iy, cx, cy))
 
 
-@inline_kernel
-def _popcount32(v):
-    """Number of set bits of a 32-bit word (the SWAR sum of Warren, *Hacker's Delight*, 2nd ed., section 5-1)."""
-    x = np.int64(v)
-    x = x - ((x >> 1) & 0x55555555)
-    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F
-    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
+@intrinsic
+def popcount32(typingctx, x):
+    """Number of set bits of a ``uint32`` (LLVM's ``ctpop``: one instruction, vectorised in loops)."""
+    if x != types.uint32:
+        return None
+    sig = types.int64(types.uint32)
+
+    def codegen(context, builder, signature, args):
+        return builder.zext(builder.ctpop(args[0]), ir.IntType(64))
+
+    return sig, codegen
+
+
+@kernel
+def _variance_row(var, wt, n, mean, out):
+    """One row of :func:`finalize_products`' variance (1-D views: a loop LLVM vectorises)."""
+    for i in range(n):
+        w = wt[i]
+        v = var[i] / (w * w) if mean else var[i]
+        out[i] = v if w != 0.0 else NAN
+
+
+@kernel
+def _count_row(bits, n, first, out):
+    """One plane's contribution to a row of :func:`finalize_products`' count."""
+    for i in range(n):
+        c = popcount32(bits[i])
+        out[i] = c if first else out[i] + c
 
 
 @entry(writes=("vout", "cout"))
@@ -494,18 +517,10 @@ def finalize_products(mean, var, wt, ctx, vout, cout):
     ny, nx = wt.shape
     for j in range(ny):
         if want_v:
-            for i in range(nx):
-                w = wt[j, i]
-                if w != 0.0:
-                    vout[j, i] = var[j, i] / (w * w) if mean else var[j, i]
-                else:
-                    vout[j, i] = NAN
+            _variance_row(var[j], wt[j], nx, mean, vout[j])
         if want_c:
-            for i in range(nx):
-                c = 0
-                for p in range(npl):
-                    c += _popcount32(ctx[p, j, i])
-                cout[j, i] = c
+            for p in range(npl):
+                _count_row(ctx[p, j], nx, p == 0, cout[j])
 
 
 @kernel
