@@ -49,6 +49,12 @@ the variance of a linear combination, Fruchter & Hook 2002; drizzle's
 Input pixels whose data are blank add nothing to the variance.  Every output
 pixel is owned by one thread and inputs are taken in input order, so
 products are bitwise deterministic for any thread count.
+
+Why this module is long: the product kernels of every resampling method
+(interpolation, exact, adaptive) and their finishing step share the
+parameter vectors, the accumulation step (``_accumulate``) and the variance
+rules above; each variance source is written against the plain kernel it
+must match bit for bit, and they read best side by side.
 """
 
 import math
