@@ -168,15 +168,21 @@ class _OpenFile:
         """Open an existing (reserved) file for writing, e.g. on a dask worker."""
         return cls(path, os.open(path, os.O_RDWR))
 
-    def write(self, offset, shape, dtype, y0, y1, x0, x1, value):
+    def write(self, offset, shape, dtype, y0, y1, x0, x1, value, flip=None):
         """``area[y0:y1, x0:x1] = value`` for the data area at ``offset``.
 
         Full-width boxes are one contiguous ``pwrite``; other boxes one per row.
+        ``flip`` (a native unsigned scalar): XOR-ed into every stored word
+        after the copy (unsigned data stored signed with ``BZERO``, see
+        :class:`FitsImageArea`), in place.
         """
         ny, nx = shape
         isz = dtype.itemsize
         block = np.empty((y1 - y0, x1 - x0), dtype=dtype)
         block[...] = value  # the byte swap happens in this copy
+        if flip is not None:
+            words = block.view(flip.dtype)
+            np.bitwise_xor(words, flip, out=words)
         try:
             if x0 == 0 and x1 == nx:
                 self._pwrite(memoryview(block).cast("B"), offset + y0 * nx * isz)
@@ -249,7 +255,8 @@ class FitsImageArea:
     Areas of 3-D images (``(planes, ny, nx)``, e.g. the context bit planes)
     take ``area[p0:p1, y0:y1, x0:x1] = block``.  Unsigned integer areas are
     stored as FITS stores them: signed integers with ``BZERO = 2**(bits-1)``
-    (Pence et al. 2010, section 5.2.5), converted on the way.
+    (Pence et al. 2010, section 5.2.5), converted on the way; bytes (uint8,
+    ``BITPIX = 8``) are unsigned in FITS and stored as they are.
 
     Attributes
     ----------
@@ -273,12 +280,14 @@ class FitsImageArea:
             raise ValueError(f"FitsImageArea: expected a 2-D or 3-D shape, got {self.shape}")
         self.ndim = len(self.shape)
         self.dtype = np.dtype(dtype).newbyteorder(">")
-        if self.dtype.kind == "u":  # FITS: signed storage, BZERO = 2**(bits - 1)
+        if self.dtype.kind == "u" and self.dtype.itemsize > 1:  # FITS: signed storage, BZERO = 2**(bits - 1)
             self._store = np.dtype(f">i{self.dtype.itemsize}")
             self._flip = np.dtype(self.dtype.newbyteorder("=")).type(1 << (8 * self.dtype.itemsize - 1))
+            # the same flip as the big-endian words' bytes read natively: XOR-ed into a block already swapped
+            self._flip_stored = np.array(self._flip, dtype=self.dtype).view(self.dtype.newbyteorder("=")).reshape(())[()]
         else:
             self._store = self.dtype
-            self._flip = None
+            self._flip = self._flip_stored = None
         self.chunks = (1,) * (self.ndim - 1) + (self.shape[-1],)
         self.count_positive = bool(count_positive)
         self.positive = 0
@@ -311,8 +320,14 @@ class FitsImageArea:
         (p0, p1), (y0, y1, x0, x1) = ((0, 1), box) if self.ndim == 2 else (box[:2], box[2:])
         if y1 <= y0 or x1 <= x0 or p1 <= p0:
             return
-        value = self._stored(value)
         box_shape = (y1 - y0, x1 - x0) if self.ndim == 2 else (p1 - p0, y1 - y0, x1 - x0)
+        store, flip = self._store, None
+        if self._flip is not None and np.ndim(value) != 0:
+            # unsigned tiles: swapped as unsigned while copied into the write block, then the top bit
+            # flipped there (one copy; not astype + XOR + copy)
+            store, flip = self.dtype, self._flip_stored
+        else:
+            value = self._stored(value)
         if np.ndim(value) == 0:
             v = np.asarray(value, dtype=self._store)
             if v == 0 and not (v.dtype.kind == "f" and np.signbit(v)):
@@ -331,7 +346,7 @@ class FitsImageArea:
         plane = self.shape[-2] * self.shape[-1] * self._store.itemsize
         for p in range(p0, p1):
             v = value if (self.ndim == 2 or np.ndim(value) == 0) else value[p - p0]
-            self._target.write(self.offset + p * plane, self.shape[-2:], self._store, y0, y1, x0, x1, v)
+            self._target.write(self.offset + p * plane, self.shape[-2:], store, y0, y1, x0, x1, v, flip)
 
     def __reduce__(self):
         return (_remote_area, (self._target.path, self.offset, self.shape, self.dtype.str))

@@ -162,6 +162,35 @@ def test_area_checks(tmp_path, survey):
     assert _fitsout.fits_size((4, 5), np.float64) >= os.path.getsize(tmp_path / "a.fits")
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32])
+def test_unsigned_areas_round_trip(tmp_path, survey, dtype):
+    """Unsigned extensions (stored signed with BZERO, the top bit flipped in the write block; bytes as they are):
+    2-D and 3-D tiles, full-width and partial boxes, scalars (0 = the stored -2**(bits-1)), big-endian
+    and wider integer tiles read back as the values written."""
+    paths, wcs, shape = survey
+    top = np.iinfo(dtype).max
+    rng = np.random.default_rng(1)
+    a2 = rng.integers(0, top, (6, 7), endpoint=True).astype(dtype)
+    a2[0, :3] = [0, top, 1 << (8 * np.dtype(dtype).itemsize - 1)]
+    a3 = rng.integers(0, top, (2, 6, 7), endpoint=True).astype(dtype)
+    with FitsMosaic(tmp_path / "u.fits", (6, 7), np.float32, wcs, extensions=[("U2", dtype, (6, 7), None)]) as fm:
+        u2 = fm.extensions["U2"]
+        u2[0:4, 0:7] = a2[:4]  # full width: one pwrite
+        u2[4:6, 2:7] = a2[4:, 2:].astype(np.int64)  # partial rows, a wider integer type
+        u2[4:6, 0:2] = a2[4:, :2].astype(np.dtype(dtype).newbyteorder(">"))  # big-endian values
+        u3 = fm.append_image("U3", dtype, (2, 6, 7))
+        u3[0:2, 0:3, 0:7] = a3[:, :3]
+        u3[0:2, 3:6, 0:7] = 0  # a scalar zero is written (its stored bytes are not zero)
+        fm.commit()
+    with fits.open(tmp_path / "u.fits") as hdul:
+        got2, got3 = hdul["U2"].data, hdul["U3"].data
+        assert got2.dtype == dtype and got3.dtype == dtype
+        assert hdul["U2"].header.get("BZERO", 0) == (0 if dtype == np.uint8 else top // 2 + 1)
+        np.testing.assert_array_equal(got2, a2)
+        np.testing.assert_array_equal(got3[:, :3], a3[:, :3])
+        assert not got3[:, 3:].any()
+
+
 def test_full_tmpfs(survey, tmp_path):
     """A real full file system: a 1 MiB tmpfs (needs root to mount; skipped otherwise)."""
     import subprocess

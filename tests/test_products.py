@@ -286,7 +286,9 @@ def _check_file_products(path, ref, n, err=False):
             np.testing.assert_array_equal(h["VARIANCE"].data, ref.variance)
         np.testing.assert_array_equal(h["COUNT"].data, ref.count)
         np.testing.assert_array_equal(h["EXPOSURE"].data, ref.exposure)
-        assert h["FLAGS"].data.dtype == np.uint32 and h["CONTEXT"].data.dtype == np.uint32
+        # COUNT and CONTEXT in the smallest types holding their values (n <= 255 inputs, <= 8 tile members)
+        assert h["FLAGS"].data.dtype == np.uint32 and h["COUNT"].data.dtype == np.uint8
+        assert h["CONTEXT"].data.dtype == np.uint8 and h["CONTEXT"].data.shape[0] == 1
         np.testing.assert_array_equal(h["FLAGS"].data, ref.flags)
         ctx = Context.from_fits(h)
         assert h["COUNT"].data.max() == n and ref.flags.any()
@@ -445,3 +447,13 @@ def test_single_image_variance_monte_carlo(name, call):
     np.testing.assert_array_equal(v2, prop)
     with pytest.raises(ValueError, match="input_variance: shape"):
         call((data0, w_in), wout, SHAPE_OUT, var[:4])
+
+
+def test_fits_product_types():
+    """FITS COUNT and CONTEXT use the smallest type holding every value (the files' values are the API's)."""
+    from numbamosaic.mosaic._tofits import context_dtype, count_dtype
+
+    assert [count_dtype(n) for n in (1, 255, 256, 32767, 32768, None)] == [
+        np.uint8, np.uint8, np.int16, np.int16, np.int32, np.int32]
+    assert [context_dtype(p, d) for p, d in ((1, 1), (1, 8), (1, 9), (1, 16), (1, 17), (1, 32), (2, 33), (1, None))] == [
+        np.uint8, np.uint8, np.uint16, np.uint16, np.uint32, np.uint32, np.uint32, np.uint32]

@@ -305,7 +305,7 @@ def run_mosaic(args, inputs, weights=None, overwrite=False):
             # product extensions (VARIANCE/ERR, COUNT, ...) after FOOTPRINT, CONTEXT appended once planned
             store = FitsMosaic(args.output, shape, dtype, wcs, provenance=prov, header=header, overwrite=overwrite,
                                fsync=getattr(args, "fsync", False),
-                               extensions=product_extensions(products, dtype, shape))
+                               extensions=product_extensions(products, dtype, shape, len(engine_inputs)))
             if products:
                 kwargs["product_outputs"] = fits_product_outputs(store, products, shape)
         kwargs.update(output_array=store.array, output_footprint=store.footprint)

@@ -49,11 +49,20 @@ the variance of a linear combination, Fruchter & Hook 2002; drizzle's
 Input pixels whose data are blank add nothing to the variance.  Every output
 pixel is owned by one thread and inputs are taken in input order, so
 products are bitwise deterministic for any thread count.
+
+Why this module is long: the product kernels of every resampling method
+(interpolation, exact, adaptive) and their finishing step share the
+parameter vectors, the accumulation step (``_accumulate``) and the variance
+rules above; each variance source is written against the plain kernel it
+must match bit for bit, and they read best side by side.
 """
 
 import math
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from ._adaptive import (
     BAD_CONSTANT,
@@ -77,10 +86,21 @@ from ._adaptive import (
 )
 from ._borrow import borrowed, keep_alive
 from ._entry import entry
-from ._interp import CHUNK, _clamp_domain, _clampi, _inside, _interp_chunk, _lanczos3, _mirror
+from ._interp import (
+    CHUNK,
+    _bilinear,
+    _clamp_domain,
+    _clampi,
+    _inside,
+    _interp_chunk,
+    _lanczos3,
+    _mirror,
+    _nearest,
+    sample_row,
+)
 from ._jit import inline_kernel, kernel
 from ._load import load
-from ._sinks import deposit, deposit_row
+from ._sinks import SINK_SUM, deposit, deposit_row
 from ..wcs._native import out_to_in, out_to_in_row
 
 NAN = math.nan
@@ -97,7 +117,8 @@ I_MEMBER = 1  # position of the input in the tile's member list
 I_FLAGMODE = 2  # 0 none, 1 OR, 2 AND
 I_VTYPE = 3  # variance source: -1 none, 0 variance map, 1 inverse-variance map
 I_FLUX = 4  # exact: 1 when conserving flux
-N_IP = 5
+I_VISW = 5  # 1 when the variance source is the weight map itself (an inverse-variance map): one read of both
+N_IP = 6
 # float parameter vector ``fpar``
 F_SCALE = 0  # flux scale s
 F_EXPTIME = 1  # exposure time
@@ -228,6 +249,44 @@ def _var_linear(order, vdata, vtype, vscale, x, y, ny, nx):
     return s
 
 
+@inline_kernel
+def _ivar_sigma2(w, vscale):
+    """:func:`_sigma2` of an inverse-variance value ``w`` already read."""
+    if w > 0.0:
+        return vscale / w
+    return math.inf
+
+
+@inline_kernel
+def _weight_var_linear(order, wdata, vscale, x, y, ny, nx):
+    """``(weight, variance)`` at ``(x, y)`` when the weight map is the inverse-variance
+    source: the bits of ``_interp._bilinear(wdata, x, y)`` (``_nearest`` for order 0) and
+    of :func:`_var_linear` (``vtype`` 1), with the four taps of the interior read once
+    and their coefficients computed once (the common case); elsewhere the two functions."""
+    if order == 1 and x >= 0.0 and y >= 0.0 and x < nx - 1 and y < ny - 1:
+        # _bilinear's interior fast path; in the interior _var_linear's clamps do nothing,
+        # floor(x) == int(x) and ix < nx - 1, so its taps are these four
+        ix = int(x)
+        iy = int(y)
+        fx = x - ix
+        fy = y - iy
+        w00 = load(wdata, iy, ix)
+        w01 = load(wdata, iy, ix + 1)
+        w10 = load(wdata, iy + 1, ix)
+        w11 = load(wdata, iy + 1, ix + 1)
+        f = (1.0 - fx) * (1.0 - fy) * w00 + fx * (1.0 - fy) * w01 + (1.0 - fx) * fy * w10 + fx * fy * w11
+        if f == f:
+            ax = (1.0 - fx) * (1.0 - fx)
+            bx = fx * fx
+            s = (1.0 - fy) * (1.0 - fy) * (ax * _ivar_sigma2(w00, vscale)
+                                           + (bx * _ivar_sigma2(w01, vscale) if fx != 0.0 else 0.0))
+            if fy != 0.0:
+                s += fy * fy * (ax * _ivar_sigma2(w10, vscale) + (bx * _ivar_sigma2(w11, vscale) if fx != 0.0 else 0.0))
+            return f, s
+    f = _nearest(wdata, x, y) if order == 0 else _bilinear(wdata, x, y)
+    return f, _var_linear(order, wdata, 1, vscale, x, y, ny, nx)
+
+
 @kernel
 def _var_interp(order, data, vdata, vtype, vscale, x, y, ix, cx, iy, cy, z0, zc):
     """``sum c_k^2 sigma_k^2`` of an interpolated value at input position ``(x, y)``."""
@@ -276,6 +335,25 @@ def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, v
         if s != 1.0:
             for k in range(n):
                 vs[k] = vs[k] * s
+        if sink == SINK_SUM:
+            # mean and sum: deposit_row's SUM loop and the products in one pass (same arithmetic)
+            for k in range(n):
+                v = vs[k]
+                f = fs[k]
+                if math.isfinite(v) and f == f:
+                    i = i0 + k
+                    val[j, i] += v * f
+                    wt[j, i] += f
+                    if f > 0.0:
+                        if want_cnt:
+                            cnt[j, i] += 1
+                        if want_exp:
+                            expo[j, i] += t
+                        if want_ctx:
+                            ctx[plane, j, i] |= bit
+                        if want_var:
+                            var[j, i] += (f * f) * (s * s) * vvs[k]
+            return
         deposit_row(sink, val, wt, j, i0, vs, fs, n)
         if want_cnt or want_exp or want_ctx or want_var:
             for k in range(n):
@@ -351,14 +429,35 @@ def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y
     zc = math.sqrt(3.0) if order == 3 else math.sqrt(2.0)
     bdata = borrowed(data)
     bvdata = borrowed(vdata)
+    bwdata = borrowed(wdata)
     dny, dnx = data.shape
+    # inverse-variance weights (ip[I_VISW]): weight and variance in one pass over the taps
+    fused = want_var and order <= 1 and vtype == 1 and ip[I_VISW] == 1 and wdata.shape[0] > 0
+    wny, wnx = wdata.shape
     for y in range(y0, y1):
         for c0 in range(x0, x1, CHUNK):
             c1 = min(x1, c0 + CHUNK)
             n = c1 - c0
-            _interp_chunk(bdata, borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y, c0, c1,
-                          borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs))
-            if want_var and order <= 1:
+            if fused:
+                # _interp_chunk with weight_row replaced by _weight_var_linear (same values, same order)
+                out_to_in_row(borrowed(tr), borrowed(grid), y, c0, c1, borrowed(xs), borrowed(ys))
+                sample_row(order, bdata, borrowed(coef), borrowed(xs), borrowed(ys), borrowed(vs), n)
+                for k in range(n):
+                    if vs[k] != vs[k]:
+                        fs[k] = 1.0
+                    else:
+                        fs[k], vvs[k] = _weight_var_linear(order, bwdata, vscale, xs[k], ys[k], wny, wnx)
+                b0 = bg[0] + bg[2] * y
+                b1 = bg[1]
+                if b0 != 0.0 or b1 != 0.0:
+                    for k in range(n):
+                        vs[k] -= b0 + b1 * (c0 + k)
+            else:
+                _interp_chunk(bdata, borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y, c0, c1,
+                              borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs))
+            if fused:
+                pass  # the variance came with the weights
+            elif want_var and order <= 1:
                 for k in range(n):
                     if vs[k] == vs[k]:
                         vvs[k] = _var_linear(order, bvdata, vtype, vscale, xs[k], ys[k], dny, dnx)
@@ -371,6 +470,63 @@ def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y
                         borrowed(flg), borrowed(mdata), y - oy, c0 - ox, borrowed(xs), borrowed(ys), borrowed(vs),
                         borrowed(fs), borrowed(vvs), n, borrowed(fpar), borrowed(ip))
     keep_alive((xs, ys, vs, fs, vvs, ix, iy, cx, cy))
+
+
+@intrinsic
+def popcount32(typingctx, x):
+    """Number of set bits of a ``uint32`` (LLVM's ``ctpop``: one instruction, vectorised in loops)."""
+    if x != types.uint32:
+        return None
+    sig = types.int64(types.uint32)
+
+    def codegen(context, builder, signature, args):
+        return builder.zext(builder.ctpop(args[0]), ir.IntType(64))
+
+    return sig, codegen
+
+
+@kernel
+def _variance_row(var, wt, n, mean, out):
+    """One row of :func:`finalize_products`' variance (1-D views: a loop LLVM vectorises)."""
+    for i in range(n):
+        w = wt[i]
+        v = var[i] / (w * w) if mean else var[i]
+        out[i] = v if w != 0.0 else NAN
+
+
+@kernel
+def _count_row(bits, n, first, out):
+    """One plane's contribution to a row of :func:`finalize_products`' count."""
+    for i in range(n):
+        c = popcount32(bits[i])
+        out[i] = c if first else out[i] + c
+
+
+@entry(writes=("vout", "cout"))
+@kernel
+def finalize_products(mean, var, wt, ctx, vout, cout):
+    """Variance and count of a finished tile, written straight in the outputs' dtypes.
+
+    ``vout`` (shape ``(0, 0)`` when not wanted): ``var / wt^2`` (``mean``) or
+    ``var`` (sum) where ``wt != 0``, NaN elsewhere, computed in float64 and
+    rounded once to ``vout``'s dtype: the bits of NumPy's
+    ``np.where(wt != 0, var / (wt * wt), nan).astype(vout.dtype)`` (IEEE
+    division and round-to-nearest conversion both ways), without its four
+    full-tile temporaries.  ``cout`` (or ``(0, 0)``): the number of set bits
+    over the pixel's context planes ``ctx``: every contributing member sets
+    its own bit once, so this is the count, and the tile loop need not keep
+    a separate counter when the context is computed.
+    """
+    want_v = vout.shape[0] > 0
+    want_c = cout.shape[0] > 0
+    npl = ctx.shape[0]
+    ny, nx = wt.shape
+    for j in range(ny):
+        if want_v:
+            _variance_row(var[j], wt[j], nx, mean, vout[j])
+        if want_c:
+            for p in range(npl):
+                _count_row(ctx[p, j], nx, p == 0, cout[j])
 
 
 @kernel

@@ -44,6 +44,7 @@ Semantics (SWarp and drizzle names in brackets; see the README):
 """
 
 import os
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -370,12 +371,16 @@ class ProductSpec:
     arrays: dict = field(default_factory=dict)
     nplanes: int = 0
     dtypes: dict = field(default_factory=dict)
+    #: per-thread tile buffers of the threaded run (thread id -> {(name, dtype): array}), see :meth:`_scratch`
+    scratch: dict = field(default_factory=dict, repr=False, compare=False)
 
     # planning: the memory the planner (``mosaic._plan.make_plan``) counts for the products
 
     def tile_bytes_per_pixel(self, depth):
         """Per-thread bytes per tile pixel the product accumulators add."""
-        b = 16  # WRITE scratch (exact, adaptive) or finalize temporaries
+        # WRITE scratch (exact, adaptive), or for interp the finished variance / count tiles
+        # (kernels._products.finalize_products; exact and adaptive: up to 12 bytes more)
+        b = 16
         b += 8 * ("variance" in self.want) + 4 * ("count" in self.want) + 8 * ("exposure" in self.want)
         b += 8 * ("flags" in self.want)
         b += 4 * -(-max(depth, 1) // 32) * ("context" in self.want)
@@ -408,7 +413,7 @@ class ProductSpec:
                 shp, dt = tuple(shape), PRODUCT_DTYPES.get(p, np.dtype(dtype))
             arr = self.outputs.get(p)
             if arr is not None and hasattr(arr, "set_planes"):
-                arr.set_planes(shp[0])  # an output sized once the plane count is known (FITS CONTEXT)
+                arr.set_planes(shp[0], depth)  # an output sized once the plane count is known (FITS CONTEXT)
             if arr is None:
                 arr = make(shp, dt)
             elif tuple(arr.shape) != shp:
@@ -449,30 +454,60 @@ class ProductSpec:
         return fpar, ip, vdata, mdata
 
     def compute_tile(self, job, k, out, fp):
-        """Resample, combine and write tile ``k`` of ``job`` and its products (in this process)."""
+        """Resample, combine and write tile ``k`` of ``job`` and its products (in this process).
+
+        The tile's buffers are this thread's scratch (:meth:`_scratch`),
+        reused from tile to tile: the products are written into the outputs
+        before the thread takes its next tile.
+        """
         by_index = {s.index: s for s in job.sources}
-        prods = self.tile_products(job.tiles[k], job.members[k], by_index, job.resampler, job.method, out, fp, job.blank)
+        prods = self.tile_products(job.tiles[k], job.members[k], by_index, job.resampler, job.method, out, fp, job.blank,
+                                   scratch=self._scratch())
         self.store_tile(job.tiles[k], prods)
 
-    def tile_products(self, tile, members, sources, resampler, method, out, fp, blank):
+    def _scratch(self):
+        """This thread's scratch buffers for :meth:`tile_products` (a dict kept for the run)."""
+        key = threading.get_ident()
+        bufs = self.scratch.get(key)
+        if bufs is None:
+            bufs = self.scratch[key] = {}
+        return bufs
+
+    def _variance_dtype(self):
+        """The dtype the tile variance is computed in: the output's (float32 or float64), else float64."""
+        a = self.arrays.get("variance")
+        dt = np.dtype(a.dtype) if a is not None else self.dtypes.get("variance")
+        if dt is None:
+            return np.dtype(np.float64)
+        dt = dt.newbyteorder("=")
+        return dt if dt in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
+
+    def tile_products(self, tile, members, sources, resampler, method, out, fp, blank, scratch=None):
         """Resample and combine one tile into ``out``/``fp``; returns its products ``{name: array}``.
 
         ``sources`` maps input indices to sources; ``members`` lists the
         tile's inputs in input order (their positions are the context bits).
+        ``scratch``: a dict of buffers reused across calls (the products
+        returned are views of them, valid until the next call with the same
+        dict); None allocates fresh arrays (the dask path returns them).
+        The variance is returned in the output's dtype (see
+        :func:`kernels._products.finalize_products`) and the count, when the
+        context is computed too, as the number of set context bits.
         """
         y0, y1, x0, x1 = tile
         th, tw = y1 - y0, x1 - x0
         code, sink, init = COMBINES[self.combine]
-        val = np.empty((th, tw))
-        wt = np.empty((th, tw))
+        val = _buffer(scratch, "val", (th, tw), np.float64)
+        wt = _buffer(scratch, "wt", (th, tw), np.float64)
         C.init_tile(val, wt, init)
         want = self.want
         npl = -(-len(members) // 32)
-        var = np.zeros((th, tw)) if "variance" in want else _EMPTY_F64
-        cnt = np.zeros((th, tw), np.int32) if "count" in want else _EMPTY_I32
-        expo = np.zeros((th, tw)) if "exposure" in want else _EMPTY_F64
-        ctx = np.zeros((npl, th, tw), np.uint32) if "context" in want else _EMPTY_CTX
-        flg = np.zeros((th, tw), np.int64) if "flags" in want else _EMPTY_I64
+        count_from_ctx = "count" in want and "context" in want
+        var = _buffer(scratch, "var", (th, tw), np.float64, zero=True) if "variance" in want else _EMPTY_F64
+        cnt = _buffer(scratch, "cnt", (th, tw), np.int32, zero=True) if "count" in want and not count_from_ctx else _EMPTY_I32
+        expo = _buffer(scratch, "expo", (th, tw), np.float64, zero=True) if "exposure" in want else _EMPTY_F64
+        ctx = _buffer(scratch, "ctx", (npl, th, tw), np.uint32, zero=True) if "context" in want else _EMPTY_CTX
+        flg = _buffer(scratch, "flg", (th, tw), np.int64, zero=True) if "flags" in want else _EMPTY_I64
         fmode_off = "flags" not in want  # masks still drop samples
         sval = swt = None
         margin = resampler.margin
@@ -486,6 +521,8 @@ class ProductSpec:
             fpar, ip, vdata, mdata = self._params(src, position, resampler)
             if fmode_off:
                 ip[K.I_FLAGMODE] = K.FLAG_NONE
+            if ip[K.I_VTYPE] == 1 and _same_array(vdata, wdata):
+                ip[K.I_VISW] = 1  # the weights are the variance source: the kernel reads them once for both
             tr = src.transform
             if method == "interp":
                 K.products_interp_tile(
@@ -494,8 +531,8 @@ class ProductSpec:
                 )
             else:
                 if sval is None:
-                    sval = np.empty((th, tw))
-                    swt = np.empty((th, tw))
+                    sval = _buffer(scratch, "sval", (th, tw), np.float64)
+                    swt = _buffer(scratch, "swt", (th, tw), np.float64)
                 resampler.tile(data, state, wdata, tr, by0, by1, bx0, bx1, sval, swt, y0, x0, SINK_WRITE, src.bg)
                 K.products_box(
                     sval, swt, data, wdata, mdata, vdata, tr.vector, tr.grid, 1 if method == "exact" else 2,
@@ -503,12 +540,15 @@ class ProductSpec:
                 )
         C.finalize_tile(code, val, wt, out, fp, blank)
         prods = {}
-        if "variance" in want:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = var / (wt * wt) if self.combine == "mean" else var
-            prods["variance"] = np.where(wt != 0.0, v, np.nan)
+        vout = _buffer(scratch, "vout", (th, tw), self._variance_dtype()) if "variance" in want else None
+        cout = _buffer(scratch, "cout", (th, tw), np.int32) if count_from_ctx else None
+        if vout is not None or cout is not None:
+            K.finalize_products(self.combine == "mean", var, wt, ctx if cout is not None else _EMPTY_CTX,
+                                _EMPTY_F64 if vout is None else vout, _EMPTY_I32 if cout is None else cout)
+        if vout is not None:
+            prods["variance"] = vout
         if "count" in want:
-            prods["count"] = cnt
+            prods["count"] = cnt if cout is None else cout
         if "exposure" in want:
             prods["exposure"] = expo
         if "context" in want:
@@ -536,7 +576,7 @@ class ProductSpec:
         (the cast the client's write would make: the bytes are the same).
         """
         dtypes = {p: np.dtype(a.dtype).newbyteorder("=") for p, a in self.arrays.items()}
-        return replace(self, outputs={}, arrays={}, dtypes=dtypes)
+        return replace(self, outputs={}, arrays={}, dtypes=dtypes, scratch={})
 
     def cast(self, prods):
         """``prods`` in the outputs' dtypes (see :meth:`for_workers`)."""
@@ -575,6 +615,31 @@ class ProductTileWork:
         o, f = self.target.open(item.box)
         prods = self.spec.tile_products(item.box, list(item.members), members, self.resampler, self.method, o, f, self.blank)
         return self.target.close(item.box, o, f), self.spec.cast(prods)
+
+
+def _same_array(a, b):
+    """``a`` and ``b`` are the same pixels (the same memory, shape, strides and dtype)."""
+    if a is b:
+        return True
+    return (a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _buffer(scratch, name, shape, dtype, zero=False):
+    """A ``shape`` array of ``dtype``: fresh when ``scratch`` is None, else a view of the
+    buffer ``scratch`` keeps under ``name`` (grown when too small); zeroed if ``zero``."""
+    dtype = np.dtype(dtype)
+    if scratch is None:
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    n = int(np.prod(shape))
+    key = (name, dtype)
+    buf = scratch.get(key)
+    if buf is None or buf.size < n:
+        buf = scratch[key] = np.empty(n, dtype)
+    a = buf[:n].reshape(shape)
+    if zero:
+        a.fill(0)
+    return a
 
 
 _EMPTY_PRM = np.zeros(0)

@@ -12,14 +12,22 @@ way (each finished tile's products written once, ``pwrite``):
 =========== ============================================================
 ``VARIANCE`` propagated variance of the mosaic (mosaic dtype, NaN = none)
 ``ERR``      or its square root (``sqrt`` of the float variance)
-``COUNT``    number of contributing inputs (int32)
+``COUNT``    number of contributing inputs (the smallest integer type
+             holding the number of inputs: uint8 up to 255, int16 up to
+             32767, else int32)
 ``EXPOSURE`` summed exposure time of the contributing inputs
 ``FLAGS``    OR / AND of the inputs' DQ flags (uint32: ``BZERO`` 2**31)
-``CONTEXT``  context bit planes ``(planes, ny, nx)`` (uint32), last image
+``CONTEXT``  context bit planes ``(planes, ny, nx)``, last image
              extension: its plane count is known once the mosaic is
-             planned; the binary table ``CTXTILES`` after it holds each
+             planned; one plane of uint8 / uint16 when no tile has more
+             than 8 / 16 members, else uint32 planes (the API's bits, same
+             values); the binary table ``CTXTILES`` after it holds each
              tile's box and member list (:meth:`Context.from_fits`)
 =========== ============================================================
+
+The narrow types only drop bytes that are zero: the values read back are
+those of the in-memory products, and the file (written through the page
+cache, ``pwrite``) is smaller, which is most of the cost of writing it.
 """
 
 import os
@@ -59,12 +67,35 @@ def _cards(name):
     return h
 
 
-def product_extensions(names, dtype, shape):
-    """``FitsMosaic(extensions=...)`` entries for the products ``names`` (all but ``context``, appended later)."""
+def count_dtype(n_inputs):
+    """The FITS ``COUNT`` type for ``n_inputs`` inputs: uint8 (BITPIX 8, unsigned in FITS) up to
+    255, int16 up to 32767, else int32 (``None``: int32)."""
+    if n_inputs is not None and n_inputs <= np.iinfo(np.uint8).max:
+        return np.dtype(np.uint8)
+    if n_inputs is not None and n_inputs <= np.iinfo(np.int16).max:
+        return np.dtype(np.int16)
+    return PRODUCT_DTYPES["count"]
+
+
+def context_dtype(planes, depth):
+    """The FITS ``CONTEXT`` type: one plane of uint8 / uint16 when at most 8 / 16 members
+    (bits) are used, else uint32 planes."""
+    if planes == 1 and depth is not None and depth <= 8:
+        return np.dtype(np.uint8)
+    if planes == 1 and depth is not None and depth <= 16:
+        return np.dtype(np.uint16)
+    return PRODUCT_DTYPES["context"]
+
+
+def product_extensions(names, dtype, shape, n_inputs=None):
+    """``FitsMosaic(extensions=...)`` entries for the products ``names`` (all but ``context``, appended later).
+
+    ``n_inputs`` (the number of inputs) sizes the ``COUNT`` type (:func:`count_dtype`).
+    """
     out = []
     for p in FITS_PRODUCTS:  # fixed order in the file
         if p in names and p != "context":
-            pdt = PRODUCT_DTYPES.get("variance" if p == "err" else p, np.dtype(dtype))
+            pdt = count_dtype(n_inputs) if p == "count" else PRODUCT_DTYPES.get("variance" if p == "err" else p, np.dtype(dtype))
             out.append((EXTENSIONS[p][0], pdt, tuple(shape), _cards(p)))
     return out
 
@@ -88,7 +119,8 @@ class _ContextArea:
 
     ``set_planes`` (called by the product allocation, once the mosaic is
     planned) writes the header and reserves the data area at the end of the
-    file; tiles are then written as for any :class:`FitsImageArea`.
+    file, in the type :func:`context_dtype` gives for the largest member
+    list; tiles are then written as for any :class:`FitsImageArea`.
     """
 
     file_backed = True
@@ -101,10 +133,11 @@ class _ContextArea:
         self.chunks = (1, 1, self.shape[-1])
         self.area = None
 
-    def set_planes(self, n):
+    def set_planes(self, n, depth=None):
         if self.area is None:
-            self.area = self.fm.append_image("CONTEXT", self.dtype, (int(n),) + self.shape[1:], _cards("context"))
-            self.shape = self.area.shape
+            dtype = context_dtype(int(n), depth)
+            self.area = self.fm.append_image("CONTEXT", dtype, (int(n),) + self.shape[1:], _cards("context"))
+            self.shape, self.dtype = self.area.shape, dtype
         elif self.area.shape[0] != n:
             raise ValueError(f"CONTEXT: {self.area.shape[0]} planes reserved, {n} needed")
 
@@ -240,7 +273,7 @@ def mosaic_to_fits(input_data, output_projection, path, shape_out=None, *, overw
     if names:
         kwargs.update(return_products=api_products(names))
     with FitsMosaic(path, shape, dtype, wcs, provenance=provenance, header=header, overwrite=overwrite, fsync=fsync,
-                    extensions=product_extensions(names, dtype, shape)) as fm:
+                    extensions=product_extensions(names, dtype, shape, len(input_data) if hasattr(input_data, "__len__") else None)) as fm:
         if names:
             kwargs["product_outputs"] = fits_product_outputs(fm, names, shape)
         res = reproject_and_coadd(input_data, wcs, shape_out=shape, output_array=fm.array, output_footprint=fm.footprint,
