@@ -453,7 +453,9 @@ def products_interp_tile(data, coef, wdata, mdata, vdata, tr, grid, order, y0, y
                     for k in range(n):
                         vs[k] -= b0 + b1 * (c0 + k)
             else:
-                _interp_chunk(bdata, borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, y, c0, c1,
+                # hom 0: the general transform (the homography variant gives the same bytes, see
+                # tests/test_homography_variant.py; products compile one variant)
+                _interp_chunk(bdata, borrowed(coef), borrowed(wdata), borrowed(tr), borrowed(grid), order, 0, y, c0, c1,
                               borrowed(bg), borrowed(xs), borrowed(ys), borrowed(vs), borrowed(fs))
             if fused:
                 pass  # the variance came with the weights
