@@ -314,6 +314,22 @@ def _var_interp(order, data, vdata, vtype, vscale, x, y, ix, cx, iy, cy, z0, zc)
     return s
 
 
+@inline_kernel
+def _count_sample(var, cnt, expo, ctx, j, i, f, s, t, vv, plane, bit):
+    """Add one sample of positive weight ``f`` (flux scale ``s``, exposure
+    ``t``, input variance ``vv``, membership ``bit`` of ``ctx[plane]``) to the
+    requested counters at tile pixel ``(j, i)``; an array of shape ``(0, ...)``
+    is a product not requested."""
+    if cnt.shape[0] > 0:
+        cnt[j, i] += 1
+    if expo.shape[0] > 0:
+        expo[j, i] += t
+    if ctx.shape[0] > 0:
+        ctx[plane, j, i] |= bit
+    if var.shape[0] > 0:
+        var[j, i] += (f * f) * (s * s) * vv
+
+
 @kernel
 def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, vs, fs, vvs, n, fpar, ip):
     """Mask, scale and deposit ``n`` samples at tile pixels ``(j, i0 + k)``,
@@ -324,10 +340,7 @@ def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, v
     member = ip[I_MEMBER]
     flagmode = ip[I_FLAGMODE]
     has_mask = mdata.shape[0] > 0
-    want_var = var.shape[0] > 0
-    want_cnt = cnt.shape[0] > 0
-    want_exp = expo.shape[0] > 0
-    want_ctx = ctx.shape[0] > 0
+    counted = var.shape[0] > 0 or cnt.shape[0] > 0 or expo.shape[0] > 0 or ctx.shape[0] > 0
     plane = member // 32
     bit = np.uint32(1) << np.uint32(member % 32)
     mny, mnx = mdata.shape
@@ -345,30 +358,15 @@ def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, v
                     val[j, i] += v * f
                     wt[j, i] += f
                     if f > 0.0:
-                        if want_cnt:
-                            cnt[j, i] += 1
-                        if want_exp:
-                            expo[j, i] += t
-                        if want_ctx:
-                            ctx[plane, j, i] |= bit
-                        if want_var:
-                            var[j, i] += (f * f) * (s * s) * vvs[k]
+                        _count_sample(var, cnt, expo, ctx, j, i, f, s, t, vvs[k], plane, bit)
             return
         deposit_row(sink, val, wt, j, i0, vs, fs, n)
-        if want_cnt or want_exp or want_ctx or want_var:
+        if counted:
             for k in range(n):
                 v = vs[k]
                 f = fs[k]
                 if math.isfinite(v) and f > 0.0:
-                    i = i0 + k
-                    if want_cnt:
-                        cnt[j, i] += 1
-                    if want_exp:
-                        expo[j, i] += t
-                    if want_ctx:
-                        ctx[plane, j, i] |= bit
-                    if want_var:
-                        var[j, i] += (f * f) * (s * s) * vvs[k]
+                    _count_sample(var, cnt, expo, ctx, j, i0 + k, f, s, t, vvs[k], plane, bit)
         return
     for k in range(n):
         i = i0 + k
@@ -395,14 +393,7 @@ def _accumulate(sink, val, wt, var, cnt, expo, ctx, flg, mdata, j, i0, xs, ys, v
             v = v * s
         deposit(sink, val, wt, j, i, v, f)
         if f > 0.0:
-            if want_cnt:
-                cnt[j, i] += 1
-            if want_exp:
-                expo[j, i] += t
-            if want_ctx:
-                ctx[plane, j, i] |= bit
-            if want_var:
-                var[j, i] += (f * f) * (s * s) * vvs[k]
+            _count_sample(var, cnt, expo, ctx, j, i, f, s, t, vvs[k], plane, bit)
 
 
 @entry(writes=("val", "wt", "var", "cnt", "expo", "ctx", "flg"), literal=("order",))

@@ -71,26 +71,7 @@ class PairCollector:
 
     def add_tile(self, vals, wts, members, oy, ox):
         """Samples of one tile stack (``members[k]`` is layer k's input)."""
-        k = len(members)
-        if k < 2:
-            return {}
-        th, tw = vals.shape[1], vals.shape[2]
-        stride = self.stride
-        cap = ((th + stride - 1) // stride + 1) * ((tw + stride - 1) // stride + 1)
-        found = {}
-        for p in range(k):
-            for q in range(p + 1, k):
-                d = np.empty(cap)
-                x = np.empty(cap)
-                y = np.empty(cap)
-                n = pair_samples(vals, wts, p, q, stride, oy, ox, d, x, y)
-                if n:
-                    i, j = members[p], members[q]
-                    if i > j:
-                        i, j = j, i
-                        d = -d
-                    found[(i, j)] = (d[:n], x[:n], y[:n]) if self.positions else (d[:n], None, None)
-        return found
+        return self.add_cube_tile(vals, wts, members, 1, oy, ox)
 
     def add_cube_tile(self, vals, wts, members, planes, oy, ox):
         """Samples of one cube tile stack: layer ``p * planes + z`` is plane ``z`` of
@@ -115,15 +96,12 @@ class PairCollector:
                     if n:
                         parts.append((d[:n], x[:n], y[:n]))
                 if parts:
-                    d = np.concatenate([t[0] for t in parts])
+                    d, x, y = (np.concatenate(c) for c in zip(*parts)) if len(parts) > 1 else parts[0]
                     i, j = members[p], members[q]
                     if i > j:
                         i, j = j, i
                         d = -d
-                    if self.positions:
-                        found[(i, j)] = (d, np.concatenate([t[1] for t in parts]), np.concatenate([t[2] for t in parts]))
-                    else:
-                        found[(i, j)] = (d, None, None)
+                    found[(i, j)] = (d, x, y) if self.positions else (d, None, None)
         return found
 
     def merge(self, tile_index, found):
