@@ -14,6 +14,7 @@ import numpy as np
 from ._bbox import input_bbox
 from ._common import begin_single, return_result
 from ._cube import plane_job, run_cube
+from ._docstrings import shared_doc
 from ._exec import executor_for
 from ._lazy import lazy_cube, lazy_single
 from ._single import run_single
@@ -277,6 +278,7 @@ def plan_adaptive_single(resampler, job):
     return tr, box, bbox
 
 
+@shared_doc
 def reproject_adaptive(
     input_data,
     output_projection,
@@ -374,21 +376,7 @@ def reproject_adaptive(
         Float32 or float64 arrays (e.g. ``np.memmap``) to write into.
     return_footprint : bool
         Return ``(array, footprint)`` (default) or only the array.
-    block_size : tuple, optional
-        Output block shape of a ``return_type='dask'`` result (default
-        1024 x 1024); otherwise ignored (the kernels work in rows and tiles).
-    parallel : bool, int or 'current-scheduler'
-        ``True`` (default) uses all cores, an int sets the thread count,
-        ``'current-scheduler'`` (or a ``distributed.Client``) runs on dask.
-        Results are bitwise identical for any thread count.
-    return_type : None, 'numpy' or 'dask'
-        ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
-        (equal to the NumPy result bit for bit; no ``output_array``).  For a
-        cube the leading axes are one chunk, as in reproject (``block_size``
-        of two entries, or ``-1``/the full length on the leading axes).
-    dask_method : None, 'memmap' or 'none'
-        Accepted for compatibility: a dask input is computed only over the
-        input box the output reaches, whichever the value.
+    %(execution)s
 
     input_variance : ndarray or HDU, optional
         Variance of each input pixel (same shape as the input).  The

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._common import begin_single, return_result
 from ._cube import plane_job, run_cube
+from ._docstrings import shared_doc
 from ._exec import executor_for
 from ._lazy import lazy_cube, lazy_single
 from ._single import plan_single, run_single
@@ -366,6 +367,7 @@ class ExactResampler:
                    homography_flag(tr.vector))
 
 
+@shared_doc
 def reproject_exact(
     input_data,
     output_projection,
@@ -411,21 +413,7 @@ def reproject_exact(
         full output shape (with a cube's leading axes).
     return_footprint : bool
         Return ``(array, footprint)`` (default) or only the array.
-    block_size : tuple, optional
-        Output block shape of a ``return_type='dask'`` result (default
-        1024 x 1024); otherwise ignored (the kernels work in rows and tiles).
-    parallel : bool, int or 'current-scheduler'
-        ``True`` (default) uses all cores, an int sets the thread count,
-        ``'current-scheduler'`` (or a ``distributed.Client``) runs on dask.
-        Results are bitwise identical for any thread count.
-    return_type : None, 'numpy' or 'dask'
-        ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
-        (equal to the NumPy result bit for bit; no ``output_array``).  For a
-        cube the leading axes are one chunk, as in reproject (``block_size``
-        of two entries, or ``-1``/the full length on the leading axes).
-    dask_method : None, 'memmap' or 'none'
-        Accepted for compatibility: a dask input is computed only over the
-        input box the output reaches, whichever the value.
+    %(execution)s
     conserve : {'surface-brightness', 'flux'}
         ``'surface-brightness'`` (default, reproject's behaviour): the
         overlap-area-weighted mean of the input pixels.  ``'flux'``: the sum

@@ -1,6 +1,7 @@
 """``reproject_interp``: drop-in for reproject's interpolation, fused in Numba."""
 
 from ._common import begin_single, return_result
+from ._docstrings import shared_doc
 from ._exec import executor_for
 from ._lazy import lazy_cube, lazy_single
 from ._resamplers import ORDERS, InterpResampler, parse_order, spline_coefficients_for  # noqa: F401 (public names)
@@ -10,6 +11,7 @@ from .kernels._single_variance import parse_input_variance, single_variance, wit
 from ._validate import check_bool, check_no_extra_kwargs
 
 
+@shared_doc
 def reproject_interp(
     input_data,
     output_projection,
@@ -57,21 +59,7 @@ def reproject_interp(
         Return ``(array, footprint)`` (default) or only the array.
     output_array, output_footprint : ndarray, optional
         Float32 or float64 arrays (e.g. ``np.memmap``) to write into.
-    block_size : tuple, optional
-        Output block shape of a ``return_type='dask'`` result (default
-        1024 x 1024); otherwise ignored (the kernels work in rows and tiles).
-    parallel : bool, int or 'current-scheduler'
-        ``True`` (default) uses all cores, an int sets the thread count,
-        ``'current-scheduler'`` (or a ``distributed.Client``) runs on dask.
-        Results are bitwise identical for any thread count.
-    return_type : None, 'numpy' or 'dask'
-        ``'dask'`` returns lazy dask arrays whose blocks run the same kernels
-        (equal to the NumPy result bit for bit; no ``output_array``).  For a
-        cube the leading axes are one chunk, as in reproject (``block_size``
-        of two entries, or ``-1``/the full length on the leading axes).
-    dask_method : None, 'memmap' or 'none'
-        Accepted for compatibility: a dask input is computed only over the
-        input box the output reaches, whichever the value.
+    %(execution)s
     roundtrip_coords : bool
         Reject output pixels whose round trip through the input moves by more
         than one pixel (reproject's default).

@@ -29,10 +29,10 @@ PKG = Path(__file__).resolve().parent.parent / "numbamosaic"
 #: A module belongs to the first layer with a matching pattern.
 LAYERS = [
     # every @njit, the compiled WCS engine, and the leaves everything may import (Numba cache and
-    # threading set-up, the version, the memory budget)
+    # threading set-up, the version, the memory budget, shared docstring text)
     ("kernels", ["kernels", "kernels.*", "wcs._layout", "wcs._native", "wcs._plane", "wcs._points", "wcs._projections",
                  "wcs._proj_*",
-                 "_cache", "_threads", "_version", "_budget"]),
+                 "_cache", "_threads", "_version", "_budget", "_docstrings"]),
     # inputs and outputs: parsing, FITS/zarr/AVM files, argument checks, array axes, bounding boxes
     ("io", ["io", "io.*", "_axes", "_bbox", "_validate", "_fitsout", "_fitsheaders", "_zarrout", "synthetic"]),
     # the Python side of the WCS engine: describe a WCS, build a pixel transform
