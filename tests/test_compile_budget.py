@@ -54,7 +54,6 @@ BUDGET = {
     # the combine kernels see float64 tile buffers or float32 stacks (the
     # output precision) and write float32 mosaics (float64 for float64 inputs)
     "numbamosaic.kernels._combine.finalize_tile": 2,
-    "numbamosaic.kernels._combine.init_tile": 1,
     "numbamosaic.kernels._combine.stack_median": 1,
     "numbamosaic.kernels._combine.stack_clipped_mean": 1,
     # the spline prefilter reads the input (f4 or >f4 in the matrix) and writes f4
@@ -70,7 +69,7 @@ DEFAULT_BUDGET = 3
 #: checked when the matrix compiles them (an empty cache).
 ENTRY_KERNELS = ["numbamosaic.kernels." + name for name in (
     "_interp.interp_tile", "exact._rows.exact_tile", "_adaptive.adaptive_tile",
-    "_combine.finalize_tile", "_combine.init_tile", "_combine.stack_median", "_combine.stack_clipped_mean",
+    "_combine.finalize_tile", "_combine.stack_median", "_combine.stack_clipped_mean",
     "_spline.spline_coefficients")]
 
 

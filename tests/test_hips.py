@@ -52,6 +52,25 @@ def test_tile_frames_are_healpix_pixels():
         assert hp.healpix_to_skycoord(pix).separation(sky).deg.max() < 1e-8, index
 
 
+@pytest.mark.parametrize("system", ["equatorial", "galactic", "ecliptic"])
+def test_tile_file_cards_equal_astropy_header(system):
+    """The tile files' card images (formatted once per frame, PCi_j per order) are those of
+    the order's HPX header built by astropy (``_base_header``, as before the memo)."""
+    from numbamosaic.hips._layout import FitsTileWriter, _base_header, hips_frame
+
+    frame = hips_frame(system)
+    for tile_size in (64, 256, 512):
+        writer = FitsTileWriter(frame, tile_size)
+        for order in range(0, 13):
+            h = _base_header(frame, order, tile_size)
+            head = [fits.Card("SIMPLE", True), fits.Card("BITPIX", -32), fits.Card("NAXIS", 2),
+                    fits.Card("NAXIS1", tile_size), fits.Card("NAXIS2", tile_size)]
+            cards = [c for c in h.cards if c.keyword not in ("CRVAL1", "CRPIX1", "CRPIX2", "WCSAXES")]
+            want = ("".join(c.image for c in head),
+                    "".join(c.image for c in cards) + fits.Card("ORDER", order).image)
+            assert writer._template(order) == want, (system, tile_size, order)
+
+
 def test_reproject_to_hips_matches_reproject(tmp_path):
     # on longitude 180 (face 6: reproject splits these tiles in two frames)
     data, w = _image(180.0, 0.0)

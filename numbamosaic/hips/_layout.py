@@ -146,6 +146,39 @@ def tile_wcs(frame, order, index, tile_size):
     return w
 
 
+#: FITS card images of the tiles of one (frame, order, tile size): ``(cards before, cards after)`` the per-tile ones
+_TEMPLATES = {}
+#: (keyword, value, comment, image) of the frame's base HPX cards (:func:`_base_header`), per frame
+_BASE_CARDS = {}
+_PER_TILE = ("CRVAL1", "CRPIX1", "CRPIX2", "WCSAXES")
+
+
+def _tile_template(frame, order, tile_size):
+    """``(pre, post)``: the card images of a tile file of ``order`` around its
+    per-tile cards (CRPIX1/2, CRVAL1, NPIX), as :func:`_base_header` makes them.
+
+    The frame's base cards are formatted (and verified) by astropy once per
+    process; an order differs only in the four ``PCi_j`` values, whose cards
+    are made as astropy makes them when the value of a header card is set (a
+    new card with the keyword, value and comment).  ``tests/test_hips.py``
+    checks the result against the header built by :func:`_base_header`.
+    """
+    from astropy.io import fits
+
+    base = _BASE_CARDS.get(frame.name)
+    if base is None:
+        h = _base_header(frame, 0, tile_size)
+        base = _BASE_CARDS[frame.name] = [(c.keyword, c.value, c.comment, c.image) for c in h.cards]
+    res = float(format(45.0 / (tile_size * 2**order), ".14G"))  # as _base_header
+    scale = {"PC1_1": -res, "PC1_2": -res, "PC2_1": res, "PC2_2": -res}
+    head = [fits.Card("SIMPLE", True), fits.Card("BITPIX", -32), fits.Card("NAXIS", 2),
+            fits.Card("NAXIS1", tile_size), fits.Card("NAXIS2", tile_size)]
+    pre = "".join(c.image for c in head)
+    post = "".join(fits.Card(k, scale[k], comment).image if k in scale else image
+                   for k, _, comment, image in base if k not in _PER_TILE)
+    return pre, post + fits.Card("ORDER", int(order)).image
+
+
 class FitsTileWriter:
     """Writes float32 tiles as FITS files directly (2880-byte blocks): the
     header cards common to an order are formatted once, only CRVAL1, CRPIX1/2
@@ -154,20 +187,12 @@ class FitsTileWriter:
     def __init__(self, frame, tile_size):
         self.frame = frame
         self.tile_size = tile_size
-        self.templates = {}
 
     def _template(self, order):
-        from astropy.io import fits
-
-        tpl = self.templates.get(order)
+        key = (self.frame.name, int(order), self.tile_size)
+        tpl = _TEMPLATES.get(key)
         if tpl is None:
-            base = _base_header(self.frame, order, self.tile_size)
-            head = [fits.Card("SIMPLE", True), fits.Card("BITPIX", -32), fits.Card("NAXIS", 2),
-                    fits.Card("NAXIS1", self.tile_size), fits.Card("NAXIS2", self.tile_size)]
-            cards = [c for c in base.cards if c.keyword not in ("CRVAL1", "CRPIX1", "CRPIX2", "WCSAXES")]
-            pre = "".join(c.image for c in head)
-            post = "".join(c.image for c in cards) + fits.Card("ORDER", int(order)).image
-            tpl = self.templates[order] = (pre, post)
+            tpl = _TEMPLATES[key] = _tile_template(self.frame, int(order), self.tile_size)
         return tpl
 
     def write(self, path, order, index, array):

@@ -13,7 +13,7 @@ import numpy as np
 from .._resamplers import InterpResampler
 from ..healpix._core import input_to_frame_matrix
 from ..interpolation import reproject_interp
-from ..kernels._combine import finalize_tile, init_tile
+from ..kernels._combine import finalize_tile
 from ..kernels._healpix import NO_WEIGHTS, SINK_DIRECT, hips_tile_kernel
 from ..mosaic._coadd import _prepare, execute, release_sources, reproject_and_coadd
 from ..mosaic._inputs import make_sources
@@ -195,7 +195,8 @@ class FusedCoaddTiles:
         face, ix, iy = tile_face_xy(self.level, index)
         val = np.empty((t, t))
         wt = np.empty((t, t))
-        init_tile(val, wt, self.init)
+        val.fill(self.init)
+        wt.fill(0.0)
         sampled = 0
         for i in ids:
             data, coef, wdata = self.arrays[i]

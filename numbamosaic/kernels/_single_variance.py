@@ -11,7 +11,6 @@ Fruchter & Hook 2002, PASP 114, 144).  Python drivers only; no kernels here.
 
 import numpy as np
 
-from ._combine import init_tile
 from ._products import (
     F_SCALE, F_VSCALE, FLAG_NONE, I_BADBITS, I_FLAGMODE, I_FLUX, I_VTYPE, N_FP, N_IP, products_box, products_interp_tile,
 )
@@ -69,8 +68,7 @@ def single_variance(method, resampler, data, tr, box, shape_out, variance, dtype
     for ys in range(y0, y1, VARIANCE_ROWS):
         ye = min(y1, ys + VARIANCE_ROWS)
         shape = (ye - ys, x1 - x0)
-        val, wt, var = np.empty(shape), np.empty(shape), np.zeros(shape)
-        init_tile(val, wt, 0.0)
+        val, wt, var = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         if method == "interp":
             products_interp_tile(data, state, none_f32, none_u32, variance, tr.vector, tr.grid, resampler.order,
                                  ys, ye, x0, x1, val, wt, var, none_i32, none_f64, none_ctx, none_i64, ys, x0,

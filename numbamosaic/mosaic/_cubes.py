@@ -215,7 +215,7 @@ class CubeTileWork:
         code, sink, init = CUBE_COMBINES[self.combine]
         y0, y1, x0, x1 = item.box
         shape = (self.nz, y1 - y0, x1 - x0)
-        val, wt = self._accumulators(shape, init)  # C.init_tile's values, for every plane at once
+        val, wt = self._accumulators(shape, init)  # the tile drivers' initial values (COMBINES), for every plane at once
         for i in item.members:
             src = members[i]
             _deposit(src, self.resampler, item.box, val, wt, sink, self.margin, src.bg)

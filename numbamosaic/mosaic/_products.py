@@ -499,7 +499,8 @@ class ProductSpec:
         code, sink, init = COMBINES[self.combine]
         val = _buffer(scratch, "val", (th, tw), np.float64)
         wt = _buffer(scratch, "wt", (th, tw), np.float64)
-        C.init_tile(val, wt, init)
+        val.fill(init)
+        wt.fill(0.0)
         want = self.want
         npl = -(-len(members) // 32)
         count_from_ctx = "count" in want and "context" in want

@@ -102,7 +102,8 @@ def compute_tile(tile, members, sources, resampler, combine, blank, out=None, fp
         return out, fp
     val = np.empty((th, tw), dtype=np.float64)
     wt = np.empty((th, tw), dtype=np.float64)
-    C.init_tile(val, wt, init)
+    val.fill(init)
+    wt.fill(0.0)
     for i in members:
         _resample_into(sources[i], resampler, tile, val, wt, sink, margin, sources[i].bg)
     C.finalize_tile(code, val, wt, out, fp, blank)
