@@ -218,7 +218,8 @@ def test_mosaic_to_hips_fused_combines(tmp_path):
     reproject_and_coadd per tile): every deepest tile equals reproject_and_coadd of the inputs onto the tile's HPX
     frame (input weights with zeros, a float64 input, overlapping inputs) to one float32 rounding (the HEALPix pixel
     centres are computed natively, not through the HPX WCS), nearly every pixel bitwise; the same files on one
-    thread; median, B-spline orders and other methods keep reproject_and_coadd per tile."""
+    thread; bicubic and biquadratic too when the inputs' coefficient images fit the budget given (else, and for
+    median and other methods, reproject_and_coadd per tile)."""
     from astropy.coordinates import Galactic
 
     from numbamosaic.hips._generate import parse_many, tile_members
@@ -238,18 +239,29 @@ def test_mosaic_to_hips_fused_combines(tmp_path):
                       ({"combine_function": "mean", "reproject_function": numbamosaic.reproject_exact}, False)):
         fn = coadd_tiles(parsed, None, members, Galactic(), 4, 16, kw)
         assert isinstance(fn, FusedCoaddTiles if fused else CoaddTiles), kw
+    # B-spline orders: fused when the coefficient images (one per input, its kernel dtype) fit the budget
+    from numbamosaic.hips._tiles import spline_state_bytes
+
+    need = spline_state_bytes(parsed, 3)
+    assert need == 2 * 32 * 32 * 4 + 32 * 32 * 8
+    for order, budget, fused in (("bicubic", need, True), ("bicubic", need - 1, False), ("biquadratic", need, True),
+                                 ("bilinear", 0, True)):
+        fn = coadd_tiles(parsed, None, members, Galactic(), 4, 16, {"combine_function": "mean", "order": order},
+                         state_budget=budget)
+        assert isinstance(fn, FusedCoaddTiles if fused else CoaddTiles), (order, budget)
     same = total = 0
-    for combine in ("mean", "sum", "first", "last", "min", "max"):
-        out = str(tmp_path / combine)
+    for combine, order in (("mean", "bilinear"), ("sum", "bilinear"), ("first", "bilinear"), ("last", "bilinear"),
+                           ("min", "bilinear"), ("max", "bilinear"), ("mean", "bicubic"), ("max", "biquadratic")):
+        out = str(tmp_path / f"{combine}-{order}")
         mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=out, tile_size=16, level=4,
-                       combine_function=combine, input_weights=weights, threads=2)
+                       combine_function=combine, input_weights=weights, threads=2, order=order)
         deep = [f for f in _tiles(out) if f.startswith("Norder4")]
         assert len(deep) > 3
         for f in deep:
             index = int(f.split("Npix")[1].split(".")[0])
             ref, fp = numbamosaic.reproject_and_coadd(inputs, tile_header(Galactic(), 4, index, 16), shape_out=(16, 16),
                                                       combine_function=combine, input_weights=weights,
-                                                      blank_pixel_value=np.nan)
+                                                      blank_pixel_value=np.nan, order=order)
             ref = ref.astype(np.float32)
             ref[fp == 0] = np.nan
             assert fits.getheader(os.path.join(out, f))["BITPIX"] == -32
@@ -264,9 +276,9 @@ def test_mosaic_to_hips_fused_combines(tmp_path):
             same += int((diff == 0).sum())
             total += int(ok.sum())
         if combine == "mean":
-            one = str(tmp_path / "mean1")
+            one = str(tmp_path / f"mean1-{order}")
             mosaic_to_hips(inputs, coord_system_out="galactic", output_directory=one, tile_size=16, level=4,
-                           combine_function=combine, input_weights=weights, threads=1)
+                           combine_function=combine, input_weights=weights, threads=1, order=order)
             files = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "**", "*.fits"), recursive=True))
             assert files == sorted(os.path.relpath(p, one) for p in glob.glob(os.path.join(one, "**", "*.fits"),
                                                                                recursive=True))

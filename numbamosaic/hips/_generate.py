@@ -21,8 +21,9 @@ Pipeline
      kernel ``kernels._healpix.hips_tile_kernel`` (HEALPix pixel centres,
      WCS and interpolation per pixel, no WCS objects per tile);
    * several inputs combined by ``mean``, ``sum``, ``first``, ``last``,
-     ``min`` or ``max`` with ``reproject_interp`` (orders without per-input
-     state: nearest, bilinear, Lanczos): the same fused kernel once per
+     ``min`` or ``max`` with ``reproject_interp`` (nearest, bilinear,
+     Lanczos; biquadratic and bicubic when every input's spline coefficient
+     image fits the memory budget): the same fused kernel once per
      input meeting the tile, accumulating into the tile's value/weight
      buffers with the mosaic's sinks (``_tiles.FusedCoaddTiles``: the
      arithmetic of ``reproject_and_coadd`` on the tile, inputs prepared
@@ -54,6 +55,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..io import as_kernel_array, check_celestial_2d, check_data_2d, parse_input_data
+from .._budget import memory_budget
 from .._threads import resolve_threads
 from ..kernels._healpix_layout import spread
 from ..kernels._hpgeom import lonlat_to_nest_array, nest_to_lonlat_array
@@ -63,7 +65,7 @@ from ..wcs import UnsupportedWCS, frame_rotation, pixel_to_world_array
 from ..wcs._transform import described
 from ._background import estimate_offsets
 from ._dask import DaskTiles, split_parallel
-from ._plan import group_depth
+from ._plan import group_depth, hips_memory
 from ._tiles import KernelTiles, ReprojectTiles, coadd_tiles
 from ._layout import (
     EXTENSION,
@@ -664,10 +666,13 @@ def mosaic_to_hips(
     Every deepest tile is :func:`numbamosaic.reproject_and_coadd` of the
     inputs whose footprint meets it onto the tile's HPX frame (mean, sum,
     median, clipped mean, first, last, min, max; input weights).  Median and
-    clipped mean (and other resampling methods, B-spline orders, WCS the
-    native engine does not evaluate) make that call, so each tile equals it
+    clipped mean (and other resampling methods, B-spline orders whose
+    coefficient images do not fit the memory budget, WCS the native engine
+    does not evaluate) make that call, so each tile equals it
     exactly; mean, sum, first, last, min and max with ``reproject_interp``
-    run the fused HiPS kernel input by input with the same arithmetic,
+    (B-spline orders too when the inputs' coefficient images fit the memory
+    budget: they are computed once and kept) run the fused HiPS kernel
+    input by input with the same arithmetic,
     computing HEALPix pixel centres natively instead of through the tile's
     HPX WCS (a pixel may differ from the call by one float32 rounding).
     Lower orders, Allsky, MOC and properties as :func:`reproject_to_hips`.
@@ -723,9 +728,11 @@ def mosaic_to_hips(
     if match and len(parsed) > 1:
         offsets = estimate_offsets(parsed, members, frame, level, tile_size, _resampler(reproject_function, kwargs),
                                    reference, lambda fn, items: _map_threads(fn, items, nthreads, None))
+    budget, _ = memory_budget(memory_limit)
     tile_fn = coadd_tiles(parsed, weights, members, frame, level, tile_size,
                           dict(kwargs, reproject_function=reproject_function, combine_function=combine_function),
-                          offsets)
+                          offsets, state_budget=budget - hips_memory(depth, tile_size, nthreads, stack,
+                                                                     client is not None, level))
     centre, fov = _centre_and_fov_many(parsed)
     _build(output_directory, frame, coord_system_out, level, tile_size, candidates, tile_fn, formats, cut, nthreads,
            _progress(progress_bar), properties, centre, fov, client, depth)

@@ -13,6 +13,7 @@ import numpy as np
 from .._resamplers import InterpResampler
 from ..healpix._core import input_to_frame_matrix
 from ..interpolation import reproject_interp
+from ..io import kernel_dtype
 from ..kernels._combine import finalize_tile
 from ..kernels._healpix import NO_WEIGHTS, SINK_DIRECT, hips_tile_kernel
 from ..mosaic._coadd import _prepare, execute, release_sources, reproject_and_coadd
@@ -128,9 +129,12 @@ class CoaddTiles:
 
 #: combine functions accumulated input by input (the others need every value of a pixel at once)
 FUSED_COMBINES = ("mean", "sum", "first", "last", "min", "max")
-#: interpolation orders without per-input state (the B-spline orders 2 and 3 need a coefficient
-#: image per input, which the tiles would have to keep for every input: they take the general path)
-FUSED_ORDERS = (0, 1, 4)
+#: interpolation orders the fused tiles run: without per-input state (nearest, bilinear, Lanczos)
+#: and the B-spline orders (biquadratic, bicubic), whose coefficient image of every input is
+#: computed once and kept for the whole run when it fits the memory left (see :func:`coadd_tiles`)
+FUSED_ORDERS = (0, 1, 2, 3, 4)
+#: orders whose fused tiles keep a coefficient image per input (``InterpResampler.state_nbytes``)
+SPLINE_ORDERS = (2, 3)
 
 
 class FusedCoaddTiles:
@@ -163,7 +167,10 @@ class FusedCoaddTiles:
     combine : str
         One of :data:`FUSED_COMBINES`.
     order : int
-        Interpolation order code, one of :data:`FUSED_ORDERS`.
+        Interpolation order code, one of :data:`FUSED_ORDERS`.  For the
+        B-spline orders each input's coefficient image (the prefilter of
+        the whole input, as the mosaic's ``InterpResampler.prepare``) is
+        computed here, once, and kept with the input.
     offsets : array, optional
         Additive background of every input (:mod:`._background`).
 
@@ -213,12 +220,25 @@ class FusedCoaddTiles:
         return _blank_uncovered(out, fp)
 
 
-def coadd_tiles(inputs, weights, members, frame, level, tile_size, kwargs, offsets=None):
+def spline_state_bytes(inputs, order):
+    """Bytes of the coefficient images :class:`FusedCoaddTiles` keeps for ``inputs`` at ``order``
+    (0 for the orders without per-input state): one image of each input's kernel dtype."""
+    if order not in SPLINE_ORDERS:
+        return 0
+    resampler = InterpResampler(order=order)
+    return sum(resampler.state_nbytes(np.shape(a), kernel_dtype(np.dtype(a.dtype)).itemsize) for a, _ in inputs)
+
+
+def coadd_tiles(inputs, weights, members, frame, level, tile_size, kwargs, offsets=None, state_budget=None):
     """The tile function of a mosaic HiPS: :class:`FusedCoaddTiles` when the
     combine accumulates input by input, the method is ``reproject_interp``
-    with an order without per-input state, no other resampling argument is
+    with an order of :data:`FUSED_ORDERS`, no other resampling argument is
     given and every WCS is evaluated natively; else :class:`CoaddTiles`.
-    ``roundtrip_coords`` is accepted and not applied there, as by
+    For the B-spline orders the inputs' coefficient images
+    (:func:`spline_state_bytes`) must also fit ``state_budget`` (bytes; None:
+    not fused), the memory left by the rest of the generation; otherwise each
+    tile's ``reproject_and_coadd`` prefilters its members on the way, as
+    before.  ``roundtrip_coords`` is accepted and not applied there, as by
     :class:`KernelTiles` (``reproject_to_hips``): positions outside an
     input's domain are rejected by the kernel itself."""
     fn = kwargs.get("reproject_function")
@@ -226,7 +246,9 @@ def coadd_tiles(inputs, weights, members, frame, level, tile_size, kwargs, offse
     rest = set(kwargs) - {"reproject_function", "combine_function", "order", "roundtrip_coords"}
     if (fn is None or fn is reproject_interp) and combine in FUSED_COMBINES and not rest:
         resampler = InterpResampler(order=kwargs.get("order", "bilinear"))  # raises on a bad order, as the tiles would
-        if resampler.order in FUSED_ORDERS:
+        spline_fits = resampler.order not in SPLINE_ORDERS or (
+            state_budget is not None and spline_state_bytes(inputs, resampler.order) <= state_budget)
+        if resampler.order in FUSED_ORDERS and spline_fits:
             try:
                 return FusedCoaddTiles(inputs, weights, members, frame, level, tile_size, combine, resampler.order,
                                        offsets)
