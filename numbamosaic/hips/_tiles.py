@@ -15,7 +15,7 @@ from ..healpix._core import input_to_frame_matrix
 from ..interpolation import reproject_interp
 from ..io import kernel_dtype
 from ..kernels._combine import finalize_tile
-from ..kernels._healpix import NO_WEIGHTS, SINK_DIRECT, hips_tile_kernel
+from ..kernels._healpix import NO_WEIGHTS, SINK_DIRECT, gnomonic_flag, hips_tile_kernel
 from ..mosaic._coadd import _prepare, execute, release_sources, reproject_and_coadd
 from ..mosaic._inputs import make_sources
 from ..mosaic._tiles import COMBINES
@@ -53,8 +53,8 @@ class KernelTiles:
         t = self.tile_size
         face, ix, iy = tile_face_xy(self.level, index)
         val = np.empty((t, t))  # float64 values (one compiled variant), rounded once to the output dtype
-        n = hips_tile_kernel(self.data, self.coef, NO_WEIGHTS, self.code, self.vec, self.m, t << self.level, face,
-                             ix * t, iy * t, val, NO_WEIGHTS, SINK_DIRECT, _NO_BACKGROUND)
+        n = hips_tile_kernel(self.data, self.coef, NO_WEIGHTS, self.code, gnomonic_flag(self.m), self.vec, self.m,
+                             t << self.level, face, ix * t, iy * t, val, NO_WEIGHTS, SINK_DIRECT, _NO_BACKGROUND)
         return val.astype(self.dtype, copy=False) if n else None
 
 
@@ -208,8 +208,8 @@ class FusedCoaddTiles:
         for i in ids:
             data, coef, wdata = self.arrays[i]
             vec, m = self.maps[i]
-            sampled += hips_tile_kernel(data, coef, wdata, self.code, vec, m, t << self.level, face, ix * t, iy * t,
-                                        val, wt, self.sink, self.bgs[i])
+            sampled += hips_tile_kernel(data, coef, wdata, self.code, gnomonic_flag(m), vec, m, t << self.level, face,
+                                        ix * t, iy * t, val, wt, self.sink, self.bgs[i])
         if not sampled:  # no finite value was deposited: every weight is 0
             return None
         # the mosaic's output dtype for these members (float32 when they all are), then the tile as CoaddTiles

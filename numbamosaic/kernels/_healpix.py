@@ -25,7 +25,8 @@ Fernique, P. et al. 2017, IVOA HiPS Recommendation 1.0 (tile layout).
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from ..wcs._native import native_to_pixel, pixel_to_native
 from ._entry import entry
@@ -47,7 +48,7 @@ from ._hpgeom import (
     xyf_to_loc,
 )
 from ._interp import sample, sample_row, weight_row
-from ._jit import inline_kernel, kernel, parallel_kernel
+from ._jit import SELECTOR_OVERLOAD, inline_kernel, kernel, parallel_kernel
 from ._sinks import deposit_row
 
 #: HEALPix indices per parallel work item
@@ -90,6 +91,35 @@ def _to_input_pixel(wcs, m, vx, vy, vz):
     return native_to_pixel(wcs, np.int64(0), wx, wy, wz, 0)  # not a literal: one compiled chain (0: any WCS)
 
 
+def gnomonic_flag(m):
+    """The literal ``gn`` of :func:`hips_tile_kernel` for the matrices ``m`` of
+    ``healpix._core.input_to_frame_matrix``: 1 when ``m[9] != 0`` (a gnomonic
+    input without distortion), else 0."""
+    return int(m[9] != 0.0)
+
+
+def map_vector(gn, g, wcs, m, vx, vy, vz):
+    """:func:`_to_input_pixel`, reduced to the gnomonic matrix ``g`` when ``gn`` is the literal 1.
+
+    ``hips_tile_kernel`` takes ``gn`` as a Numba literal (:func:`gnomonic_flag`):
+    with 1 the kernel holds the two divisions of :func:`_gnomonic` and none
+    of the WCS chain (``wcs._native.native_to_pixel``: every projection,
+    SIP, TPV), which a HiPS of a TAN image never runs but would otherwise
+    compile and load; with 0 it calls :func:`_to_input_pixel`, which handles
+    every WCS.  The arithmetic is the same either way (``_to_input_pixel``
+    calls :func:`_gnomonic` when ``m[9] != 0``), as ``wcs._native.map_point``
+    does for the mosaic kernels.  Pure-Python stub; see the overload.
+    """
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(map_vector, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _map_vector_impl(gn, g, wcs, m, vx, vy, vz):
+    if isinstance(gn, types.IntegerLiteral) and gn.literal_value == 1:
+        return lambda gn, g, wcs, m, vx, vy, vz: _gnomonic(g, vx, vy, vz)
+    return lambda gn, g, wcs, m, vx, vy, vz: _to_input_pixel(wcs, m, vx, vy, vz)
+
+
 @kernel
 def _fill_pixels(data, coef, order, wcs, m, nside, horder, nested, p0, p1, out):
     for p in range(p0, p1):
@@ -125,15 +155,15 @@ NO_WEIGHTS = np.zeros((0, 0))
 
 
 @kernel
-def _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c):
-    """Input pixel of tile pixel ``(r, c)`` (see :func:`hips_tile_kernel`)."""
+def _tile_point(gn, wcs, m, face, ix0, iy0, t, nside, r, c):
+    """Input pixel of tile pixel ``(r, c)`` (see :func:`hips_tile_kernel`; ``gn``: :func:`map_vector`)."""
     z, sth, phi = xyf_to_loc(face, ix0 + t - 1 - r + 0.5, iy0 + c + 0.5, nside)
     vx, vy, vz = _vec(z, sth, phi)
-    return _to_input_pixel(wcs, m, vx, vy, vz)
+    return map_vector(gn, _gnomonic_matrix(m), wcs, m, vx, vy, vz)
 
 
 @kernel
-def _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+def _block_outside(gn, wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
     """True when the block's pixels certainly map outside the input domain.
 
     The input positions of the four corner pixels are computed; the block is
@@ -149,7 +179,7 @@ def _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
     for k in range(4):
         r = r0 if k < 2 else r1 - 1
         c = c0 if (k & 1) == 0 else c1 - 1
-        x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+        x, y = _tile_point(gn, wcs, m, face, ix0, iy0, t, nside, r, c)
         if x != x or y != y:
             return False
         xmin = min(xmin, x)
@@ -186,9 +216,9 @@ def _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn):
         sn[k] = math.sin(phi)
 
 
-@entry(writes=("val", "wt"), literal=("order",), like=(("wdata", "data"),))
+@entry(writes=("val", "wt"), literal=("order", "gn"), like=(("wdata", "data"),))
 @kernel
-def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, val, wt, sink, bg):
+def hips_tile_kernel(data, coef, wdata, order, gn, wcs, m, nside, face, ix0, iy0, val, wt, sink, bg):
     """Sample one input at the pixel centres of one HiPS tile.
 
     Pixel ``[row, col]`` (FITS array order, ``T x T``) is the HEALPix pixel
@@ -200,6 +230,9 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
     (:func:`_tile_tables`).  Input positions are computed a block row at a
     time and interpolated by ``_interp.sample_row`` with ``order`` a literal
     (one compiled variant per order used, with that interpolant only).
+    ``gn`` is :func:`gnomonic_flag` of ``m``, also a literal: a gnomonic
+    input without distortion compiles (and loads from the cache) the
+    gnomonic matrix only, not the WCS chain (:func:`map_vector`).
 
     With ``sink`` = :data:`SINK_DIRECT` (one input, ``reproject_to_hips``)
     every pixel of ``val`` receives the sampled value (NaN where the input
@@ -222,7 +255,6 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
     cs = np.empty(2 * t - 1)
     sn = np.empty(2 * t - 1)
     _tile_tables(face, ix0, iy0, t, nside, zs, ss, cs, sn)
-    gnomonic = m[9] != 0.0
     g = _gnomonic_matrix(m)
     direct = sink == SINK_DIRECT
     has_w = wdata.shape[0] > 0
@@ -235,7 +267,7 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
     n = 0
     for gr in range(0, t, gs):
         for gc in range(0, t, gs):
-            if _block_outside(wcs, m, face, ix0, iy0, t, nside, gr, min(t, gr + gs), gc, min(t, gc + gs), nx, ny):
+            if _block_outside(gn, wcs, m, face, ix0, iy0, t, nside, gr, min(t, gr + gs), gc, min(t, gc + gs), nx, ny):
                 if direct:
                     for r in range(gr, min(t, gr + gs)):
                         for c in range(gc, min(t, gc + gs)):
@@ -245,7 +277,7 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
                 r1 = min(t, r0 + b)
                 for c0 in range(gc, min(t, gc + gs), b):
                     c1 = min(t, c0 + b)
-                    if _block_outside(wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
+                    if _block_outside(gn, wcs, m, face, ix0, iy0, t, nside, r0, r1, c0, c1, nx, ny):
                         if direct:
                             for r in range(r0, r1):
                                 for c in range(c0, c1):
@@ -257,12 +289,9 @@ def hips_tile_kernel(data, coef, wdata, order, wcs, m, nside, face, ix0, iy0, va
                             ks = t - 1 - r + c
                             if zs[ks] == zs[ks]:
                                 kd = r + c
-                                if gnomonic:  # the common case, kept in this loop
-                                    x, y = _gnomonic(g, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
-                                else:
-                                    x, y = _to_input_pixel(wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
+                                x, y = map_vector(gn, g, wcs, m, ss[ks] * cs[kd], ss[ks] * sn[kd], zs[ks])
                             else:
-                                x, y = _tile_point(wcs, m, face, ix0, iy0, t, nside, r, c)
+                                x, y = _tile_point(gn, wcs, m, face, ix0, iy0, t, nside, r, c)
                             xs[c - c0] = x
                             ys[c - c0] = y
                         sample_row(order, data, coef, xs, ys, vs, k1)  # NaN positions give NaN
