@@ -44,7 +44,7 @@ from ._combine import finalize_rows
 from ._entry import entry
 from ._interp import _bilinear_careful, sample_row, weight_row
 from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
-from ._load import load
+from ._load import load, prefetch
 from ._sinks import deposit_row
 from ..wcs._native import out_to_in_row
 from .exact._edges import MAXB
@@ -96,24 +96,31 @@ def _stencil_row_impl(order, nyi, nxi, xs, ys, n, IX, IY, W0, W1, W2, W3):
     return impl
 
 
-def plane_row(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+def plane_row(order, data, ahead, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
     """``vs[k]``: plane ``data`` sampled at ``(xs[k], ys[k])`` (stub; see the overload).
 
     Order 1: from the shared stencils (:func:`stencil_row`): four loads and
     the 2-D kernel's sum, bit for bit (its careful path where the stencil is
-    not interior or the sum is NaN).  Other orders: ``sample_row``.
+    not interior or the sum is NaN).  The stencil's two rows in ``ahead``
+    (the next plane) are prefetched meanwhile (:func:`._load.prefetch`: a
+    hint, no effect on any value): an output row rotated against the input
+    reaches a new input row every few pixels, which the hardware prefetchers
+    do not predict, and each plane would otherwise wait for those misses.
+    Other orders: ``sample_row``.
     """
     raise NotImplementedError  # replaced by the Numba overload below
 
 
 @overload(plane_row, jit_options=OVERLOAD_OPTIONS, prefer_literal=True)
-def _plane_row_impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+def _plane_row_impl(order, data, ahead, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
     if isinstance(order, types.IntegerLiteral) and order.literal_value == 1:
-        def impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+        def impl(order, data, ahead, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
             for k in range(n):
                 ix = IX[k]
                 if ix >= 0:
                     iy = IY[k]
+                    prefetch(ahead, iy, ix)
+                    prefetch(ahead, iy + 1, ix)
                     v = (W0[k] * load(data, iy, ix) + W1[k] * load(data, iy, ix + 1)
                          + W2[k] * load(data, iy + 1, ix) + W3[k] * load(data, iy + 1, ix + 1))
                     if v == v:
@@ -121,7 +128,7 @@ def _plane_row_impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
                         continue
                 vs[k] = _bilinear_careful(data, xs[k], ys[k])
     else:
-        def impl(order, data, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
+        def impl(order, data, ahead, coef, xs, ys, vs, n, IX, IY, W0, W1, W2, W3):
             sample_row(order, data, coef, xs, ys, vs, n)
     return impl
 
@@ -165,13 +172,14 @@ def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, 
                     weight_row(order, wdata, xs[o:o + n], ys[o:o + n], zero, ws[o:o + n], n)
             for z in range(nz):
                 plane = cube[z]
+                ahead = cube[min(z + 1, nz - 1)]  # the next plane: its stencil rows prefetched
                 coef = coefs[z] if spline else coefs[0]
                 vz = val[z]
                 wz = wt[z]
                 for r in range(rows):
                     o = r * n
                     y = yr + r
-                    plane_row(order, plane, coef, xs[o:o + n], ys[o:o + n], vs, n, IX[o:o + n], IY[o:o + n],
+                    plane_row(order, plane, ahead, coef, xs[o:o + n], ys[o:o + n], vs, n, IX[o:o + n], IY[o:o + n],
                               W0[o:o + n], W1[o:o + n], W2[o:o + n], W3[o:o + n])
                     if has_w:
                         for k in range(n):
