@@ -53,7 +53,7 @@ def cube_state_nbytes(resampler, shape, itemsize):
     return 0
 
 
-def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, bg):
+def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, bg, blank=0.0):
     """Resample every plane of ``cube`` over the output box ``(y0, y1, x0, x1)`` (one serial,
     GIL-free kernel call).
 
@@ -67,7 +67,7 @@ def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, b
     if isinstance(resampler, InterpResampler):
         coefs = _NO_COEFS if state is None else state
         KC.interp_cube_tile(cube, coefs, wdata, tr.vector, tr.grid, resampler.order, y0, y1, x0, x1, val, wt, oy, ox,
-                            sink, bg)
+                            sink, bg, float(blank))
     elif hasattr(resampler, "subdivisions"):  # exact
         valid = np.broadcast_to(_ZERO, cube.shape[-2:])
         opts = resampler.options(tr, cube.shape[-2:])

@@ -33,8 +33,8 @@ MIN_STRIP_WORK = 16384
 _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 
 
-def blank_outputs(out, fp, box=None):
-    """NaN / 0 in ``out`` / ``fp`` outside ``box`` ``(y0, y1, x0, x1)`` (everywhere if None),
+def blank_outputs(out, fp, box=None, blank=np.nan):
+    """``blank`` (NaN) / 0 in ``out`` / ``fp`` outside ``box`` ``(y0, y1, x0, x1)`` (everywhere if None),
     over the last two axes (a cube's every plane).
 
     The box is left to the kernel, whose threads then touch its fresh pages
@@ -47,7 +47,7 @@ def blank_outputs(out, fp, box=None):
     y0, y1, x0, x1 = box
     for ys, xs in ((slice(0, y0), slice(0, nx)), (slice(y1, ny), slice(0, nx)),
                    (slice(y0, y1), slice(0, x0)), (slice(y0, y1), slice(x1, nx))):
-        out[..., ys, xs] = np.nan
+        out[..., ys, xs] = blank
         if fp is not None:
             fp[..., ys, xs] = 0
 

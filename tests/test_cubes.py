@@ -189,6 +189,43 @@ def test_coadd_cube_planes_equal_2d_mosaics_and_reproject(method, combine):
     np.testing.assert_allclose(value[both], rv[both], rtol=0, atol=tol * (np.nanmax(rv) - np.nanmin(rv)))
 
 
+@pytest.mark.parametrize("combine", ["mean", "sum", "first", "last", "min", "max"])
+def test_coadd_cube_single_input_tiles_equal_2d(combine, monkeypatch):
+    """Tiles covered by one input are combined and finished straight into the outputs
+    (``kernels._cube.finish_row``): every plane must still equal its 2-D mosaic (accumulators,
+    ``finalize_tile``) bit for bit, blank value, weights, a NaN in one plane, negative values
+    and zeros included, and the path must be taken."""
+    from numbamosaic.mosaic import _cubes as MC
+
+    inputs, wout = _mosaic_inputs()
+    (a, wa), (b, wb) = inputs
+    a = a - np.float32(5.0)  # values of both signs
+    a[1, 10:14, 6:9] = np.nan  # a blank patch in one plane only
+    a[2, 20, 20] = -0.0
+    b[0, 5, 5] = 0.0
+    inputs = [(a, wa), (b, wb)]
+    weights = [np.linspace(0.5, 1.5, 32 * 32).reshape(32, 32), np.ones((32, 32))] if combine == "mean" else None
+    sinks = []
+    real = MC.cube_kernel
+
+    def spy(*args, **kw):
+        sinks.append(args[10])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(MC, "cube_kernel", spy)
+    value, footprint = nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), combine_function=combine,
+                                              input_weights=weights, blank_pixel_value=-7.5, tile_size=(8, 8),
+                                              parallel=2)
+    assert MC.ONE_SINKS[combine] in sinks and any(s not in MC.ONE_SINKS.values() for s in sinks)
+    assert np.any(footprint == 0) and np.any(np.isnan(a))
+    for z in range(3):
+        v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=(48, 48),
+                                        combine_function=combine, input_weights=weights, blank_pixel_value=-7.5)
+        np.testing.assert_array_equal(value[z], v2)
+        np.testing.assert_array_equal(footprint[z], f2)
+        assert np.array_equal(np.signbit(value[z]), np.signbit(v2))
+
+
 def test_coadd_cube_memmap_and_zarr_outputs(tmp_path):
     zarr = pytest.importorskip("zarr")
     inputs, wout = _mosaic_inputs(lead=(2, 2))

@@ -133,6 +133,54 @@ def _plane_row_impl(order, data, ahead, coef, xs, ys, vs, n, IX, IY, W0, W1, W2,
     return impl
 
 
+#: cube-mosaic sinks for a tile with a single member (:func:`finish_row`): the combined and
+#: finished value written straight to the outputs, without accumulators
+SINK_ONE_MEAN = 16
+SINK_ONE_SUM = 17
+SINK_ONE_PICK = 18  # first, last, min, max
+
+
+@kernel
+def finish_row(sink, out, fp, j, i0, vs, fs, n, blank):
+    """Values ``vs[k]`` with weights ``fs[k]`` of the only input of a mosaic tile, combined and
+    finished at ``(j, i0 + k)`` of the outputs ``out``/``fp`` in one step.
+
+    Equal, value for value, to depositing them into fresh accumulators (sum
+    and weight 0; :func:`._sinks.deposit_row` with ``SINK_SUM`` for
+    ``SINK_ONE_MEAN``/``SINK_ONE_SUM``, the pick sinks of first, last, min
+    and max for ``SINK_ONE_PICK``) and finishing those
+    (:func:`._combine.finalize_rows`): the same float64 operations (``0 + v f``,
+    ``0 + f``, the division of the mean) and the same blank/footprint rule.
+    A cube mosaic's tile covered by one input then costs no accumulator fill,
+    read-modify-write or finishing pass (on the 2 x 128 x 1024^2 bench mosaic
+    those were ~1.2 of its 3.5 CPU s on one thread, for two thirds of the
+    output covered by one input).
+    """
+    for k in range(n):
+        v = vs[k]
+        f = fs[k]
+        ok = math.isfinite(v) and f == f
+        if sink == SINK_ONE_PICK:
+            if ok and f > 0.0:
+                out[j, i0 + k] = v
+                fp[j, i0 + k] = f
+            else:
+                out[j, i0 + k] = blank
+                fp[j, i0 + k] = 0.0
+            continue
+        s = 0.0
+        w = 0.0
+        if ok:
+            s += v * f
+            w += f
+        if w == 0.0:
+            out[j, i0 + k] = blank
+            fp[j, i0 + k] = 0.0
+        else:
+            out[j, i0 + k] = s / w if sink == SINK_ONE_MEAN else s
+            fp[j, i0 + k] = w
+
+
 #: output rows x columns whose positions and stencils are computed before the planes are sampled:
 #: each plane is then read and written a block at a time (its pages and cache lines reused), not
 #: a row chunk at a time
@@ -141,7 +189,7 @@ CUBE_WIDTH = 1024
 
 
 @inline_kernel
-def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
+def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, blank):
     """Rows ``[ya, yb)``: each block of ``CUBE_ROWS x CUBE_WIDTH`` output pixels mapped once,
     every plane sampled over the block (inlined into the entry point, so that ``order`` stays
     a literal and only its interpolant is compiled)."""
@@ -192,20 +240,25 @@ def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, 
                     if b0 != 0.0 or b1 != 0.0:
                         for k in range(n):
                             vs[k] -= b0 + b1 * (c0 + k)
-                    deposit_row(sink, vz, wz, y - oy, c0 - ox, vs, fs, n)
+                    if sink >= SINK_ONE_MEAN:
+                        finish_row(sink, vz, wz, y - oy, c0 - ox, vs, fs, n, blank)
+                    else:
+                        deposit_row(sink, vz, wz, y - oy, c0 - ox, vs, fs, n)
 
 
 @entry(writes=("val", "wt"), literal=("order",))
 @kernel
-def interp_cube_tile(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+def interp_cube_tile(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, blank):
     """Serial kernel: resample every plane of ``cube`` ``(nz, ny, nx)`` over the output box.
 
     ``coefs``: per-plane spline coefficients ``(nz, ny, nx)`` for orders 2-3,
     else any array of shape ``(1, 0, 0)``.  ``val``/``wt`` are ``(nz, .., ..)``
     buffers indexed relative to ``(oy, ox)``; other arguments as
-    :func:`numbamosaic.kernels._interp.interp_tile`.
+    :func:`numbamosaic.kernels._interp.interp_tile`.  ``sink`` may also be one
+    of the single-member sinks (:func:`finish_row`), ``val``/``wt`` then
+    being the mosaic's outputs, ``blank`` their blank value (else unused).
     """
-    _interp_cube_rows(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+    _interp_cube_rows(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, blank)
 
 
 # ---- exact ------------------------------------------------------------------

@@ -58,10 +58,12 @@ from .._common import check_output_array, is_chunked_output, parse_parallel, wri
 from .._cube import as_planes, cube_kernel, cube_state, cube_state_nbytes
 from .._daskin import is_dask_array, materialise
 from .._exec import WorkItem, executor_for, run_work, temp_memmap
-from .._resamplers import get_resampler
+from .._resamplers import InterpResampler, get_resampler
+from .._single import blank_outputs
 from .._validate import check_coadd_arguments, check_directory
 from ..io import as_kernel_array, parse_input_data, parse_output_projection
 from ..kernels import _combine as C
+from ..kernels import _cube as KC
 from ..kernels._cube import finalize_cube_tile
 from ..kernels._sinks import SINK_FIRST, SINK_LAST, SINK_MAX, SINK_MIN, SINK_SUM, SINK_WRITE
 from ..wcs import transform_and_bbox
@@ -77,6 +79,10 @@ CUBE_COMBINES = {
     "min": (C.COMBINE_MIN, SINK_MIN, np.inf),
     "max": (C.COMBINE_MAX, SINK_MAX, -np.inf),
 }
+
+#: the single-member sinks of the combines (a tile with one input, interpolation)
+ONE_SINKS = {"mean": KC.SINK_ONE_MEAN, "sum": KC.SINK_ONE_SUM, "first": KC.SINK_ONE_PICK, "last": KC.SINK_ONE_PICK,
+             "min": KC.SINK_ONE_PICK, "max": KC.SINK_ONE_PICK}
 
 _METHODS = {
     _interpolation.reproject_interp: "interp",
@@ -215,14 +221,26 @@ class CubeTileWork:
         code, sink, init = CUBE_COMBINES[self.combine]
         y0, y1, x0, x1 = item.box
         shape = (self.nz, y1 - y0, x1 - x0)
-        val, wt = self._accumulators(shape, init)  # the tile drivers' initial values (COMBINES), for every plane at once
-        for i in item.members:
-            src = members[i]
-            _deposit(src, self.resampler, item.box, val, wt, sink, self.margin, src.bg)
         local = self.out is not None
         o = self.out3[:, y0:y1, x0:x1] if local and self.out3 is not None else np.empty(shape, self.dtype)
         f = self.fp3[:, y0:y1, x0:x1] if local and self.fp3 is not None else np.empty(shape, self.dtype)
-        finalize_cube_tile(code, val, wt, o, f, self.blank)
+        src = members[item.members[0]] if len(item.members) == 1 else None
+        if src is not None and src.precomputed is None and isinstance(self.resampler, InterpResampler):
+            # one input: combined and finished straight into the outputs (kernels._cube.finish_row)
+            b0, b1, c0, c1 = src.bbox
+            m = self.margin
+            box = (max(y0, b0 - m), min(y1, b1 + m), max(x0, c0 - m), min(x1, c1 + m))
+            blank_outputs(o, f, (box[0] - y0, box[1] - y0, box[2] - x0, box[3] - x0), self.blank)
+            if box[1] > box[0] and box[3] > box[2]:
+                cube, state = src.arrays(self.resampler)
+                cube_kernel(self.resampler, cube, state, src.wdata, src.tr, box, o, f, y0, x0, ONE_SINKS[self.combine],
+                            src.bg, self.blank)
+        else:
+            val, wt = self._accumulators(shape, init)  # the tile drivers' initial values (COMBINES), for every plane at once
+            for i in item.members:
+                src = members[i]
+                _deposit(src, self.resampler, item.box, val, wt, sink, self.margin, src.bg)
+            finalize_cube_tile(code, val, wt, o, f, self.blank)
         if not local:
             return o, f
         write_tile(self.out, self.fp, self.out3, self.fp3, item.box, o, f, only_copies=True)
