@@ -198,7 +198,7 @@ class AdaptiveResampler:
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
         K.adaptive_tile(data, wdata, tr.vector, tr.grid, self.params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
-                        homography_flag(tr.vector))
+                        homography_flag(tr.vector), K.plain_flag(self.params, wdata))
 
     # ---- planning for the single-image driver ---------------------------------
 

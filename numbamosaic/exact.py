@@ -17,7 +17,8 @@ from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_no_extra_kwargs
 from ._resamplers import register
-from .kernels.exact import MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, exact_tile
+from .kernels.exact import (MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, exact_tile,
+                            rest_boxes)
 from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, W_CODE, W_MINV, W_SIP, W_TPV
 from .wcs._native import homography_flag
 
@@ -363,8 +364,12 @@ class ExactResampler:
 
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
         wdata, opts = self._args(tr, data, wdata)
-        exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
-                   homography_flag(tr.vector))
+        hom = homography_flag(tr.vector)
+        stop = exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom)
+        # the homography variant stops where a sub-cell needs the seam refinement (or before
+        # the first row for curved edges), which it is compiled without: hom=0 does the rest
+        for ya, yb, xa, xb in rest_boxes(stop, opts, y0, y1, x0, x1):
+            exact_tile(data, wdata, tr.vector, tr.grid, opts, ya, yb, xa, xb, val, wt, oy, ox, sink, bg, 0)
 
 
 @shared_doc

@@ -237,7 +237,7 @@ def test_serial_equals_parallel_bitwise(field):
         wt = np.zeros((44, 44))
         for ya, yb in zip(cuts[:-1], cuts[1:]):
             K.adaptive_tile(field, wimg, tr.vector, tr.grid, p, ya, yb, 1, 43, val, wt, 0, 0, SINK_SUM, bg,
-                            homography_flag(tr.vector))
+                            homography_flag(tr.vector), K.plain_flag(p, wimg))
         results.append((val, wt))
     assert np.count_nonzero(results[0][1]) > 500
     for val, wt in results[1:]:

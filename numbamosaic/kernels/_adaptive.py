@@ -59,6 +59,7 @@ import numpy as np
 
 from ._entry import entry
 from ._jit import inline_kernel, kernel
+from ._reduced import full_arg
 from ..wcs._native import map_point, map_row
 from ._load import load
 from ._sinks import deposit_row
@@ -287,7 +288,7 @@ def _add(inside, v, wd, w, boundary, bad, fill, badfill, sv, sw, sww, ign):
 
 
 @kernel
-def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs):
+def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs, full):
     """Adaptive resampling of ``n`` output pixels.
 
     Parameters
@@ -305,6 +306,11 @@ def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs):
     vs, fs : float64 arrays
         Receive the values (NaN when there is no valid result) and the
         weights (kernel-weighted mean of ``wdata``, 1 without weights).
+    full : None or int
+        ``None`` compiles the reduced variant (:func:`adaptive_tile`'s
+        ``plain``: Gaussian filter, strict boundary and bad-value rules, no
+        cyclic axis, no weights), without the Hann filter and the per-sample
+        boundary and bad-value rules (:mod:`._reduced`); an integer, everything.
 
     The whole per-pixel computation lives in this one loop, with scalar-only
     helpers: array arguments to inlined helpers cost atomic reference-count
@@ -349,7 +355,7 @@ def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs):
         simple = (
             not has_w and bad == BAD_STRICT and left >= 0 and right <= nxi - 1 and bottom >= 0 and top <= nyi - 1
         )
-        if gauss:
+        if full is None or gauss:
             # w = exp(-k q), q = |J (dx, dy)|^2 = A dx^2 + 2 B dx dy + C dy^2.
             # Along a row w(x + 1) = w(x) r(x) and r(x + 1) = r(x) cf; from
             # row to row the first weight, its ratio r and the ratio s of
@@ -414,7 +420,7 @@ def resample_row(data, wdata, prm, xs, ys, jac, n, vs, fs):
                             irun = run
                         irun -= 1
                         if w != 0.0:  # zero weights never sample (a NaN there must not count)
-                            if simple:
+                            if full is None or simple:  # (always simple in the reduced variant)
                                 sv += w * np.float64(load(data, y, x))
                                 sw += w
                             else:
@@ -484,7 +490,7 @@ def resample_pixel(data, wdata, prm, xc, yc, a, b, c, d):
     jac = np.array([[a, b, c, d]])
     vs = np.empty(1)
     fs = np.empty(1)
-    resample_row(data, wdata, prm, xs, ys, jac, 1, vs, fs)
+    resample_row(data, wdata, prm, xs, ys, jac, 1, vs, fs, 0)
     return vs[0], fs[0]
 
 
@@ -574,7 +580,7 @@ def _despiked(jac, jm, r, c, R, C, ny, nx):
 
 
 @inline_kernel
-def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom):
+def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom, full):
     """Positions and Jacobians of the block ``[by0, by1) x [bx0, bx1)`` (plus the despiking halo).
 
     Returns ``(px, py, jac, jm, h)``: input positions ``(nr, nc)``, Jacobians
@@ -582,7 +588,9 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom):
     despiking) on rows ``by0 - h ..`` and columns ``bx0 - h ..``, ``h`` the
     halo width.  Shared by :func:`_block` and the cube kernel
     (:mod:`numbamosaic.kernels._cube`), which resamples every plane with them.
-    ``hom``: the homography literal (``wcs._native.map_row``).
+    ``hom``: the homography literal (``wcs._native.map_row``); ``full``:
+    ``None`` compiles neither the centred Jacobians nor the despiking
+    (:func:`adaptive_tile`'s ``plain``).
     """
     center = prm[P_CENTER] != 0.0
     despike = prm[P_DESPIKE] != 0.0
@@ -597,7 +605,7 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom):
     px = np.empty((nr, nc))
     py = np.empty((nr, nc))
     jac = np.empty((nr, nc, 4))
-    if center:
+    if full is not None and center:
         xhx = np.empty(nc + 1)  # row at (x - 0.5, y)
         xhy = np.empty(nc + 1)
         yhx = np.empty((2, nc))  # rows at (x, y - 0.5) and (x, y + 0.5)
@@ -633,7 +641,7 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom):
                 py[r, c] = p
                 jac[r, c, 2] = ((-qy[r + 1, c] + p) + (-p + qy[r + 1, c + 2])) / 2
                 jac[r, c, 3] = ((-qy[r, c + 1] + p) + (-p + qy[r + 2, c + 1])) / 2
-    if despike:
+    if full is not None and despike:
         jm = np.empty((nr, nc))
         for r in range(nr):
             for c in range(nc):
@@ -644,27 +652,27 @@ def _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom):
 
 
 @kernel
-def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg, hom):
-    """Resample the output block ``[by0, by1) x [bx0, bx1)``."""
-    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom)
+def _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg, hom, full):
+    """Resample the output block ``[by0, by1) x [bx0, bx1)`` (``full``: see :func:`resample_row`)."""
+    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, hom, full)
     despike = prm[P_DESPIKE] != 0.0
     ya = by0 - h
     nr = px.shape[0]
     n = bx1 - bx0
     vs = np.empty(n)
     fs = np.empty(n)
-    if despike:
+    if full is not None and despike:
         rj = np.empty((n, 4))
         ny = int(prm[P_NY])
         nx = int(prm[P_NX])
     for r in range(h, nr - h):
         y = ya + r
-        if despike:
+        if full is not None and despike:
             for i in range(n):
                 rj[i, 0], rj[i, 1], rj[i, 2], rj[i, 3] = _despiked(jac, jm, r, h + i, y, bx0 + i, ny, nx)
-            resample_row(data, wdata, prm, px[r, h:], py[r, h:], rj, n, vs, fs)
+            resample_row(data, wdata, prm, px[r, h:], py[r, h:], rj, n, vs, fs, full)
         else:
-            resample_row(data, wdata, prm, px[r], py[r], jac[r], n, vs, fs)
+            resample_row(data, wdata, prm, px[r], py[r], jac[r], n, vs, fs, full)
         for i in range(n):
             v = vs[i]
             if v == v:
@@ -682,23 +690,37 @@ def _block_bounds(k, y0, y1, x0, x1, brows, bcols):
     return by0, min(by0 + brows, y1), bx0, min(bx0 + bcols, x1)
 
 
-@entry(writes=("val", "wt"), literal=("hom",))
+@entry(writes=("val", "wt"), literal=("hom", "plain"))
 @kernel
-def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom):
+def adaptive_tile(data, wdata, tr, grid, prm, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom, plain):
     """Serial kernel: resample the output box ``[y0, y1) x [x0, x1)``.
 
     Buffers ``val``/``wt`` are indexed relative to ``(oy, ox)``.  ``hom``:
     ``wcs._native.homography_flag(tr)`` (1: compiled without the projection
-    chain, for homography transforms only; 0: any transform).
+    chain, for homography transforms only; 0: any transform).  ``plain``
+    (literal, :func:`plain_flag`): 1 for the default options (Gaussian
+    filter, strict boundary and bad-value rules, no cyclic axis, no centred
+    Jacobian, no despiking, no input weights), which compiles only their
+    code (:mod:`._reduced`: ~40 % of a cold adaptive mosaic's compile time
+    was the other options' code); 0 for any options.  Same arithmetic.
     """
     if y1 <= y0 or x1 <= x0:
         return
     brows = max(1, int(prm[P_BROWS]))
     bcols = max(1, int(prm[P_BCOLS]))
     nb = ((y1 - y0 + brows - 1) // brows) * ((x1 - x0 + bcols - 1) // bcols)
+    full = full_arg(plain)
     for k in range(nb):
         by0, by1, bx0, bx1 = _block_bounds(k, y0, y1, x0, x1, brows, bcols)
-        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg, hom)
+        _block(data, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg, hom, full)
+
+
+def plain_flag(prm, wdata):
+    """The ``plain`` literal of :func:`adaptive_tile` for settings ``prm`` and weights ``wdata``:
+    1 when the call needs only the reduced variant's code, else 0."""
+    return int(int(prm[P_KERNEL]) == KERNEL_GAUSSIAN and int(prm[P_BOUNDARY]) == BOUNDARY_STRICT
+               and int(prm[P_BAD]) == BAD_STRICT and prm[P_XCYC] == 0.0 and prm[P_YCYC] == 0.0
+               and prm[P_CENTER] == 0.0 and prm[P_DESPIKE] == 0.0 and wdata.shape[0] == 0)
 
 
 @entry(writes=("pos", "jac"), literal=("hom",))

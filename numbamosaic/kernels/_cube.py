@@ -328,7 +328,7 @@ def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg,
         CNT[0] = 0
         CNT[1] = 0
         CNT[2] = 0
-        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, 0)
+        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, 0, 0)
         if CNT[0] <= rec[0].shape[1] and CNT[1] <= rec[2].shape[0]:
             return rec
         rec = make_recorder(max(CNT[0], rec[0].shape[1]) * 2, max(CNT[1], rec[2].shape[0]) * 2, rec[3].shape[0])
@@ -400,7 +400,7 @@ def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt,
 def _adaptive_cube_block(cube, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt, oy, ox, sink, bg):
     """Block ``[by0, by1) x [bx0, bx1)``: positions and Jacobians once, each plane resampled
     row by row as :func:`numbamosaic.kernels._adaptive._block` does."""
-    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, 0)
+    px, py, jac, jm, h = _block_geometry(tr, grid, prm, by0, by1, bx0, bx1, 0, 0)
     despike = prm[P_DESPIKE] != 0.0
     n = bx1 - bx0
     nr = px.shape[0]
@@ -418,9 +418,9 @@ def _adaptive_cube_block(cube, wdata, tr, grid, prm, by0, by1, bx0, bx1, val, wt
         for z in range(nz):
             data = cube[z]
             if despike:
-                resample_row(data, wdata, prm, px[r, h:], py[r, h:], rj, n, vs, fs)
+                resample_row(data, wdata, prm, px[r, h:], py[r, h:], rj, n, vs, fs, 0)
             else:
-                resample_row(data, wdata, prm, px[r], py[r], jac[r], n, vs, fs)
+                resample_row(data, wdata, prm, px[r], py[r], jac[r], n, vs, fs, 0)
             for i in range(n):
                 v = vs[i]
                 if v == v:

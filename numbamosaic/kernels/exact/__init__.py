@@ -154,10 +154,11 @@ from ._rows import (
     O_PY,
     OPTS_LEN,
     exact_tile,
+    rest_boxes,
 )
 
 __all__ = [
     "LATTICE_POINTS", "MAXB", "MAXV", "O_CURVE", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN",
     "area_factors", "cell_integrals", "exact_tile", "input_area_factor", "overlap_area", "poly_moments",
-    "split_half",
+    "rest_boxes", "split_half",
 ]

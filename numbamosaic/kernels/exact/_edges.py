@@ -8,6 +8,8 @@ accumulates them.  See :mod:`numbamosaic.kernels.exact`.
 
 import math
 
+import numpy as np
+
 from .._jit import inline_kernel, kernel
 from .._load import load
 from ._curves import GL_T0, GL_T2, GL_W0, GL_W1
@@ -149,6 +151,9 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
     du = ub - ua
     if du == 0.0:
         return
+    # column indices as int64, not literals: one compiled _edge_piece (literal 0 and 1 made three)
+    c0 = np.int64(0)
+    c1 = np.int64(1)
     sg = -1.0
     if du < 0.0:
         ua, va, ub, vb = ub, vb, ua, va
@@ -163,8 +168,8 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
             _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
             return
         vc = va + (1.0 - ua) * (dv / du)
-        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        _edge_piece(B, c0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, c1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
         return
     uc = ua + (1.0 - va) * (du / dv)
     r0 = 0 if va < 1.0 else 1
@@ -175,13 +180,13 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
         return
     vc = va + (1.0 - ua) * (dv / du)
     if uc < 1.0:  # the row boundary comes first
-        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        _edge_piece(B, c0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, c0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, c1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
     else:
-        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        _edge_piece(B, c0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, c1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, c1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
 
 
 @kernel
@@ -290,14 +295,14 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
 
 
 @inline_kernel
-def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec):
+def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec, full):
     """Integrate the solid-angle model over the sub-cell (``nv`` vertices in slot ``S_QUAD``)
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
     ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
     and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip` (pieces also to ``rec``).
     With ``curved`` the four edges of the quadrilateral are the parabolas of
     ``E`` (:mod:`._curves`) where their chord count ``E[2]`` exceeds 1
-    (:func:`_edge_parabola`)."""
+    (:func:`_edge_parabola`; not compiled for ``full`` None, see :mod:`numbamosaic.kernels._reduced`)."""
     nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     V = 0.0
@@ -320,7 +325,7 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx
         qu = P[S_QUAD, 0, e] - ou
         qv = P[S_QUAD, 1, e] - ov
         le = (e + 3) % 4  # polygon edge e (vertex e - 1 -> e) is lattice edge le
-        if curved and E[2, le] > 1.0:
+        if full is not None and curved and E[2, le] > 1.0:
             _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy)
         elif small:
             _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)

@@ -15,7 +15,7 @@ from numba.extending import overload
 from .._entry import entry
 from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
 from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
-from ...wcs._native import map_point
+from ...wcs._native import _linear_pixel_to_plane, map_point
 from ...wcs._plane import distortion_jacobian, pixel_to_plane
 from ...wcs._projections import plane_to_native
 
@@ -104,9 +104,11 @@ def input_area_factor(tr, x, y):
 @kernel
 def _homography_area_factor(tr, x, y):
     """:func:`input_area_factor` of a TAN input without distortion (homography mode): the same
-    arithmetic, without the other projections' code.  An ordinary call: IR-inlined through
+    arithmetic, without the other projections' code nor the distortions (a homography's WCS
+    have none: :func:`~numbamosaic.wcs._native._linear_pixel_to_plane`, the arithmetic of
+    ``pixel_to_plane`` without them).  An ordinary call: IR-inlined through
     :func:`area_factor`'s selector, its branch made Numba's SSA pass warn."""
-    X, Y = pixel_to_plane(tr, np.int64(T_IN), x, y)
+    X, Y = _linear_pixel_to_plane(tr, np.int64(T_IN), x, y)
     if X != X or Y != Y:
         return NAN
     return _tan_factor(X, Y)

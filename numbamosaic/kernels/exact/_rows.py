@@ -10,7 +10,8 @@ import numpy as np
 
 from .._entry import entry
 from .._jit import inline_kernel, kernel
-from ...wcs._native import map_point
+from .._reduced import full_arg
+from ...wcs._native import _homography_point, map_point
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
@@ -48,8 +49,18 @@ JUMP = 1.25
 TEAR_CHECK_EXTENT = 8.0
 
 
+@inline_kernel
+def _map_centre(tr, grid, x, y, hom, full):
+    """``map_point(hom, tr, grid, x, y)``; in the homography variant (``full`` None, ``hom`` 1)
+    its homography directly: the same code without inlining an overload into
+    :func:`_exact_row`, whose clean-up pass then re-scanned the whole function (0.7 CPU s)."""
+    if full is None:
+        return _homography_point(tr, x, y)
+    return map_point(hom, tr, grid, x, y)
+
+
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom, full):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -62,7 +73,10 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
     for the four edges' bulges and chord counts.  ``rec``: ``None``, or a
     recorder of the pieces (:mod:`._record`, for cubes).  ``hom``: the
-    homography literal (``wcs._native.map_point``).
+    homography literal (``wcs._native.map_point``).  ``full``: ``None`` in
+    the homography variant, which is compiled without the seam refinement,
+    the curved edges and the periodic inputs (see :func:`exact_tile`); it returns False, the row left
+    undone, at the first sub-cell to refine.  True otherwise.
 
     An ordinary call, not inlined: IR-inlined into :func:`exact_tile` (with
     :func:`_exact_rows`), Numba's inlining pass took 14.6 CPU s on its nested
@@ -102,13 +116,15 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 Y3 = LY[b + 1, c0]
                 if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                        if full is None:
+                            return False  # not compiled in the reduced variant: the caller goes on with hom=0
                         dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                         W += dW
                         V += dV
                         SV += dSV
                         SW += dSW
                     continue
-                if periodic:
+                if full is not None and periodic:
                     # a cell across the longitude seam of a cylindrical input:
                     # bring every corner within half a period of corner 0
                     t = ((X1 - X0) * px + (Y1 - Y0) * py) / pp
@@ -141,7 +157,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
                 nv = 4
                 curved = False
-                if curve > 0.0:
+                if full is not None and curve > 0.0:
                     # bulges of the edges bottom, right, top, left (lattice order),
                     # from the stencil points beyond each edge's ends
                     _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
@@ -151,7 +167,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                              px, py, pp, curve)
                     _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
                     curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
-                if curved:
+                if full is not None and curved:
                     A, Mx, My = _curved_moments(P, E, xm, ym)
                 else:
                     A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
@@ -161,6 +177,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 sgn = 1.0 if A > 0.0 else -1.0
                 if orient != 0.0 and sgn != orient:  # folded or torn by a seam: refined
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                        if full is None:
+                            return False
                         dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                         W += dW
                         V += dV
@@ -171,22 +189,26 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
                 if ext > TEAR_CHECK_EXTENT:
                     # large cell: its centre must map near the middle of its corners
-                    mxo, myo = map_point(hom, tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs)
+                    mxo, myo = _map_centre(tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs, hom, full)
                     if mxo != mxo:
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                            if full is None:
+                                return False
                             dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                             W += dW
                             V += dV
                             SV += dSV
                             SW += dSW
                         continue
-                    if periodic:
+                    if full is not None and periodic:
                         t = ((mxo - X0) * px + (myo - Y0) * py) / pp
                         m = math.floor(t + 0.5)
                         mxo -= m * px
                         myo -= m * py
                     if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
+                            if full is None:
+                                return False
                             dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                             W += dW
                             V += dV
@@ -232,6 +254,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 wprev = Q[b0]
                 if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
                     # much larger or smaller than its neighbour: a seam's gap inside
+                    if full is None:
+                        return False
                     dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
                     W += dW
                     V += dV
@@ -246,7 +270,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 for im in range(3 if periodic else 1):
                     cxm = xm
                     cym = ym
-                    if periodic:
+                    if full is not None and periodic:
                         # (xm, ym) move with the copy: the model is translated with it
                         m = im - 1
                         sxm = m * px
@@ -261,7 +285,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, curved, E, rec)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, curved, E, rec, full)
                     record_group(rec)
                     V += dv
                     SV += dsv
@@ -280,6 +304,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         RV[x - x0] = v
         RF[x - x0] = f
         record_pixel(rec, W)
+    return True
 
 
 @inline_kernel
@@ -296,8 +321,9 @@ def _lattice_y(y, b, nsub):
 
 
 @inline_kernel
-def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, hom):
-    """Serial work item: output rows ``[ya, yb)``, sharing lattice rows.
+def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, hom, full):
+    """Serial work item: output rows ``[ya, yb)``, sharing lattice rows; returns where it stopped
+    (see :func:`exact_tile`).
 
     Inlined into its one caller :func:`exact_tile` (a loop level with one call
     site, see ``kernels._jit``): as a separate function it linked, re-optimised
@@ -338,7 +364,10 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     bRF = _borrowed(RF)
     bE = _borrowed(E)
     bQ = _borrowed(Q)
+    stop = (yb, x1)  # where the rows were left undone (not at all: (yb, x1))
     for xa in range(x0, x1, chunk):
+        if stop[0] < yb:
+            break
         xb = min(x1, xa + chunk)
         n = nsub * (xb - xa) + 1
         # columns [c, c + m) of the lattice rows: with the halo or without
@@ -352,7 +381,9 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
                 _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
             first = False
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom)
+            if not _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom, full):
+                stop = (y, xa)  # the reduced variant only: row y of this column chunk needs hom = 0
+                break
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
             # (element loops, not slice assignments: those compile a shape check whose
@@ -363,6 +394,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
                     bLY[b, k] = bLY[b + nsub, k]
                     bLJ[b, k] = bLJ[b + nsub, k]
     keep_alive((LX, LY, LJ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
+    return stop
 
 
 @entry(writes=("val", "wt"), literal=("hom",))
@@ -392,7 +424,41 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
     hom : int
         ``wcs._native.homography_flag(tr)``, typed as a literal: with 1 (a
         homography transform, TAN -> TAN without distortion) the kernel is
-        compiled without the projection chain; 0 serves every transform.
+        compiled without the projection chain, the seam refinement (with its
+        own copy of the clipping code), the curved edges and periodic inputs
+        (:mod:`numbamosaic.kernels._reduced`): the usual survey mosaic needs
+        none of them.  0 serves every transform.
+
+    Returns
+    -------
+    (ys, xs) : int, int
+        ``(y1, x1)`` when the box is done.  With ``hom`` 1 the kernel stops
+        at the first output row that needs code it was compiled without
+        (before the first row if ``opts`` asks for curved edges or a seam
+        period, which a homography never has): rows
+        ``[ys, y1)`` of the column chunk starting at ``xs`` (``LATTICE_POINTS
+        // nsub`` columns wide) and every column from the next chunk on are
+        then left undone, for the caller to finish with ``hom`` 0
+        (:func:`rest_boxes`).  Rows already done are deposited; the others
+        are untouched.
     """
-    if y1 > y0 and x1 > x0:
-        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom)
+    if y1 <= y0 or x1 <= x0:
+        return y1, x1
+    full = full_arg(hom)  # None for hom = 1: the reduced variant (see kernels._reduced)
+    if full is None and (opts[O_CURVE] > 0.0 or opts[O_PX] != 0.0 or opts[O_PY] != 0.0):
+        return y0, x0  # curved edges or a periodic input: not in the reduced variant
+    return _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom, full)
+
+
+def rest_boxes(stop, opts, y0, y1, x0, x1):
+    """The boxes ``(y0, y1, x0, x1)`` that :func:`exact_tile` left undone when it returned ``stop``:
+    the rest of the column chunk it stopped in, then the columns after that chunk (none when
+    ``stop`` is ``(y1, x1)``)."""
+    ys, xs = stop
+    if ys >= y1:
+        return []
+    xb = min(x1, xs + max(1, LATTICE_POINTS // int(opts[O_NSUB])))
+    boxes = [(ys, y1, xs, xb)]
+    if xb < x1:
+        boxes.append((y0, y1, xb, x1))
+    return boxes

@@ -15,8 +15,9 @@ from ._measure import NAN
 from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
 from ._record import record_piece
 
+
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, curved, E, rec):
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, curved, E, rec, full):
     """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
     ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -33,7 +34,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     sweep follows their chords (:func:`._curves._outline`).
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.  Each piece is also passed to
-    ``rec`` (:mod:`._record`; ``None``: nothing is recorded).
+    ``rec`` (:mod:`._record`; ``None``: nothing is recorded).  ``full``: ``None``
+    compiles no curved-edge code (the homography variant, see :mod:`numbamosaic.kernels._reduced`).
     """
     # split_half arguments as int64, not literals: one compiled split_half
     axis_y = np.int64(1)
@@ -46,7 +48,7 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     ymax = max(max(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), max(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
     xmin = min(min(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), min(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
     xmax = max(max(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), max(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
-    if curved:
+    if full is not None and curved:
         # the parabolas lie in the hulls of their control points
         for le in range(4):
             if E[2, le] > 1.0:
@@ -96,8 +98,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec)
-    if curved:  # the sweep clips polygons: the parabolas' chords
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec, full)
+    if full is not None and curved:  # the sweep clips polygons: the parabolas' chords
         nv = _outline(P, P[S_QUAD, 0, 0], P[S_QUAD, 1, 0], P[S_QUAD, 0, 1], P[S_QUAD, 1, 1], P[S_QUAD, 0, 2], P[S_QUAD, 1, 2],
                       P[S_QUAD, 0, 3], P[S_QUAD, 1, 3], 0.0, 0.0, E)
     cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
