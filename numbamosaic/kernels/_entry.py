@@ -30,7 +30,9 @@ canonically before dispatch:
   the kernel is compiled once per value *used*, and code for the other
   values is never typed or compiled (the kernels select it with overloads
   on the literal, see ``_interp.sample_row``).  A process that uses one
-  interpolation order compiles that order only.
+  interpolation order compiles that order only.  Such an argument may also
+  be ``None`` (typed ``none``): code behind ``if arg is None`` is then
+  selected before type inference (see ``kernels._reduced``).
 
 The canonical signature is compiled once (or loaded from the on-disk cache)
 with :meth:`numba.core.dispatcher.Dispatcher.compile`, and the call goes to
@@ -65,6 +67,8 @@ _LITERALS = {}  # int -> Numba literal type (types.literal costs ~15 us a call)
 
 def _canonical(value, readonly, literal=False):
     if literal:
+        if value is None:
+            return types.none
         v = int(value)
         t = _LITERALS.get(v)
         if t is None:
@@ -99,7 +103,7 @@ def _call_key(args, literal):
     key = []
     for a, lit in zip(args, literal):
         if lit:
-            key.append(int(a))
+            key.append(None if a is None else int(a))
         elif isinstance(a, np.ndarray):
             key.append((a.dtype, a.ndim, a.flags.aligned))
         elif isinstance(a, _SCALARS):

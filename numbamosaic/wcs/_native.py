@@ -73,72 +73,37 @@ def _linear_plane_to_pixel(p, o, X, Y):
     return U + p[o + W_CRPIX], V + p[o + W_CRPIX + 1]
 
 
-def _to_plane(tan, p, o, x, y):
-    """:func:`pixel_to_plane`, or :func:`_linear_pixel_to_plane` for ``tan`` the literal 1 (stub)."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(_to_plane, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _to_plane_impl(tan, p, o, x, y):
-    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == 1:
-        return lambda tan, p, o, x, y: _linear_pixel_to_plane(p, o, x, y)
-    return lambda tan, p, o, x, y: pixel_to_plane(p, o, x, y)
-
-
-def _from_plane(tan, p, o, X, Y):
-    """:func:`plane_to_pixel`, or :func:`_linear_plane_to_pixel` for ``tan`` the literal 1 (stub)."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(_from_plane, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _from_plane_impl(tan, p, o, X, Y):
-    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == 1:
-        return lambda tan, p, o, X, Y: _linear_plane_to_pixel(p, o, X, Y)
-    return lambda tan, p, o, X, Y: plane_to_pixel(p, o, X, Y)
-
-
-def _x2s(tan, code, p, o, X, Y):
-    """:func:`plane_to_native`, or the TAN projection alone for ``tan`` the literal 1 (stub)."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(_x2s, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _x2s_impl(tan, code, p, o, X, Y):
-    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == 1:
-        return lambda tan, code, p, o, X, Y: tan_x2s(X, Y)
-    return lambda tan, code, p, o, X, Y: plane_to_native(code, p, o, X, Y)
-
-
-def _s2x(tan, code, p, o, vx, vy, vz):
-    """:func:`native_to_plane`, or the TAN projection alone for ``tan`` the literal 1 (stub)."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(_s2x, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _s2x_impl(tan, code, p, o, vx, vy, vz):
-    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == 1:
-        return lambda tan, code, p, o, vx, vy, vz: tan_s2x(vx, vy, vz)
-    return lambda tan, code, p, o, vx, vy, vz: native_to_plane(code, p, o, vx, vy, vz)
-
-
 @inline_kernel
 def pixel_to_native(p, o, x, y, tan):
     """0-based pixel -> native unit vector (NaN outside the projection).
 
-    ``tan``: 1 (a literal) if the WCS is TAN without SIP or TPV, which
-    compiles that case alone; 0 for any WCS (see :func:`tan_flag`).
+    ``tan``: ``None`` if the WCS is TAN without SIP or TPV, which compiles
+    that case alone (the gnomonic formulas, :func:`_linear_pixel_to_plane`:
+    the same arithmetic); an integer (0) for any WCS (see
+    :func:`~numbamosaic.wcs._points.tan_flag`).  The other case's branch is
+    removed before type inference (Numba's pruning of ``is None`` on a
+    ``None``-typed argument, or on a constant; see ``kernels._reduced``), so
+    the callers pass it straight from their own argument or a constant.
     """
-    X, Y = _to_plane(tan, p, o, x, y)
-    return _x2s(tan, int(p[o + W_CODE]), p, o, X, Y)
+    if tan is None:
+        X, Y = _linear_pixel_to_plane(p, o, x, y)
+        return tan_x2s(X, Y)
+    X, Y = pixel_to_plane(p, o, x, y)
+    return plane_to_native(int(p[o + W_CODE]), p, o, X, Y)
 
 
 @inline_kernel
 def native_to_pixel(p, o, vx, vy, vz, tan):
     """Native unit vector -> 0-based pixel (NaN outside the projection); ``tan`` as :func:`pixel_to_native`."""
-    X, Y = _s2x(tan, int(p[o + W_CODE]), p, o, vx, vy, vz)
+    if tan is None:
+        X, Y = tan_s2x(vx, vy, vz)
+        if X != X or Y != Y:
+            return NAN, NAN
+        return _linear_plane_to_pixel(p, o, X, Y)
+    X, Y = native_to_plane(int(p[o + W_CODE]), p, o, vx, vy, vz)
     if X != X or Y != Y:
         return NAN, NAN
-    return _from_plane(tan, p, o, X, Y)
+    return plane_to_pixel(p, o, X, Y)
 
 
 @inline_kernel
@@ -261,22 +226,10 @@ def out_to_in(tr, grid, x, y):
     return _out_to_in(tr, grid, x, y, 0)
 
 
-def _grid(tan, tr, grid, x, y):
-    """:func:`_grid_lookup`; nothing for ``tan`` the literal 1, whose transforms are never in grid mode (stub)."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(_grid, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _grid_impl(tan, tr, grid, x, y):
-    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == 1:
-        return lambda tan, tr, grid, x, y: (NAN, NAN)
-    return lambda tan, tr, grid, x, y: _grid_lookup(tr, grid, x, y)
-
-
 @inline_kernel
 def _out_to_in(tr, grid, x, y, tan):
     """:func:`out_to_in`'s body (thin glue over compiled functions), inlined into
-    :func:`wcs_points` too, there with the ``tan`` literal of the call (see :func:`tan_flag`)."""
+    :func:`wcs_points` too, there with the ``tan`` argument of the call (see :func:`tan_flag`)."""
     mode = tr[T_MODE]
     if mode == MODE_HOMOGRAPHY:
         return _homography_point(tr, x, y)
@@ -289,7 +242,9 @@ def _out_to_in(tr, grid, x, y, tan):
             if not (abs(xb - x) <= 1.0 and abs(yb - y) <= 1.0):
                 return NAN, NAN
         return xi, yi
-    return _grid(tan, tr, grid, x, y)
+    if tan is None:  # TAN without distortion is never on a control grid
+        return NAN, NAN
+    return _grid_lookup(tr, grid, x, y)
 
 
 @kernel

@@ -32,11 +32,15 @@ def wcs_points(op, tr, grid, a, b, p, q, tan):
     code of the whole projection chain it calls (see ``kernels._jit``), and a
     mosaic uses two or three of them on its cold path (the WCS check, the
     bounding boxes, the exact method's subdivision probes).  ``op`` is an
-    ordinary integer, so one variant serves all four.  ``tan`` (a literal,
-    :func:`tan_flag`): 1 when every WCS of the call is TAN without SIP or
-    TPV, the usual survey case, which then compiles the gnomonic projection
-    alone instead of the ~25 projections and the distortions (the bulk of a
-    cold mosaic's compile time); 0 for any WCS.  Same arithmetic either way.
+    ordinary integer, so one variant serves all four.  ``tan``
+    (:func:`tan_flag`): ``None`` when every WCS of the call is TAN without
+    SIP or TPV, the usual survey case, which then compiles the gnomonic
+    projection alone instead of the ~25 projections and the distortions (the
+    bulk of a cold mosaic's compile time); the literal 0 for any WCS.  The
+    chain functions test ``tan is None``, a branch Numba removes before type
+    inference for either type (``wcs._native.pixel_to_native``; it replaced
+    selector overloads inlined at 17 call sites: 2.0-2.3 -> 1.2 CPU s of a cold
+    run, ``benchmarks/profile_compile.py``).  Same arithmetic either way.
     """
     n = a.size
     if op == OP_PIXEL_TO_WORLD:
@@ -58,13 +62,13 @@ def _plain_tan(p, o):
 
 
 def tan_flag(vector, transform=True):
-    """The ``tan`` literal of :func:`wcs_points` for a transform vector (or a WCS vector,
-    ``transform=False``): 1 when every WCS in it is TAN without SIP or TPV (and a
+    """The ``tan`` argument of :func:`wcs_points` for a transform vector (or a WCS vector,
+    ``transform=False``): ``None`` when every WCS in it is TAN without SIP or TPV (and a
     transform is in native or homography mode, not on a control grid), else 0."""
     if not transform:
-        return 1 if _plain_tan(vector, 0) else 0
+        return None if _plain_tan(vector, 0) else 0
     native = vector[T_MODE] in (MODE_NATIVE, MODE_HOMOGRAPHY)
-    return 1 if native and _plain_tan(vector, T_IN) and _plain_tan(vector, T_OUT) else 0
+    return None if native and _plain_tan(vector, T_IN) and _plain_tan(vector, T_OUT) else 0
 
 
 def pixel_to_world_array(p, x, y, lon, lat):
