@@ -53,21 +53,23 @@ def cube_state_nbytes(resampler, shape, itemsize):
     return 0
 
 
-def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, bg, blank=0.0):
+def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, bg, blank=0.0, out=None, fp=None):
     """Resample every plane of ``cube`` over the output box ``(y0, y1, x0, x1)`` (one serial,
     GIL-free kernel call).
 
     ``val``/``wt`` are ``(nz, .., ..)`` buffers indexed relative to
     ``(oy, ox)``.  Arguments otherwise as the resamplers' ``tile``
-    (:mod:`numbamosaic._resamplers`).
+    (:mod:`numbamosaic._resamplers`).  ``out``/``fp``: the outputs of a cube mosaic's last
+    member sink (:data:`numbamosaic.kernels._cube.SINK_LAST_OF`; interpolation only), else
+    ``val``/``wt``.
     """
     y0, y1, x0, x1 = box
     if wdata is None or wdata.size == 0:
         wdata = _NO_WEIGHTS
     if isinstance(resampler, InterpResampler):
         coefs = _NO_COEFS if state is None else state
-        KC.interp_cube_tile(cube, coefs, wdata, tr.vector, tr.grid, resampler.order, y0, y1, x0, x1, val, wt, oy, ox,
-                            sink, bg, float(blank))
+        KC.interp_cube_tile(cube, coefs, wdata, tr.vector, tr.grid, resampler.order, y0, y1, x0, x1, val, wt,
+                            val if out is None else out, wt if fp is None else fp, oy, ox, sink, bg, float(blank))
     elif hasattr(resampler, "subdivisions"):  # exact
         valid = np.broadcast_to(_ZERO, cube.shape[-2:])
         opts = resampler.options(tr, cube.shape[-2:])

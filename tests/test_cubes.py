@@ -226,6 +226,58 @@ def test_coadd_cube_single_input_tiles_equal_2d(combine, monkeypatch):
         assert np.array_equal(np.signbit(value[z]), np.signbit(v2))
 
 
+@pytest.mark.parametrize("combine", ["mean", "sum", "first", "last", "min", "max"])
+def test_coadd_cube_multi_input_tiles_equal_2d(combine, monkeypatch):
+    """Tiles covered by several inputs: the first writes fresh accumulators
+    (``kernels._cube.first_row``, no reset pass), the last finishes into the outputs
+    (``last_row``), the rest of the tile is reset/finished around them.  Every plane must
+    equal its 2-D mosaic (reset accumulators, ``finalize_tile``) bit for bit, signs of zero
+    included: a plane of -0.0 in the first input where the second is blank gives +0.0
+    (0 + -0.0) in a reset accumulator, -0.0 if the first product were stored as it is."""
+    from numbamosaic.mosaic import _cubes as MC
+
+    inputs, wout = _mosaic_inputs()
+    (a, wa), (b, wb) = inputs
+    rng = np.random.default_rng(5)
+    c = (rng.normal(size=(3, 20, 20)) - 1).astype(np.float32)
+    wc = make_wcs((10.006, 20.002), 1e-3, rot=12, n=20)
+    a = a - np.float32(5.0)
+    a[2] = -0.0  # a plane of negative zeros in the first input
+    b[2, :, :20] = np.nan  # where the second input is blank
+    b[1, 3:9, 4:7] = np.nan
+    c[0, 5:8, 5:8] = np.nan
+    inputs = [(a, wa), (b, wb), (c, wc)]
+    weights = None
+    if combine == "mean":
+        weights = [np.linspace(0.5, 1.5, 32 * 32).reshape(32, 32), np.ones((32, 32)), np.full((20, 20), 0.25)]
+    sinks = []
+    real = MC.cube_kernel
+
+    def spy(*args, **kw):
+        sinks.append(args[10])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(MC, "cube_kernel", spy)
+    code, sink, _ = MC.CUBE_COMBINES[combine]
+    results = []
+    for parallel in (1, 2):
+        results.append(nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), combine_function=combine,
+                                              input_weights=weights, blank_pixel_value=-7.5, tile_size=(8, 8),
+                                              parallel=parallel))
+    assert {MC.KC.SINK_FIRST_OF + sink, MC.KC.SINK_LAST_OF + code, sink} <= set(sinks)
+    value, footprint = results[0]
+    assert results[1][0].tobytes() == value.tobytes() and results[1][1].tobytes() == footprint.tobytes()
+    assert np.any(footprint == 0)
+    if combine in ("mean", "sum"):
+        assert np.any((value[2] == 0) & ~np.signbit(value[2]) & (footprint[2] > 0))
+    for z in range(3):
+        v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=(48, 48),
+                                        combine_function=combine, input_weights=weights, blank_pixel_value=-7.5)
+        np.testing.assert_array_equal(value[z], v2)
+        np.testing.assert_array_equal(footprint[z], f2)
+        assert np.array_equal(np.signbit(value[z]), np.signbit(v2))
+
+
 def test_coadd_cube_memmap_and_zarr_outputs(tmp_path):
     zarr = pytest.importorskip("zarr")
     inputs, wout = _mosaic_inputs(lead=(2, 2))

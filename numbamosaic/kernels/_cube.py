@@ -40,12 +40,12 @@ from numba.extending import overload
 
 from ._adaptive import P_BROWS, P_BCOLS, P_DESPIKE, P_NX, P_NY, _block_bounds, _block_geometry, _despiked, resample_row
 from ._borrow import keep_alive
-from ._combine import finalize_rows
+from ._combine import COMBINE_MEAN, COMBINE_SUM, finalize_rows
 from ._entry import entry
 from ._interp import _bilinear_careful, sample_row, weight_row
 from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
 from ._load import load, prefetch
-from ._sinks import deposit_row
+from ._sinks import SINK_SUM, deposit, deposit_row
 from ..wcs._native import out_to_in_row
 from .exact._edges import MAXB
 from .exact._measure import NAN, _lattice_row
@@ -181,6 +181,81 @@ def finish_row(sink, out, fp, j, i0, vs, fs, n, blank):
             fp[j, i0 + k] = w
 
 
+#: cube-mosaic sinks for a tile with several members (interpolation): the first member writes
+#: fresh accumulators (``SINK_FIRST_OF + sink``: :func:`first_row`), the last one finishes into
+#: the outputs (``SINK_LAST_OF + combine``: :func:`last_row`), members between deposit as usual
+SINK_FIRST_OF = 32
+SINK_LAST_OF = 48
+
+
+@kernel
+def first_row(sink, val, wt, j, i0, vs, fs, n, init):
+    """The first member's values ``vs[k]``, weights ``fs[k]`` into accumulators not yet reset.
+
+    Equal, value for value, to resetting ``val``/``wt`` at ``(j, i0 + k)`` to
+    the tile drivers' initial values (``init``, 0) and then depositing with
+    ``sink`` (:func:`._sinks.deposit`): ``init + v f`` and ``0 + f`` for
+    ``SINK_SUM`` (the additions kept, so a -0.0 product becomes +0.0 as it
+    does in a reset buffer), the pick sinks through :func:`._sinks.deposit`
+    itself.  The reset pass over the tile's buffers (every plane) is saved
+    for the pixels the first member reaches.
+    """
+    if sink == SINK_SUM:
+        for k in range(n):
+            v = vs[k]
+            f = fs[k]
+            if math.isfinite(v) and f == f:
+                val[j, i0 + k] = init + v * f
+                wt[j, i0 + k] = 0.0 + f
+            else:
+                val[j, i0 + k] = init
+                wt[j, i0 + k] = 0.0
+    else:
+        for k in range(n):
+            val[j, i0 + k] = init
+            wt[j, i0 + k] = 0.0
+            deposit(sink, val, wt, j, i0 + k, vs[k], fs[k])
+
+
+@kernel
+def last_row(combine, val, wt, out, fp, j, i0, vs, fs, n, blank):
+    """The last member's values ``vs[k]``, weights ``fs[k]`` deposited into the accumulators'
+    sums and finished into the outputs ``out``/``fp`` at once, while the row is in cache.
+
+    Equal, value for value, to depositing with the combine's sink
+    (:func:`._sinks.deposit_row`) and then finishing
+    (:func:`._combine.finalize_rows`): the same float64 operations, the
+    same blank/footprint rule.  The accumulators are not written back for
+    the sum sink (nothing reads them afterwards).
+    """
+    if combine == COMBINE_MEAN or combine == COMBINE_SUM:
+        for k in range(n):
+            v = vs[k]
+            f = fs[k]
+            s = val[j, i0 + k]
+            w = wt[j, i0 + k]
+            if math.isfinite(v) and f == f:
+                s += v * f
+                w += f
+            if w == 0.0:
+                out[j, i0 + k] = blank
+                fp[j, i0 + k] = 0.0
+            else:
+                out[j, i0 + k] = s / w if combine == COMBINE_MEAN else s
+                fp[j, i0 + k] = w
+    else:
+        sink = combine  # COMBINE_FIRST..MAX are SINK_FIRST..MAX
+        for k in range(n):
+            deposit(sink, val, wt, j, i0 + k, vs[k], fs[k])
+            w = wt[j, i0 + k]
+            if w == 0.0:
+                out[j, i0 + k] = blank
+                fp[j, i0 + k] = 0.0
+            else:
+                out[j, i0 + k] = val[j, i0 + k]
+                fp[j, i0 + k] = w
+
+
 #: output rows x columns whose positions and stencils are computed before the planes are sampled:
 #: each plane is then read and written a block at a time (its pages and cache lines reused), not
 #: a row chunk at a time
@@ -189,7 +264,7 @@ CUBE_WIDTH = 1024
 
 
 @inline_kernel
-def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, blank):
+def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, wt, out, fp, oy, ox, sink, bg, blank):
     """Rows ``[ya, yb)``: each block of ``CUBE_ROWS x CUBE_WIDTH`` output pixels mapped once,
     every plane sampled over the block (inlined into the entry point, so that ``order`` stays
     a literal and only its interpolant is compiled)."""
@@ -224,6 +299,8 @@ def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, 
                 coef = coefs[z] if spline else coefs[0]
                 vz = val[z]
                 wz = wt[z]
+                oz = out[z]
+                fz = fp[z]
                 for r in range(rows):
                     o = r * n
                     y = yr + r
@@ -240,15 +317,19 @@ def _interp_cube_rows(cube, coefs, wdata, tr, grid, order, ya, yb, x0, x1, val, 
                     if b0 != 0.0 or b1 != 0.0:
                         for k in range(n):
                             vs[k] -= b0 + b1 * (c0 + k)
-                    if sink >= SINK_ONE_MEAN:
+                    if sink >= SINK_LAST_OF:
+                        last_row(sink - SINK_LAST_OF, vz, wz, oz, fz, y - oy, c0 - ox, vs, fs, n, blank)
+                    elif sink >= SINK_FIRST_OF:
+                        first_row(sink - SINK_FIRST_OF, vz, wz, y - oy, c0 - ox, vs, fs, n, blank)
+                    elif sink >= SINK_ONE_MEAN:
                         finish_row(sink, vz, wz, y - oy, c0 - ox, vs, fs, n, blank)
                     else:
                         deposit_row(sink, vz, wz, y - oy, c0 - ox, vs, fs, n)
 
 
-@entry(writes=("val", "wt"), literal=("order",))
+@entry(writes=("val", "wt", "out", "fp"), literal=("order",))
 @kernel
-def interp_cube_tile(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, blank):
+def interp_cube_tile(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, out, fp, oy, ox, sink, bg, blank):
     """Serial kernel: resample every plane of ``cube`` ``(nz, ny, nx)`` over the output box.
 
     ``coefs``: per-plane spline coefficients ``(nz, ny, nx)`` for orders 2-3,
@@ -256,9 +337,13 @@ def interp_cube_tile(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, w
     buffers indexed relative to ``(oy, ox)``; other arguments as
     :func:`numbamosaic.kernels._interp.interp_tile`.  ``sink`` may also be one
     of the single-member sinks (:func:`finish_row`), ``val``/``wt`` then
-    being the mosaic's outputs, ``blank`` their blank value (else unused).
+    being the mosaic's outputs, ``blank`` their blank value, or a first or
+    last member's sink (:func:`first_row`: ``blank`` is then the
+    accumulators' initial value; :func:`last_row`: ``out``/``fp`` are the
+    outputs, indexed as ``val``/``wt``).  ``out``/``fp`` are not used
+    otherwise (callers pass ``val``/``wt`` again).
     """
-    _interp_cube_rows(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, blank)
+    _interp_cube_rows(cube, coefs, wdata, tr, grid, order, y0, y1, x0, x1, val, wt, out, fp, oy, ox, sink, bg, blank)
 
 
 # ---- exact ------------------------------------------------------------------

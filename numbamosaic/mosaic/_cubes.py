@@ -147,12 +147,19 @@ class _Input:
         self._lock = threading.Lock()
 
 
-def _deposit(src, resampler, tile, val, wt, sink, margin, bg):
-    """Resample input ``src`` (every plane) over its part of ``tile`` into ``val``/``wt``
-    ``(nz, th, tw)`` (indexed relative to the tile), with ``sink``, minus ``bg``."""
+def _member_box(src, tile, margin):
+    """The part ``(y0, y1, x0, x1)`` of ``tile`` that input ``src`` can reach (possibly empty)."""
     y0, y1, x0, x1 = tile
     b0, b1, c0, c1 = src.bbox
-    box = (max(y0, b0 - margin), min(y1, b1 + margin), max(x0, c0 - margin), min(x1, c1 + margin))
+    return (max(y0, b0 - margin), min(y1, b1 + margin), max(x0, c0 - margin), min(x1, c1 + margin))
+
+
+def _deposit(src, resampler, tile, val, wt, sink, margin, bg, blank=0.0, out=None, fp=None):
+    """Resample input ``src`` (every plane) over its part of ``tile`` into ``val``/``wt``
+    ``(nz, th, tw)`` (indexed relative to the tile), with ``sink``, minus ``bg``
+    (``blank``, ``out``, ``fp``: see :func:`numbamosaic._cube.cube_kernel`)."""
+    y0, y1, x0, x1 = tile
+    box = _member_box(src, tile, margin)
     if box[1] <= box[0] or box[3] <= box[2]:
         return
     if src.precomputed is not None:  # a custom function's cutouts: the 2-D generic path's deposit, per plane
@@ -161,7 +168,19 @@ def _deposit(src, resampler, tile, val, wt, sink, margin, bg):
             C.deposit_block(pval[z], pwt[z], sy0, sx0, box[0], box[1], box[2], box[3], val[z], wt[z], y0, x0, sink, bg)
         return
     cube, state = src.arrays(resampler)
-    cube_kernel(resampler, cube, state, src.wdata, src.tr, box, val, wt, y0, x0, sink, bg)
+    cube_kernel(resampler, cube, state, src.wdata, src.tr, box, val, wt, y0, x0, sink, bg, blank, out, fp)
+
+
+def _outside(box, tile):
+    """The parts of ``tile`` outside ``box`` (both ``(y0, y1, x0, x1)``, ``box`` clipped to
+    the tile or empty), as at most four disjoint boxes relative to the tile."""
+    y0, y1, x0, x1 = tile
+    th, tw = y1 - y0, x1 - x0
+    a0, a1, b0, b1 = box[0] - y0, box[1] - y0, box[2] - x0, box[3] - x0
+    if a1 <= a0 or b1 <= b0:
+        return [(0, th, 0, tw)]
+    parts = [(0, a0, 0, tw), (a1, th, 0, tw), (a0, a1, 0, b0), (a0, a1, b1, tw)]
+    return [p for p in parts if p[1] > p[0] and p[3] > p[2]]
 
 
 class CubeTileWork:
@@ -202,16 +221,18 @@ class CubeTileWork:
         skip = ("out", "fp", "out3", "fp3", "_scratch")
         return {k: v for k, v in self.__dict__.items() if k not in skip} | {"out": None, "_scratch": {}}
 
-    def _accumulators(self, shape, init):
-        """This thread's ``val`` (filled with ``init``) and ``wt`` (zeros) of ``shape``."""
+    def _accumulators(self, shape, init, fill=True):
+        """This thread's ``val`` (filled with ``init``) and ``wt`` (zeros) of ``shape``
+        (``fill=False``: not filled)."""
         n = int(np.prod(shape))
         key = threading.get_ident()
         buf = self._scratch.get(key)
         if buf is None or buf.shape[1] < n:
             buf = self._scratch[key] = np.empty((2, n))
         val, wt = buf[0, :n].reshape(shape), buf[1, :n].reshape(shape)
-        val.fill(init)
-        wt.fill(0.0)
+        if fill:
+            val.fill(init)
+            wt.fill(0.0)
         return val, wt
 
     def __call__(self, item, members):
@@ -224,8 +245,28 @@ class CubeTileWork:
         local = self.out is not None
         o = self.out3[:, y0:y1, x0:x1] if local and self.out3 is not None else np.empty(shape, self.dtype)
         f = self.fp3[:, y0:y1, x0:x1] if local and self.fp3 is not None else np.empty(shape, self.dtype)
+        fused = isinstance(self.resampler, InterpResampler) and all(members[i].precomputed is None
+                                                                     for i in item.members)
         src = members[item.members[0]] if len(item.members) == 1 else None
-        if src is not None and src.precomputed is None and isinstance(self.resampler, InterpResampler):
+        if fused and len(item.members) > 1:
+            # several inputs: the first writes fresh accumulators (kernels._cube.first_row; the
+            # rest of the tile is reset here), the last finishes into the outputs row by row
+            # (last_row; the rest of the tile is finished from the accumulators here)
+            val, wt = self._accumulators(shape, init, fill=False)
+            first, last = members[item.members[0]], members[item.members[-1]]
+            for a0, a1, b0, b1 in _outside(_member_box(first, item.box, self.margin), item.box):
+                val[:, a0:a1, b0:b1] = init
+                wt[:, a0:a1, b0:b1] = 0.0
+            _deposit(first, self.resampler, item.box, val, wt, KC.SINK_FIRST_OF + sink, self.margin, first.bg,
+                     init, o, f)
+            for i in item.members[1:-1]:
+                _deposit(members[i], self.resampler, item.box, val, wt, sink, self.margin, members[i].bg, 0.0, o, f)
+            for a0, a1, b0, b1 in _outside(_member_box(last, item.box, self.margin), item.box):
+                finalize_cube_tile(code, val[:, a0:a1, b0:b1], wt[:, a0:a1, b0:b1], o[:, a0:a1, b0:b1],
+                                   f[:, a0:a1, b0:b1], self.blank)
+            _deposit(last, self.resampler, item.box, val, wt, KC.SINK_LAST_OF + code, self.margin, last.bg,
+                     self.blank, o, f)
+        elif src is not None and fused:
             # one input: combined and finished straight into the outputs (kernels._cube.finish_row)
             b0, b1, c0, c1 = src.bbox
             m = self.margin
