@@ -14,7 +14,7 @@ from ...wcs._native import map_point
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
-from ._curves import _curved_moments, _stencil
+from ._curves import _curved_moments, _second_moments, _stencil
 from ._edges import MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
@@ -32,7 +32,7 @@ LATTICE_POINTS = 4096
 # layout of the float64 option vector ``opts`` passed to the kernels
 O_NSUB = 0  # sub-cells per output pixel side
 O_FLUX = 1  # 1: summed flux, 0: surface brightness
-O_JAC = 2  # 1: weight by the input's solid angle per pixel (native modes)
+O_JAC = 2  # weight by the input's solid angle per pixel (native modes): 1 linear model per sub-cell, 2 quadratic, 3 quadratic per output pixel
 O_ORIENT = 3  # orientation (+1/-1) of legitimate sub-cells in input pixels; 0: unknown
 O_PX = 4  # longitude period of a cylindrical input in input pixels (x, y); 0: none
 O_PY = 5
@@ -49,7 +49,7 @@ TEAR_CHECK_EXTENT = 8.0
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -64,6 +64,17 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     recorder of the pieces (:mod:`._record`, for cubes).  ``hom``: the
     homography literal (``wcs._native.map_point``).
 
+    ``opts[O_JAC] == 2``: quadratic solid-angle model.  ``LQ[0:3]`` hold
+    the quadratic Taylor terms ``(qa, qb, qc)`` of the area factor at each
+    lattice point (:func:`._measure.area_quadratic`); a sub-cell's model is
+    their corners' mean plus the linear model fitted to the corner values
+    with the quadratic part removed (exact for a quadratic area factor;
+    third order otherwise), integrated with the second moments.
+    ``opts[O_JAC] == 3``: the same quadratic model fitted once per output
+    pixel to its four corners (the lattice carries area factors there only)
+    and re-centred on each sub-cell: for when the policy measures the
+    model's error over a whole pixel within its bound.
+
     An ordinary call, not inlined: IR-inlined into :func:`exact_tile` (with
     :func:`_exact_rows`), Numba's inlining pass took 14.6 CPU s on its nested
     inlined helpers, against 1.5 s of LLVM work for the separate function."""
@@ -76,7 +87,9 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     py = opts[O_PY]
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
-    jac = opts[O_JAC] != 0.0
+    jac = int(opts[O_JAC])
+    quad = jac >= 2
+    pix = jac == 3
     nyi, nxi = data.shape
     hs = 1.0 / nsub
     for k in range(nsub):
@@ -87,6 +100,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         SV = 0.0  # sum of value x weight
         SW = 0.0  # sum of input weight x weight
         base = (x - x0) * nsub + nsub  # array column of the pixel's first lattice point
+        if pix:
+            pj0, pjx, pjy, pqa, pqb, pqc, pxm, pym = _pixel_model(LX, LY, LJ, LQ, base, nsub)
         for b0 in range(nsub):
             b = b0 + 1  # array row of the sub-cell's lower lattice row
             for a in range(nsub):
@@ -143,14 +158,30 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 curved = False
                 if curve > 0.0:
                     # bulges of the edges bottom, right, top, left (lattice order),
-                    # from the stencil points beyond each edge's ends
-                    _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
-                    _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
-                             px, py, pp, curve)
-                    _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
-                             px, py, pp, curve)
-                    _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
+                    # from the stencil points beyond each edge's ends.  Only edges
+                    # on the output pixel's outline: an edge between two sub-cells
+                    # of one pixel stays straight (both sides take the same chord,
+                    # and the area either side stays in the pixel)
+                    for e in range(4):
+                        E[0, e] = 0.0
+                        E[1, e] = 0.0
+                        E[2, e] = 1.0
+                    if b0 == 0:
+                        _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
+                    if a == nsub - 1:
+                        _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
+                                 px, py, pp, curve)
+                    if b0 == nsub - 1:
+                        _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
+                                 px, py, pp, curve)
+                    if a == 0:
+                        _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
                     curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
+                Mxx = 0.0
+                Mxy = 0.0
+                Myy = 0.0
+                if quad:
+                    Mxx, Mxy, Myy = _second_moments(P, E, xm, ym, curved)
                 if curved:
                     A, Mx, My = _curved_moments(P, E, xm, ym)
                 else:
@@ -200,7 +231,49 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 J3 = LJ[b + 1, c0]
                 jx = 0.0
                 jy = 0.0
-                if J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                qa = 0.0
+                qb = 0.0
+                qc = 0.0
+                if pix:  # the pixel's model about this sub-cell's centre (xm, ym)
+                    J0 = pj0
+                    J1 = pj0
+                    J2 = pj0
+                    J3 = pj0
+                    if pjx == pjx:
+                        du = (gx - pxm) + xm
+                        dv = (gy - pym) + ym
+                        qa = pqa
+                        qb = pqb
+                        qc = pqc
+                        J0 = pj0 + (pjx + qa * du + qb * dv) * du + (pjy + qc * dv) * dv
+                        jx = pjx + 2.0 * qa * du + qb * dv
+                        jy = pjy + qb * du + 2.0 * qc * dv
+                elif quad and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                    # quadratic terms: the corners' mean; removed from the corner values,
+                    # which then determine the linear part as below
+                    qa = 0.25 * (LQ[0, b, c0] + LQ[0, b, c0 + 1] + LQ[0, b + 1, c0 + 1] + LQ[0, b + 1, c0])
+                    qb = 0.25 * (LQ[1, b, c0] + LQ[1, b, c0 + 1] + LQ[1, b + 1, c0 + 1] + LQ[1, b + 1, c0])
+                    qc = 0.25 * (LQ[2, b, c0] + LQ[2, b, c0 + 1] + LQ[2, b + 1, c0 + 1] + LQ[2, b + 1, c0])
+                    if qa == qa and qb == qb and qc == qc:
+                        u = P[S_QUAD, 0, 0] - xm
+                        v = P[S_QUAD, 1, 0] - ym
+                        J0 -= (qa * u + qb * v) * u + qc * v * v
+                        u = P[S_QUAD, 0, 1] - xm
+                        v = P[S_QUAD, 1, 1] - ym
+                        J1 -= (qa * u + qb * v) * u + qc * v * v
+                        u = P[S_QUAD, 0, 2] - xm
+                        v = P[S_QUAD, 1, 2] - ym
+                        J2 -= (qa * u + qb * v) * u + qc * v * v
+                        u = P[S_QUAD, 0, 3] - xm
+                        v = P[S_QUAD, 1, 3] - ym
+                        J3 -= (qa * u + qb * v) * u + qc * v * v
+                    else:
+                        qa = 0.0
+                        qb = 0.0
+                        qc = 0.0
+                if pix:
+                    j0 = J0
+                elif J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
                     j0 = 0.25 * (J0 + J1 + J2 + J3)
                     if not (J0 == J1 and J1 == J2 and J2 == J3):
                         # the plane through the differences along both diagonals
@@ -229,6 +302,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                             nj += 1
                     j0 = j0 / nj if nj > 0 else 1.0
                 wq = sgn * (A * j0 + jx * Mx + jy * My)
+                if quad:
+                    wq += sgn * ((qa * Mxx + qb * Mxy) + qc * Myy)
                 wprev = Q[b0]
                 if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
                     # much larger or smaller than its neighbour: a seam's gap inside
@@ -261,7 +336,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, curved, E, rec)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec)
                     record_group(rec)
                     V += dv
                     SV += dsv
@@ -282,6 +357,74 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         record_pixel(rec, W)
 
 
+@kernel
+def _pixel_model(LX, LY, LJ, LQ, base, nsub):
+    """Quadratic solid-angle model of one output pixel from its four corner
+    lattice points (rows 1 and ``1 + nsub``, columns ``base`` and ``base +
+    nsub``): ``(j0, jx, jy, qa, qb, qc, xm, ym)`` about the corners' mean
+    ``(xm, ym)`` (input pixels), fitted as in :func:`_exact_row` (quadratic
+    terms the corners' mean, the plane through the corrected values along
+    both diagonals).  Where a corner is outside the projection's domain:
+    the mean of the finite corners, constant (``jx`` NaN flags it)."""
+    b1 = 1 + nsub
+    c1 = base + nsub
+    X0 = LX[1, base]
+    X1 = LX[1, c1]
+    X2 = LX[b1, c1]
+    X3 = LX[b1, base]
+    Y0 = LY[1, base]
+    Y1 = LY[1, c1]
+    Y2 = LY[b1, c1]
+    Y3 = LY[b1, base]
+    J0 = LJ[1, base]
+    J1 = LJ[1, c1]
+    J2 = LJ[b1, c1]
+    J3 = LJ[b1, base]
+    ok = J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3 and X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3
+    if ok:
+        qa = 0.25 * (LQ[0, 1, base] + LQ[0, 1, c1] + LQ[0, b1, c1] + LQ[0, b1, base])
+        qb = 0.25 * (LQ[1, 1, base] + LQ[1, 1, c1] + LQ[1, b1, c1] + LQ[1, b1, base])
+        qc = 0.25 * (LQ[2, 1, base] + LQ[2, 1, c1] + LQ[2, b1, c1] + LQ[2, b1, base])
+        ok = qa == qa and qb == qb and qc == qc
+    if not ok:
+        j = 0.0
+        n = 0
+        for k in range(4):
+            jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
+            if jk == jk:
+                j += jk
+                n += 1
+        return (j / n if n > 0 else 1.0), NAN, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    xm = 0.25 * ((X0 + X1) + (X2 + X3))
+    ym = 0.25 * ((Y0 + Y1) + (Y2 + Y3))
+    u = X0 - xm
+    v = Y0 - ym
+    J0 -= (qa * u + qb * v) * u + qc * v * v
+    u = X1 - xm
+    v = Y1 - ym
+    J1 -= (qa * u + qb * v) * u + qc * v * v
+    u = X2 - xm
+    v = Y2 - ym
+    J2 -= (qa * u + qb * v) * u + qc * v * v
+    u = X3 - xm
+    v = Y3 - ym
+    J3 -= (qa * u + qb * v) * u + qc * v * v
+    j0 = 0.25 * (J0 + J1 + J2 + J3)
+    jx = 0.0
+    jy = 0.0
+    d1x = X2 - X0
+    d1y = Y2 - Y0
+    d2x = X3 - X1
+    d2y = Y3 - Y1
+    det = d1x * d2y - d1y * d2x
+    if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
+        e1 = J2 - J0
+        e2 = J3 - J1
+        jx = (e1 * d2y - e2 * d1y) / det
+        jy = (d1x * e2 - d2x * e1) / det
+    return j0, jx, jy, qa, qb, qc, xm, ym
+
+
 @inline_kernel
 def _lattice_y(y, b, nsub):
     """Output y of lattice row ``b`` (``-1 .. nsub + 1``) of output row ``y``:
@@ -296,6 +439,15 @@ def _lattice_y(y, b, nsub):
 
 
 @inline_kernel
+def _row_jac(jac, b, nsub):
+    """Area-factor mode of lattice row ``b`` (``-1 .. nsub + 1``): with
+    per-pixel models (3) only the rows on output pixel edges (``b`` a
+    multiple of ``nsub``) carry area factors (the halo rows too: they become
+    rows 0 and 1 of the next output row when ``nsub = 1``)."""
+    return jac if (jac != 3 or (b + nsub) % nsub == 0) else 0
+
+
+@inline_kernel
 def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, hom):
     """Serial work item: output rows ``[ya, yb)``, sharing lattice rows.
 
@@ -304,7 +456,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     and emitted the whole kernel once more (1.7 CPU s of LLVM work per cold run).
     """
     nsub = int(opts[O_NSUB])
-    jac = opts[O_JAC] != 0.0
+    jac = int(opts[O_JAC])
     curve = opts[O_CURVE] > 0.0
     # wide rows are done in column chunks so the lattice stays small
     chunk = max(1, LATTICE_POINTS // nsub)
@@ -314,8 +466,9 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LX = np.empty((nsub + 3, nl))
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
+    LQ = np.empty((3, nsub + 3, nl if jac >= 2 else 1))  # quadratic terms (quadratic model only)
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((4, MAXB * MAXB))
+    B = np.empty((5, MAXB * MAXB))
     E = np.zeros((3, 4))
     Q = np.zeros(nsub)
     RV = np.empty(min(chunk, x1 - x0))
@@ -329,6 +482,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     bLX = _borrowed(LX)
     bLY = _borrowed(LY)
     bLJ = _borrowed(LJ)
+    bLQ = _borrowed(LQ)
     bval = _borrowed(val)
     bwt = _borrowed(wt)
     bbg = _borrowed(bg)
@@ -346,13 +500,15 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
         m = n + 2 * nsub if curve else n
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
-            _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
+            _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
+                         bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], hom)
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
-                _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
+                _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
+                             bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], hom)
             first = False
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom)
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, bLQ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom)
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
             # (element loops, not slice assignments: those compile a shape check whose
@@ -362,7 +518,11 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
                     bLX[b, k] = bLX[b + nsub, k]
                     bLY[b, k] = bLY[b + nsub, k]
                     bLJ[b, k] = bLJ[b + nsub, k]
-    keep_alive((LX, LY, LJ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
+                if jac >= 2:
+                    for q in range(3):
+                        for k in range(c, c + m):
+                            bLQ[q, b, k] = bLQ[q, b + nsub, k]
+    keep_alive((LX, LY, LJ, LQ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
 
 
 @entry(writes=("val", "wt"), literal=("hom",))

@@ -111,7 +111,7 @@ def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec, hom
             jx = (e1 * d2y - e2 * d1y) / det
             jy = (d1x * e2 - d2x * e1) / det
     wq = sgn * (A * j0 + jx * Mx + jy * My)
-    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, 4, gx, gy, xm, ym, j0, jx, jy, sgn, wq, False, E, rec)
+    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, 4, gx, gy, xm, ym, j0, jx, jy, 0.0, 0.0, 0.0, sgn, wq, False, E, rec)
     record_group(rec)
     return 0, wq, dv, dsv, dsw
 

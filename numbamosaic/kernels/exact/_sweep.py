@@ -9,14 +9,14 @@ import numpy as np
 
 from .._jit import inline_kernel, kernel
 from .._load import load
-from ._edges import MAXB, _clip_boxer
+from ._edges import MAXB, TWELFTH, _clip_boxer
 from ._curves import _outline
 from ._measure import NAN
-from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
+from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, poly_moments2, split_half
 from ._record import record_piece
 
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, curved, E, rec):
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec):
     """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
     ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -31,6 +31,9 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     (:mod:`._curves`): its box includes their control points, the edge-by-edge
     path integrates them exactly (:func:`._edges._edge_parabola`) and the
     sweep follows their chords (:func:`._curves._outline`).
+    The solid-angle model is ``j0 + jx dx + jy dy + qa dx^2 + qb dx dy + qc
+    dy^2`` with ``(dx, dy)`` relative to ``(xm, ym)`` (``qa = qb = qc = 0``:
+    linear, the arithmetic of the linear model unchanged).
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.  Each piece is also passed to
     ``rec`` (:mod:`._record`; ``None``: nothing is recorded).
@@ -83,7 +86,11 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
             q = wq
             if flux:
                 q = NAN
-                jc = j0 + jx * ((ix - gx) - xm) + jy * ((iy - gy) - ym)
+                ex = (ix - gx) - xm
+                ey = (iy - gy) - ym
+                jc = j0 + jx * ex + jy * ey
+                if qa != 0.0 or qb != 0.0 or qc != 0.0:  # the model's mean over the input pixel
+                    jc += (qa * ex + qb * ey) * ex + qc * ey * ey + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = wq / jc
                     SV = d * q
@@ -96,7 +103,7 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec)
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec)
     if curved:  # the sweep clips polygons: the parabolas' chords
         nv = _outline(P, P[S_QUAD, 0, 0], P[S_QUAD, 1, 0], P[S_QUAD, 0, 1], P[S_QUAD, 1, 1], P[S_QUAD, 0, 2], P[S_QUAD, 1, 2],
                       P[S_QUAD, 0, 3], P[S_QUAD, 1, 3], 0.0, 0.0, E)
@@ -124,14 +131,17 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
             ns = nr
             strip = cur
         if ns >= 3:
-            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW, rec)
+            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec)
     return V, SV, SW
 
 
 @kernel
-def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW, rec):
+def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
-    boundaries and accumulate its pieces into ``(V, SV, SW)``."""
+    boundaries and accumulate its pieces into ``(V, SV, SW)`` (model as in
+    :func:`_clip_cell`; quadratic terms through the pieces' second moments,
+    :func:`poly_moments2`)."""
+    quad = qa != 0.0 or qb != 0.0 or qc != 0.0
     # split_half arguments as int64, not literals: one compiled split_half
     axis_x = np.int64(0)
     drop = np.int64(-1)
@@ -184,12 +194,24 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
             wgt = load(wdata, iy, ix)
             if wgt != wgt:
                 continue
-        pa, pmx, pmy = poly_moments(P, piece, npc, lx, ly)
-        if pa == 0.0:
-            continue
-        # model solid angle of the input pixel (integral over its unit square)
-        jc = j0 + jx * (lx - xm) + jy * (ly - ym)
-        w = sgn * (pa * jc + jx * pmx + jy * pmy)
+        if quad:
+            pa, pmx, pmy, pxx, pxy, pyy = poly_moments2(P, piece, npc, lx, ly)
+            if pa == 0.0:
+                continue
+            ex = lx - xm
+            ey = ly - ym
+            jc = j0 + jx * ex + jy * ey + (qa * ex + qb * ey) * ex + qc * ey * ey
+            # integral of the model over the piece, moments about the pixel centre
+            w = sgn * (pa * jc + (jx + 2.0 * qa * ex + qb * ey) * pmx + (jy + qb * ex + 2.0 * qc * ey) * pmy
+                       + qa * pxx + qb * pxy + qc * pyy)
+            jc += (qa + qc) * TWELFTH  # the model's mean over the input pixel
+        else:
+            pa, pmx, pmy = poly_moments(P, piece, npc, lx, ly)
+            if pa == 0.0:
+                continue
+            # model solid angle of the input pixel (integral over its unit square)
+            jc = j0 + jx * (lx - xm) + jy * (ly - ym)
+            w = sgn * (pa * jc + jx * pmx + jy * pmy)
         V += w
         q = w
         if flux:
