@@ -47,7 +47,7 @@ from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel
 from ._load import load, prefetch
 from ._sinks import deposit_row
 from ..wcs._native import out_to_in_row
-from .exact._edges import MAXB
+from .exact._edges import B_ROWS, MAXB
 from .exact._measure import NAN, _lattice_row
 from .exact._polygon import MAXV, NSLOT
 from .exact._record import make_recorder
@@ -350,7 +350,7 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
     LJ = np.empty((nsub + 3, nl))
     LQ = np.empty((3, nsub + 3, nl if jac >= 2 else 1))
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((5, MAXB * MAXB))
+    B = np.empty((B_ROWS, MAXB * MAXB))
     E = np.zeros((3, 4))
     Q = np.zeros(int(opts[O_NSUB]))
     npx = min(chunk, x1 - x0)

@@ -17,6 +17,13 @@ from ._record import record_piece
 NAN = math.nan
 THIRD = 1.0 / 3.0
 TWELFTH = 1.0 / 12.0
+#: rows of the scratch ``B`` (``(B_ROWS, MAXB * MAXB)``): 0-2 the cell sums, 3
+#: a parabola's crossing parameters, 4 the sums of ``int u^2 du`` and
+#: ``Q_ROW`` the quadratic model's flag and coefficients (read by the edge
+#: functions, so that the linear path keeps its calling convention: three
+#: more float arguments per edge piece cost ~10 % on HEALPix inputs)
+Q_ROW = 5
+B_ROWS = 6
 
 #: sub-cells whose box of input pixels is at most ``MAXB`` wide and high are
 #: integrated edge by edge (:func:`_clip_boxer`), larger ones by the sweep
@@ -24,17 +31,18 @@ MAXB = 8
 
 
 @kernel
-def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
+def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
     """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
     lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
 
     ``B[0]`` gets ``sg * integral over u of (c + jx u) h + jy h^2 / 2`` with
     ``h = v - r`` linear in ``u`` and ``c = jA + jy r`` (exact: the
     integrand is quadratic); ``B[1]``, ``B[2]`` the signed length and
-    ``sg * integral of u``.  With a quadratic model (``qa u^2 + qb u v + qc
-    v^2`` added to ``J``; all three zero: the linear arithmetic unchanged)
-    ``B[0]`` also gets the quadratic terms' partial-row integral (a cubic in
-    ``u``: Simpson's rule is exact) and ``B[4]`` ``sg * integral of u^2``.
+    ``sg * integral of u``.  With a quadratic model (``B[Q_ROW, 0] != 0``:
+    ``qa u^2 + qb u v + qc v^2`` added to ``J``, the coefficients in
+    ``B[Q_ROW, 1:4]``, see :func:`set_quadratic`) ``B[0]`` also gets the
+    quadratic terms' partial-row integral (a cubic in ``u``: Simpson's rule
+    is exact) and ``B[4]`` ``sg * integral of u^2``.
     """
     d = ub - ua
     if d > 0.0:
@@ -48,14 +56,23 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
         B[0, i] += sd * t * SIXTH
         B[1, i] += sd
         B[2, i] += sd * (0.5 * (ua + ub))
-        if qa != 0.0 or qb != 0.0 or qc != 0.0:
-            um = 0.5 * (ua + ub)
-            hm = 0.5 * (ha + hb)
-            fa = _quad_strip(ua, ha, fr, qa, qb, qc)
-            fm = _quad_strip(um, hm, fr, qa, qb, qc)
-            fb = _quad_strip(ub, hb, fr, qa, qb, qc)
-            B[0, i] += sd * (fa + 4.0 * fm + fb) * SIXTH
-            B[4, i] += sd * (ua * ua + ua * ub + ub * ub) * THIRD
+        if B[Q_ROW, 0] != 0.0:  # a call: the linear path's code stays small (inlined by LLVM)
+            _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr)
+
+
+@kernel
+def _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr):
+    """The quadratic terms of :func:`_edge_piece` (coefficients in ``B[Q_ROW, 1:4]``)."""
+    qa = B[Q_ROW, 1]
+    qb = B[Q_ROW, 2]
+    qc = B[Q_ROW, 3]
+    um = 0.5 * (ua + ub)
+    hm = 0.5 * (ha + hb)
+    fa = _quad_strip(ua, ha, fr, qa, qb, qc)
+    fm = _quad_strip(um, hm, fr, qa, qb, qc)
+    fb = _quad_strip(ub, hb, fr, qa, qb, qc)
+    B[0, i] += sd * (fa + 4.0 * fm + fb) * SIXTH
+    B[4, i] += sd * (ua * ua + ua * ub + ub * ub) * THIRD
 
 
 @inline_kernel
@@ -65,8 +82,21 @@ def _quad_strip(u, h, r, qa, qb, qc):
     return ((qa * u + qb * r) * u + qc * r * r) * h + (qb * u + 2.0 * qc * r) * (0.5 * h * h) + qc * h * h * h * THIRD
 
 
+@inline_kernel
+def set_quadratic(B, qa, qb, qc):
+    """Store the quadratic terms ``qa u^2 + qb u v + qc v^2`` of the model
+    for the edge functions (all zero: the linear model); returns whether
+    there are any."""
+    quad = qa != 0.0 or qb != 0.0 or qc != 0.0
+    B[Q_ROW, 0] = 1.0 if quad else 0.0
+    B[Q_ROW, 1] = qa
+    B[Q_ROW, 2] = qb
+    B[Q_ROW, 3] = qc
+    return quad
+
+
 @kernel
-def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
+def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
     """Add one directed polygon edge's share of the cell integrals to ``B``.
 
     Coordinates ``(u, v)`` are shifted so that the input pixel cells are the
@@ -112,7 +142,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
         cross_y = False
     if nx >= ub and not cross_y:
         # the whole edge lies in one cell (the common case for small sub-cells)
-        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, qa, qb, qc)
+        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
         return
     s = dv / du
     isl = 0.0
@@ -139,7 +169,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
             vn = ny
         elif cx:
             vn = va + (nx - ua) * s
-        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy, qa, qb, qc)
+        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
         if not (cx or cy):
             return
         if cx:
@@ -154,7 +184,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
 
 
 @inline_kernel
-def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
+def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
     """:func:`_edge_cells` for a box of at most 2 x 2 cells (the common case:
     output pixels about as large as input pixels).
 
@@ -180,28 +210,28 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy, qa, qb, qc):
     if not xv:
         r = 1 if va + vb > 2.0 else 0
         if not xu:
-            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy, qa, qb, qc)
+            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
             return
         vc = va + (1.0 - ua) * (dv / du)
-        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy, qa, qb, qc)
-        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy, qa, qb, qc)
+        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
         return
     uc = ua + (1.0 - va) * (du / dv)
     r0 = 0 if va < 1.0 else 1
     if not xu:
         k = 1 if ua + ub > 2.0 else 0
-        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy, qa, qb, qc)
-        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy, qa, qb, qc)
+        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
         return
     vc = va + (1.0 - ua) * (dv / du)
     if uc < 1.0:  # the row boundary comes first
-        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy, qa, qb, qc)
-        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy, qa, qb, qc)
-        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy, qa, qb, qc)
+        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
     else:
-        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy, qa, qb, qc)
-        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy, qa, qb, qc)
-        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy, qa, qb, qc)
+        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
+        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
+        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
 
 
 @kernel
@@ -231,7 +261,7 @@ def _roots01(B, n, a, b, c):
 
 
 @kernel
-def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy, qa, qb, qc):
+def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
     """:func:`_edge_cells` for the parabolic edge ``c(t) = a + (b - a) t + 4 S
     t (1 - t)`` (``t`` from 0 to 1, bulge ``S = (sx, sy)``).
 
@@ -248,7 +278,10 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy, qa, qb, qc
     (:func:`_edge_piece`) its terms are added by 4-point Gauss-Legendre
     (degree 7, exact) and minus the integral of ``u^2 du`` goes to ``B[4]``.
     """
-    quad = qa != 0.0 or qb != 0.0 or qc != 0.0
+    quad = B[Q_ROW, 0] != 0.0
+    qa = B[Q_ROW, 1]
+    qb = B[Q_ROW, 2]
+    qc = B[Q_ROW, 3]
     du = ub - ua
     dv = vb - va
     au = -4.0 * sx
@@ -355,6 +388,11 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
         jA += (qa * um + qb * vm) * um + qc * vm * vm
         jx = jx - 2.0 * qa * um - qb * vm
         jy = jy - qb * um - 2.0 * qc * vm
+    B[Q_ROW, 0] = 1.0 if quad else 0.0
+    if quad:
+        B[Q_ROW, 1] = qa
+        B[Q_ROW, 2] = qb
+        B[Q_ROW, 3] = qc
     pu = P[S_QUAD, 0, nv - 1] - ou
     pv = P[S_QUAD, 1, nv - 1] - ov
     small = ncol <= 2 and nrow <= 2
@@ -363,11 +401,11 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
         qv = P[S_QUAD, 1, e] - ov
         le = (e + 3) % 4  # polygon edge e (vertex e - 1 -> e) is lattice edge le
         if curved and E[2, le] > 1.0:
-            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy, qa, qb, qc)
+            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy)
         elif small:
-            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy, qa, qb, qc)
+            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
         else:
-            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy, qa, qb, qc)
+            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
         pu = qu
         pv = qv
     for k in range(ncol):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._jit import kernel
-from ._edges import MAXB, THIRD, _edge_2x2, _edge_cells
+from ._edges import B_ROWS, MAXB, THIRD, _edge_2x2, _edge_cells, set_quadratic
 from ._polygon import MAXV, poly_moments, poly_moments2, split_half
 
 @kernel
@@ -43,13 +43,14 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False, qa=0.0,
     n = px.shape[0]
     out = np.zeros((ncol, nrow))
     if edges:
-        B = np.zeros((5, MAXB * MAXB))
+        B = np.zeros((B_ROWS, MAXB * MAXB))
+        set_quadratic(B, qa, qb, qc)
         for e in range(n):
             p = e - 1 if e > 0 else n - 1
             if ncol <= 2 and nrow <= 2 and not general:
-                _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, qa, qb, qc)
+                _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy)
             else:
-                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, qa, qb, qc)
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy)
         for k in range(ncol):
             s0 = 0.0
             s1 = 0.0

@@ -15,7 +15,7 @@ from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
 from ._curves import _curved_moments, _second_moments, _stencil
-from ._edges import MAXB
+from ._edges import B_ROWS, MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
 from ._record import record_group, record_pixel
@@ -468,7 +468,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LJ = np.empty((nsub + 3, nl))
     LQ = np.empty((3, nsub + 3, nl if jac >= 2 else 1))  # quadratic terms (quadratic model only)
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((5, MAXB * MAXB))
+    B = np.empty((B_ROWS, MAXB * MAXB))
     E = np.zeros((3, 4))
     Q = np.zeros(nsub)
     RV = np.empty(min(chunk, x1 - x0))
