@@ -40,11 +40,7 @@ Curved edges
     edge follow the same polyline (to rounding: its points are shifted to
     each sub-cell's local origin).  The outline (more than 4 vertices) goes
     through the same clipping paths; its area and moments come from the
-    shoelace formula.  Only edges on an output pixel's outline are curved:
-    an edge between two sub-cells of one pixel is the same straight chord
-    for both, and the area either side of it stays in the pixel (its share
-    between the sub-cells only moves weight within the solid-angle model's
-    own accuracy).  ``opts[O_CURVE] = 0`` (the policy's choice when no
+    shoelace formula.  ``opts[O_CURVE] = 0`` (the policy's choice when no
     edge bends measurably, e.g. TAN -> TAN) leaves the lattice without halo
     and the arithmetic of straight quadrilaterals unchanged.
 

@@ -158,24 +158,13 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 curved = False
                 if curve > 0.0:
                     # bulges of the edges bottom, right, top, left (lattice order),
-                    # from the stencil points beyond each edge's ends.  Only edges
-                    # on the output pixel's outline: an edge between two sub-cells
-                    # of one pixel stays straight (both sides take the same chord,
-                    # and the area either side stays in the pixel)
-                    for e in range(4):
-                        E[0, e] = 0.0
-                        E[1, e] = 0.0
-                        E[2, e] = 1.0
-                    if b0 == 0:
-                        _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
-                    if a == nsub - 1:
-                        _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
-                                 px, py, pp, curve)
-                    if b0 == nsub - 1:
-                        _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
-                                 px, py, pp, curve)
-                    if a == 0:
-                        _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
+                    # from the stencil points beyond each edge's ends
+                    _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
+                    _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
+                             px, py, pp, curve)
+                    _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
+                             px, py, pp, curve)
+                    _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
                     curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
                 Mxx = 0.0
                 Mxy = 0.0
