@@ -17,7 +17,8 @@ from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_no_extra_kwargs
 from ._resamplers import register
-from .kernels.exact import MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, area_quadratics, exact_tile
+from .kernels.exact import (MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, area_quadratics,
+                             exact_tile, quad_flag)
 from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, W_CODE, W_MINV, W_SIP, W_TPV
 from .wcs._native import homography_flag
 
@@ -428,7 +429,7 @@ class ExactResampler:
     def tile(self, data, state, wdata, tr, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
         wdata, opts = self._args(tr, data, wdata)
         exact_tile(data, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
-                   homography_flag(tr.vector))
+                   quad_flag(opts), homography_flag(tr.vector))
 
 
 @shared_doc

@@ -14,6 +14,7 @@ same pixels against ground truth.
 
 import sys
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,11 @@ import pytest
 from astropy.wcs import WCS
 
 import naive
+import numbamosaic as nm
 import numbamosaic.exact as nx
 from numbamosaic import reproject_exact
-from numbamosaic.kernels.exact import area_quadratic, cell_integrals, poly_moments2
+from numbamosaic.kernels.exact import _rows, area_quadratic, cell_integrals, poly_moments2
+from numbamosaic.synthetic import make_survey, survey_output_wcs
 from numbamosaic.wcs._transform import build_transform
 from test_exact import _random_quads, _slots
 
@@ -86,6 +89,12 @@ def test_second_moments_of_polygon():
                           ((0, 0, 0, 0, 1, 0), Mxy), ((0, 0, 0, 0, 0, 1), Myy), ((0, 0, 1, 0, 0, 0), My)):
             ref = _naive_integral(px - cx, py - cy, coef)
             assert abs(got - ref) < 1e-14 * max(1.0, abs(ref))
+
+
+def _fresh_policy(monkeypatch):
+    """Forget the policy's choices: they are cached per transform, and transforms are
+    remembered per pair of WCS objects, so a patched policy would not be asked again."""
+    monkeypatch.setattr(nx, "_AUTO_CACHE", weakref.WeakKeyDictionary())
 
 
 def _zpn():
@@ -162,9 +171,11 @@ def test_quadratic_model_matches_finely_subdivided_linear(monkeypatch):
     w_cut = w_out[40:100, 60:140]
     a, fa = reproject_exact((data, w_in), w_cut, shape_out=(60, 80))
     monkeypatch.setattr(nx, "quadratic_model", lambda tr: False)
+    _fresh_policy(monkeypatch)
     b, fb = reproject_exact((data, w_in), w_cut, shape_out=(60, 80))
     ok = np.isfinite(b)
     assert ok.sum() > 4000 and np.array_equal(ok, np.isfinite(a))
+    assert not np.array_equal(a[ok], b[ok])  # the linear model really ran
     rng = np.nanmax(data) - np.nanmin(data)
     assert np.max(np.abs(a - b)[ok]) < 2e-7 * rng
     assert np.max(np.abs(fa - fb)[ok]) < 1e-12
@@ -185,9 +196,11 @@ def test_pixel_model_matches_sub_cell_model(monkeypatch, nsub):
     out = {}
     for mode in (3, 2):
         monkeypatch.setattr(nx, "_policy", lambda tr, shape, m=mode: (nsub, nx.EDGE_TOLERANCE, 0.0, m))
+        _fresh_policy(monkeypatch)
         out[mode] = reproject_exact((data, w_in), w_cut, shape_out=(50, 70))
     ok = np.isfinite(out[2][0])
     assert ok.sum() > 3000 and np.array_equal(ok, np.isfinite(out[3][0]))
+    assert not np.array_equal(out[3][0][ok], out[2][0][ok])  # two models really ran
     rng = np.nanmax(data) - np.nanmin(data)
     assert np.max(np.abs(out[3][0] - out[2][0])[ok]) < 1e-8 * rng
     assert np.max(np.abs(out[3][1] - out[2][1])) < 1e-12
@@ -209,6 +222,7 @@ def test_quadratic_model_conserves_flux(monkeypatch):
     errs = []
     for model in (nx.quadratic_model, lambda t: False):
         monkeypatch.setattr(nx, "quadratic_model", model)
+        _fresh_policy(monkeypatch)
         out, _ = reproject_exact((data, w_in), w_out, shape_out=(192, 192), conserve="flux")
         errs.append(abs(np.nansum(out) / inside.sum() - 1.0))
     assert errs[0] < 1e-8 and errs[1] > 1e-6, errs
@@ -226,3 +240,28 @@ def test_quadratic_model_cube_planes_match_images():
         a, fa = reproject_exact((cube[z], w_in), w_cut, shape_out=(40, 60))
         assert np.array_equal(a, c[z], equal_nan=True)
         assert np.array_equal(fa, fc[z])
+
+
+def test_quad_literal_selects_code_never_arithmetic(monkeypatch):
+    # the kernels' literal quad (kernels.exact._quadratic): the library passes 0 for every
+    # input but ZPN, whose kernels then hold none of the quadratic model's code; a
+    # linear-model call compiled with that code (quad forced to 1, zero quadratic terms)
+    # must give the same bytes (TAN -> TAN survey, every pixel and its footprint)
+    hdus = make_survey(2, 1, tile_shape=(40, 40), seed=4)
+    wcs_out, shape_out = survey_output_wcs(hdus)
+    pairs = [(h.data, WCS(h.header)) for h in hdus]
+
+    def run(**kw):
+        return nm.reproject_and_coadd(pairs, wcs_out, shape_out=shape_out, reproject_function=nm.reproject_exact,
+                                      parallel=False, **kw)
+
+    for kw in ({}, {"conserve": "flux"}):
+        a, fa = run(**kw)
+        monkeypatch.setattr(nx, "quad_flag", lambda opts: 1)
+        b, fb = run(**kw)
+        monkeypatch.undo()
+        assert np.count_nonzero(fa) > 0.5 * fa.size
+        assert a.tobytes() == b.tobytes() and fa.tobytes() == fb.tobytes()
+    # both variants ran: quad is the second-last literal of exact_tile's signatures
+    quads = {str(sig[-2]) for sig in _rows.exact_tile._compiled}
+    assert {"Literal[int](0)", "Literal[int](1)"} <= quads, quads

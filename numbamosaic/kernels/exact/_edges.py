@@ -8,22 +8,16 @@ accumulates them.  See :mod:`numbamosaic.kernels.exact`.
 
 import math
 
-from .._jit import inline_kernel, kernel
+from numba.extending import overload
+
+from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
 from .._load import load
 from ._curves import GL4_T, GL4_W, GL_T0, GL_T2, GL_W0, GL_W1
 from ._polygon import SIXTH, S_QUAD
+from ._quadratic import Q_ROW, THIRD, TWELFTH, _edge_piece_quad, _model_on, _quad_strip
 from ._record import record_piece
 
 NAN = math.nan
-THIRD = 1.0 / 3.0
-TWELFTH = 1.0 / 12.0
-#: rows of the scratch ``B`` (``(B_ROWS, MAXB * MAXB)``): 0-2 the cell sums, 3
-#: a parabola's crossing parameters, 4 the sums of ``int u^2 du`` and
-#: ``Q_ROW`` the quadratic model's flag and coefficients (read by the edge
-#: functions, so that the linear path keeps its calling convention: three
-#: more float arguments per edge piece cost ~10 % on HEALPix inputs)
-Q_ROW = 5
-B_ROWS = 6
 
 #: sub-cells whose box of input pixels is at most ``MAXB`` wide and high are
 #: integrated edge by edge (:func:`_clip_boxer`), larger ones by the sweep
@@ -38,11 +32,7 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
     ``B[0]`` gets ``sg * integral over u of (c + jx u) h + jy h^2 / 2`` with
     ``h = v - r`` linear in ``u`` and ``c = jA + jy r`` (exact: the
     integrand is quadratic); ``B[1]``, ``B[2]`` the signed length and
-    ``sg * integral of u``.  With a quadratic model (``B[Q_ROW, 0] != 0``:
-    ``qa u^2 + qb u v + qc v^2`` added to ``J``, the coefficients in
-    ``B[Q_ROW, 1:4]``, see :func:`set_quadratic`) ``B[0]`` also gets the
-    quadratic terms' partial-row integral (a cubic in ``u``: Simpson's rule
-    is exact) and ``B[4]`` ``sg * integral of u^2``.
+    ``sg * integral of u``.
     """
     d = ub - ua
     if d > 0.0:
@@ -56,47 +46,37 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
         B[0, i] += sd * t * SIXTH
         B[1, i] += sd
         B[2, i] += sd * (0.5 * (ua + ub))
-        if B[Q_ROW, 0] != 0.0:  # a call: the linear path's code stays small (inlined by LLVM)
-            _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr)
 
 
 @kernel
-def _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr):
-    """The quadratic terms of :func:`_edge_piece` (coefficients in ``B[Q_ROW, 1:4]``)."""
-    qa = B[Q_ROW, 1]
-    qb = B[Q_ROW, 2]
-    qc = B[Q_ROW, 3]
-    um = 0.5 * (ua + ub)
-    hm = 0.5 * (ha + hb)
-    fa = _quad_strip(ua, ha, fr, qa, qb, qc)
-    fm = _quad_strip(um, hm, fr, qa, qb, qc)
-    fb = _quad_strip(ub, hb, fr, qa, qb, qc)
-    B[0, i] += sd * (fa + 4.0 * fm + fb) * SIXTH
-    B[4, i] += sd * (ua * ua + ua * ub + ub * ub) * THIRD
+def _edge_piece_q(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+    """:func:`_edge_piece` with the quadratic model's terms (``quad`` 1,
+    :mod:`._quadratic`): when ``B[Q_ROW, 0] != 0`` (``qa u^2 + qb u v + qc
+    v^2`` added to ``J``, the coefficients in ``B[Q_ROW, 1:4]``, see
+    :func:`._quadratic.set_quadratic`) ``B[0]`` also gets the quadratic
+    terms' partial-row integral (a cubic in ``u``: Simpson's rule is exact)
+    and ``B[4]`` ``sg * integral of u^2``."""
+    _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+    if B[Q_ROW, 0] != 0.0 and ub - ua > 0.0:
+        fr = float(r)
+        _edge_piece_quad(B, k * MAXB + r, sg * (ub - ua), ua, ub, va - fr, vb - fr, fr)
 
 
-@inline_kernel
-def _quad_strip(u, h, r, qa, qb, qc):
-    """Integral in ``v`` from ``r`` to ``r + h`` of the quadratic terms ``qa
-    u^2 + qb u v + qc v^2`` of the solid-angle model."""
-    return ((qa * u + qb * r) * u + qc * r * r) * h + (qb * u + 2.0 * qc * r) * (0.5 * h * h) + qc * h * h * h * THIRD
+def edge_piece(quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+    """:func:`_edge_piece_q` for ``quad`` 1, :func:`_edge_piece` (the linear
+    model's own function) for the literal 0.  Stub; see the overload."""
+    raise NotImplementedError  # replaced by the Numba overload below
 
 
-@inline_kernel
-def set_quadratic(B, qa, qb, qc):
-    """Store the quadratic terms ``qa u^2 + qb u v + qc v^2`` of the model
-    for the edge functions (all zero: the linear model); returns whether
-    there are any."""
-    quad = qa != 0.0 or qb != 0.0 or qc != 0.0
-    B[Q_ROW, 0] = 1.0 if quad else 0.0
-    B[Q_ROW, 1] = qa
-    B[Q_ROW, 2] = qb
-    B[Q_ROW, 3] = qc
-    return quad
+@overload(edge_piece, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _edge_piece_impl(quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+    if _model_on(quad):
+        return lambda quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy: _edge_piece_q(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+    return lambda quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy: _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
 
 
 @kernel
-def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
+def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, quad):
     """Add one directed polygon edge's share of the cell integrals to ``B``.
 
     Coordinates ``(u, v)`` are shifted so that the input pixel cells are the
@@ -142,7 +122,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
         cross_y = False
     if nx >= ub and not cross_y:
         # the whole edge lies in one cell (the common case for small sub-cells)
-        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+        edge_piece(quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
         return
     s = dv / du
     isl = 0.0
@@ -169,7 +149,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
             vn = ny
         elif cx:
             vn = va + (nx - ua) * s
-        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
+        edge_piece(quad, B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
         if not (cx or cy):
             return
         if cx:
@@ -184,7 +164,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
 
 
 @inline_kernel
-def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
+def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy, quad):
     """:func:`_edge_cells` for a box of at most 2 x 2 cells (the common case:
     output pixels about as large as input pixels).
 
@@ -210,28 +190,28 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
     if not xv:
         r = 1 if va + vb > 2.0 else 0
         if not xu:
-            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
+            edge_piece(quad, B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
             return
         vc = va + (1.0 - ua) * (dv / du)
-        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        edge_piece(quad, B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
+        edge_piece(quad, B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
         return
     uc = ua + (1.0 - va) * (du / dv)
     r0 = 0 if va < 1.0 else 1
     if not xu:
         k = 1 if ua + ub > 2.0 else 0
-        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        edge_piece(quad, B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        edge_piece(quad, B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
         return
     vc = va + (1.0 - ua) * (dv / du)
     if uc < 1.0:  # the row boundary comes first
-        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        edge_piece(quad, B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
+        edge_piece(quad, B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
+        edge_piece(quad, B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
     else:
-        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        edge_piece(quad, B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
+        edge_piece(quad, B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
+        edge_piece(quad, B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
 
 
 @kernel
@@ -261,7 +241,7 @@ def _roots01(B, n, a, b, c):
 
 
 @kernel
-def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
+def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy, quad):
     """:func:`_edge_cells` for the parabolic edge ``c(t) = a + (b - a) t + 4 S
     t (1 - t)`` (``t`` from 0 to 1, bulge ``S = (sx, sy)``).
 
@@ -276,12 +256,13 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
     in ``B[3]``.  The result is exact for the parabola, whose area differs
     from the chord's by ``2/3 (b - a) x S``.  With a quadratic model
     (:func:`_edge_piece`) its terms are added by 4-point Gauss-Legendre
-    (degree 7, exact) and minus the integral of ``u^2 du`` goes to ``B[4]``.
+    (degree 7, exact) and minus the integral of ``u^2 du`` goes to ``B[4]``
+    (``quad`` 1 only, :mod:`._quadratic`).
     """
-    quad = B[Q_ROW, 0] != 0.0
-    qa = B[Q_ROW, 1]
-    qb = B[Q_ROW, 2]
-    qc = B[Q_ROW, 3]
+    qm = quad == 1 and B[Q_ROW, 0] != 0.0
+    qa = B[Q_ROW, 1] if qm else 0.0
+    qb = B[Q_ROW, 2] if qm else 0.0
+    qc = B[Q_ROW, 3] if qm else 0.0
     du = ub - ua
     dv = vb - va
     au = -4.0 * sx
@@ -342,7 +323,7 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
         B[0, idx] -= acc * L
         B[1, idx] -= u1 - u0
         B[2, idx] -= 0.5 * (u1 - u0) * (u1 + u0)
-        if quad:
+        if qm:
             acc = 0.0
             for g in range(4):
                 t = t0 + GL4_T[g] * L
@@ -355,7 +336,7 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
 
 
 @inline_kernel
-def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec):
+def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec, quad):
     """Integrate the solid-angle model over the sub-cell (``nv`` vertices in slot ``S_QUAD``)
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
     ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
@@ -363,33 +344,35 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
     With ``curved`` the four edges of the quadrilateral are the parabolas of
     ``E`` (:mod:`._curves`) where their chord count ``E[2]`` exceeds 1
     (:func:`_edge_parabola`).  ``qa, qb, qc``: the quadratic terms of the
-    model about ``(xm, ym)`` (zero: linear; see :mod:`._rows`)."""
+    model about ``(xm, ym)`` (zero: linear; see :mod:`._rows`), used with
+    ``quad`` 1 only (:mod:`._quadratic`)."""
     nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     V = 0.0
     SV = 0.0
     SW = 0.0
-    quad = qa != 0.0 or qb != 0.0 or qc != 0.0
+    qm = quad == 1 and (qa != 0.0 or qb != 0.0 or qc != 0.0)
     for k in range(ncol):
         for r in range(nrow):
             i = k * MAXB + r
             B[0, i] = 0.0
             B[1, i] = 0.0
             B[2, i] = 0.0
-            if quad:
+            if qm:
                 B[4, i] = 0.0
     # cell (k, r) is [k, k + 1] x [r, r + 1] in (u, v) = local - (ou, ov)
     ou = (fx0 - gx) - 0.5
     ov = (fy0 - gy) - 0.5
     jA = j0 + jx * (ou - xm) + jy * (ov - ym)
-    if quad:  # the model as a polynomial in (u, v): the quadratic terms shift the lower ones
+    if qm:  # the model as a polynomial in (u, v): the quadratic terms shift the lower ones
         um = xm - ou
         vm = ym - ov
         jA += (qa * um + qb * vm) * um + qc * vm * vm
         jx = jx - 2.0 * qa * um - qb * vm
         jy = jy - qb * um - 2.0 * qc * vm
-    B[Q_ROW, 0] = 1.0 if quad else 0.0
-    if quad:
+    if quad == 1:  # read by the edge functions
+        B[Q_ROW, 0] = 1.0 if qm else 0.0
+    if qm:
         B[Q_ROW, 1] = qa
         B[Q_ROW, 2] = qb
         B[Q_ROW, 3] = qc
@@ -401,11 +384,11 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
         qv = P[S_QUAD, 1, e] - ov
         le = (e + 3) % 4  # polygon edge e (vertex e - 1 -> e) is lattice edge le
         if curved and E[2, le] > 1.0:
-            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy)
+            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy, quad)
         elif small:
-            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
+            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy, quad)
         else:
-            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
+            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy, quad)
         pu = qu
         pv = qv
     for k in range(ncol):
@@ -417,7 +400,7 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
             i = k * MAXB + r
             # partial-row part plus the full rows above in this column
             w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
-            if quad:
+            if qm:
                 w += qa * s2 + qb * (r + 0.5) * s1 + qc * (r * (r + 1.0) + THIRD) * s0
                 s2 += B[4, i]
             s0 += B[1, i]
@@ -439,7 +422,7 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
             if flux:
                 q = NAN
                 jc = jA + jx * (k + 0.5) + jy * (r + 0.5)
-                if quad:  # the model's mean over the unit cell
+                if qm:  # the model's mean over the unit cell
                     jc += (qa * (k + 0.5) + qb * (r + 0.5)) * (k + 0.5) + qc * (r + 0.5) * (r + 0.5) + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = w / jc

@@ -19,12 +19,12 @@ from ...wcs._native import map_point
 from ...wcs._plane import distortion_jacobian, pixel_to_plane
 from ...wcs._proj_zenithal import zpn_area
 from ...wcs._projections import plane_to_native
+from ._quadratic import _model_on
 
 NAN = math.nan
 
 
 PROJ_TAN = PROJ_CODES["TAN"]
-PROJ_ZPN = PROJ_CODES["ZPN"]
 D2R = math.pi / 180.0
 
 
@@ -74,13 +74,13 @@ def input_area_factor(tr, x, y):
     """Relative solid angle per input pixel at input pixel ``(x, y)``.
 
     Projection area factor (solid angle per unit area of the projection
-    plane: analytic for TAN and ZPN (:func:`~numbamosaic.wcs._proj_zenithal.zpn_area`),
-    otherwise by differences with a fixed step of
+    plane: analytic for TAN, otherwise by differences with a fixed step of
     ``AREA_STEP_DEG``, see :func:`_plane_derivative`, so that the result is
     smooth and free of cancellation whatever the pixel size) times the
     Jacobian determinant of the SIP and TPV distortions.  The constant ``|det CD|``
     is left out: only ratios are used.  NaN outside the
-    projection's domain.
+    projection's domain.  (ZPN inputs without distortion use the analytic
+    :func:`area_quadratic` in the kernel's lattice, compiled only for them.)
     """
     o = np.int64(T_IN)  # not a literal: one compiled projection chain (see wcs._native)
     X, Y = pixel_to_plane(tr, o, x, y)
@@ -89,8 +89,6 @@ def input_area_factor(tr, x, y):
     code = int(tr[o + W_CODE])
     if code == PROJ_TAN:
         s = _tan_factor(X, Y)
-    elif code == PROJ_ZPN:
-        s, _, _, _ = zpn_area(tr, o + W_PV, X, Y)
     else:
         d = AREA_STEP_DEG
         ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, np.int64(0))
@@ -180,8 +178,21 @@ def area_quadratic(tr, x, y):
     return g, 0.5 * huu, huv, 0.5 * hvv
 
 
+def quadratic_area(quad, tr, x, y):
+    """:func:`area_quadratic`, NaN for ``quad`` the literal 0 (the linear model:
+    never called then; see :mod:`._quadratic`).  Pure-Python stub; see the overload."""
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(quadratic_area, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _quadratic_area_impl(quad, tr, x, y):
+    if _model_on(quad):
+        return lambda quad, tr, x, y: area_quadratic(tr, x, y)
+    return lambda quad, tr, x, y: (NAN, NAN, NAN, NAN)
+
+
 @kernel
-def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, hom):
+def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
     """Input positions (and area factors) of lattice points along output row ``yy``.
 
     Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
@@ -196,7 +207,9 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, hom):
     ``jac``: 0 no solid angle (``lj = 1``), 1 the area factor, 2 also its
     quadratic terms into ``lq[0:3, a]`` (:func:`area_quadratic`; ``lq`` is
     not touched otherwise), 3 the same at output pixel corners only (``a``
-    a multiple of ``nsub``; ``lj = 1`` elsewhere).
+    a multiple of ``nsub``; ``lj = 1`` elsewhere).  2 and 3 need ``quad``
+    the literal 1 (:mod:`._quadratic`); with 0 the quadratic code is not
+    compiled.
     """
     n = lx.shape[0]
     o = T_IN
@@ -242,9 +255,9 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, hom):
         xi, yi = map_point(hom, tr, grid, xx, yy)
         lx[a] = xi
         ly[a] = yi
-        if xi == xi and (jac == 2 or (jac == 3 and k == 0)):
-            lj[a], lq[0, a], lq[1, a], lq[2, a] = area_quadratic(tr, xi, yi)
-        elif xi == xi and jac == 1:
+        if quad == 1 and xi == xi and (jac == 2 or (jac == 3 and k == 0)):
+            lj[a], lq[0, a], lq[1, a], lq[2, a] = quadratic_area(quad, tr, xi, yi)
+        elif jac == 1 and xi == xi:
             lj[a] = area_factor(hom, tr, xi, yi)
         else:
             lj[a] = 1.0

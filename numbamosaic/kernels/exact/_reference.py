@@ -3,8 +3,9 @@
 import numpy as np
 
 from .._jit import kernel
-from ._edges import B_ROWS, MAXB, THIRD, _edge_2x2, _edge_cells, set_quadratic
+from ._edges import MAXB, _edge_2x2, _edge_cells
 from ._polygon import MAXV, poly_moments, poly_moments2, split_half
+from ._quadratic import B_ROWS, THIRD, set_quadratic
 
 @kernel
 def overlap_area(px, py, x0, x1, y0, y1):
@@ -38,26 +39,36 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False, qa=0.0,
     (:func:`_edge_2x2` for boxes of at most 2 x 2 cells unless ``general``,
     else :func:`_edge_cells`); ``False``: Sutherland-Hodgman pieces and their
     moments (:func:`split_half`, :func:`poly_moments`, with quadratic
-    terms :func:`poly_moments2`).  Allocates: for tests.
+    terms :func:`poly_moments2`).  The edge functions run with the ``quad``
+    literal the kernels use (:mod:`._quadratic`): 1 when a quadratic term
+    is non-zero, else 0 (the linear model's code).  Allocates: for tests.
     """
     n = px.shape[0]
     out = np.zeros((ncol, nrow))
     if edges:
         B = np.zeros((B_ROWS, MAXB * MAXB))
-        set_quadratic(B, qa, qb, qc)
+        qm = set_quadratic(B, qa, qb, qc)
         for e in range(n):
             p = e - 1 if e > 0 else n - 1
             if ncol <= 2 and nrow <= 2 and not general:
-                _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy)
+                if qm:
+                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, 1)
+                else:
+                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, 0)
+            elif qm:
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, 1)
             else:
-                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy)
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, 0)
         for k in range(ncol):
             s0 = 0.0
             s1 = 0.0
             s2 = 0.0
             for r in range(nrow - 1, -1, -1):
                 i = k * MAXB + r
-                out[k, r] = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1 + qa * s2 + qb * (r + 0.5) * s1 + qc * (r * (r + 1.0) + THIRD) * s0
+                w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+                if qm:  # as _edges._clip_boxer
+                    w += qa * s2 + qb * (r + 0.5) * s1 + qc * (r * (r + 1.0) + THIRD) * s0
+                out[k, r] = w
                 s2 += B[4, i]
                 s0 += B[1, i]
                 s1 += B[2, i]

@@ -14,10 +14,11 @@ from ...wcs._native import map_point
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
-from ._curves import _curved_moments, _second_moments, _stencil
-from ._edges import B_ROWS, MAXB
+from ._curves import _curved_moments, _stencil
+from ._edges import MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
+from ._quadratic import B_ROWS, pixel_model, second_moments
 from ._record import record_group, record_pixel
 from ._seams import _on_image, refine
 from ._sweep import _clip_cell
@@ -49,7 +50,7 @@ TEAR_CHECK_EXTENT = 8.0
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, quad, hom):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -62,7 +63,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
     the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
     for the four edges' bulges and chord counts.  ``rec``: ``None``, or a
     recorder of the pieces (:mod:`._record`, for cubes).  ``hom``: the
-    homography literal (``wcs._native.map_point``).
+    homography literal (``wcs._native.map_point``); ``quad``: the quadratic
+    model's (:mod:`._quadratic`, 1 for ``opts[O_JAC]`` 2 and 3).
 
     ``opts[O_JAC] == 2``: quadratic solid-angle model.  ``LQ[0:3]`` hold
     the quadratic Taylor terms ``(qa, qb, qc)`` of the area factor at each
@@ -88,8 +90,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
     jac = int(opts[O_JAC])
-    quad = jac >= 2
-    pix = jac == 3
+    qmod = quad == 1 and jac >= 2  # a constant False for the literal quad 0
+    pix = quad == 1 and jac == 3
     nyi, nxi = data.shape
     hs = 1.0 / nsub
     for k in range(nsub):
@@ -101,7 +103,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
         SW = 0.0  # sum of input weight x weight
         base = (x - x0) * nsub + nsub  # array column of the pixel's first lattice point
         if pix:
-            pj0, pjx, pjy, pqa, pqb, pqc, pxm, pym = _pixel_model(LX, LY, LJ, LQ, base, nsub)
+            pj0, pjx, pjy, pqa, pqb, pqc, pxm, pym = pixel_model(quad, LX, LY, LJ, LQ, base, nsub)
         for b0 in range(nsub):
             b = b0 + 1  # array row of the sub-cell's lower lattice row
             for a in range(nsub):
@@ -117,7 +119,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 Y3 = LY[b + 1, c0]
                 if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                         W += dW
                         V += dV
                         SV += dSV
@@ -169,8 +171,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 Mxx = 0.0
                 Mxy = 0.0
                 Myy = 0.0
-                if quad:
-                    Mxx, Mxy, Myy = _second_moments(P, E, xm, ym, curved)
+                if qmod:
+                    Mxx, Mxy, Myy = second_moments(quad, P, E, xm, ym, curved)
                 if curved:
                     A, Mx, My = _curved_moments(P, E, xm, ym)
                 else:
@@ -181,7 +183,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 sgn = 1.0 if A > 0.0 else -1.0
                 if orient != 0.0 and sgn != orient:  # folded or torn by a seam: refined
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                         W += dW
                         V += dV
                         SV += dSV
@@ -194,7 +196,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                     mxo, myo = map_point(hom, tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs)
                     if mxo != mxo:
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                             W += dW
                             V += dV
                             SV += dSV
@@ -207,7 +209,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                         myo -= m * py
                     if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                             W += dW
                             V += dV
                             SV += dSV
@@ -237,7 +239,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                         J0 = pj0 + (pjx + qa * du + qb * dv) * du + (pjy + qc * dv) * dv
                         jx = pjx + 2.0 * qa * du + qb * dv
                         jy = pjy + qb * du + 2.0 * qc * dv
-                elif quad and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                elif qmod and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
                     # quadratic terms: the corners' mean; removed from the corner values,
                     # which then determine the linear part as below
                     qa = 0.25 * (LQ[0, b, c0] + LQ[0, b, c0 + 1] + LQ[0, b + 1, c0 + 1] + LQ[0, b + 1, c0])
@@ -291,12 +293,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                             nj += 1
                     j0 = j0 / nj if nj > 0 else 1.0
                 wq = sgn * (A * j0 + jx * Mx + jy * My)
-                if quad:
+                if qmod:
                     wq += sgn * ((qa * Mxx + qb * Mxy) + qc * Myy)
                 wprev = Q[b0]
                 if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
                     # much larger or smaller than its neighbour: a seam's gap inside
-                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                     W += dW
                     V += dV
                     SV += dSV
@@ -325,7 +327,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec, quad)
                     record_group(rec)
                     V += dv
                     SV += dsv
@@ -344,74 +346,6 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
         RV[x - x0] = v
         RF[x - x0] = f
         record_pixel(rec, W)
-
-
-@kernel
-def _pixel_model(LX, LY, LJ, LQ, base, nsub):
-    """Quadratic solid-angle model of one output pixel from its four corner
-    lattice points (rows 1 and ``1 + nsub``, columns ``base`` and ``base +
-    nsub``): ``(j0, jx, jy, qa, qb, qc, xm, ym)`` about the corners' mean
-    ``(xm, ym)`` (input pixels), fitted as in :func:`_exact_row` (quadratic
-    terms the corners' mean, the plane through the corrected values along
-    both diagonals).  Where a corner is outside the projection's domain:
-    the mean of the finite corners, constant (``jx`` NaN flags it)."""
-    b1 = 1 + nsub
-    c1 = base + nsub
-    X0 = LX[1, base]
-    X1 = LX[1, c1]
-    X2 = LX[b1, c1]
-    X3 = LX[b1, base]
-    Y0 = LY[1, base]
-    Y1 = LY[1, c1]
-    Y2 = LY[b1, c1]
-    Y3 = LY[b1, base]
-    J0 = LJ[1, base]
-    J1 = LJ[1, c1]
-    J2 = LJ[b1, c1]
-    J3 = LJ[b1, base]
-    ok = J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3 and X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3
-    if ok:
-        qa = 0.25 * (LQ[0, 1, base] + LQ[0, 1, c1] + LQ[0, b1, c1] + LQ[0, b1, base])
-        qb = 0.25 * (LQ[1, 1, base] + LQ[1, 1, c1] + LQ[1, b1, c1] + LQ[1, b1, base])
-        qc = 0.25 * (LQ[2, 1, base] + LQ[2, 1, c1] + LQ[2, b1, c1] + LQ[2, b1, base])
-        ok = qa == qa and qb == qb and qc == qc
-    if not ok:
-        j = 0.0
-        n = 0
-        for k in range(4):
-            jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
-            if jk == jk:
-                j += jk
-                n += 1
-        return (j / n if n > 0 else 1.0), NAN, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    xm = 0.25 * ((X0 + X1) + (X2 + X3))
-    ym = 0.25 * ((Y0 + Y1) + (Y2 + Y3))
-    u = X0 - xm
-    v = Y0 - ym
-    J0 -= (qa * u + qb * v) * u + qc * v * v
-    u = X1 - xm
-    v = Y1 - ym
-    J1 -= (qa * u + qb * v) * u + qc * v * v
-    u = X2 - xm
-    v = Y2 - ym
-    J2 -= (qa * u + qb * v) * u + qc * v * v
-    u = X3 - xm
-    v = Y3 - ym
-    J3 -= (qa * u + qb * v) * u + qc * v * v
-    j0 = 0.25 * (J0 + J1 + J2 + J3)
-    jx = 0.0
-    jy = 0.0
-    d1x = X2 - X0
-    d1y = Y2 - Y0
-    d2x = X3 - X1
-    d2y = Y3 - Y1
-    det = d1x * d2y - d1y * d2x
-    if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
-        e1 = J2 - J0
-        e2 = J3 - J1
-        jx = (e1 * d2y - e2 * d1y) / det
-        jy = (d1x * e2 - d2x * e1) / det
-    return j0, jx, jy, qa, qb, qc, xm, ym
 
 
 @inline_kernel
@@ -437,7 +371,7 @@ def _row_jac(jac, b, nsub):
 
 
 @inline_kernel
-def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, hom):
+def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, quad, hom):
     """Serial work item: output rows ``[ya, yb)``, sharing lattice rows.
 
     Inlined into its one caller :func:`exact_tile` (a loop level with one call
@@ -455,7 +389,8 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LX = np.empty((nsub + 3, nl))
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
-    LQ = np.empty((3, nsub + 3, nl if jac >= 2 else 1))  # quadratic terms (quadratic model only)
+    qmod = quad == 1 and jac >= 2
+    LQ = np.empty((3, nsub + 3, nl if qmod else 1))  # quadratic terms (quadratic model only)
     P = np.empty((NSLOT, 2, MAXV))
     B = np.empty((B_ROWS, MAXB * MAXB))
     E = np.zeros((3, 4))
@@ -490,14 +425,14 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
             _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
-                         bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], hom)
+                         bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom)
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
                 _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
-                             bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], hom)
+                             bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom)
             first = False
-            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, bLQ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom)
+            _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, bLQ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, quad, hom)
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
             # the next row's lattice rows -1, 0, 1 are this row's nsub - 1, nsub, nsub + 1
             # (element loops, not slice assignments: those compile a shape check whose
@@ -507,16 +442,22 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
                     bLX[b, k] = bLX[b + nsub, k]
                     bLY[b, k] = bLY[b + nsub, k]
                     bLJ[b, k] = bLJ[b + nsub, k]
-                if jac >= 2:
+                if qmod:
                     for q in range(3):
                         for k in range(c, c + m):
                             bLQ[q, b, k] = bLQ[q, b + nsub, k]
     keep_alive((LX, LY, LJ, LQ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
 
 
-@entry(writes=("val", "wt"), literal=("hom",))
+def quad_flag(opts):
+    """The kernels' ``quad`` literal for an option vector: 1 when ``opts[O_JAC]``
+    selects the quadratic solid-angle model (2 or 3), else 0 (:mod:`._quadratic`)."""
+    return 1 if opts[O_JAC] >= 2.0 else 0
+
+
+@entry(writes=("val", "wt"), literal=("quad", "hom"))
 @kernel
-def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom):
+def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad, hom):
     """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
 
     Parameters
@@ -538,10 +479,14 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
         Deposit mode (``kernels._sinks``).
     bg : float64[3]
         Background model ``(c, cx, cy)`` subtracted in output pixel coordinates.
+    quad : int
+        :func:`quad_flag` of ``opts``, typed as a literal: 1 compiles the
+        quadratic solid-angle model (ZPN inputs, ``opts[O_JAC]`` 2 or 3;
+        :mod:`._quadratic`), 0 leaves it out (every other transform).
     hom : int
         ``wcs._native.homography_flag(tr)``, typed as a literal: with 1 (a
         homography transform, TAN -> TAN without distortion) the kernel is
         compiled without the projection chain; 0 serves every transform.
     """
     if y1 > y0 and x1 > x0:
-        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom)
+        _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad, hom)

@@ -9,14 +9,15 @@ import numpy as np
 
 from .._jit import inline_kernel, kernel
 from .._load import load
-from ._edges import MAXB, TWELFTH, _clip_boxer
+from ._edges import MAXB, _clip_boxer
 from ._curves import _outline
 from ._measure import NAN
-from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, poly_moments2, split_half
+from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
+from ._quadratic import TWELFTH, piece_moments2
 from ._record import record_piece
 
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec):
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec, quad):
     """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
     ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -32,8 +33,9 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
     path integrates them exactly (:func:`._edges._edge_parabola`) and the
     sweep follows their chords (:func:`._curves._outline`).
     The solid-angle model is ``j0 + jx dx + jy dy + qa dx^2 + qb dx dy + qc
-    dy^2`` with ``(dx, dy)`` relative to ``(xm, ym)`` (``qa = qb = qc = 0``:
-    linear, the arithmetic of the linear model unchanged).
+    dy^2`` with ``(dx, dy)`` relative to ``(xm, ym)``; the quadratic terms
+    are used with ``quad`` 1 only (the literal of :mod:`._quadratic`; with
+    0, or all three zero, the arithmetic is the linear model's).
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.  Each piece is also passed to
     ``rec`` (:mod:`._record`; ``None``: nothing is recorded).
@@ -89,7 +91,7 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
                 ex = (ix - gx) - xm
                 ey = (iy - gy) - ym
                 jc = j0 + jx * ex + jy * ey
-                if qa != 0.0 or qb != 0.0 or qc != 0.0:  # the model's mean over the input pixel
+                if quad == 1 and (qa != 0.0 or qb != 0.0 or qc != 0.0):  # the model's mean over the input pixel
                     jc += (qa * ex + qb * ey) * ex + qc * ey * ey + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = wq / jc
@@ -103,7 +105,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec)
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec,
+                           quad)
     if curved:  # the sweep clips polygons: the parabolas' chords
         nv = _outline(P, P[S_QUAD, 0, 0], P[S_QUAD, 1, 0], P[S_QUAD, 0, 1], P[S_QUAD, 1, 1], P[S_QUAD, 0, 2], P[S_QUAD, 1, 2],
                       P[S_QUAD, 0, 3], P[S_QUAD, 1, 3], 0.0, 0.0, E)
@@ -131,17 +134,18 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
             ns = nr
             strip = cur
         if ns >= 3:
-            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec)
+            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec,
+                                     quad)
     return V, SV, SW
 
 
 @kernel
-def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec):
+def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec, quad):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
     boundaries and accumulate its pieces into ``(V, SV, SW)`` (model as in
-    :func:`_clip_cell`; quadratic terms through the pieces' second moments,
-    :func:`poly_moments2`)."""
-    quad = qa != 0.0 or qb != 0.0 or qc != 0.0
+    :func:`_clip_cell`; with ``quad`` 1, quadratic terms through the pieces'
+    second moments, :func:`._polygon.poly_moments2`)."""
+    qm = quad == 1 and (qa != 0.0 or qb != 0.0 or qc != 0.0)
     # split_half arguments as int64, not literals: one compiled split_half
     axis_x = np.int64(0)
     drop = np.int64(-1)
@@ -194,8 +198,8 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
             wgt = load(wdata, iy, ix)
             if wgt != wgt:
                 continue
-        if quad:
-            pa, pmx, pmy, pxx, pxy, pyy = poly_moments2(P, piece, npc, lx, ly)
+        if qm:
+            pa, pmx, pmy, pxx, pxy, pyy = piece_moments2(quad, P, piece, npc, lx, ly)
             if pa == 0.0:
                 continue
             ex = lx - xm
