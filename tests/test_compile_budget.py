@@ -74,12 +74,11 @@ ENTRY_KERNELS = ["numbamosaic.kernels." + name for name in (
 
 
 #: the quadratic solid-angle model of exact (ZPN inputs, ``kernels.exact._quadratic``): the
-#: matrix has no ZPN input, so its kernels run with the literal ``quad`` 0 and none of these
+#: matrix has no ZPN input, so its kernels run with ``quad`` None and none of these
 #: may be compiled (checked with an empty cache, like the callees' budgets)
 QUADRATIC_ONLY = [
     "numbamosaic.kernels.exact._quadratic._pixel_model",
     "numbamosaic.kernels.exact._quadratic._edge_piece_quad",
-    "numbamosaic.kernels.exact._edges._edge_piece_q",
     "numbamosaic.kernels.exact._curves._second_moments",
     "numbamosaic.kernels.exact._polygon.poly_moments2",
     "numbamosaic.kernels.exact._measure.area_quadratic",
@@ -123,8 +122,8 @@ def test_linear_calls_compile_no_quadratic_model(matrix):
     sigs = matrix["signatures"]
     compiled = {name: sigs[name] for name in QUADRATIC_ONLY if sigs.get(name)}
     assert compiled == {}, f"the quadratic model was compiled for inputs that do not use it: {compiled}"
-    for s in sigs["numbamosaic.kernels.exact._rows.exact_tile"]:  # (..., quad, hom): quad 0, hom 1
-        assert s.endswith("Literal[int](0), Literal[int](1))"), s
+    for s in sigs["numbamosaic.kernels.exact._rows.exact_tile"]:  # (..., quad, hom): quad None, hom 1
+        assert s.endswith("none, Literal[int](1))"), s
 
 
 def test_compile_budget(matrix):

@@ -243,9 +243,9 @@ def test_quadratic_model_cube_planes_match_images():
 
 
 def test_quad_literal_selects_code_never_arithmetic(monkeypatch):
-    # the kernels' literal quad (kernels.exact._quadratic): the library passes 0 for every
+    # the kernels' quad (kernels.exact._quadratic): the library passes None for every
     # input but ZPN, whose kernels then hold none of the quadratic model's code; a
-    # linear-model call compiled with that code (quad forced to 1, zero quadratic terms)
+    # linear-model call compiled with that code (quad forced to True, zero quadratic terms)
     # must give the same bytes (TAN -> TAN survey, every pixel and its footprint)
     hdus = make_survey(2, 1, tile_shape=(40, 40), seed=4)
     wcs_out, shape_out = survey_output_wcs(hdus)
@@ -257,11 +257,11 @@ def test_quad_literal_selects_code_never_arithmetic(monkeypatch):
 
     for kw in ({}, {"conserve": "flux"}):
         a, fa = run(**kw)
-        monkeypatch.setattr(nx, "quad_flag", lambda opts: 1)
+        monkeypatch.setattr(nx, "quad_flag", lambda opts: True)
         b, fb = run(**kw)
         monkeypatch.undo()
         assert np.count_nonzero(fa) > 0.5 * fa.size
         assert a.tobytes() == b.tobytes() and fa.tobytes() == fb.tobytes()
-    # both variants ran: quad is the second-last literal of exact_tile's signatures
+    # both variants ran: quad is the second-last argument of exact_tile's signatures
     quads = {str(sig[-2]) for sig in _rows.exact_tile._compiled}
-    assert {"Literal[int](0)", "Literal[int](1)"} <= quads, quads
+    assert {"none", "bool"} <= quads, quads

@@ -349,7 +349,9 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
     LX = np.empty((nsub + 3, nl))
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
-    qmod = quad == 1 and jac >= 2
+    qmod = False
+    if quad is not None:
+        qmod = jac >= 2
     LQ = np.empty((3, nsub + 3, nl if qmod else 1))
     P = np.empty((NSLOT, 2, MAXV))
     B = np.empty((B_ROWS, MAXB * MAXB))
@@ -388,7 +390,7 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
     keep_alive((LX, LY, LJ, LQ, P, B, RV, RF, E))
 
 
-@entry(writes=("val", "wt"), literal=("quad",))
+@entry(writes=("val", "wt"))
 @kernel
 def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad):
     """Serial kernel: exact resampling of every plane of ``cube`` over the output box.
@@ -396,8 +398,8 @@ def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt,
     ``valid``: a 2-D array of the plane's shape whose every value is finite
     (a zero-strided view of one zero), the data the geometry is recorded
     with.  Other arguments as :func:`numbamosaic.kernels.exact.exact_tile`,
-    with ``(nz, .., ..)`` buffers ``val``/``wt`` (``hom`` is 0, ``quad`` the
-    literal of ``exact._rows.quad_flag``).
+    with ``(nz, .., ..)`` buffers ``val``/``wt`` (``hom`` is 0, ``quad``
+    ``exact._rows.quad_flag``).
     """
     if y1 > y0 and x1 > x0:
         _exact_cube_rows(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad)

@@ -130,9 +130,9 @@ Spherical measure
     Parkes' 4-arcmin ZPN pixels the linear model needed 9 x 9 sub-cells
     for the 1e-7 bound; the quadratic one needs far fewer (the policy
     measures it: ``numbamosaic.exact.jacobian_error``).  Its code is
-    compiled only for the calls that use it: the kernels' literal ``quad``
-    (:func:`quad_flag`, :mod:`._quadratic`) is 1 for these inputs and 0
-    for every other, whose kernels hold none of it.
+    compiled only for the calls that use it: the kernels' ``quad``
+    (:func:`quad_flag`, :mod:`._quadratic`) is True for these inputs and
+    None for every other, whose kernels hold none of it.
 
 Per output pixel, with pieces ``k`` of valid (finite) input pixels ``i``:
 

@@ -8,13 +8,11 @@ accumulates them.  See :mod:`numbamosaic.kernels.exact`.
 
 import math
 
-from numba.extending import overload
-
-from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
+from .._jit import inline_kernel, kernel
 from .._load import load
 from ._curves import GL4_T, GL4_W, GL_T0, GL_T2, GL_W0, GL_W1
 from ._polygon import SIXTH, S_QUAD
-from ._quadratic import Q_ROW, THIRD, TWELFTH, _edge_piece_quad, _model_on, _quad_strip
+from ._quadratic import Q_ROW, THIRD, TWELFTH, _boxer_shift, _edge_piece_quad, _quad_strip
 from ._record import record_piece
 
 NAN = math.nan
@@ -25,14 +23,20 @@ MAXB = 8
 
 
 @kernel
-def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, quad):
     """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
     lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
 
     ``B[0]`` gets ``sg * integral over u of (c + jx u) h + jy h^2 / 2`` with
     ``h = v - r`` linear in ``u`` and ``c = jA + jy r`` (exact: the
     integrand is quadratic); ``B[1]``, ``B[2]`` the signed length and
-    ``sg * integral of u``.
+    ``sg * integral of u``.  With ``quad`` True (:mod:`._quadratic`) and a
+    quadratic model (``B[Q_ROW, 0] != 0``: ``qa u^2 + qb u v + qc v^2``
+    added to ``J``, the coefficients in ``B[Q_ROW, 1:4]``, see
+    :func:`._quadratic.set_quadratic`) ``B[0]`` also gets the quadratic
+    terms' partial-row integral and ``B[4]`` ``sg * integral of u^2``
+    (:func:`._quadratic._edge_piece_quad`); with ``quad`` None that code
+    is not compiled.
     """
     d = ub - ua
     if d > 0.0:
@@ -46,33 +50,8 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
         B[0, i] += sd * t * SIXTH
         B[1, i] += sd
         B[2, i] += sd * (0.5 * (ua + ub))
-
-
-@kernel
-def _edge_piece_q(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
-    """:func:`_edge_piece` with the quadratic model's terms (``quad`` 1,
-    :mod:`._quadratic`): when ``B[Q_ROW, 0] != 0`` (``qa u^2 + qb u v + qc
-    v^2`` added to ``J``, the coefficients in ``B[Q_ROW, 1:4]``, see
-    :func:`._quadratic.set_quadratic`) ``B[0]`` also gets the quadratic
-    terms' partial-row integral (a cubic in ``u``: Simpson's rule is exact)
-    and ``B[4]`` ``sg * integral of u^2``."""
-    _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
-    if B[Q_ROW, 0] != 0.0 and ub - ua > 0.0:
-        fr = float(r)
-        _edge_piece_quad(B, k * MAXB + r, sg * (ub - ua), ua, ub, va - fr, vb - fr, fr)
-
-
-def edge_piece(quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
-    """:func:`_edge_piece_q` for ``quad`` 1, :func:`_edge_piece` (the linear
-    model's own function) for the literal 0.  Stub; see the overload."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(edge_piece, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _edge_piece_impl(quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
-    if _model_on(quad):
-        return lambda quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy: _edge_piece_q(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
-    return lambda quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy: _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+        if quad is not None and B[Q_ROW, 0] != 0.0:  # pruned before typing for None
+            _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr)
 
 
 @kernel
@@ -122,7 +101,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, quad):
         cross_y = False
     if nx >= ub and not cross_y:
         # the whole edge lies in one cell (the common case for small sub-cells)
-        edge_piece(quad, B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, quad)
         return
     s = dv / du
     isl = 0.0
@@ -149,7 +128,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, quad):
             vn = ny
         elif cx:
             vn = va + (nx - ua) * s
-        edge_piece(quad, B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
+        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy, quad)
         if not (cx or cy):
             return
         if cx:
@@ -190,28 +169,28 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy, quad):
     if not xv:
         r = 1 if va + vb > 2.0 else 0
         if not xu:
-            edge_piece(quad, B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
+            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy, quad)
             return
         vc = va + (1.0 - ua) * (dv / du)
-        edge_piece(quad, B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
-        edge_piece(quad, B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        _edge_piece(B, 0, r, sg, ua, va, 1.0, vc, jA, jx, jy, quad)
+        _edge_piece(B, 1, r, sg, 1.0, vc, ub, vb, jA, jx, jy, quad)
         return
     uc = ua + (1.0 - va) * (du / dv)
     r0 = 0 if va < 1.0 else 1
     if not xu:
         k = 1 if ua + ub > 2.0 else 0
-        edge_piece(quad, B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        edge_piece(quad, B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy, quad)
+        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy, quad)
         return
     vc = va + (1.0 - ua) * (dv / du)
     if uc < 1.0:  # the row boundary comes first
-        edge_piece(quad, B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        edge_piece(quad, B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
-        edge_piece(quad, B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        _edge_piece(B, 0, r0, sg, ua, va, uc, 1.0, jA, jx, jy, quad)
+        _edge_piece(B, 0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy, quad)
+        _edge_piece(B, 1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy, quad)
     else:
-        edge_piece(quad, B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
-        edge_piece(quad, B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
-        edge_piece(quad, B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        _edge_piece(B, 0, r0, sg, ua, va, 1.0, vc, jA, jx, jy, quad)
+        _edge_piece(B, 1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy, quad)
+        _edge_piece(B, 1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy, quad)
 
 
 @kernel
@@ -257,12 +236,17 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy, quad):
     from the chord's by ``2/3 (b - a) x S``.  With a quadratic model
     (:func:`_edge_piece`) its terms are added by 4-point Gauss-Legendre
     (degree 7, exact) and minus the integral of ``u^2 du`` goes to ``B[4]``
-    (``quad`` 1 only, :mod:`._quadratic`).
+    (``quad`` True only, :mod:`._quadratic`).
     """
-    qm = quad == 1 and B[Q_ROW, 0] != 0.0
-    qa = B[Q_ROW, 1] if qm else 0.0
-    qb = B[Q_ROW, 2] if qm else 0.0
-    qc = B[Q_ROW, 3] if qm else 0.0
+    qm = False
+    qa = 0.0
+    qb = 0.0
+    qc = 0.0
+    if quad is not None and B[Q_ROW, 0] != 0.0:
+        qm = True
+        qa = B[Q_ROW, 1]
+        qb = B[Q_ROW, 2]
+        qc = B[Q_ROW, 3]
     du = ub - ua
     dv = vb - va
     au = -4.0 * sx
@@ -323,7 +307,7 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy, quad):
         B[0, idx] -= acc * L
         B[1, idx] -= u1 - u0
         B[2, idx] -= 0.5 * (u1 - u0) * (u1 + u0)
-        if qm:
+        if quad is not None and qm:
             acc = 0.0
             for g in range(4):
                 t = t0 + GL4_T[g] * L
@@ -345,37 +329,33 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
     ``E`` (:mod:`._curves`) where their chord count ``E[2]`` exceeds 1
     (:func:`_edge_parabola`).  ``qa, qb, qc``: the quadratic terms of the
     model about ``(xm, ym)`` (zero: linear; see :mod:`._rows`), used with
-    ``quad`` 1 only (:mod:`._quadratic`)."""
+    ``quad`` True only (:mod:`._quadratic`; with None the branches that use
+    them are pruned before typing)."""
     nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     V = 0.0
     SV = 0.0
     SW = 0.0
-    qm = quad == 1 and (qa != 0.0 or qb != 0.0 or qc != 0.0)
+    qm = False
+    if quad is not None:
+        qm = qa != 0.0 or qb != 0.0 or qc != 0.0
     for k in range(ncol):
         for r in range(nrow):
             i = k * MAXB + r
             B[0, i] = 0.0
             B[1, i] = 0.0
             B[2, i] = 0.0
-            if qm:
+            if quad is not None and qm:
                 B[4, i] = 0.0
     # cell (k, r) is [k, k + 1] x [r, r + 1] in (u, v) = local - (ou, ov)
     ou = (fx0 - gx) - 0.5
     ov = (fy0 - gy) - 0.5
     jA = j0 + jx * (ou - xm) + jy * (ov - ym)
-    if qm:  # the model as a polynomial in (u, v): the quadratic terms shift the lower ones
-        um = xm - ou
-        vm = ym - ov
-        jA += (qa * um + qb * vm) * um + qc * vm * vm
-        jx = jx - 2.0 * qa * um - qb * vm
-        jy = jy - qb * um - 2.0 * qc * vm
-    if quad == 1:  # read by the edge functions
-        B[Q_ROW, 0] = 1.0 if qm else 0.0
-    if qm:
-        B[Q_ROW, 1] = qa
-        B[Q_ROW, 2] = qb
-        B[Q_ROW, 3] = qc
+    if quad is not None:
+        if qm:  # the model as a polynomial in (u, v), its coefficients to B[Q_ROW] for the edge functions
+            jA, jx, jy = _boxer_shift(B, xm - ou, ym - ov, jA, jx, jy, qa, qb, qc)
+        else:
+            B[Q_ROW, 0] = 0.0
     pu = P[S_QUAD, 0, nv - 1] - ou
     pv = P[S_QUAD, 1, nv - 1] - ov
     small = ncol <= 2 and nrow <= 2
@@ -400,7 +380,7 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
             i = k * MAXB + r
             # partial-row part plus the full rows above in this column
             w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
-            if qm:
+            if quad is not None and qm:
                 w += qa * s2 + qb * (r + 0.5) * s1 + qc * (r * (r + 1.0) + THIRD) * s0
                 s2 += B[4, i]
             s0 += B[1, i]
@@ -422,7 +402,7 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb,
             if flux:
                 q = NAN
                 jc = jA + jx * (k + 0.5) + jy * (r + 0.5)
-                if qm:  # the model's mean over the unit cell
+                if quad is not None and qm:  # the model's mean over the unit cell
                     jc += (qa * (k + 0.5) + qb * (r + 0.5)) * (k + 0.5) + qc * (r + 0.5) * (r + 0.5) + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = w / jc

@@ -19,7 +19,6 @@ from ...wcs._native import map_point
 from ...wcs._plane import distortion_jacobian, pixel_to_plane
 from ...wcs._proj_zenithal import zpn_area
 from ...wcs._projections import plane_to_native
-from ._quadratic import _model_on
 
 NAN = math.nan
 
@@ -178,19 +177,6 @@ def area_quadratic(tr, x, y):
     return g, 0.5 * huu, huv, 0.5 * hvv
 
 
-def quadratic_area(quad, tr, x, y):
-    """:func:`area_quadratic`, NaN for ``quad`` the literal 0 (the linear model:
-    never called then; see :mod:`._quadratic`).  Pure-Python stub; see the overload."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(quadratic_area, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _quadratic_area_impl(quad, tr, x, y):
-    if _model_on(quad):
-        return lambda quad, tr, x, y: area_quadratic(tr, x, y)
-    return lambda quad, tr, x, y: (NAN, NAN, NAN, NAN)
-
-
 @kernel
 def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
     """Input positions (and area factors) of lattice points along output row ``yy``.
@@ -208,7 +194,7 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
     quadratic terms into ``lq[0:3, a]`` (:func:`area_quadratic`; ``lq`` is
     not touched otherwise), 3 the same at output pixel corners only (``a``
     a multiple of ``nsub``; ``lj = 1`` elsewhere).  2 and 3 need ``quad``
-    the literal 1 (:mod:`._quadratic`); with 0 the quadratic code is not
+    True (:mod:`._quadratic`); with None the quadratic code is not
     compiled.
     """
     n = lx.shape[0]
@@ -255,8 +241,8 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
         xi, yi = map_point(hom, tr, grid, xx, yy)
         lx[a] = xi
         ly[a] = yi
-        if quad == 1 and xi == xi and (jac == 2 or (jac == 3 and k == 0)):
-            lj[a], lq[0, a], lq[1, a], lq[2, a] = quadratic_area(quad, tr, xi, yi)
+        if quad is not None and xi == xi and (jac == 2 or (jac == 3 and k == 0)):
+            lj[a], lq[0, a], lq[1, a], lq[2, a] = area_quadratic(tr, xi, yi)
         elif jac == 1 and xi == xi:
             lj[a] = area_factor(hom, tr, xi, yi)
         else:

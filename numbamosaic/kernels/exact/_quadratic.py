@@ -1,39 +1,38 @@
 """The quadratic solid-angle model of the exact kernel (ZPN inputs), compiled only for the calls that use it.
 
-The exact kernels take a literal ``quad`` (``kernels._entry``,
-``literal=("quad", "hom")``; :func:`numbamosaic.kernels.exact._rows.quad_flag`):
-1 when ``opts[O_JAC]`` is 2 or 3, the quadratic model the policy chooses for
-ZPN inputs without distortion (:func:`numbamosaic.exact.quadratic_model`),
-0 for every other transform (the linear model, or none).  The model's
-functions are reached through the selectors of this module, which call them
-for ``quad`` 1 and return constants for 0, and its inline arithmetic is
-guarded by ``quad == 1`` (a constant once the literal is lowered, folded
-away by LLVM).  A call with ``quad`` 0 thus compiles none of the model's
-code (the cold start of TAN mosaics does not grow) and runs the arithmetic
-of the linear model alone (bitwise the same outputs, and no extra tests or
-loads in the edge functions: when the quadratic coefficients reached the
-edge functions of every transform, HEALPix exact took 8-10 % more CPU).
-A ``quad`` that is not a literal selects the model's functions, which also
-serve zero quadratic terms.
+The exact kernels take an argument ``quad``
+(:func:`numbamosaic.kernels.exact._rows.quad_flag`): ``True`` when
+``opts[O_JAC]`` is 2 or 3, the quadratic model the policy chooses for ZPN
+inputs without distortion (:func:`numbamosaic.exact.quadratic_model`),
+``None`` for every other transform (the linear model, or none).  Every use
+of the model in the kernels (the functions below, and its few lines of
+arithmetic in the clipping code) sits in a branch whose condition starts
+with ``quad is not None``.  A ``None`` argument is a compile-time constant
+to Numba: its dead-branch pruning removes those branches from the IR
+before type inference, in the function that takes ``quad`` and in the
+functions inlined into it, so a call with ``None`` compiles none of the
+model (the cold start of TAN mosaics does not grow) and runs the
+arithmetic of the linear model alone (bitwise the same outputs; no extra
+loads or tests in the edge functions: when the model's tests reached the
+kernels of every transform, HEALPix exact took 8-13 % more CPU).  (An
+integer literal would not do: the pruning resolves ``None`` arguments and
+constants only, and the overload selectors that could choose code on a
+literal each cost a pass over the whole host function when inlined, ~0.2
+CPU s per site in the row function.)
 
-Selectors are overloads inlined into their caller (``kernels._jit``,
-``SELECTOR_OVERLOAD``), like the homography selectors of ``wcs._native``.
 See :mod:`numbamosaic.kernels.exact` ("Spherical measure") for the model.
 
 References
 ----------
 Calabretta, M. R. & Greisen, E. W. 2002, A&A 395, 1077 (ZPN, Sect. 5.1).
-Numba documentation, "High-level extension API" (``overload``, literal arguments).
+Numba source, ``numba.core.analysis.dead_branch_prune`` (branches on
+``None`` arguments removed before typing).
 """
 
 import math
 
-from numba import types
-from numba.extending import overload
-
-from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
-from ._curves import _second_moments
-from ._polygon import SIXTH, poly_moments2
+from .._jit import inline_kernel, kernel
+from ._polygon import SIXTH, S_QUAD
 
 NAN = math.nan
 THIRD = 1.0 / 3.0
@@ -46,11 +45,6 @@ TWELFTH = 1.0 / 12.0
 #: HEALPix inputs)
 Q_ROW = 5
 B_ROWS = 6
-
-
-def _model_on(quad):
-    """Typing-time choice of a selector: False only for the literal 0."""
-    return not (isinstance(quad, types.IntegerLiteral) and quad.literal_value == 0)
 
 
 @inline_kernel
@@ -90,28 +84,10 @@ def _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr):
     B[4, i] += sd * (ua * ua + ua * ub + ub * ub) * THIRD
 
 
-def second_moments(quad, P, E, xm, ym, curved):
-    """:func:`._curves._second_moments`, zeros for ``quad`` the literal 0.  Stub; see the overload."""
-    raise NotImplementedError  # replaced by the Numba overload below
 
 
-@overload(second_moments, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _second_moments_impl(quad, P, E, xm, ym, curved):
-    if _model_on(quad):
-        return lambda quad, P, E, xm, ym, curved: _second_moments(P, E, xm, ym, curved)
-    return lambda quad, P, E, xm, ym, curved: (0.0, 0.0, 0.0)
 
 
-def piece_moments2(quad, P, s, n, cx, cy):
-    """:func:`._polygon.poly_moments2`, zeros for ``quad`` the literal 0.  Stub; see the overload."""
-    raise NotImplementedError  # replaced by the Numba overload below
-
-
-@overload(piece_moments2, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _piece_moments2_impl(quad, P, s, n, cx, cy):
-    if _model_on(quad):
-        return lambda quad, P, s, n, cx, cy: poly_moments2(P, s, n, cx, cy)
-    return lambda quad, P, s, n, cx, cy: (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @kernel
@@ -185,14 +161,62 @@ def _pixel_model(LX, LY, LJ, LQ, base, nsub):
     return j0, jx, jy, qa, qb, qc, xm, ym
 
 
-def pixel_model(quad, LX, LY, LJ, LQ, base, nsub):
-    """:func:`_pixel_model`, a constant for ``quad`` the literal 0 (never used
-    then: per-pixel models are ``opts[O_JAC] == 3``).  Stub; see the overload."""
-    raise NotImplementedError  # replaced by the Numba overload below
 
 
-@overload(pixel_model, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _pixel_model_impl(quad, LX, LY, LJ, LQ, base, nsub):
-    if _model_on(quad):
-        return lambda quad, LX, LY, LJ, LQ, base, nsub: _pixel_model(LX, LY, LJ, LQ, base, nsub)
-    return lambda quad, LX, LY, LJ, LQ, base, nsub: (1.0, NAN, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+@kernel
+def _pixel_at(pj0, pjx, pjy, pqa, pqb, pqc, dx, dy):
+    """The pixel model of :func:`_pixel_model` re-centred at offset ``(dx,
+    dy)`` from its centre: ``(J, jx, jy, qa, qb, qc)``, the value, gradient
+    and quadratic terms there (``pjx`` NaN: the constant ``pj0``)."""
+    if pjx != pjx:
+        return pj0, 0.0, 0.0, 0.0, 0.0, 0.0
+    J = pj0 + (pjx + pqa * dx + pqb * dy) * dx + (pjy + pqc * dy) * dy
+    return J, pjx + 2.0 * pqa * dx + pqb * dy, pjy + pqb * dx + 2.0 * pqc * dy, pqa, pqb, pqc
+
+
+
+
+@kernel
+def _corner_terms(LQ, b, c0, P, xm, ym, J0, J1, J2, J3):
+    """Quadratic terms of a sub-cell (lattice rows ``b, b + 1``, columns ``c0,
+    c0 + 1``): the corners' mean of ``LQ``, and the corner area factors with
+    them removed (about ``(xm, ym)``, the corners in slot ``S_QUAD`` of
+    ``P``), from which the row function fits the linear part.  Returns
+    ``(qa, qb, qc, J0, J1, J2, J3)``; zero terms and the values unchanged
+    where a corner has none."""
+    qa = 0.25 * (LQ[0, b, c0] + LQ[0, b, c0 + 1] + LQ[0, b + 1, c0 + 1] + LQ[0, b + 1, c0])
+    qb = 0.25 * (LQ[1, b, c0] + LQ[1, b, c0 + 1] + LQ[1, b + 1, c0 + 1] + LQ[1, b + 1, c0])
+    qc = 0.25 * (LQ[2, b, c0] + LQ[2, b, c0 + 1] + LQ[2, b + 1, c0 + 1] + LQ[2, b + 1, c0])
+    if not (qa == qa and qb == qb and qc == qc):
+        return 0.0, 0.0, 0.0, J0, J1, J2, J3
+    u = P[S_QUAD, 0, 0] - xm
+    v = P[S_QUAD, 1, 0] - ym
+    J0 -= (qa * u + qb * v) * u + qc * v * v
+    u = P[S_QUAD, 0, 1] - xm
+    v = P[S_QUAD, 1, 1] - ym
+    J1 -= (qa * u + qb * v) * u + qc * v * v
+    u = P[S_QUAD, 0, 2] - xm
+    v = P[S_QUAD, 1, 2] - ym
+    J2 -= (qa * u + qb * v) * u + qc * v * v
+    u = P[S_QUAD, 0, 3] - xm
+    v = P[S_QUAD, 1, 3] - ym
+    J3 -= (qa * u + qb * v) * u + qc * v * v
+    return qa, qb, qc, J0, J1, J2, J3
+
+
+
+
+@kernel
+def _boxer_shift(B, um, vm, jA, jx, jy, qa, qb, qc):
+    """The quadratic model about ``(xm, ym)`` as a polynomial in the box's ``(u,
+    v)`` (``(um, vm)``: the model's centre there): its terms shift the lower
+    ones.  Stores the coefficients for the edge functions (``B[Q_ROW]``) and
+    returns the new ``(jA, jx, jy)``."""
+    B[Q_ROW, 0] = 1.0
+    B[Q_ROW, 1] = qa
+    B[Q_ROW, 2] = qb
+    B[Q_ROW, 3] = qc
+    jA += (qa * um + qb * vm) * um + qc * vm * vm
+    return jA, jx - 2.0 * qa * um - qb * vm, jy - qb * um - 2.0 * qc * vm
+
+

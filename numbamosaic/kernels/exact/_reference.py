@@ -40,8 +40,8 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False, qa=0.0,
     else :func:`_edge_cells`); ``False``: Sutherland-Hodgman pieces and their
     moments (:func:`split_half`, :func:`poly_moments`, with quadratic
     terms :func:`poly_moments2`).  The edge functions run with the ``quad``
-    literal the kernels use (:mod:`._quadratic`): 1 when a quadratic term
-    is non-zero, else 0 (the linear model's code).  Allocates: for tests.
+    the kernels use (:mod:`._quadratic`): True when a quadratic term is
+    non-zero, else None (the linear model's code).  Allocates: for tests.
     """
     n = px.shape[0]
     out = np.zeros((ncol, nrow))
@@ -52,13 +52,13 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False, qa=0.0,
             p = e - 1 if e > 0 else n - 1
             if ncol <= 2 and nrow <= 2 and not general:
                 if qm:
-                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, 1)
+                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, True)
                 else:
-                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, 0)
+                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, None)
             elif qm:
-                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, 1)
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, True)
             else:
-                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, 0)
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, None)
         for k in range(ncol):
             s0 = 0.0
             s1 = 0.0

@@ -14,11 +14,11 @@ from ...wcs._native import map_point
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
-from ._curves import _curved_moments, _stencil
+from ._curves import _curved_moments, _second_moments, _stencil
 from ._edges import MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
-from ._quadratic import B_ROWS, pixel_model, second_moments
+from ._quadratic import B_ROWS, _corner_terms, _pixel_at, _pixel_model
 from ._record import record_group, record_pixel
 from ._seams import _on_image, refine
 from ._sweep import _clip_cell
@@ -63,8 +63,9 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
     the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
     for the four edges' bulges and chord counts.  ``rec``: ``None``, or a
     recorder of the pieces (:mod:`._record`, for cubes).  ``hom``: the
-    homography literal (``wcs._native.map_point``); ``quad``: the quadratic
-    model's (:mod:`._quadratic`, 1 for ``opts[O_JAC]`` 2 and 3).
+    homography literal (``wcs._native.map_point``); ``quad``: True for the
+    quadratic model (``opts[O_JAC]`` 2 and 3), else None (:mod:`._quadratic`:
+    the branches on ``quad is not None`` are then pruned before typing).
 
     ``opts[O_JAC] == 2``: quadratic solid-angle model.  ``LQ[0:3]`` hold
     the quadratic Taylor terms ``(qa, qb, qc)`` of the area factor at each
@@ -90,8 +91,11 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
     jac = int(opts[O_JAC])
-    qmod = quad == 1 and jac >= 2  # a constant False for the literal quad 0
-    pix = quad == 1 and jac == 3
+    qmod = False
+    pix = False
+    if quad is not None:
+        qmod = jac >= 2
+        pix = jac == 3
     nyi, nxi = data.shape
     hs = 1.0 / nsub
     for k in range(nsub):
@@ -102,8 +106,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
         SV = 0.0  # sum of value x weight
         SW = 0.0  # sum of input weight x weight
         base = (x - x0) * nsub + nsub  # array column of the pixel's first lattice point
-        if pix:
-            pj0, pjx, pjy, pqa, pqb, pqc, pxm, pym = pixel_model(quad, LX, LY, LJ, LQ, base, nsub)
+        if quad is not None and pix:
+            pj0, pjx, pjy, pqa, pqb, pqc, pxm, pym = _pixel_model(LX, LY, LJ, LQ, base, nsub)
         for b0 in range(nsub):
             b = b0 + 1  # array row of the sub-cell's lower lattice row
             for a in range(nsub):
@@ -171,8 +175,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 Mxx = 0.0
                 Mxy = 0.0
                 Myy = 0.0
-                if qmod:
-                    Mxx, Mxy, Myy = second_moments(quad, P, E, xm, ym, curved)
+                if quad is not None and qmod:
+                    Mxx, Mxy, Myy = _second_moments(P, E, xm, ym, curved)
                 if curved:
                     A, Mx, My = _curved_moments(P, E, xm, ym)
                 else:
@@ -225,43 +229,13 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 qa = 0.0
                 qb = 0.0
                 qc = 0.0
-                if pix:  # the pixel's model about this sub-cell's centre (xm, ym)
-                    J0 = pj0
-                    J1 = pj0
-                    J2 = pj0
-                    J3 = pj0
-                    if pjx == pjx:
-                        du = (gx - pxm) + xm
-                        dv = (gy - pym) + ym
-                        qa = pqa
-                        qb = pqb
-                        qc = pqc
-                        J0 = pj0 + (pjx + qa * du + qb * dv) * du + (pjy + qc * dv) * dv
-                        jx = pjx + 2.0 * qa * du + qb * dv
-                        jy = pjy + qb * du + 2.0 * qc * dv
-                elif qmod and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
-                    # quadratic terms: the corners' mean; removed from the corner values,
-                    # which then determine the linear part as below
-                    qa = 0.25 * (LQ[0, b, c0] + LQ[0, b, c0 + 1] + LQ[0, b + 1, c0 + 1] + LQ[0, b + 1, c0])
-                    qb = 0.25 * (LQ[1, b, c0] + LQ[1, b, c0 + 1] + LQ[1, b + 1, c0 + 1] + LQ[1, b + 1, c0])
-                    qc = 0.25 * (LQ[2, b, c0] + LQ[2, b, c0 + 1] + LQ[2, b + 1, c0 + 1] + LQ[2, b + 1, c0])
-                    if qa == qa and qb == qb and qc == qc:
-                        u = P[S_QUAD, 0, 0] - xm
-                        v = P[S_QUAD, 1, 0] - ym
-                        J0 -= (qa * u + qb * v) * u + qc * v * v
-                        u = P[S_QUAD, 0, 1] - xm
-                        v = P[S_QUAD, 1, 1] - ym
-                        J1 -= (qa * u + qb * v) * u + qc * v * v
-                        u = P[S_QUAD, 0, 2] - xm
-                        v = P[S_QUAD, 1, 2] - ym
-                        J2 -= (qa * u + qb * v) * u + qc * v * v
-                        u = P[S_QUAD, 0, 3] - xm
-                        v = P[S_QUAD, 1, 3] - ym
-                        J3 -= (qa * u + qb * v) * u + qc * v * v
-                    else:
-                        qa = 0.0
-                        qb = 0.0
-                        qc = 0.0
+                if quad is not None:
+                    if pix:  # the pixel's model about this sub-cell's centre (xm, ym)
+                        J0, jx, jy, qa, qb, qc = _pixel_at(pj0, pjx, pjy, pqa, pqb, pqc, (gx - pxm) + xm, (gy - pym) + ym)
+                    elif qmod and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                        # quadratic terms: the corners' mean; removed from the corner values,
+                        # which then determine the linear part as below
+                        qa, qb, qc, J0, J1, J2, J3 = _corner_terms(LQ, b, c0, P, xm, ym, J0, J1, J2, J3)
                 if pix:
                     j0 = J0
                 elif J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
@@ -293,7 +267,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                             nj += 1
                     j0 = j0 / nj if nj > 0 else 1.0
                 wq = sgn * (A * j0 + jx * Mx + jy * My)
-                if qmod:
+                if quad is not None and qmod:
                     wq += sgn * ((qa * Mxx + qb * Mxy) + qc * Myy)
                 wprev = Q[b0]
                 if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
@@ -389,7 +363,9 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LX = np.empty((nsub + 3, nl))
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
-    qmod = quad == 1 and jac >= 2
+    qmod = False
+    if quad is not None:
+        qmod = jac >= 2
     LQ = np.empty((3, nsub + 3, nl if qmod else 1))  # quadratic terms (quadratic model only)
     P = np.empty((NSLOT, 2, MAXV))
     B = np.empty((B_ROWS, MAXB * MAXB))
@@ -450,12 +426,12 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
 
 
 def quad_flag(opts):
-    """The kernels' ``quad`` literal for an option vector: 1 when ``opts[O_JAC]``
-    selects the quadratic solid-angle model (2 or 3), else 0 (:mod:`._quadratic`)."""
-    return 1 if opts[O_JAC] >= 2.0 else 0
+    """The kernels' ``quad`` for an option vector: True when ``opts[O_JAC]``
+    selects the quadratic solid-angle model (2 or 3), else None (:mod:`._quadratic`)."""
+    return True if opts[O_JAC] >= 2.0 else None
 
 
-@entry(writes=("val", "wt"), literal=("quad", "hom"))
+@entry(writes=("val", "wt"), literal=("hom",))
 @kernel
 def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad, hom):
     """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
@@ -479,10 +455,10 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
         Deposit mode (``kernels._sinks``).
     bg : float64[3]
         Background model ``(c, cx, cy)`` subtracted in output pixel coordinates.
-    quad : int
-        :func:`quad_flag` of ``opts``, typed as a literal: 1 compiles the
-        quadratic solid-angle model (ZPN inputs, ``opts[O_JAC]`` 2 or 3;
-        :mod:`._quadratic`), 0 leaves it out (every other transform).
+    quad : bool or None
+        :func:`quad_flag` of ``opts``: True compiles the quadratic
+        solid-angle model (ZPN inputs, ``opts[O_JAC]`` 2 or 3;
+        :mod:`._quadratic`), None leaves it out (every other transform).
     hom : int
         ``wcs._native.homography_flag(tr)``, typed as a literal: with 1 (a
         homography transform, TAN -> TAN without distortion) the kernel is

@@ -13,7 +13,8 @@ from ._edges import MAXB, _clip_boxer
 from ._curves import _outline
 from ._measure import NAN
 from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
-from ._quadratic import TWELFTH, piece_moments2
+from ._polygon import poly_moments2
+from ._quadratic import TWELFTH
 from ._record import record_piece
 
 @inline_kernel
@@ -34,8 +35,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
     sweep follows their chords (:func:`._curves._outline`).
     The solid-angle model is ``j0 + jx dx + jy dy + qa dx^2 + qb dx dy + qc
     dy^2`` with ``(dx, dy)`` relative to ``(xm, ym)``; the quadratic terms
-    are used with ``quad`` 1 only (the literal of :mod:`._quadratic`; with
-    0, or all three zero, the arithmetic is the linear model's).
+    are used with ``quad`` True only (:mod:`._quadratic`; with None, or all
+    three zero, the arithmetic is the linear model's).
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.  Each piece is also passed to
     ``rec`` (:mod:`._record`; ``None``: nothing is recorded).
@@ -91,7 +92,7 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
                 ex = (ix - gx) - xm
                 ey = (iy - gy) - ym
                 jc = j0 + jx * ex + jy * ey
-                if quad == 1 and (qa != 0.0 or qb != 0.0 or qc != 0.0):  # the model's mean over the input pixel
+                if quad is not None and (qa != 0.0 or qb != 0.0 or qc != 0.0):  # the model's mean over the input pixel
                     jc += (qa * ex + qb * ey) * ex + qc * ey * ey + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = wq / jc
@@ -143,9 +144,11 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
 def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec, quad):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
     boundaries and accumulate its pieces into ``(V, SV, SW)`` (model as in
-    :func:`_clip_cell`; with ``quad`` 1, quadratic terms through the pieces'
-    second moments, :func:`._polygon.poly_moments2`)."""
-    qm = quad == 1 and (qa != 0.0 or qb != 0.0 or qc != 0.0)
+    :func:`_clip_cell`; with ``quad`` True, quadratic terms through the
+    pieces' second moments, :func:`._polygon.poly_moments2`)."""
+    qm = False
+    if quad is not None:
+        qm = qa != 0.0 or qb != 0.0 or qc != 0.0
     # split_half arguments as int64, not literals: one compiled split_half
     axis_x = np.int64(0)
     drop = np.int64(-1)
@@ -198,8 +201,8 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
             wgt = load(wdata, iy, ix)
             if wgt != wgt:
                 continue
-        if qm:
-            pa, pmx, pmy, pxx, pxy, pyy = piece_moments2(quad, P, piece, npc, lx, ly)
+        if quad is not None and qm:
+            pa, pmx, pmy, pxx, pxy, pyy = poly_moments2(P, piece, npc, lx, ly)
             if pa == 0.0:
                 continue
             ex = lx - xm
