@@ -28,6 +28,7 @@ from ._single import SingleInput, blank_outputs, strips
 from .kernels import _cube as KC
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 from .kernels._spline import prefilter
+from .kernels.exact._rows import quad_flag
 
 _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 _NO_COEFS = np.empty((1, 0, 0), dtype=np.float32)
@@ -73,7 +74,8 @@ def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, b
     elif hasattr(resampler, "subdivisions"):  # exact
         valid = np.broadcast_to(_ZERO, cube.shape[-2:])
         opts = resampler.options(tr, cube.shape[-2:])
-        KC.exact_cube_tile(cube, valid, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+        KC.exact_cube_tile(cube, valid, wdata, tr.vector, tr.grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg,
+                           quad_flag(opts))
     else:  # adaptive
         params = resampler.cube_params(y1 - y0, x1 - x0)
         KC.adaptive_cube_tile(cube, wdata, tr.vector, tr.grid, params, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)

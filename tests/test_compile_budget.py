@@ -73,6 +73,19 @@ ENTRY_KERNELS = ["numbamosaic.kernels." + name for name in (
     "_spline.spline_coefficients")]
 
 
+#: the quadratic solid-angle model of exact (ZPN inputs, ``kernels.exact._quadratic``): the
+#: matrix has no ZPN input, so its kernels run with ``quad`` None and none of these
+#: may be compiled (checked with an empty cache, like the callees' budgets)
+QUADRATIC_ONLY = [
+    "numbamosaic.kernels.exact._quadratic._pixel_model",
+    "numbamosaic.kernels.exact._quadratic._edge_piece_quad",
+    "numbamosaic.kernels.exact._curves._second_moments",
+    "numbamosaic.kernels.exact._polygon.poly_moments2",
+    "numbamosaic.kernels.exact._measure.area_quadratic",
+    "numbamosaic.wcs._proj_zenithal.zpn_area",
+]
+
+
 @pytest.fixture(scope="module")
 def matrix():
     env = dict(os.environ, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -103,6 +116,14 @@ def test_kernels_are_typed_for_any_layout(matrix):
     # the interpolation order selects a variant (a literal): bilinear and bicubic ran, nothing else
     orders = {s.split("Literal[int](")[1].split(")")[0] for s in sigs["numbamosaic.kernels._interp.interp_tile"]}
     assert orders == {"1", "3"}
+
+
+def test_linear_calls_compile_no_quadratic_model(matrix):
+    sigs = matrix["signatures"]
+    compiled = {name: sigs[name] for name in QUADRATIC_ONLY if sigs.get(name)}
+    assert compiled == {}, f"the quadratic model was compiled for inputs that do not use it: {compiled}"
+    for s in sigs["numbamosaic.kernels.exact._rows.exact_tile"]:  # (..., quad, hom): quad None, hom 1
+        assert s.endswith("none, Literal[int](1))"), s
 
 
 def test_compile_budget(matrix):

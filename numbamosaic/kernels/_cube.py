@@ -50,8 +50,9 @@ from ..wcs._native import out_to_in_row
 from .exact._edges import MAXB
 from .exact._measure import NAN, _lattice_row
 from .exact._polygon import MAXV, NSLOT
+from .exact._quadratic import B_ROWS
 from .exact._record import make_recorder
-from .exact._rows import LATTICE_POINTS, MIN_COVER, O_CURVE, O_FLUX, O_JAC, O_NSUB, _exact_row, _lattice_y
+from .exact._rows import LATTICE_POINTS, MIN_COVER, O_CURVE, O_FLUX, O_JAC, O_NSUB, _exact_row, _lattice_y, _row_jac
 
 
 # ---- interpolation ----------------------------------------------------------
@@ -406,25 +407,25 @@ def apply_pieces(cube, rec, flux, has_w, bg, y, xa, n, sink, val, wt, oy, ox, RV
 
 
 @kernel
-def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec):
+def _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, quad):
     """Record the pieces of row ``y`` (``[xa, xb)``), growing the recorder until they fit."""
     while True:
         CNT = rec[5]
         CNT[0] = 0
         CNT[1] = 0
         CNT[2] = 0
-        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, 0, 0)
+        _exact_row(valid, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, quad, 0, 0)
         if CNT[0] <= rec[0].shape[1] and CNT[1] <= rec[2].shape[0]:
             return rec
         rec = make_recorder(max(CNT[0], rec[0].shape[1]) * 2, max(CNT[1], rec[2].shape[0]) * 2, rec[3].shape[0])
 
 
 @kernel
-def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg):
+def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, quad):
     """Rows ``[ya, yb)``, sharing lattice rows as :func:`numbamosaic.kernels.exact._rows._exact_rows`
     (the same lattice arithmetic), the pieces of each row recorded once and applied to every plane."""
     nsub = int(opts[O_NSUB])
-    jac = opts[O_JAC] != 0.0
+    jac = int(opts[O_JAC])
     curve = opts[O_CURVE] > 0.0
     flux = opts[O_FLUX] != 0.0
     has_w = wdata.shape[0] > 0
@@ -433,8 +434,12 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
     LX = np.empty((nsub + 3, nl))
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
+    qmod = False
+    if quad is not None:
+        qmod = jac >= 2
+    LQ = np.empty((3, nsub + 3, nl if qmod else 1))
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((4, MAXB * MAXB))
+    B = np.empty((B_ROWS, MAXB * MAXB))
     E = np.zeros((3, 4))
     Q = np.zeros(int(opts[O_NSUB]))
     npx = min(chunk, x1 - x0)
@@ -449,33 +454,40 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
         m = n + 2 * nsub if curve else n
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
-            _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(ya, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m], 0)
+            _lattice_row(tr, grid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(ya, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m],
+                         LJ[b + 1, c:c + m], LQ[:, b + 1, c:c + m], quad, 0)
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
-                _lattice_row(tr, grid, jac, nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m], LJ[b + 1, c:c + m], 0)
+                _lattice_row(tr, grid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m],
+                             LJ[b + 1, c:c + m], LQ[:, b + 1, c:c + m], quad, 0)
             first = False
-            rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec)
+            rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, quad)
             apply_pieces(cube, rec, flux, has_w, bg, y, xa, xb - xa, sink, val, wt, oy, ox, RV, RF)
             for b in range(0 if curve else 1, 3 if curve else 2):
                 LX[b, c:c + m] = LX[b + nsub, c:c + m]
                 LY[b, c:c + m] = LY[b + nsub, c:c + m]
                 LJ[b, c:c + m] = LJ[b + nsub, c:c + m]
-    keep_alive((LX, LY, LJ, P, B, RV, RF, E))
+                if qmod:  # element loops: no slice-assignment code compiled for the 3-D LQ
+                    for q in range(3):
+                        for k in range(c, c + m):
+                            LQ[q, b, k] = LQ[q, b + nsub, k]
+    keep_alive((LX, LY, LJ, LQ, P, B, RV, RF, E))
 
 
 @entry(writes=("val", "wt"))
 @kernel
-def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg):
+def exact_cube_tile(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad):
     """Serial kernel: exact resampling of every plane of ``cube`` over the output box.
 
     ``valid``: a 2-D array of the plane's shape whose every value is finite
     (a zero-strided view of one zero), the data the geometry is recorded
     with.  Other arguments as :func:`numbamosaic.kernels.exact.exact_tile`,
-    with ``(nz, .., ..)`` buffers ``val``/``wt``.
+    with ``(nz, .., ..)`` buffers ``val``/``wt`` (``hom`` is 0, ``quad``
+    ``exact._rows.quad_flag``).
     """
     if y1 > y0 and x1 > x0:
-        _exact_cube_rows(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg)
+        _exact_cube_rows(cube, valid, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad)
 
 
 # ---- adaptive ---------------------------------------------------------------

@@ -108,6 +108,8 @@ def _call_key(args, literal):
             key.append((a.dtype, a.ndim, a.flags.aligned))
         elif isinstance(a, _SCALARS):
             key.append(type(a))
+        elif a is None:  # an optional argument (e.g. the exact kernels' quad)
+            key.append(None)
         else:
             return None
     return tuple(key)

@@ -159,13 +159,12 @@ def _zpn_poly(p, pv, n, z):
 
 
 @kernel
-def _zpn_x2s(p, pv, X, Y):
-    """ZPN deprojection: root of the polynomial in its first monotonic interval."""
+def _zpn_zeta(p, pv, r):
+    """Native colatitude (radians) of ZPN plane radius ``r`` (radians): the root
+    of the polynomial in its first monotonic interval, NaN outside the domain."""
     n = int(p[pv + _D])
-    R = math.sqrt(X * X + Y * Y)
-    r = R * D2R
     if n < 1:
-        return NAN, NAN, NAN
+        return NAN
     if n == 1:
         zd = (r - p[pv]) / p[pv + 1]
     elif n == 2:
@@ -174,7 +173,7 @@ def _zpn_x2s(p, pv, X, Y):
         c = p[pv] - r
         d = b * b - 4.0 * a * c
         if d < 0.0:
-            return NAN, NAN, NAN
+            return NAN
         q = -0.5 * (b + math.copysign(math.sqrt(d), b))
         z1 = q / a
         z2 = c / q if q != 0.0 else z1
@@ -187,11 +186,11 @@ def _zpn_x2s(p, pv, X, Y):
         r0 = p[pv]
         if r <= r0:
             if r < r0 - TOL:
-                return NAN, NAN, NAN
+                return NAN
             zd = 0.0
         elif r >= rmax:
             if r > rmax + TOL:
-                return NAN, NAN, NAN
+                return NAN
             zd = zmax
         else:
             # safeguarded Newton on [lo, hi], where the polynomial increases
@@ -222,16 +221,82 @@ def _zpn_x2s(p, pv, X, Y):
                 zd = zn
     if zd < 0.0:
         if zd < -TOL * D2R:
-            return NAN, NAN, NAN
+            return NAN
         zd = 0.0
     elif zd > math.pi:
         if zd > math.pi + TOL * D2R:
-            return NAN, NAN, NAN
+            return NAN
         zd = math.pi
+    return zd
+
+
+@kernel
+def _zpn_x2s(p, pv, X, Y):
+    """ZPN deprojection: root of the polynomial in its first monotonic interval (:func:`_zpn_zeta`)."""
+    R = math.sqrt(X * X + Y * Y)
+    zd = _zpn_zeta(p, pv, R * D2R)
+    if zd != zd:
+        return NAN, NAN, NAN
     s = math.sin(zd)
     if R == 0.0:
         return s, 0.0, math.cos(zd)
     return -s * Y / R, s * X / R, math.cos(zd)
+
+
+@kernel
+def zpn_area(p, pv, X, Y):
+    """Solid angle per unit plane area of ZPN at plane point ``(X, Y)`` (degrees)
+    and its first two derivatives along the radius.
+
+    For a zenithal projection with plane radius ``rho(zeta)`` (radians) the
+    area element is ``dOmega = sin(zeta) dzeta dphi`` and ``dA = rho
+    drho dphi``, so ``g = dOmega / dA = sin(zeta) / (rho rho')`` (Calabretta
+    & Greisen 2002, Sect. 5.1; for ZPN ``rho`` is the polynomial of
+    ``PV2_m``, eq. 66, and its derivatives are polynomials too): one
+    inversion (:func:`_zpn_zeta`) instead of the four of a finite-difference
+    area factor.  Returns ``(g, dg/drho, d2g/drho2, rho)``, radians; NaN
+    outside the domain or where ``rho' <= 0`` (at the inflection).
+
+    References
+    ----------
+    Calabretta, M. R., & Greisen, E. W. 2002, A&A 395, 1077, Sect. 5.1.7.
+    """
+    n = int(p[pv + _D])
+    rho = math.sqrt(X * X + Y * Y) * D2R
+    zd = _zpn_zeta(p, pv, rho)
+    if zd != zd:
+        return NAN, NAN, NAN, NAN
+    # P = rho(zeta) and its derivatives by Horner
+    P0 = 0.0
+    P1 = 0.0
+    P2 = 0.0
+    P3 = 0.0
+    for m in range(n, -1, -1):
+        P3 = P3 * zd + P2
+        P2 = P2 * zd + P1
+        P1 = P1 * zd + P0
+        P0 = P0 * zd + p[pv + m]
+    P2 *= 2.0
+    P3 *= 6.0
+    if not P1 > 0.0:
+        return NAN, NAN, NAN, NAN
+    sz = math.sin(zd)
+    cz = math.cos(zd)
+    # g = sin(zeta) T, T = 1 / Q, Q = P P'; derivatives in zeta, then in rho
+    Q = P0 * P1
+    if Q == 0.0:  # at the pole with PV2_0 = 0: the limit 1 / P'(0)^2
+        return 1.0 / (P1 * P1), 0.0, 0.0, rho
+    Q1 = P1 * P1 + P0 * P2
+    Q2 = 3.0 * P1 * P2 + P0 * P3
+    T = 1.0 / Q
+    T1 = -Q1 * T * T
+    T2 = (2.0 * Q1 * Q1 * T - Q2) * T * T
+    g = sz * T
+    gz = cz * T + sz * T1
+    gzz = -sz * T + 2.0 * cz * T1 + sz * T2
+    g1 = gz / P1
+    g2 = (gzz - g1 * P2) / (P1 * P1)
+    return g, g1, g2, rho
 
 
 @kernel

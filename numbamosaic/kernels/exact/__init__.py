@@ -114,6 +114,26 @@ Spherical measure
     in the sub-cell size.  In control-grid mode ``J = 1`` (plain input pixel
     areas).
 
+    For ZPN inputs without distortion (``opts[O_JAC]`` 2, or 3: one model
+    per output pixel when its error over a whole pixel is within the bound)
+    the model is quadratic: the area factor of a zenithal projection is radial in the
+    plane, ``sin(zeta) / (rho rho')`` with ``rho(zeta)`` the ZPN polynomial
+    (Calabretta & Greisen 2002, Sect. 5.1), so it and its second derivatives
+    are analytic at the cost of one inversion per lattice point
+    (:func:`area_quadratic`, where the finite differences took four).  A
+    sub-cell's quadratic terms are its corners' mean; the linear part is
+    fitted as above to the corner values with the quadratic part removed
+    (exact for a quadratic ``J``, third order otherwise), and the model is
+    integrated with the pieces' second moments (:func:`poly_moments2`,
+    Simpson's rule along straight edge pieces, 4-point Gauss-Legendre along
+    parabolic ones, :func:`._curves._second_moments` for the sub-cell).  On
+    Parkes' 4-arcmin ZPN pixels the linear model needed 9 x 9 sub-cells
+    for the 1e-7 bound; the quadratic one needs far fewer (the policy
+    measures it: ``numbamosaic.exact.jacobian_error``).  Its code is
+    compiled only for the calls that use it: the kernels' ``quad``
+    (:func:`quad_flag`, :mod:`._quadratic`) is True for these inputs and
+    None for every other, whose kernels hold none of it.
+
 Per output pixel, with pieces ``k`` of valid (finite) input pixels ``i``:
 
 * ``W`` = solid angle of the output pixel (sum over its sub-cells);
@@ -133,14 +153,16 @@ Modules
     :mod:`._polygon` (``split_half``, ``poly_moments``, scratch slots),
     :mod:`._curves` (bulges and chords of curved edges),
     :mod:`._edges` (edge-by-edge integration, ``_clip_boxer``),
-    :mod:`._sweep` (``_clip_cell``, ``_sweep_strip``), :mod:`._measure`
+    :mod:`._sweep` (``_clip_cell``, ``_sweep_strip``), :mod:`._quadratic`
+    (the quadratic solid-angle model's code and its selectors on the
+    ``quad`` literal), :mod:`._measure`
     (``input_area_factor``, the lattice rows), :mod:`._rows` (the row loop
     and the tile entry point ``exact_tile``, option
     layout ``O_*``) and :mod:`._reference` (allocating helpers for tests).
 """
 
-from ._measure import area_factors, input_area_factor
-from ._polygon import MAXV, poly_moments, split_half
+from ._measure import area_factors, area_quadratic, area_quadratics, input_area_factor
+from ._polygon import MAXV, poly_moments, poly_moments2, split_half
 from ._edges import MAXB
 from ._reference import cell_integrals, overlap_area
 from ._rows import (
@@ -154,11 +176,12 @@ from ._rows import (
     O_PY,
     OPTS_LEN,
     exact_tile,
+    quad_flag,
     rest_boxes,
 )
 
 __all__ = [
     "LATTICE_POINTS", "MAXB", "MAXV", "O_CURVE", "O_FLUX", "O_JAC", "O_NSUB", "O_ORIENT", "O_PX", "O_PY", "OPTS_LEN",
-    "area_factors", "cell_integrals", "exact_tile", "input_area_factor", "overlap_area", "poly_moments",
-    "rest_boxes", "split_half",
+    "area_factors", "area_quadratic", "area_quadratics", "cell_integrals", "exact_tile", "input_area_factor", "overlap_area", "poly_moments",
+    "poly_moments2", "quad_flag", "rest_boxes", "split_half",
 ]

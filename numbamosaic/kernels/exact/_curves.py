@@ -21,6 +21,15 @@ GL_T2 = 0.5 + 0.1 * math.sqrt(15.0)
 GL_W0 = 5.0 / 18.0
 GL_W1 = 8.0 / 18.0
 
+#: Gauss-Legendre nodes and weights on [0, 1] (4 points: exact for polynomials
+#: of degree 7, the integrands of the quadratic solid-angle model)
+GL4_T = ((1.0 - math.sqrt(3.0 / 7.0 + 2.0 / 7.0 * math.sqrt(1.2))) * 0.5,
+         (1.0 - math.sqrt(3.0 / 7.0 - 2.0 / 7.0 * math.sqrt(1.2))) * 0.5,
+         (1.0 + math.sqrt(3.0 / 7.0 - 2.0 / 7.0 * math.sqrt(1.2))) * 0.5,
+         (1.0 + math.sqrt(3.0 / 7.0 + 2.0 / 7.0 * math.sqrt(1.2))) * 0.5)
+GL4_W = ((18.0 - math.sqrt(30.0)) / 72.0, (18.0 + math.sqrt(30.0)) / 72.0,
+         (18.0 + math.sqrt(30.0)) / 72.0, (18.0 - math.sqrt(30.0)) / 72.0)
+
 #: most chords per curved sub-cell edge (see :func:`_edge_bulge`)
 MAXM = 32
 #: curved edges whose bulge exceeds this fraction of their chord (a seam,
@@ -163,3 +172,43 @@ def _curved_moments(P, E, xm, ym):
             mx += w * x * x * yd
             my -= w * y * y * xd
     return 0.5 * a2, 0.5 * mx, 0.5 * my
+
+
+@kernel
+def _second_moments(P, E, xm, ym, curved):
+    """Second moments ``(Mxx, Mxy, Myy)`` about ``(xm, ym)`` of the
+    quadrilateral in slot ``S_QUAD``, its edges the parabolas of ``E`` where
+    ``curved`` and their chord count exceeds 1 (else straight).
+
+    Green's theorem, ``Mxx = 1/3 oint x^3 dy``, ``Myy = -1/3 oint y^3 dx``,
+    ``Mxy = 1/2 oint x^2 y dy``, each edge by 4-point Gauss-Legendre in its
+    parameter (exact: the integrands are polynomials of degree <= 7).  For
+    the quadratic solid-angle model (:mod:`._rows`).
+    """
+    mxx = 0.0
+    mxy = 0.0
+    myy = 0.0
+    for e in range(4):  # polygon edge e -> e + 1 is lattice edge e
+        f = (e + 1) % 4
+        ax = P[S_QUAD, 0, e] - xm
+        ay = P[S_QUAD, 1, e] - ym
+        dx = (P[S_QUAD, 0, f] - xm) - ax
+        dy = (P[S_QUAD, 1, f] - ym) - ay
+        sx = 0.0
+        sy = 0.0
+        if curved and E[2, e] > 1.0:
+            sx = E[0, e]
+            sy = E[1, e]
+        for g in range(4):
+            t = GL4_T[g]
+            w = GL4_W[g]
+            q = 4.0 * t * (1.0 - t)
+            x = ax + dx * t + sx * q
+            y = ay + dy * t + sy * q
+            q1 = 4.0 - 8.0 * t
+            xd = dx + sx * q1
+            yd = dy + sy * q1
+            mxx += w * x * x * x * yd
+            mxy += w * x * x * y * yd
+            myy -= w * y * y * y * xd
+    return mxx / 3.0, 0.5 * mxy, myy / 3.0

@@ -12,8 +12,9 @@ import numpy as np
 
 from .._jit import inline_kernel, kernel
 from .._load import load
-from ._curves import GL_T0, GL_T2, GL_W0, GL_W1
+from ._curves import GL4_T, GL4_W, GL_T0, GL_T2, GL_W0, GL_W1
 from ._polygon import SIXTH, S_QUAD
+from ._quadratic import Q_ROW, THIRD, TWELFTH, _boxer_shift, _edge_piece_quad, _quad_strip
 from ._record import record_piece
 
 NAN = math.nan
@@ -24,14 +25,20 @@ MAXB = 8
 
 
 @kernel
-def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
+def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, quad):
     """Contribution of an edge piece ``(ua, va) -> (ub, vb)`` (``ub >= ua``)
     lying in cell ``(k, r)``, with sign ``sg`` (see :func:`_edge_cells`).
 
     ``B[0]`` gets ``sg * integral over u of (c + jx u) h + jy h^2 / 2`` with
     ``h = v - r`` linear in ``u`` and ``c = jA + jy r`` (exact: the
     integrand is quadratic); ``B[1]``, ``B[2]`` the signed length and
-    ``sg * integral of u``.
+    ``sg * integral of u``.  With ``quad`` True (:mod:`._quadratic`) and a
+    quadratic model (``B[Q_ROW, 0] != 0``: ``qa u^2 + qb u v + qc v^2``
+    added to ``J``, the coefficients in ``B[Q_ROW, 1:4]``, see
+    :func:`._quadratic.set_quadratic`) ``B[0]`` also gets the quadratic
+    terms' partial-row integral and ``B[4]`` ``sg * integral of u^2``
+    (:func:`._quadratic._edge_piece_quad`); with ``quad`` None that code
+    is not compiled.
     """
     d = ub - ua
     if d > 0.0:
@@ -45,10 +52,12 @@ def _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy):
         B[0, i] += sd * t * SIXTH
         B[1, i] += sd
         B[2, i] += sd * (0.5 * (ua + ub))
+        if quad is not None and B[Q_ROW, 0] != 0.0:  # pruned before typing for None
+            _edge_piece_quad(B, i, sd, ua, ub, ha, hb, fr)
 
 
 @kernel
-def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
+def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy, quad):
     """Add one directed polygon edge's share of the cell integrals to ``B``.
 
     Coordinates ``(u, v)`` are shifted so that the input pixel cells are the
@@ -94,7 +103,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
         cross_y = False
     if nx >= ub and not cross_y:
         # the whole edge lies in one cell (the common case for small sub-cells)
-        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy)
+        _edge_piece(B, k, r, sg, ua, va, ub, vb, jA, jx, jy, quad)
         return
     s = dv / du
     isl = 0.0
@@ -121,7 +130,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
             vn = ny
         elif cx:
             vn = va + (nx - ua) * s
-        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy)
+        _edge_piece(B, k, r, sg, cu, cv, un, vn, jA, jx, jy, quad)
         if not (cx or cy):
             return
         if cx:
@@ -136,7 +145,7 @@ def _edge_cells(B, ncol, nrow, ua, va, ub, vb, jA, jx, jy):
 
 
 @inline_kernel
-def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
+def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy, quad):
     """:func:`_edge_cells` for a box of at most 2 x 2 cells (the common case:
     output pixels about as large as input pixels).
 
@@ -165,28 +174,28 @@ def _edge_2x2(B, ua, va, ub, vb, jA, jx, jy):
     if not xv:
         r = 1 if va + vb > 2.0 else 0
         if not xu:
-            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy)
+            _edge_piece(B, 1 if ua + ub > 2.0 else 0, r, sg, ua, va, ub, vb, jA, jx, jy, quad)
             return
         vc = va + (1.0 - ua) * (dv / du)
-        _edge_piece(B, c0, r, sg, ua, va, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, c1, r, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        _edge_piece(B, c0, r, sg, ua, va, 1.0, vc, jA, jx, jy, quad)
+        _edge_piece(B, c1, r, sg, 1.0, vc, ub, vb, jA, jx, jy, quad)
         return
     uc = ua + (1.0 - va) * (du / dv)
     r0 = 0 if va < 1.0 else 1
     if not xu:
         k = 1 if ua + ub > 2.0 else 0
-        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        _edge_piece(B, k, r0, sg, ua, va, uc, 1.0, jA, jx, jy, quad)
+        _edge_piece(B, k, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy, quad)
         return
     vc = va + (1.0 - ua) * (dv / du)
     if uc < 1.0:  # the row boundary comes first
-        _edge_piece(B, c0, r0, sg, ua, va, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, c0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, c1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy)
+        _edge_piece(B, c0, r0, sg, ua, va, uc, 1.0, jA, jx, jy, quad)
+        _edge_piece(B, c0, 1 - r0, sg, uc, 1.0, 1.0, vc, jA, jx, jy, quad)
+        _edge_piece(B, c1, 1 - r0, sg, 1.0, vc, ub, vb, jA, jx, jy, quad)
     else:
-        _edge_piece(B, c0, r0, sg, ua, va, 1.0, vc, jA, jx, jy)
-        _edge_piece(B, c1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy)
-        _edge_piece(B, c1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy)
+        _edge_piece(B, c0, r0, sg, ua, va, 1.0, vc, jA, jx, jy, quad)
+        _edge_piece(B, c1, r0, sg, 1.0, vc, uc, 1.0, jA, jx, jy, quad)
+        _edge_piece(B, c1, 1 - r0, sg, uc, 1.0, ub, vb, jA, jx, jy, quad)
 
 
 @kernel
@@ -216,7 +225,7 @@ def _roots01(B, n, a, b, c):
 
 
 @kernel
-def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
+def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy, quad):
     """:func:`_edge_cells` for the parabolic edge ``c(t) = a + (b - a) t + 4 S
     t (1 - t)`` (``t`` from 0 to 1, bulge ``S = (sx, sy)``).
 
@@ -229,8 +238,20 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
     degree 5, so this is exact), minus its extent in ``u`` to ``B[1]`` and
     minus the integral of ``u du`` to ``B[2]``.  Crossing parameters are kept
     in ``B[3]``.  The result is exact for the parabola, whose area differs
-    from the chord's by ``2/3 (b - a) x S``.
+    from the chord's by ``2/3 (b - a) x S``.  With a quadratic model
+    (:func:`_edge_piece`) its terms are added by 4-point Gauss-Legendre
+    (degree 7, exact) and minus the integral of ``u^2 du`` goes to ``B[4]``
+    (``quad`` True only, :mod:`._quadratic`).
     """
+    qm = False
+    qa = 0.0
+    qb = 0.0
+    qc = 0.0
+    if quad is not None and B[Q_ROW, 0] != 0.0:
+        qm = True
+        qa = B[Q_ROW, 1]
+        qb = B[Q_ROW, 2]
+        qc = B[Q_ROW, 3]
     du = ub - ua
     dv = vb - va
     au = -4.0 * sx
@@ -291,33 +312,55 @@ def _edge_parabola(B, ncol, nrow, ua, va, ub, vb, sx, sy, jA, jx, jy):
         B[0, idx] -= acc * L
         B[1, idx] -= u1 - u0
         B[2, idx] -= 0.5 * (u1 - u0) * (u1 + u0)
+        if quad is not None and qm:
+            acc = 0.0
+            for g in range(4):
+                t = t0 + GL4_T[g] * L
+                u = ua + t * (bu + au * t)
+                h = va + t * (bv + av * t) - fr
+                acc += GL4_W[g] * _quad_strip(u, h, fr, qa, qb, qc) * (bu + 2.0 * au * t)
+            B[0, idx] -= acc * L
+            B[4, idx] -= (u1 * u1 * u1 - u0 * u0 * u0) * THIRD
         u0 = u1
 
 
 @inline_kernel
-def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec, full):
+def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec, quad, full):
     """Integrate the solid-angle model over the sub-cell (``nv`` vertices in slot ``S_QUAD``)
     and each input pixel of its ``ncol x nrow`` box starting at input pixel
     ``(fx0, fy0)``, edge by edge (:func:`_edge_cells`; no polygon clipping),
     and accumulate ``(V, SV, SW)`` like :func:`_sweep_strip` (pieces also to ``rec``).
     With ``curved`` the four edges of the quadrilateral are the parabolas of
     ``E`` (:mod:`._curves`) where their chord count ``E[2]`` exceeds 1
-    (:func:`_edge_parabola`; not compiled for ``full`` None, see :mod:`numbamosaic.kernels._reduced`)."""
+    (:func:`_edge_parabola`; not compiled for ``full`` None, see :mod:`numbamosaic.kernels._reduced`).
+    ``qa, qb, qc``: the quadratic terms of the model about ``(xm, ym)`` (zero: linear; see
+    :mod:`._rows`), used with ``quad`` True only (:mod:`._quadratic`; with None the branches
+    that use them are pruned before typing)."""
     nyi, nxi = data.shape
     has_w = wdata.shape[0] > 0
     V = 0.0
     SV = 0.0
     SW = 0.0
+    qm = False
+    if quad is not None:
+        qm = qa != 0.0 or qb != 0.0 or qc != 0.0
     for k in range(ncol):
         for r in range(nrow):
             i = k * MAXB + r
             B[0, i] = 0.0
             B[1, i] = 0.0
             B[2, i] = 0.0
+            if quad is not None and qm:
+                B[4, i] = 0.0
     # cell (k, r) is [k, k + 1] x [r, r + 1] in (u, v) = local - (ou, ov)
     ou = (fx0 - gx) - 0.5
     ov = (fy0 - gy) - 0.5
     jA = j0 + jx * (ou - xm) + jy * (ov - ym)
+    if quad is not None:
+        if qm:  # the model as a polynomial in (u, v), its coefficients to B[Q_ROW] for the edge functions
+            jA, jx, jy = _boxer_shift(B, xm - ou, ym - ov, jA, jx, jy, qa, qb, qc)
+        else:
+            B[Q_ROW, 0] = 0.0
     pu = P[S_QUAD, 0, nv - 1] - ou
     pv = P[S_QUAD, 1, nv - 1] - ov
     small = ncol <= 2 and nrow <= 2
@@ -326,21 +369,25 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx
         qv = P[S_QUAD, 1, e] - ov
         le = (e + 3) % 4  # polygon edge e (vertex e - 1 -> e) is lattice edge le
         if full is not None and curved and E[2, le] > 1.0:
-            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy)
+            _edge_parabola(B, ncol, nrow, pu, pv, qu, qv, E[0, le], E[1, le], jA, jx, jy, quad)
         elif small:
-            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy)
+            _edge_2x2(B, pu, pv, qu, qv, jA, jx, jy, quad)
         else:
-            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy)
+            _edge_cells(B, ncol, nrow, pu, pv, qu, qv, jA, jx, jy, quad)
         pu = qu
         pv = qv
     for k in range(ncol):
         ix = fx0 + k
         s0 = 0.0
         s1 = 0.0
+        s2 = 0.0
         for r in range(nrow - 1, -1, -1):
             i = k * MAXB + r
             # partial-row part plus the full rows above in this column
             w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+            if quad is not None and qm:
+                w += qa * s2 + qb * (r + 0.5) * s1 + qc * (r * (r + 1.0) + THIRD) * s0
+                s2 += B[4, i]
             s0 += B[1, i]
             s1 += B[2, i]
             iy = fy0 + r
@@ -360,6 +407,8 @@ def _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx
             if flux:
                 q = NAN
                 jc = jA + jx * (k + 0.5) + jy * (r + 0.5)
+                if quad is not None and qm:  # the model's mean over the unit cell
+                    jc += (qa * (k + 0.5) + qb * (r + 0.5)) * (k + 0.5) + qc * (r + 0.5) * (r + 0.5) + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = w / jc
                     SV += d * q

@@ -14,9 +14,10 @@ from numba.extending import overload
 
 from .._entry import entry
 from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
-from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_SIP, W_TPV
+from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_PV, W_SIP, W_TPV
 from ...wcs._native import _linear_pixel_to_plane, map_point
 from ...wcs._plane import distortion_jacobian, pixel_to_plane
+from ...wcs._proj_zenithal import zpn_area
 from ...wcs._projections import plane_to_native
 
 NAN = math.nan
@@ -77,7 +78,8 @@ def input_area_factor(tr, x, y):
     smooth and free of cancellation whatever the pixel size) times the
     Jacobian determinant of the SIP and TPV distortions.  The constant ``|det CD|``
     is left out: only ratios are used.  NaN outside the
-    projection's domain.
+    projection's domain.  (ZPN inputs without distortion use the analytic
+    :func:`area_quadratic` in the kernel's lattice, compiled only for them.)
     """
     o = np.int64(T_IN)  # not a literal: one compiled projection chain (see wcs._native)
     X, Y = pixel_to_plane(tr, o, x, y)
@@ -134,7 +136,51 @@ def _area_factor_impl(hom, tr, x, y):
 
 
 @kernel
-def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, hom):
+def area_quadratic(tr, x, y):
+    """:func:`input_area_factor` and its quadratic Taylor terms at input pixel ``(x, y)``.
+
+    Returns ``(s, qa, qb, qc)``: ``s`` the relative solid angle per input
+    pixel and ``s(x + dx, y + dy) = s + ... + qa dx^2 + qb dx dy + qc dy^2 +
+    O(d^3)`` (half the Hessian in input pixels).  Analytic, for ZPN inputs
+    without distortion (``quadratic_model`` in :mod:`numbamosaic.exact`
+    decides): ``s = g(rho)`` is radial in the projection plane
+    (:func:`~numbamosaic.wcs._proj_zenithal.zpn_area`), so its Hessian
+    there is ``g'' e e^T + (g' / rho) (I - e e^T)`` (``e`` the radial unit
+    vector), carried to pixels by the matrix of the linear pixel -> plane
+    map.  NaN outside the domain.
+    """
+    o = np.int64(T_IN)
+    X, Y = pixel_to_plane(tr, o, x, y)
+    if X != X or Y != Y:
+        return NAN, NAN, NAN, NAN
+    g, g1, g2, rho = zpn_area(tr, o + W_PV, X, Y)
+    if g != g:
+        return NAN, NAN, NAN, NAN
+    if rho > 0.0:
+        ex = X * D2R / rho
+        ey = Y * D2R / rho
+        t = g1 / rho
+        hxx = g2 * ex * ex + t * (1.0 - ex * ex)
+        hxy = (g2 - t) * ex * ey
+        hyy = g2 * ey * ey + t * (1.0 - ey * ey)
+    else:  # at the pole: the radial curvature in every direction
+        hxx = g2
+        hxy = 0.0
+        hyy = g2
+    # plane (radians) = D2R M (pixel - CRPIX) + offset: H_pixel = D2R^2 M^T H M
+    m = o + W_M
+    m0 = tr[m] * D2R
+    m1 = tr[m + 1] * D2R
+    m2 = tr[m + 2] * D2R
+    m3 = tr[m + 3] * D2R
+    huu = m0 * (hxx * m0 + hxy * m2) + m2 * (hxy * m0 + hyy * m2)
+    huv = m0 * (hxx * m1 + hxy * m3) + m2 * (hxy * m1 + hyy * m3)
+    hvv = m1 * (hxx * m1 + hxy * m3) + m3 * (hxy * m1 + hyy * m3)
+    return g, 0.5 * huu, huv, 0.5 * hvv
+
+
+@kernel
+def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
     """Input positions (and area factors) of lattice points along output row ``yy``.
 
     Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
@@ -145,9 +191,17 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, hom):
     as :func:`~numbamosaic.wcs._native.out_to_in` and
     :func:`input_area_factor` (bit-identical values, no per-point calls).
     ``hom``: the homography literal (see :func:`area_factor`).
+
+    ``jac``: 0 no solid angle (``lj = 1``), 1 the area factor, 2 also its
+    quadratic terms into ``lq[0:3, a]`` (:func:`area_quadratic`; ``lq`` is
+    not touched otherwise), 3 the same at output pixel corners only (``a``
+    a multiple of ``nsub``; ``lj = 1`` elsewhere).  2 and 3 need ``quad``
+    True (:mod:`._quadratic`); with None the quadratic code is not
+    compiled.
     """
     n = lx.shape[0]
     o = T_IN
+    jl = jac != 0
     if tr[T_MODE] == MODE_HOMOGRAPHY and int(tr[o + W_CODE]) == PROJ_TAN and tr[o + W_SIP] == 0.0:
         h = T_H
         h0, h1, h2 = tr[h], tr[h + 1], tr[h + 2]
@@ -180,7 +234,7 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, hom):
             ok = den > 0.0
             lx[a] = xi if ok else NAN
             ly[a] = yi if ok else NAN
-            lj[a] = s if (ok and jac) else 1.0
+            lj[a] = s if (ok and jl) else 1.0
         return
     for a in range(n):
         p = x0 + a // nsub
@@ -189,7 +243,9 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, hom):
         xi, yi = map_point(hom, tr, grid, xx, yy)
         lx[a] = xi
         ly[a] = yi
-        if jac and xi == xi:
+        if quad is not None and xi == xi and (jac == 2 or (jac == 3 and k == 0)):
+            lj[a], lq[0, a], lq[1, a], lq[2, a] = area_quadratic(tr, xi, yi)
+        elif jac == 1 and xi == xi:
             lj[a] = area_factor(hom, tr, xi, yi)
         else:
             lj[a] = 1.0
@@ -205,3 +261,21 @@ def area_factors(tr, x, y, out, hom):
         xi = x[i]
         yi = y[i]
         out[i] = area_factor(hom, tr, xi, yi) if (xi == xi and yi == yi) else NAN
+
+
+@entry(writes=("out",))
+@kernel
+def area_quadratics(tr, x, y, out):
+    """:func:`area_quadratic` at input positions ``(x[i], y[i])`` into
+    ``out[0:4, i]`` (NaN where a position is NaN); for the subdivision
+    policy's probes."""
+    for i in range(x.shape[0]):
+        xi = x[i]
+        yi = y[i]
+        if xi == xi and yi == yi:
+            out[0, i], out[1, i], out[2, i], out[3, i] = area_quadratic(tr, xi, yi)
+        else:
+            out[0, i] = NAN
+            out[1, i] = NAN
+            out[2, i] = NAN
+            out[3, i] = NAN

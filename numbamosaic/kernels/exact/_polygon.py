@@ -108,6 +108,37 @@ def poly_moments(P, s, n, cx, cy):
     return 0.5 * a2, mx / 6.0, my / 6.0
 
 
+@kernel
+def poly_moments2(P, s, n, cx, cy):
+    """:func:`poly_moments` and the second moments of polygon ``P[s, :, :n]``
+    about ``(cx, cy)``: ``(A, Mx, My, Mxx, Mxy, Myy)`` with ``Mxx = integral
+    of (x - cx)^2 dA``, ``Mxy`` of ``(x - cx)(y - cy)``, ``Myy`` of ``(y -
+    cy)^2`` (shoelace formulas; for the quadratic solid-angle model)."""
+    a2 = 0.0
+    mx = 0.0
+    my = 0.0
+    mxx = 0.0
+    mxy = 0.0
+    myy = 0.0
+    if n < 3:
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    px = P[s, 0, n - 1] - cx
+    py = P[s, 1, n - 1] - cy
+    for k in range(n):
+        qx = P[s, 0, k] - cx
+        qy = P[s, 1, k] - cy
+        cr = px * qy - qx * py
+        a2 += cr
+        mx += (px + qx) * cr
+        my += (py + qy) * cr
+        mxx += (px * px + px * qx + qx * qx) * cr
+        mxy += (px * qy + 2.0 * (px * py + qx * qy) + qx * py) * cr
+        myy += (py * py + py * qy + qy * qy) * cr
+        px = qx
+        py = qy
+    return 0.5 * a2, mx / 6.0, my / 6.0, mxx / 12.0, mxy / 24.0, myy / 12.0
+
+
 @inline_kernel
 def _quad_moments(x0, y0, x1, y1, x2, y2, x3, y3):
     """:func:`poly_moments` of a quadrilateral given by its vertices relative

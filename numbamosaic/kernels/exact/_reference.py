@@ -4,7 +4,8 @@ import numpy as np
 
 from .._jit import kernel
 from ._edges import MAXB, _edge_2x2, _edge_cells
-from ._polygon import MAXV, poly_moments, split_half
+from ._polygon import MAXV, poly_moments, poly_moments2, split_half
+from ._quadratic import B_ROWS, THIRD, set_quadratic
 
 @kernel
 def overlap_area(px, py, x0, x1, y0, y1):
@@ -28,8 +29,8 @@ def overlap_area(px, py, x0, x1, y0, y1):
 
 
 @kernel
-def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False):
-    """Integrals of ``J = jA + jx x + jy y`` over polygon ``(px, py)`` and
+def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False, qa=0.0, qb=0.0, qc=0.0):
+    """Integrals of ``J = jA + jx x + jy y (+ qa x^2 + qb x y + qc y^2)`` over polygon ``(px, py)`` and
     each unit cell ``[k, k + 1] x [r, r + 1]`` (``out[k, r]``, ``0 <= k <
     ncol <= MAXB``, ``0 <= r < nrow <= MAXB``; the polygon must lie inside
     ``[0, ncol] x [0, nrow]``).  Signed like the polygon.
@@ -37,25 +38,38 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False):
     ``edges=True``: edge by edge, as the kernels do for small sub-cells
     (:func:`_edge_2x2` for boxes of at most 2 x 2 cells unless ``general``,
     else :func:`_edge_cells`); ``False``: Sutherland-Hodgman pieces and their
-    moments (:func:`split_half`, :func:`poly_moments`).  Allocates: for
-    tests.
+    moments (:func:`split_half`, :func:`poly_moments`, with quadratic
+    terms :func:`poly_moments2`).  The edge functions run with the ``quad``
+    the kernels use (:mod:`._quadratic`): True when a quadratic term is
+    non-zero, else None (the linear model's code).  Allocates: for tests.
     """
     n = px.shape[0]
     out = np.zeros((ncol, nrow))
     if edges:
-        B = np.zeros((3, MAXB * MAXB))
+        B = np.zeros((B_ROWS, MAXB * MAXB))
+        qm = set_quadratic(B, qa, qb, qc)
         for e in range(n):
             p = e - 1 if e > 0 else n - 1
             if ncol <= 2 and nrow <= 2 and not general:
-                _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy)
+                if qm:
+                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, True)
+                else:
+                    _edge_2x2(B, px[p], py[p], px[e], py[e], jA, jx, jy, None)
+            elif qm:
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, True)
             else:
-                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy)
+                _edge_cells(B, ncol, nrow, px[p], py[p], px[e], py[e], jA, jx, jy, None)
         for k in range(ncol):
             s0 = 0.0
             s1 = 0.0
+            s2 = 0.0
             for r in range(nrow - 1, -1, -1):
                 i = k * MAXB + r
-                out[k, r] = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+                w = B[0, i] + (jA + jy * (r + 0.5)) * s0 + jx * s1
+                if qm:  # as _edges._clip_boxer
+                    w += qa * s2 + qb * (r + 0.5) * s1 + qc * (r * (r + 1.0) + THIRD) * s0
+                out[k, r] = w
+                s2 += B[4, i]
                 s0 += B[1, i]
                 s1 += B[2, i]
         return out
@@ -71,6 +85,8 @@ def cell_integrals(px, py, ncol, nrow, jA, jx, jy, edges, general=False):
             m, _ = split_half(P, 1, m, 1, r + 1.0, 0, -1)
             cx = k + 0.5
             cy = r + 0.5
-            a, mx, my = poly_moments(P, 0, m, cx, cy)
-            out[k, r] = a * (jA + jx * cx + jy * cy) + jx * mx + jy * my
+            a, mx, my, mxx, mxy, myy = poly_moments2(P, 0, m, cx, cy)
+            out[k, r] = (a * (jA + jx * cx + jy * cy + (qa * cx + qb * cy) * cx + qc * cy * cy)
+                         + (jx + 2.0 * qa * cx + qb * cy) * mx + (jy + qb * cx + 2.0 * qc * cy) * my
+                         + qa * mxx + qb * mxy + qc * myy)
     return out

@@ -15,10 +15,11 @@ from ...wcs._native import _homography_point, map_point
 from .._borrow import keep_alive
 from .._borrow import borrowed as _borrowed
 from .._sinks import deposit_row
-from ._curves import _curved_moments, _stencil
+from ._curves import _curved_moments, _second_moments, _stencil
 from ._edges import MAXB
 from ._measure import NAN, _lattice_row
 from ._polygon import MAXV, NSLOT, S_QUAD, _quad_moments
+from ._quadratic import B_ROWS, _corner_terms, _pixel_at, _pixel_model
 from ._record import record_group, record_pixel
 from ._seams import _on_image, refine
 from ._sweep import _clip_cell
@@ -33,7 +34,7 @@ LATTICE_POINTS = 4096
 # layout of the float64 option vector ``opts`` passed to the kernels
 O_NSUB = 0  # sub-cells per output pixel side
 O_FLUX = 1  # 1: summed flux, 0: surface brightness
-O_JAC = 2  # 1: weight by the input's solid angle per pixel (native modes)
+O_JAC = 2  # weight by the input's solid angle per pixel (native modes): 1 linear model per sub-cell, 2 quadratic, 3 quadratic per output pixel
 O_ORIENT = 3  # orientation (+1/-1) of legitimate sub-cells in input pixels; 0: unknown
 O_PX = 4  # longitude period of a cylindrical input in input pixels (x, y); 0: none
 O_PY = 5
@@ -60,7 +61,7 @@ def _map_centre(tr, grid, x, y, hom, full):
 
 
 @kernel
-def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, hom, full):
+def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, bg, P, B, E, Q, rec, quad, hom, full):
     """Resample output pixels ``[x0, x1)`` of row ``y`` from the lattice rows
     ``LX/LY/LJ`` into the row buffers ``RV`` (value) and ``RF`` (weight),
     index ``x - x0``.
@@ -73,10 +74,24 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     the lattice lines (:func:`_edge_bulge`).  ``E`` is a ``(3, 4)`` scratch
     for the four edges' bulges and chord counts.  ``rec``: ``None``, or a
     recorder of the pieces (:mod:`._record`, for cubes).  ``hom``: the
-    homography literal (``wcs._native.map_point``).  ``full``: ``None`` in
-    the homography variant, which is compiled without the seam refinement,
-    the curved edges and the periodic inputs (see :func:`exact_tile`); it returns False, the row left
-    undone, at the first sub-cell to refine.  True otherwise.
+    homography literal (``wcs._native.map_point``); ``quad``: True for the
+    quadratic model (``opts[O_JAC]`` 2 and 3), else None (:mod:`._quadratic`:
+    the branches on ``quad is not None`` are then pruned before typing).
+    ``full``: ``None`` in the homography variant, which is compiled without
+    the seam refinement, the curved edges and the periodic inputs (see
+    :func:`exact_tile`; ``quad`` is then None too); it returns False, the row
+    left undone, at the first sub-cell to refine.  True otherwise.
+
+    ``opts[O_JAC] == 2``: quadratic solid-angle model.  ``LQ[0:3]`` hold
+    the quadratic Taylor terms ``(qa, qb, qc)`` of the area factor at each
+    lattice point (:func:`._measure.area_quadratic`); a sub-cell's model is
+    their corners' mean plus the linear model fitted to the corner values
+    with the quadratic part removed (exact for a quadratic area factor;
+    third order otherwise), integrated with the second moments.
+    ``opts[O_JAC] == 3``: the same quadratic model fitted once per output
+    pixel to its four corners (the lattice carries area factors there only)
+    and re-centred on each sub-cell: for when the policy measures the
+    model's error over a whole pixel within its bound.
 
     An ordinary call, not inlined: IR-inlined into :func:`exact_tile` (with
     :func:`_exact_rows`), Numba's inlining pass took 14.6 CPU s on its nested
@@ -90,7 +105,12 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
     py = opts[O_PY]
     periodic = px != 0.0 or py != 0.0
     pp = px * px + py * py
-    jac = opts[O_JAC] != 0.0
+    jac = int(opts[O_JAC])
+    qmod = False
+    pix = False
+    if quad is not None:
+        qmod = jac >= 2
+        pix = jac == 3
     nyi, nxi = data.shape
     hs = 1.0 / nsub
     for k in range(nsub):
@@ -101,6 +121,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
         SV = 0.0  # sum of value x weight
         SW = 0.0  # sum of input weight x weight
         base = (x - x0) * nsub + nsub  # array column of the pixel's first lattice point
+        if quad is not None and pix:
+            pj0, pjx, pjy, pqa, pqb, pqc, pxm, pym = _pixel_model(LX, LY, LJ, LQ, base, nsub)
         for b0 in range(nsub):
             b = b0 + 1  # array row of the sub-cell's lower lattice row
             for a in range(nsub):
@@ -118,7 +140,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
                         if full is None:
                             return False  # not compiled in the reduced variant: the caller goes on with hom=0
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                         W += dW
                         V += dV
                         SV += dSV
@@ -167,6 +189,11 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                              px, py, pp, curve)
                     _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
                     curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
+                Mxx = 0.0
+                Mxy = 0.0
+                Myy = 0.0
+                if quad is not None and qmod:
+                    Mxx, Mxy, Myy = _second_moments(P, E, xm, ym, curved)
                 if full is not None and curved:
                     A, Mx, My = _curved_moments(P, E, xm, ym)
                 else:
@@ -179,7 +206,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                     if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
                         if full is None:
                             return False
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                         W += dW
                         V += dV
                         SV += dSV
@@ -194,7 +221,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
                             if full is None:
                                 return False
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                             W += dW
                             V += dV
                             SV += dSV
@@ -209,7 +236,7 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
                             if full is None:
                                 return False
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                             W += dW
                             V += dV
                             SV += dSV
@@ -222,7 +249,19 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                 J3 = LJ[b + 1, c0]
                 jx = 0.0
                 jy = 0.0
-                if J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                qa = 0.0
+                qb = 0.0
+                qc = 0.0
+                if quad is not None:
+                    if pix:  # the pixel's model about this sub-cell's centre (xm, ym)
+                        J0, jx, jy, qa, qb, qc = _pixel_at(pj0, pjx, pjy, pqa, pqb, pqc, (gx - pxm) + xm, (gy - pym) + ym)
+                    elif qmod and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                        # quadratic terms: the corners' mean; removed from the corner values,
+                        # which then determine the linear part as below
+                        qa, qb, qc, J0, J1, J2, J3 = _corner_terms(LQ, b, c0, P, xm, ym, J0, J1, J2, J3)
+                if pix:
+                    j0 = J0
+                elif J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
                     j0 = 0.25 * (J0 + J1 + J2 + J3)
                     if not (J0 == J1 and J1 == J2 and J2 == J3):
                         # the plane through the differences along both diagonals
@@ -251,12 +290,14 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                             nj += 1
                     j0 = j0 / nj if nj > 0 else 1.0
                 wq = sgn * (A * j0 + jx * Mx + jy * My)
+                if quad is not None and qmod:
+                    wq += sgn * ((qa * Mxx + qb * Mxy) + qc * Myy)
                 wprev = Q[b0]
                 if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
                     # much larger or smaller than its neighbour: a seam's gap inside
                     if full is None:
                         return False
-                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, hom)
+                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
                     W += dW
                     V += dV
                     SV += dSV
@@ -285,7 +326,8 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, y, x0, x1, RV, RF, bg, P
                         P[S_QUAD, 1, 3] = Y3 + sym - gy
                         cxm = xm + sxm
                         cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, sgn, wq, curved, E, rec, full)
+                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec, quad,
+                                              full)
                     record_group(rec)
                     V += dv
                     SV += dsv
@@ -321,7 +363,16 @@ def _lattice_y(y, b, nsub):
 
 
 @inline_kernel
-def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, hom, full):
+def _row_jac(jac, b, nsub):
+    """Area-factor mode of lattice row ``b`` (``-1 .. nsub + 1``): with
+    per-pixel models (3) only the rows on output pixel edges (``b`` a
+    multiple of ``nsub``) carry area factors (the halo rows too: they become
+    rows 0 and 1 of the next output row when ``nsub = 1``)."""
+    return jac if (jac != 3 or (b + nsub) % nsub == 0) else 0
+
+
+@inline_kernel
+def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, sink, bg, quad, hom, full):
     """Serial work item: output rows ``[ya, yb)``, sharing lattice rows; returns where it stopped
     (see :func:`exact_tile`).
 
@@ -330,7 +381,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     and emitted the whole kernel once more (1.7 CPU s of LLVM work per cold run).
     """
     nsub = int(opts[O_NSUB])
-    jac = opts[O_JAC] != 0.0
+    jac = int(opts[O_JAC])
     curve = opts[O_CURVE] > 0.0
     # wide rows are done in column chunks so the lattice stays small
     chunk = max(1, LATTICE_POINTS // nsub)
@@ -340,8 +391,12 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     LX = np.empty((nsub + 3, nl))
     LY = np.empty((nsub + 3, nl))
     LJ = np.empty((nsub + 3, nl))
+    qmod = False
+    if quad is not None:
+        qmod = jac >= 2
+    LQ = np.empty((3, nsub + 3, nl if qmod else 1))  # quadratic terms (quadratic model only)
     P = np.empty((NSLOT, 2, MAXV))
-    B = np.empty((4, MAXB * MAXB))
+    B = np.empty((B_ROWS, MAXB * MAXB))
     E = np.zeros((3, 4))
     Q = np.zeros(nsub)
     RV = np.empty(min(chunk, x1 - x0))
@@ -355,6 +410,7 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
     bLX = _borrowed(LX)
     bLY = _borrowed(LY)
     bLJ = _borrowed(LJ)
+    bLQ = _borrowed(LQ)
     bval = _borrowed(val)
     bwt = _borrowed(wt)
     bbg = _borrowed(bg)
@@ -375,13 +431,16 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
         m = n + 2 * nsub if curve else n
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
-            _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
+            _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
+                         bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom)
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
-                _lattice_row(btr, bgrid, jac, nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m], bLJ[b + 1, c:c + m], hom)
+                _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
+                             bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom)
             first = False
-            if not _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, hom, full):
+            if not _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, bLQ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, quad, hom,
+                              full):
                 stop = (y, xa)  # the reduced variant only: row y of this column chunk needs hom = 0
                 break
             deposit_row(sink, bval, bwt, y - oy, xa - ox, bRV, bRF, xb - xa)
@@ -393,13 +452,23 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
                     bLX[b, k] = bLX[b + nsub, k]
                     bLY[b, k] = bLY[b + nsub, k]
                     bLJ[b, k] = bLJ[b + nsub, k]
-    keep_alive((LX, LY, LJ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
+                if qmod:
+                    for q in range(3):
+                        for k in range(c, c + m):
+                            bLQ[q, b, k] = bLQ[q, b + nsub, k]
+    keep_alive((LX, LY, LJ, LQ, P, B, RV, RF, E, Q))  # the borrowed views must not outlive them
     return stop
+
+
+def quad_flag(opts):
+    """The kernels' ``quad`` for an option vector: True when ``opts[O_JAC]``
+    selects the quadratic solid-angle model (2 or 3), else None (:mod:`._quadratic`)."""
+    return True if opts[O_JAC] >= 2.0 else None
 
 
 @entry(writes=("val", "wt"), literal=("hom",))
 @kernel
-def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom):
+def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad, hom):
     """Serial kernel: exact resampling of the output box ``[y0, y1) x [x0, x1)``.
 
     Parameters
@@ -421,13 +490,19 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
         Deposit mode (``kernels._sinks``).
     bg : float64[3]
         Background model ``(c, cx, cy)`` subtracted in output pixel coordinates.
+    quad : bool or None
+        :func:`quad_flag` of ``opts``: True compiles the quadratic
+        solid-angle model (ZPN inputs, ``opts[O_JAC]`` 2 or 3;
+        :mod:`._quadratic`), None leaves it out (every other transform).
     hom : int
         ``wcs._native.homography_flag(tr)``, typed as a literal: with 1 (a
         homography transform, TAN -> TAN without distortion) the kernel is
         compiled without the projection chain, the seam refinement (with its
         own copy of the clipping code), the curved edges and periodic inputs
         (:mod:`numbamosaic.kernels._reduced`): the usual survey mosaic needs
-        none of them.  0 serves every transform.
+        none of them; it is called with ``quad`` None only (a quadratic model
+        means a ZPN input, never a homography: ``ExactResampler.tile`` passes
+        ``hom`` 0 with ``quad`` True).  0 serves every transform.
 
     Returns
     -------
@@ -447,7 +522,7 @@ def exact_tile(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sin
     full = full_arg(hom)  # None for hom = 1: the reduced variant (see kernels._reduced)
     if full is None and (opts[O_CURVE] > 0.0 or opts[O_PX] != 0.0 or opts[O_PY] != 0.0):
         return y0, x0  # curved edges or a periodic input: not in the reduced variant
-    return _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, hom, full)
+    return _exact_rows(data, wdata, tr, grid, opts, y0, y1, x0, x1, val, wt, oy, ox, sink, bg, quad, hom, full)
 
 
 def rest_boxes(stop, opts, y0, y1, x0, x1):

@@ -47,7 +47,7 @@ def _on_image(nx, ny, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
 
 
 @kernel
-def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec, hom):
+def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec, quad, hom):
     """One straight mini-cell ``[xa, xa + g] x [ya, ya + g]`` (output pixel
     coordinates).  Returns ``(state, W, V, SV, SW)``: ``state`` 0 when it was
     integrated (``W`` its solid angle, ``V, SV, SW`` as :func:`_clip_cell`),
@@ -111,19 +111,21 @@ def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec, hom
             jx = (e1 * d2y - e2 * d1y) / det
             jy = (d1x * e2 - d2x * e1) / det
     wq = sgn * (A * j0 + jx * Mx + jy * My)
-    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, 4, gx, gy, xm, ym, j0, jx, jy, sgn, wq, False, E, rec, 0)
+    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, 4, gx, gy, xm, ym, j0, jx, jy, 0.0, 0.0, 0.0, sgn, wq, False, E, rec, quad, 0)
     record_group(rec)
     return 0, wq, dv, dsv, dsw
 
 
 @kernel
-def refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, h, rec, hom):
+def refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, h, rec, quad, hom):
     """Integrate the failed sub-cell ``[xa, xa + h] x [ya, ya + h]`` (output
     pixel coordinates) as ``SEAM_SPLIT^2`` mini-cells, each failing one split
     once more (see the module docstring).  Returns ``(W, V, SV, SW)`` to add
     to the output pixel's sums; each mini-cell's pieces also go to ``rec``
     as a group (:mod:`._record`, cubes).  ``hom``: the homography literal
-    (``wcs._native.map_point``, :func:`._measure.area_factor`)."""
+    (``wcs._native.map_point``, :func:`._measure.area_factor`); ``quad``: the
+    quadratic model's (:mod:`._quadratic`), passed on so that a call compiles
+    one variant of the clipping code (mini-cells use the linear model)."""
     W = 0.0
     V = 0.0
     SV = 0.0
@@ -135,11 +137,11 @@ def refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, h, rec, ho
         for j in range(n):
             xb = xa + j * g
             yb = ya + i * g
-            st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb, yb, g, rec, hom)
+            st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb, yb, g, rec, quad, hom)
             if st == 1:
                 for i2 in range(n):
                     for j2 in range(n):
-                        st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb + j2 * g2, yb + i2 * g2, g2, rec, hom)
+                        st, w, v, sv, sw = _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xb + j2 * g2, yb + i2 * g2, g2, rec, quad, hom)
                         if st == 0:
                             W += w
                             V += v

@@ -13,11 +13,13 @@ from ._edges import MAXB, _clip_boxer
 from ._curves import _outline
 from ._measure import NAN
 from ._polygon import S_COL_A, S_COL_B, S_PIECE, S_QUAD, S_ROW_A, S_ROW_B, S_STRIP, poly_moments, split_half
+from ._polygon import poly_moments2
+from ._quadratic import TWELFTH
 from ._record import record_piece
 
 
 @inline_kernel
-def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq, curved, E, rec, full):
+def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec, quad, full):
     """Cut the sub-cell (``nv`` vertices in slot ``S_QUAD``, relative to the integer origin
     ``(gx, gy)``; 4 for a quadrilateral, more for curved edges) into its pieces in the input pixels and integrate the
     solid-angle model over them.
@@ -32,6 +34,10 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     (:mod:`._curves`): its box includes their control points, the edge-by-edge
     path integrates them exactly (:func:`._edges._edge_parabola`) and the
     sweep follows their chords (:func:`._curves._outline`).
+    The solid-angle model is ``j0 + jx dx + jy dy + qa dx^2 + qb dx dy + qc
+    dy^2`` with ``(dx, dy)`` relative to ``(xm, ym)``; the quadratic terms
+    are used with ``quad`` True only (:mod:`._quadratic`; with None, or all
+    three zero, the arithmetic is the linear model's).
     Returns ``(V, SV, SW)``: valid solid angle, sum of value x weight (or
     flux) and sum of input weight x weight.  Each piece is also passed to
     ``rec`` (:mod:`._record`; ``None``: nothing is recorded).  ``full``: ``None``
@@ -85,7 +91,11 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
             q = wq
             if flux:
                 q = NAN
-                jc = j0 + jx * ((ix - gx) - xm) + jy * ((iy - gy) - ym)
+                ex = (ix - gx) - xm
+                ey = (iy - gy) - ym
+                jc = j0 + jx * ex + jy * ey
+                if quad is not None and (qa != 0.0 or qb != 0.0 or qc != 0.0):  # the model's mean over the input pixel
+                    jc += (qa * ex + qb * ey) * ex + qc * ey * ey + (qa + qc) * TWELFTH
                 if jc > 0.0:
                     q = wq / jc
                     SV = d * q
@@ -98,7 +108,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
     ncol = fx1 - fx0 + 1
     nrow = fy1 - fy0 + 1
     if ncol >= 1 and ncol <= MAXB and nrow >= 1 and nrow <= MAXB and fx0 > -MAXB - 2 and fy0 > -MAXB - 2:
-        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, fx0, fy0, ncol, nrow, curved, E, rec, full)
+        return _clip_boxer(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, fx0, fy0, ncol, nrow, curved, E, rec,
+                           quad, full)
     if full is not None and curved:  # the sweep clips polygons: the parabolas' chords
         nv = _outline(P, P[S_QUAD, 0, 0], P[S_QUAD, 1, 0], P[S_QUAD, 0, 1], P[S_QUAD, 1, 1], P[S_QUAD, 0, 2], P[S_QUAD, 1, 2],
                       P[S_QUAD, 0, 3], P[S_QUAD, 1, 3], 0.0, 0.0, E)
@@ -126,14 +137,20 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, sgn, wq,
             ns = nr
             strip = cur
         if ns >= 3:
-            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW, rec)
+            V, SV, SW = _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec,
+                                     quad)
     return V, SV, SW
 
 
 @kernel
-def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, sgn, V, SV, SW, rec):
+def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, V, SV, SW, rec, quad):
     """Cut the strip polygon in slot ``strip`` (input row ``iy``) at the column
-    boundaries and accumulate its pieces into ``(V, SV, SW)``."""
+    boundaries and accumulate its pieces into ``(V, SV, SW)`` (model as in
+    :func:`_clip_cell`; with ``quad`` True, quadratic terms through the
+    pieces' second moments, :func:`._polygon.poly_moments2`)."""
+    qm = False
+    if quad is not None:
+        qm = qa != 0.0 or qb != 0.0 or qc != 0.0
     # split_half arguments as int64, not literals: one compiled split_half
     axis_x = np.int64(0)
     drop = np.int64(-1)
@@ -186,12 +203,24 @@ def _sweep_strip(data, wdata, flux, P, strip, ns, iy, gx, gy, xm, ym, j0, jx, jy
             wgt = load(wdata, iy, ix)
             if wgt != wgt:
                 continue
-        pa, pmx, pmy = poly_moments(P, piece, npc, lx, ly)
-        if pa == 0.0:
-            continue
-        # model solid angle of the input pixel (integral over its unit square)
-        jc = j0 + jx * (lx - xm) + jy * (ly - ym)
-        w = sgn * (pa * jc + jx * pmx + jy * pmy)
+        if quad is not None and qm:
+            pa, pmx, pmy, pxx, pxy, pyy = poly_moments2(P, piece, npc, lx, ly)
+            if pa == 0.0:
+                continue
+            ex = lx - xm
+            ey = ly - ym
+            jc = j0 + jx * ex + jy * ey + (qa * ex + qb * ey) * ex + qc * ey * ey
+            # integral of the model over the piece, moments about the pixel centre
+            w = sgn * (pa * jc + (jx + 2.0 * qa * ex + qb * ey) * pmx + (jy + qb * ex + 2.0 * qc * ey) * pmy
+                       + qa * pxx + qb * pxy + qc * pyy)
+            jc += (qa + qc) * TWELFTH  # the model's mean over the input pixel
+        else:
+            pa, pmx, pmy = poly_moments(P, piece, npc, lx, ly)
+            if pa == 0.0:
+                continue
+            # model solid angle of the input pixel (integral over its unit square)
+            jc = j0 + jx * (lx - xm) + jy * (ly - ym)
+            w = sgn * (pa * jc + jx * pmx + jy * pmy)
         V += w
         q = w
         if flux:
