@@ -240,35 +240,50 @@ class WorkerState:
         Instruments ``numba.core.dispatcher.Dispatcher.compile`` for the
         block (benchmark workers only): outermost calls are summed, so a
         kernel compiling its callees counts once."""
-        from numba.core.dispatcher import Dispatcher
-
-        orig = Dispatcher.compile
-        local = threading.local()
-        total = [0.0]
-        lock = threading.Lock()
-
-        def timed(disp, sig):
-            depth = getattr(local, "depth", 0)
-            local.depth = depth + 1
-            t0 = time.perf_counter()
-            try:
-                return orig(disp, sig)
-            finally:
-                local.depth = depth
-                if depth == 0:
-                    with lock:
-                        total[0] += time.perf_counter() - t0
-
         h0, m0 = numba_cache_stats()
-        Dispatcher.compile = timed
+        with dispatcher_loads() as loads:
+            try:
+                yield
+            finally:
+                h1, m1 = numba_cache_stats()
+                self.result[key] = sum(t for _, t in loads)
+                self.result[key + "_cache_hits"] = h1 - h0
+                self.result[key + "_cache_misses"] = m1 - m0
+
+
+@contextlib.contextmanager
+def dispatcher_loads():
+    """Record the outermost Numba dispatcher compilations of the block.
+
+    Yields a list that receives ``(qualified name, wall s)`` for each
+    outermost ``numba.core.dispatcher.Dispatcher.compile`` call (compiling, or
+    loading from the on-disk cache, including Numba's one-time start-up at
+    the first one): a kernel compiling its callees counts once.  Instruments
+    ``Dispatcher.compile`` for the block only (benchmark workers only)."""
+    from numba.core.dispatcher import Dispatcher
+
+    orig = Dispatcher.compile
+    local = threading.local()
+    loads = []
+    lock = threading.Lock()
+
+    def timed(disp, sig):
+        depth = getattr(local, "depth", 0)
+        local.depth = depth + 1
+        t0 = time.perf_counter()
         try:
-            yield
+            return orig(disp, sig)
         finally:
-            Dispatcher.compile = orig
-            h1, m1 = numba_cache_stats()
-            self.result[key] = total[0]
-            self.result[key + "_cache_hits"] = h1 - h0
-            self.result[key + "_cache_misses"] = m1 - m0
+            local.depth = depth
+            if depth == 0:
+                with lock:
+                    loads.append((f"{disp.py_func.__module__}.{disp.py_func.__qualname__}", time.perf_counter() - t0))
+
+    Dispatcher.compile = timed
+    try:
+        yield loads
+    finally:
+        Dispatcher.compile = orig
 
 
 def numba_cache_stats(prefix="numbamosaic"):

@@ -26,7 +26,6 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import warnings
 
@@ -40,6 +39,28 @@ def cpu():
 
 def _plus_one(x):
     return x + 1
+
+
+def _timed_calls(a, call, loads, imp):
+    """The first call (and with ``--floor`` / ``--second`` the floor and a second call), timed; the report line."""
+    line = f"import {imp[0]:.3f}/{imp[1]:.3f}"
+    if a.floor:
+        import numba
+
+        fn = numba.njit(cache=True)(_plus_one)
+        c0, t0 = cpu(), time.perf_counter()
+        fn(1)
+        line += f"  floor {time.perf_counter() - t0:.3f}/{cpu() - c0:.3f}"
+    n0 = len(loads)
+    c0, t0 = cpu(), time.perf_counter()
+    call(1)
+    line += f"  first {time.perf_counter() - t0:.3f}/{cpu() - c0:.3f}"
+    line += f"  dispatchers {sum(t for _, t in loads[n0:]):.3f} ({len(loads) - n0})"
+    if a.second:
+        c0, t0 = cpu(), time.perf_counter()
+        call(2)
+        line += f"  second {time.perf_counter() - t0:.3f}/{cpu() - c0:.3f}"
+    return line
 
 
 def main(argv=None):
@@ -84,43 +105,13 @@ def main(argv=None):
         def call(k):
             reproject_and_coadd(files, wcs_out, shape_out=shape)
 
+    from benchmarks.common import dispatcher_loads  # after the timed import: it imports NumPy
+
     if a.prescipy:
         import scipy.linalg.cython_blas  # noqa: F401
     mods0 = set(sys.modules)
-    from numba.core.dispatcher import Dispatcher
-
-    orig, local, loads = Dispatcher.compile, threading.local(), []
-
-    def timed(disp, sig):
-        depth = getattr(local, "depth", 0)
-        local.depth = depth + 1
-        t = time.perf_counter()
-        try:
-            return orig(disp, sig)
-        finally:
-            local.depth = depth
-            if depth == 0:
-                loads.append((f"{disp.py_func.__module__}.{disp.py_func.__qualname__}", time.perf_counter() - t))
-
-    Dispatcher.compile = timed
-    line = f"import {imp[0]:.3f}/{imp[1]:.3f}"
-    if a.floor:
-        import numba
-
-        fn = numba.njit(cache=True)(_plus_one)
-        c0, t0 = cpu(), time.perf_counter()
-        fn(1)
-        line += f"  floor {time.perf_counter() - t0:.3f}/{cpu() - c0:.3f}"
-    n0 = len(loads)
-    c0, t0 = cpu(), time.perf_counter()
-    call(1)
-    line += f"  first {time.perf_counter() - t0:.3f}/{cpu() - c0:.3f}"
-    line += f"  dispatchers {sum(t for _, t in loads[n0:]):.3f} ({len(loads) - n0})"
-    if a.second:
-        c0, t0 = cpu(), time.perf_counter()
-        call(2)
-        line += f"  second {time.perf_counter() - t0:.3f}/{cpu() - c0:.3f}"
-    Dispatcher.compile = orig
+    with dispatcher_loads() as loads:
+        line = _timed_calls(a, call, loads, imp)
     print(line + f"  (wall/CPU s, load {os.getloadavg()[0]:.2f})")
     if a.loads:
         for name, t in loads:
