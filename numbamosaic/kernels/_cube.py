@@ -141,6 +141,17 @@ SINK_ONE_SUM = 17
 SINK_ONE_PICK = 18  # first, last, min, max
 
 
+@inline_kernel
+def _finish(out, fp, j, i, value, w, blank):
+    """Write one finished pixel: ``value`` and footprint ``w``, or ``blank`` and 0 where ``w`` is 0."""
+    if w == 0.0:
+        out[j, i] = blank
+        fp[j, i] = 0.0
+    else:
+        out[j, i] = value
+        fp[j, i] = w
+
+
 @kernel
 def finish_row(sink, out, fp, j, i0, vs, fs, n, blank):
     """Values ``vs[k]`` with weights ``fs[k]`` of the only input of a mosaic tile, combined and
@@ -174,12 +185,7 @@ def finish_row(sink, out, fp, j, i0, vs, fs, n, blank):
         if ok:
             s += v * f
             w += f
-        if w == 0.0:
-            out[j, i0 + k] = blank
-            fp[j, i0 + k] = 0.0
-        else:
-            out[j, i0 + k] = s / w if sink == SINK_ONE_MEAN else s
-            fp[j, i0 + k] = w
+        _finish(out, fp, j, i0 + k, s / w if sink == SINK_ONE_MEAN and w != 0.0 else s, w, blank)
 
 
 #: cube-mosaic sinks for a tile with several members (interpolation): the first member writes
@@ -238,23 +244,12 @@ def last_row(combine, val, wt, out, fp, j, i0, vs, fs, n, blank):
             if math.isfinite(v) and f == f:
                 s += v * f
                 w += f
-            if w == 0.0:
-                out[j, i0 + k] = blank
-                fp[j, i0 + k] = 0.0
-            else:
-                out[j, i0 + k] = s / w if combine == COMBINE_MEAN else s
-                fp[j, i0 + k] = w
+            _finish(out, fp, j, i0 + k, s / w if combine == COMBINE_MEAN and w != 0.0 else s, w, blank)
     else:
         sink = combine  # COMBINE_FIRST..MAX are SINK_FIRST..MAX
         for k in range(n):
             deposit(sink, val, wt, j, i0 + k, vs[k], fs[k])
-            w = wt[j, i0 + k]
-            if w == 0.0:
-                out[j, i0 + k] = blank
-                fp[j, i0 + k] = 0.0
-            else:
-                out[j, i0 + k] = val[j, i0 + k]
-                fp[j, i0 + k] = w
+            _finish(out, fp, j, i0 + k, val[j, i0 + k], wt[j, i0 + k], blank)
 
 
 #: output rows x columns whose positions and stencils are computed before the planes are sampled:
