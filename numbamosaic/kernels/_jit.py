@@ -84,13 +84,65 @@ No explicit signatures
     layout, read-only flag or byte order of the caller's array), and
     ``tests/test_compile_budget.py`` caps the signatures of every kernel.
 
+IR inlining without the callee copies (:func:`_inline_function`)
+    Numba's ``InlineInlinables`` pass builds a fresh IR of the callee for
+    every call site (``InlineWorker.run_untyped_passes``) and then
+    ``InlineWorker.inline_ir`` deep-copies that IR twice, block by block;
+    each block's copy copies the callee's whole variable scope, so the cost
+    grows as blocks x variables of the callee.  For the exact kernel's
+    clipping chain inlined into ``_exact_row`` that was most of its
+    ``inline_inlinables`` pass (~1.7 of 2.3 CPU s; cProfile: 7.2 of 7.9
+    profiled s in ``copy_ir``).  The fresh IR has no other holder (and
+    ``InlineInlinables``, the only caller of ``inline_function``, discards
+    the "unmutated copy" ``inline_ir`` returns), so :func:`_inline_function`
+    runs ``inline_ir`` with the copies made identities.  The inlined IR is
+    the same, hence the same machine code (outputs checked bitwise).  Not
+    applied when Numba's ``inline_closurecall`` lacks the expected names.
+    Known upstream: numba/numba#8989 ("Spurious deep copies in inlining"),
+    numba/numba-cuda#689 (the same change for numba-cuda).
+
 References
 ----------
 Numba documentation, "Compiling Python code with @jit" (options ``nogil``,
 ``cache``, ``error_model``, ``fastmath``) and "Notes on Inlining".
+Numba issue #8989, "Spurious deep copies in inlining",
+https://github.com/numba/numba/issues/8989.
 """
 
+import copy
+
 from numba import njit
+from numba.core import inline_closurecall as _icc
+
+
+class _NoCopy:
+    """Stands for the module :mod:`copy` in ``numba.core.inline_closurecall``
+    while :func:`_inline_function` inlines an IR nothing else holds:
+    ``deepcopy`` returns its argument."""
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(x, memo=None):
+        return x
+
+
+def _inline_function(self, caller_ir, block, i, function, arg_typs=None):
+    """``InlineWorker.inline_function`` without ``inline_ir``'s two deep
+    copies of the freshly built callee IR (see the module docstring; the
+    compiler lock is held, so no other compilation sees the swapped name)."""
+    callee_ir = self.run_untyped_passes(function)
+    freevars = function.__code__.co_freevars
+    saved = _icc.copy
+    _icc.copy = _NoCopy
+    try:
+        return self.inline_ir(caller_ir, block, i, callee_ir, freevars, arg_typs=arg_typs)
+    finally:
+        _icc.copy = saved
+
+
+if getattr(_icc, "copy", None) is copy and hasattr(getattr(_icc, "InlineWorker", None), "run_untyped_passes"):
+    _icc.InlineWorker.inline_function = _inline_function
 
 #: options shared by every compiled function of the package
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
