@@ -16,6 +16,8 @@ import ast
 import shutil
 from pathlib import Path
 
+import pytest
+
 import numbamosaic
 
 PKG = Path(numbamosaic.__file__).resolve().parent
@@ -119,3 +121,42 @@ def test_every_compiled_module_is_in_the_cache_key(tmp_path, monkeypatch):
             changed.append(str(p.relative_to(PKG)))
         q.write_text(text)
     assert changed == [], f"editing these compiled modules does not change the cache key: {changed}"
+
+
+def test_copy_free_inliner_is_scoped_to_numbamosaic_compilations(monkeypatch):
+    """The copy-free IR inliner (``_jit._inline_function``) is in force while a
+    numbamosaic dispatcher compiles, not at import and not for other code."""
+    import numba
+    from numba.core import inline_closurecall as icc
+
+    from numbamosaic.kernels import _jit
+
+    numba_own = icc.InlineWorker.inline_function
+    assert numba_own is not _jit._inline_function  # nothing swapped by the import
+    if not _jit._PATCHABLE:
+        pytest.skip("this Numba lacks the names the copy-free inliner relies on")
+    calls = []
+    real = _jit._inline_function
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_jit, "_inline_function", spy)
+
+    def leaf(x):
+        y = x * 2.0
+        if y > 10.0:
+            y -= 1.0
+        return y + 1.0
+
+    ours_leaf = _jit._policy(inline="always", nogil=True)(leaf)
+    ours = _jit._policy(nogil=True)(lambda x: ours_leaf(x) + ours_leaf(x + 1.0))
+    assert ours(3.0) == leaf(3.0) + leaf(4.0)
+    assert len(calls) == 2  # both call sites inlined by the copy-free inliner
+    assert icc.InlineWorker.inline_function is numba_own  # restored after the compile
+
+    theirs_leaf = numba.njit(inline="always")(leaf)
+    theirs = numba.njit(lambda x: theirs_leaf(x) * 3.0)
+    assert theirs(7.0) == leaf(7.0) * 3.0
+    assert len(calls) == 2  # a user's function compiles with Numba's own inliner

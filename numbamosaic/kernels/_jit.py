@@ -96,8 +96,11 @@ IR inlining without the callee copies (:func:`_inline_function`)
     ``InlineInlinables``, the only caller of ``inline_function``, discards
     the "unmutated copy" ``inline_ir`` returns), so :func:`_inline_function`
     runs ``inline_ir`` with the copies made identities.  The inlined IR is
-    the same, hence the same machine code (outputs checked bitwise).  Not
-    applied when Numba's ``inline_closurecall`` lacks the expected names.
+    the same, hence the same machine code (outputs checked bitwise).  It is
+    in force only while a numbamosaic dispatcher compiles
+    (:func:`_copy_free_inlining`: no process-wide change at import, other
+    code compiles with Numba's own inliner), and not applied when Numba's
+    ``inline_closurecall`` lacks the expected names.
     Known upstream: numba/numba#8989 ("Spurious deep copies in inlining"),
     numba/numba-cuda#689 (the same change for numba-cuda).
 
@@ -113,6 +116,7 @@ import copy
 
 from numba import njit
 from numba.core import inline_closurecall as _icc
+from numba.core.compiler_lock import global_compiler_lock
 
 
 class _NoCopy:
@@ -141,8 +145,41 @@ def _inline_function(self, caller_ir, block, i, function, arg_typs=None):
         _icc.copy = saved
 
 
-if getattr(_icc, "copy", None) is copy and hasattr(getattr(_icc, "InlineWorker", None), "run_untyped_passes"):
-    _icc.InlineWorker.inline_function = _inline_function
+#: Numba has the names :func:`_inline_function` relies on (checked once; else nothing is changed)
+_PATCHABLE = getattr(_icc, "copy", None) is copy and hasattr(getattr(_icc, "InlineWorker", None), "run_untyped_passes")
+
+
+def _copy_free_inlining(dispatcher):
+    """Make ``dispatcher`` compile with :func:`_inline_function` as Numba's
+    ``InlineWorker.inline_function``, and only while it compiles.
+
+    Nothing changes at import: the swap is made inside ``dispatcher.compile``
+    (compiling or loading from the cache), under Numba's global compiler lock
+    (re-entrant: the callees compiled meanwhile see the same swap; any other
+    thread's compilation waits for the lock), and undone before the lock is
+    released, so code that is not numbamosaic's always compiles with Numba's
+    own inliner.
+    """
+    if not _PATCHABLE:
+        return dispatcher
+
+    def compile(sig):
+        with global_compiler_lock:
+            saved = _icc.InlineWorker.inline_function
+            _icc.InlineWorker.inline_function = _inline_function
+            try:  # looked up on the class at each call: a profiler's wrapper of it applies
+                return type(dispatcher).compile(dispatcher, sig)
+            finally:
+                _icc.InlineWorker.inline_function = saved
+
+    dispatcher.compile = compile
+    return dispatcher
+
+
+def _policy(**options):
+    """A decorator compiling with ``options`` and the copy-free inliner."""
+    jit = njit(**options)
+    return lambda func: _copy_free_inlining(jit(func))
 
 #: options shared by every compiled function of the package
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
@@ -153,6 +190,6 @@ OVERLOAD_OPTIONS = dict(nogil=True, error_model="numpy")
 #: keyword arguments of ``overload`` for the selector overloads (see the module docstring)
 SELECTOR_OVERLOAD = dict(jit_options=OVERLOAD_OPTIONS, inline="always")
 
-kernel = njit(**JIT_OPTIONS)
-inline_kernel = njit(inline="always", **JIT_OPTIONS)
-parallel_kernel = njit(parallel=True, **JIT_OPTIONS)
+kernel = _policy(**JIT_OPTIONS)
+inline_kernel = _policy(inline="always", **JIT_OPTIONS)
+parallel_kernel = _policy(parallel=True, **JIT_OPTIONS)
