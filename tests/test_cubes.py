@@ -151,6 +151,31 @@ def test_cube_errors():
         nm.reproject_exact((cube, WIN), WIN, shape_out=(3, 32, 32))
 
 
+def _spy_sinks(monkeypatch):
+    """The sink codes the cube-mosaic tile kernel is called with (a list filled as it runs)."""
+    from numbamosaic.mosaic import _cubes as MC
+
+    sinks = []
+    real = MC.cube_kernel
+
+    def spy(*args, **kw):
+        sinks.append(args[10])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(MC, "cube_kernel", spy)
+    return sinks
+
+
+def _assert_planes_equal_2d(value, footprint, inputs, wout, combine, weights):
+    """Each plane of a cube mosaic equals the 2-D mosaic of that plane bit for bit, signs of zero included."""
+    for z in range(value.shape[0]):
+        v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=value.shape[1:],
+                                        combine_function=combine, input_weights=weights, blank_pixel_value=-7.5)
+        np.testing.assert_array_equal(value[z], v2)
+        np.testing.assert_array_equal(footprint[z], f2)
+        assert np.array_equal(np.signbit(value[z]), np.signbit(v2))
+
+
 def _mosaic_inputs(lead=(3,)):
     rng = np.random.default_rng(11)
     wa = make_wcs((10.0, 20.0), 1e-3, rot=5)
@@ -205,25 +230,13 @@ def test_coadd_cube_single_input_tiles_equal_2d(combine, monkeypatch):
     b[0, 5, 5] = 0.0
     inputs = [(a, wa), (b, wb)]
     weights = [np.linspace(0.5, 1.5, 32 * 32).reshape(32, 32), np.ones((32, 32))] if combine == "mean" else None
-    sinks = []
-    real = MC.cube_kernel
-
-    def spy(*args, **kw):
-        sinks.append(args[10])
-        return real(*args, **kw)
-
-    monkeypatch.setattr(MC, "cube_kernel", spy)
+    sinks = _spy_sinks(monkeypatch)
     value, footprint = nm.reproject_and_coadd(inputs, wout, shape_out=(3, 48, 48), combine_function=combine,
                                               input_weights=weights, blank_pixel_value=-7.5, tile_size=(8, 8),
                                               parallel=2)
     assert MC.ONE_SINKS[combine] in sinks and any(s not in MC.ONE_SINKS.values() for s in sinks)
     assert np.any(footprint == 0) and np.any(np.isnan(a))
-    for z in range(3):
-        v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=(48, 48),
-                                        combine_function=combine, input_weights=weights, blank_pixel_value=-7.5)
-        np.testing.assert_array_equal(value[z], v2)
-        np.testing.assert_array_equal(footprint[z], f2)
-        assert np.array_equal(np.signbit(value[z]), np.signbit(v2))
+    _assert_planes_equal_2d(value, footprint, inputs, wout, combine, weights)
 
 
 @pytest.mark.parametrize("combine", ["mean", "sum", "first", "last", "min", "max"])
@@ -250,14 +263,7 @@ def test_coadd_cube_multi_input_tiles_equal_2d(combine, monkeypatch):
     weights = None
     if combine == "mean":
         weights = [np.linspace(0.5, 1.5, 32 * 32).reshape(32, 32), np.ones((32, 32)), np.full((20, 20), 0.25)]
-    sinks = []
-    real = MC.cube_kernel
-
-    def spy(*args, **kw):
-        sinks.append(args[10])
-        return real(*args, **kw)
-
-    monkeypatch.setattr(MC, "cube_kernel", spy)
+    sinks = _spy_sinks(monkeypatch)
     code, sink, _ = MC.CUBE_COMBINES[combine]
     results = []
     for parallel in (1, 2):
@@ -270,12 +276,7 @@ def test_coadd_cube_multi_input_tiles_equal_2d(combine, monkeypatch):
     assert np.any(footprint == 0)
     if combine in ("mean", "sum"):
         assert np.any((value[2] == 0) & ~np.signbit(value[2]) & (footprint[2] > 0))
-    for z in range(3):
-        v2, f2 = nm.reproject_and_coadd([(d[z], w) for d, w in inputs], wout, shape_out=(48, 48),
-                                        combine_function=combine, input_weights=weights, blank_pixel_value=-7.5)
-        np.testing.assert_array_equal(value[z], v2)
-        np.testing.assert_array_equal(footprint[z], f2)
-        assert np.array_equal(np.signbit(value[z]), np.signbit(v2))
+    _assert_planes_equal_2d(value, footprint, inputs, wout, combine, weights)
 
 
 def test_coadd_cube_memmap_and_zarr_outputs(tmp_path):
