@@ -103,6 +103,16 @@ def _zpn():
         return WCS(_astropy_map("1904-66_ZPN.hdr")), WCS(_astropy_map("1904-66_ZEA.hdr"))
 
 
+def _zpn_sky():
+    """The ZPN and ZEA WCS of :func:`_zpn` and the smooth sky sampled at the ZPN pixel centres."""
+    w_in, w_out = _zpn()
+    y, x = np.mgrid[0:192, 0:192]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lon, lat = w_in.pixel_to_world_values(x, y)
+    return w_in, w_out, smooth_sky(lon, lat)
+
+
 def _astropy_area(w, x, y, d=1e-3):
     """Solid angle per input pixel at ``(x, y)`` from astropy's unit vectors
     (central differences of step ``d`` pixels, steradians)."""
@@ -162,12 +172,7 @@ def test_policy_measures_the_quadratic_model():
 def test_quadratic_model_matches_finely_subdivided_linear(monkeypatch):
     # whole output images: the quadratic model at its few sub-cells against the
     # linear model at the many (9 x 9) it needs for the same 1e-7 bound
-    w_in, w_out = _zpn()
-    y, x = np.mgrid[0:192, 0:192]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lon, lat = w_in.pixel_to_world_values(x, y)
-    data = smooth_sky(lon, lat)
+    w_in, w_out, data = _zpn_sky()
     w_cut = w_out[40:100, 60:140]
     a, fa = reproject_exact((data, w_in), w_cut, shape_out=(60, 80))
     monkeypatch.setattr(nx, "quadratic_model", lambda tr: False)
@@ -186,12 +191,7 @@ def test_pixel_model_matches_sub_cell_model(monkeypatch, nsub):
     # the quadratic model fitted per output pixel (area factors at pixel corners
     # only, the policy's choice here) against the model fitted per sub-cell, at
     # several sub-cell counts (curved edges as the policy sets them)
-    w_in, w_out = _zpn()
-    y, x = np.mgrid[0:192, 0:192]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lon, lat = w_in.pixel_to_world_values(x, y)
-    data = smooth_sky(lon, lat)
+    w_in, w_out, data = _zpn_sky()
     w_cut = w_out[100:150, 20:90]
     out = {}
     for mode in (3, 2):
