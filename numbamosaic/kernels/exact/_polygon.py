@@ -151,3 +151,21 @@ def _quad_moments(x0, y0, x1, y1, x2, y2, x3, y3):
     mx = (((x3 + x0) * c0 + (x0 + x1) * c1) + (x1 + x2) * c2) + (x2 + x3) * c3
     my = (((y3 + y0) * c0 + (y0 + y1) * c1) + (y1 + y2) * c2) + (y2 + y3) * c3
     return 0.5 * a2, mx * SIXTH, my * SIXTH
+
+
+@inline_kernel
+def diagonal_gradient(X0, Y0, X1, Y1, X2, Y2, X3, Y3, J0, J1, J2, J3):
+    """Gradient ``(jx, jy)`` of the plane through a quantity ``J`` given at the four
+    corners ``(X_k, Y_k)`` of a cell, from its differences along both diagonals
+    (exact for a linear ``J``); ``(0, 0)`` for (nearly) parallel diagonals rather
+    than a huge gradient."""
+    d1x = X2 - X0
+    d1y = Y2 - Y0
+    d2x = X3 - X1
+    d2y = Y3 - Y1
+    det = d1x * d2y - d1y * d2x
+    if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
+        e1 = J2 - J0
+        e2 = J3 - J1
+        return (e1 * d2y - e2 * d1y) / det, (d1x * e2 - d2x * e1) / det
+    return 0.0, 0.0

@@ -32,7 +32,7 @@ Numba source, ``numba.core.analysis.dead_branch_prune`` (branches on
 import math
 
 from .._jit import inline_kernel, kernel
-from ._polygon import SIXTH, S_QUAD
+from ._polygon import SIXTH, S_QUAD, diagonal_gradient
 
 NAN = math.nan
 THIRD = 1.0 / 3.0
@@ -146,18 +146,7 @@ def _pixel_model(LX, LY, LJ, LQ, base, nsub):
     v = Y3 - ym
     J3 -= (qa * u + qb * v) * u + qc * v * v
     j0 = 0.25 * (J0 + J1 + J2 + J3)
-    jx = 0.0
-    jy = 0.0
-    d1x = X2 - X0
-    d1y = Y2 - Y0
-    d2x = X3 - X1
-    d2y = Y3 - Y1
-    det = d1x * d2y - d1y * d2x
-    if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
-        e1 = J2 - J0
-        e2 = J3 - J1
-        jx = (e1 * d2y - e2 * d1y) / det
-        jy = (d1x * e2 - d2x * e1) / det
+    jx, jy = diagonal_gradient(X0, Y0, X1, Y1, X2, Y2, X3, Y3, J0, J1, J2, J3)
     return j0, jx, jy, qa, qb, qc, xm, ym
 
 

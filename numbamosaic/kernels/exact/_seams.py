@@ -23,7 +23,7 @@ import math
 
 from .._jit import kernel
 from ._measure import area_factor, map_point  # the WCS engine's, through _measure
-from ._polygon import S_QUAD, _quad_moments
+from ._polygon import S_QUAD, _quad_moments, diagonal_gradient
 from ._record import record_group
 from ._sweep import _clip_cell
 
@@ -100,16 +100,7 @@ def _mini(data, wdata, flux, tr, grid, jac, orient, P, B, E, xa, ya, g, rec, qua
         if not (J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3):
             return 1, 0.0, 0.0, 0.0, 0.0
         j0 = 0.25 * (J0 + J1 + J2 + J3)
-        d1x = X2 - X0
-        d1y = Y2 - Y0
-        d2x = X3 - X1
-        d2y = Y3 - Y1
-        det = d1x * d2y - d1y * d2x
-        if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
-            e1 = J2 - J0
-            e2 = J3 - J1
-            jx = (e1 * d2y - e2 * d1y) / det
-            jy = (d1x * e2 - d2x * e1) / det
+        jx, jy = diagonal_gradient(X0, Y0, X1, Y1, X2, Y2, X3, Y3, J0, J1, J2, J3)
     wq = sgn * (A * j0 + jx * Mx + jy * My)
     dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, 4, gx, gy, xm, ym, j0, jx, jy, 0.0, 0.0, 0.0, sgn, wq, False, E, rec, quad, 0)
     record_group(rec)
