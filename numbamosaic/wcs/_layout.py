@@ -88,7 +88,7 @@ MODE_GRID = 1
 MODE_HOMOGRAPHY = 2  # gnomonic -> gnomonic: a projective map, no trigonometry at all
 
 # Projection codes.  Zenithal < 100, cylindrical/pseudo-cylindrical 100-199,
-# conic 200-299, HEALPix 300.
+# conic 200-299, HEALPix 300-301, quad cubes 400-499.
 PROJ_CODES = {
     "TAN": 1,
     "SIN": 2,
@@ -113,6 +113,10 @@ PROJ_CODES = {
     "COD": 203,
     "COO": 204,
     "HPX": 300,
+    "XPH": 301,
+    "TSC": 401,
+    "CSC": 402,
+    "QSC": 403,
 }
 
 #: native fiducial latitude theta_0 (degrees) for each family; conics use theta_a

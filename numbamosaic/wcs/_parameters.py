@@ -20,7 +20,7 @@ NATIVE_PROJECTIONS = frozenset(
     [
         "TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR",
         "CAR", "CEA", "MER", "CYP", "SFL", "PAR", "MOL", "AIT",
-        "COP", "COE", "COD", "COO", "HPX",
+        "COP", "COE", "COD", "COO", "HPX", "XPH", "TSC", "CSC", "QSC",
     ]
 )  # fmt: skip
 
@@ -161,7 +161,7 @@ def derived_parameters(code_name, pv):
 def native_reference(code_name, pv):
     """Native fiducial point ``(phi_0, theta_0)`` in degrees (C&G table 13)."""
     code = {"GLS": "SFL"}.get(code_name, code_name)
-    if code in ("TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR"):
+    if code in ("TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR", "XPH"):
         return 0.0, 90.0
     if code in ("COP", "COE", "COD", "COO"):
         return 0.0, float(pv[1])

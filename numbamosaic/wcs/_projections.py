@@ -15,7 +15,9 @@ coordinates in FITS", A&A 395, 1077 (hereafter C&G), section 5, with the sign
 conventions of wcslib: for zenithal projections ``x = R sin(phi)``,
 ``y = -R cos(phi)``; conics ``x = R sin(C phi)``, ``y = -R cos(C phi) + Y0``
 with ``Y0 = R(theta_a)`` so the fiducial point is at the origin.  HEALPix
-follows Calabretta & Roukema (2007), MNRAS 381, 865.
+follows Calabretta & Roukema (2007), MNRAS 381, 865, and its polar form XPH
+Calabretta & Lowe (2013), PASA 30, e050; the quad cubes TSC, CSC and QSC
+C&G section 5.6.
 
 Points outside a projection's domain give NaN, never garbage.  The domain
 follows wcslib's strict bounds checking as exposed by astropy:
@@ -34,7 +36,7 @@ Derived constants (computed once per WCS by
 This module holds the dispatch on the projection code (:func:`plane_to_native`,
 :func:`native_to_plane`) with the simple projections inline; projections with
 parameters live in :mod:`._proj_zenithal`, :mod:`._proj_conic` and
-:mod:`._proj_hpx`, shared constants and helpers in :mod:`._proj_base`, and the
+:mod:`._proj_hpx`, the quad cubes in :mod:`._proj_quadcube`, shared constants and helpers in :mod:`._proj_base`, and the
 Python side (FITS defaults, derived constants) in :mod:`._parameters`.
 """
 
@@ -66,6 +68,7 @@ from ._proj_base import (
     SZP,
     TAN,
     TOL,
+    XPH,
     ZEA,
     ZPN,
     _angles_from_vec,
@@ -75,7 +78,8 @@ from ._proj_base import (
     _zenithal_vec,
 )
 from ._proj_conic import _conic_s2x, _conic_x2s
-from ._proj_hpx import _hpx_s2x, _hpx_x2s
+from ._proj_hpx import _hpx_s2x, _hpx_x2s, _xph_s2x, _xph_x2s
+from ._proj_quadcube import quadcube_s2x, quadcube_x2s
 from ._proj_zenithal import (
     _air_s2x,
     _air_x2s,
@@ -128,6 +132,31 @@ def _mol_gamma(st, ct):
         if abs(dw) <= 1e-15 * w:
             break
     return math.sin(0.5 * w), math.copysign(math.cos(0.5 * w), st)
+
+
+# --------------------------------------------------------------------------
+# rare projections: one ordinary call from the dispatch
+# --------------------------------------------------------------------------
+
+
+@kernel
+def _rare_x2s(code, X, Y):
+    """XPH, TSC, CSC and QSC plane -> native unit vector (:func:`plane_to_native`'s last branch).
+
+    One separately compiled function behind a single call site, so that the
+    dispatch, which every non-TAN WCS chain compiles, grows by one call
+    rather than by these projections' bodies."""
+    if code == XPH:
+        return _xph_x2s(X, Y)
+    return quadcube_x2s(code, X, Y)
+
+
+@kernel
+def _rare_s2x(code, vx, vy, vz):
+    """Native unit vector -> XPH, TSC, CSC or QSC plane; see :func:`_rare_x2s`."""
+    if code == XPH:
+        return _xph_s2x(vx, vy, vz)
+    return quadcube_s2x(code, vx, vy, vz)
 
 
 # --------------------------------------------------------------------------
@@ -343,6 +372,8 @@ def plane_to_native(code, p, o, X, Y):
         return _conic_x2s(code, p, pv, X, Y)
     elif code == HPX:
         return _hpx_x2s(p, pv, X, Y)
+    elif code > HPX:
+        return _rare_x2s(code, X, Y)
     return NAN, NAN, NAN
 
 
@@ -448,4 +479,6 @@ def native_to_plane(code, p, o, vx, vy, vz):
         return _conic_s2x(code, p, pv, vx, vy, vz)
     elif code == HPX:
         return _hpx_s2x(p, pv, vx, vy, vz)
+    elif code > HPX:
+        return _rare_s2x(code, vx, vy, vz)
     return NAN, NAN

@@ -1,0 +1,189 @@
+"""Native XPH and quad-cube projections (TSC, CSC, QSC) against astropy/wcslib over whole layouts.
+
+The images of :mod:`test_wcs_projections` are small; here every image covers
+a projection's whole plane layout and beyond: the six cube faces of TSC, CSC
+and QSC (C&G 2002, section 5.6) with the blank corners of the cube's net, and
+the four columns of XPH's butterfly (Calabretta & Lowe 2013) with the blank
+space between them.  With an unrotated PC matrix the pixel centres fall on
+the face edges (multiples of 45 degrees) exactly; half-pixel and random
+positions, and a rotated PC matrix, test everything in between.
+
+* pixel -> world must agree with ``wcs_pix2world`` to 1e-8 pixel (as an
+  angle), NaN exactly where astropy gives NaN (except within 1e-7 pixel of
+  a domain edge, where wcslib's own tolerances decide);
+* world -> pixel must agree with ``wcs_world2pix`` to 1e-8 pixel, except
+  where a sky point has two images in the plane (a face edge of a quad cube,
+  a cut of XPH): there our pixel must map back through astropy onto the same
+  sky position.  These projections cover the whole sphere: no NaN.
+
+CSC is the exception, by design: wcslib evaluates Chan & O'Neill's
+polynomials in single precision (C ``float``), so astropy's CSC coordinates
+carry float32 rounding, up to ~5e-7 of a face (2.5e-5 degrees).  numbamosaic
+evaluates the same polynomials in double precision; the tests allow
+:data:`CSC_TOL_DEG` there.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from astropy.wcs import WCS
+
+from numbamosaic.wcs import describe_wcs, native_pixel_to_world, native_world_to_pixel
+from test_wcs_projections import _angdist, _finite_pix, _local_scale, _near_edge_pix, _p2w, _valid, _w2p
+
+PIX_TOL = 1e-8
+#: CSC: wcslib's single-precision evaluation (see the module docstring), degrees
+CSC_TOL_DEG = 5e-5
+STEP = 45.0 / 8.0  # pixel size of the layout images: face edges fall on pixel centres
+
+#: projection -> (half-width, half-height) of the layout image in degrees
+LAYOUT = {"TSC": (337.5, 157.5), "CSC": (337.5, 157.5), "QSC": (337.5, 157.5), "XPH": (140.625, 140.625)}
+
+#: (CRVAL, PC rotation in degrees, LONPOLE, LATPOLE; None for the defaults)
+ORIENTATIONS = [
+    ((0.0, 0.0), 0.0, None, None),
+    ((30.0, 40.0), 0.0, None, None),
+    ((200.0, -60.0), 30.0, None, None),
+    ((10.0, 89.5), -70.0, None, None),
+    ((300.0, -20.0), 15.0, 150.0, -60.0),
+]
+
+
+def layout_wcs(proj, crval, rot, lonpole, latpole, step=STEP):
+    """WCS of an image covering ``proj``'s whole plane layout, reference pixel on a pixel centre."""
+    hx, hy = LAYOUT[proj]
+    nx, ny = int(round(2 * hx / step)) + 1, int(round(2 * hy / step)) + 1
+    w = WCS(naxis=2)
+    w.wcs.ctype = [f"RA---{proj}", f"DEC--{proj}"]
+    w.wcs.crval = crval
+    w.wcs.crpix = [(nx + 1) / 2, (ny + 1) / 2]
+    w.wcs.cdelt = [-step, step]
+    c, s = math.cos(math.radians(rot)), math.sin(math.radians(rot))
+    w.wcs.pc = [[c, -s], [s, c]]
+    if lonpole is not None:
+        w.wcs.lonpole = lonpole
+    if latpole is not None:
+        w.wcs.latpole = latpole
+    w.wcs.set()
+    w.pixel_shape = (nx, ny)
+    return w
+
+
+def _tolerance(proj, cdelt):
+    """Largest accepted angle (degrees) between our sky position and astropy's."""
+    return CSC_TOL_DEG if proj == "CSC" else PIX_TOL * cdelt
+
+
+def pixel_points(w, seed=0):
+    nx, ny = w.pixel_shape
+    y, x = np.mgrid[0:ny, 0:nx].astype(float)
+    rng = np.random.default_rng(seed)
+    xs = [x.ravel(), x.ravel() + 0.5, rng.uniform(-0.5, nx - 0.5, 4000)]
+    ys = [y.ravel(), y.ravel() + 0.5, rng.uniform(-0.5, ny - 0.5, 4000)]
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def compare_pixel_to_world(proj, w, nw):
+    """(max angle error deg, max error in pixels, NaN pixels, pixels near a domain edge)."""
+    x, y = pixel_points(w)
+    la, ba = _p2w(w, x, y)
+    ln, bn = native_pixel_to_world(nw, x, y)
+    va, vn = _valid(la, ba), _valid(ln, bn)
+    mism = np.flatnonzero(va != vn)
+    edge = _near_edge_pix(w, x[mism], y[mism]) if mism.size else np.zeros(0, bool)
+    bad = mism[~edge]
+    assert bad.size == 0, (
+        f"validity differs from astropy at pixels {list(zip(x[bad], y[bad]))[:5]}: "
+        f"astropy {list(zip(la[bad], ba[bad]))[:5]}, native {list(zip(ln[bad], bn[bad]))[:5]}"
+    )
+    both = va & vn
+    d = _angdist(la[both], ba[both], ln[both], bn[both])
+    cdelt = abs(w.wcs.cdelt[0])
+    worst = int(np.argmax(d))
+    assert d.max() <= _tolerance(proj, cdelt), (
+        f"pix2world error {d.max():.3g} deg at pixel ({x[both][worst]}, {y[both][worst]}): "
+        f"astropy ({la[both][worst]}, {ba[both][worst]}) native ({ln[both][worst]}, {bn[both][worst]})"
+    )
+    return float(d.max()), float(d.max() / cdelt), int((~va).sum()), int(edge.sum())
+
+
+def compare_world_to_pixel(proj, w, nw):
+    """(max pixel error where the images agree, points with another image, max angle error deg of those)."""
+    x, y = pixel_points(w, seed=1)
+    li, bi = _p2w(w, x, y)
+    ok = _valid(li, bi)
+    lon, lat = np.meshgrid(np.arange(0.0, 360.0, 2.5), np.arange(-90.0, 90.1, 2.5))
+    rng = np.random.default_rng(2)
+    lon = np.concatenate([lon.ravel(), rng.uniform(0, 360, 4000), li[ok]])
+    lat = np.concatenate([lat.ravel(), np.degrees(np.arcsin(rng.uniform(-1, 1, 4000))), bi[ok]])
+    xa, ya = _w2p(w, lon, lat)
+    xn, yn = _finite_pix(*native_world_to_pixel(nw, lon, lat))
+    # these projections map the whole sphere
+    assert _valid(xa, ya).all()
+    assert _valid(xn, yn).all()
+    cdelt = abs(w.wcs.cdelt[0])
+    tol_deg = _tolerance(proj, cdelt)
+    e = np.hypot(xa - xn, ya - yn)
+    other = e > tol_deg / cdelt
+    dmax = 0.0
+    if other.any():
+        # another image of the same sky point (a face edge, a cut of XPH): check it on the
+        # sky, against the world position and against astropy's own pixel mapped back (CSC's
+        # polynomials are not exact inverses: there only the latter agrees)
+        xf, yf = xn[other], yn[other]
+        ref = _p2w(w, xa[other], ya[other])
+        d = np.full(xf.shape, np.inf)
+        # astropy may reject a pixel on the edge of a face or column by a rounding error:
+        # accept a pixel within 1e-10 pixel of one astropy maps back
+        for dx, dy in ((0, 0), (1e-10, 0), (-1e-10, 0), (0, 1e-10), (0, -1e-10)):
+            back = _p2w(w, xf + dx, yf + dy)
+            d = np.fmin(d, np.fmin(_angdist(*back, lon[other], lat[other]), _angdist(*back, *ref)))
+        d = np.where(np.isfinite(d), d, np.inf)
+        # within the sky area a move of the tolerance covers where the mapping is singular
+        scale = np.fmax(PIX_TOL * cdelt, _local_scale(w, xf, yf, PIX_TOL))
+        d = d / scale * PIX_TOL * cdelt
+        worst = int(np.argmax(d))
+        assert d.max() <= tol_deg, (
+            f"world2pix differs by {e[other][worst]:.3g} px at world ({lon[other][worst]}, {lat[other][worst]}): "
+            f"astropy ({xa[other][worst]}, {ya[other][worst]}) native ({xf[worst]}, {yf[worst]}), "
+            f"maps back {d[worst]:.3g} deg off"
+        )
+        dmax = float(d.max())
+    return float(e[~other].max()), int(other.sum()), dmax
+
+
+CASES = [
+    pytest.param(proj, *o, id=f"{proj}-{o[0]}-{o[1]}-{o[2]}") for proj in LAYOUT for o in ORIENTATIONS
+]
+
+
+@pytest.mark.parametrize("proj, crval, rot, lonpole, latpole", CASES)
+def test_layout_against_astropy(proj, crval, rot, lonpole, latpole):
+    w = layout_wcs(proj, crval, rot, lonpole, latpole)
+    nw = describe_wcs(w)  # native: no UnsupportedWCS
+    assert nw.projection == proj
+    _, _, n_nan, _ = compare_pixel_to_world(proj, w, nw)
+    assert n_nan > 0  # the image reaches the blank parts of the plane
+    compare_world_to_pixel(proj, w, nw)
+
+
+def test_csc_matches_wcslib_to_single_precision():
+    """CSC differs from wcslib by float32 rounding only: far below the tolerance of a
+    double-precision evaluation of other polynomials, and not a systematic offset."""
+    w = layout_wcs("CSC", (0.0, 0.0), 0.0, None, None)
+    nw = describe_wcs(w)
+    dmax, _, _, _ = compare_pixel_to_world("CSC", w, nw)
+    assert 1e-9 < dmax <= CSC_TOL_DEG
+    # the polynomial pair is not an exact inverse (wcslib neither): the round trip
+    # moves points by the published approximation error, the same as wcslib's
+    x, y = pixel_points(w)
+    lon, lat = native_pixel_to_world(nw, x, y)
+    ok = _valid(lon, lat)
+    xn, yn = native_world_to_pixel(nw, lon[ok], lat[ok])
+    la, ba = _p2w(w, x[ok], y[ok])
+    xa, ya = _w2p(w, la, ba)
+    ours = np.hypot(xn - x[ok], yn - y[ok]) * STEP
+    theirs = np.hypot(xa - x[ok], ya - y[ok]) * STEP
+    assert abs(ours.max() - theirs.max()) <= 2 * CSC_TOL_DEG
