@@ -119,5 +119,13 @@ PROJ_CODES = {
     "QSC": 403,
 }
 
+#: projections kept out of the common projection chain (``_projections``: reached only
+#: with the chain flag :data:`RARE`); their codes are the ones above HPX's
+RARE_PROJECTIONS = ("XPH", "TSC", "CSC", "QSC")
+RARE_CODE_MIN = PROJ_CODES["XPH"]
+#: the literal value of the chain's ``tan`` flag (and of the kernels' ``hom``) that
+#: compiles the rare projections in: None (TAN only), 0 (the other projections), 2
+RARE = 2
+
 #: native fiducial latitude theta_0 (degrees) for each family; conics use theta_a
 ZENITHAL_MAX = 99

@@ -39,7 +39,7 @@ O'Neill, E. M. & Laubscher, R. E. 1976, NEPRF Tech. Rep. 3-76 (CSC) (QSC).
 import math
 
 from ..kernels._jit import inline_kernel, kernel
-from ._proj_base import CSC, NAN, QSC, TSC
+from ._proj_base import CSC, NAN, QSC
 
 SQRT1_2 = math.sqrt(0.5)
 R2D_15 = 180.0 / math.pi / 15.0  # radians -> units of 15 degrees
@@ -72,36 +72,37 @@ P06 = 0.14381585
 
 
 @inline_kernel
-def _face_of_vector(l, m, n):
-    """Face number (0-5) and face coordinates ``(xi, eta, zeta)`` of a unit vector (C&G Table 12)."""
+def _face_of_vector(vl, vm, vn):
+    """Face number (0-5) and face coordinates ``(xi, eta, zeta)`` of a unit vector
+    ``(l, m, n)`` (C&G Table 12)."""
     face = 0
-    zeta = n
-    if l > zeta:
+    zeta = vn
+    if vl > zeta:
         face = 1
-        zeta = l
-    if m > zeta:
+        zeta = vl
+    if vm > zeta:
         face = 2
-        zeta = m
-    if -l > zeta:
+        zeta = vm
+    if -vl > zeta:
         face = 3
-        zeta = -l
-    if -m > zeta:
+        zeta = -vl
+    if -vm > zeta:
         face = 4
-        zeta = -m
-    if -n > zeta:
+        zeta = -vm
+    if -vn > zeta:
         face = 5
-        zeta = -n
+        zeta = -vn
     if face == 0:
-        return face, m, -l, zeta
+        return face, vm, -vl, zeta
     elif face == 1:
-        return face, m, n, zeta
+        return face, vm, vn, zeta
     elif face == 2:
-        return face, -l, n, zeta
+        return face, -vl, vn, zeta
     elif face == 3:
-        return face, -m, n, zeta
+        return face, -vm, vn, zeta
     elif face == 4:
-        return face, l, n, zeta
-    return face, m, l, zeta
+        return face, vl, vn, zeta
+    return face, vm, vl, zeta
 
 
 @inline_kernel
@@ -234,7 +235,8 @@ def quadcube_x2s(code, X, Y):
     Parameters
     ----------
     code : int
-        ``TSC``, ``CSC`` or ``QSC`` (see ``_layout.PROJ_CODES``).
+        ``TSC``, ``CSC`` or ``QSC`` (see ``_layout.PROJ_CODES``; any code but
+        CSC and QSC is evaluated as TSC).
     X, Y : float
         Projection-plane coordinates in degrees.
 

@@ -42,8 +42,11 @@ Python side (FITS defaults, derived constants) in :mod:`._parameters`.
 
 import math
 
-from ..kernels._jit import inline_kernel, kernel
-from ._layout import W_PV
+from numba import types
+from numba.extending import overload
+
+from ..kernels._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
+from ._layout import RARE, W_PV
 from ._proj_base import (
     AIR,
     AIT,
@@ -135,17 +138,25 @@ def _mol_gamma(st, ct):
 
 
 # --------------------------------------------------------------------------
-# rare projections: one ordinary call from the dispatch
+# rare projections: compiled only into chains that ask for them
 # --------------------------------------------------------------------------
+#
+# XPH and the quad cubes are rare in practice, and every non-TAN WCS chain
+# compiles the dispatch below: each separately compiled level above it links,
+# re-optimises and emits the dispatch's code again (``kernels._jit``).  With
+# these four projections in it, a cold non-TAN call compiled ~10 more
+# functions and cost ~25 % more CPU.  So the dispatch reaches them through a
+# selector on the chain's flag ``tan`` (``_layout.RARE``; the literal 2 for
+# transforms with one of them, see ``wcs._points.tan_flag`` and
+# ``wcs._native.homography_flag``): with any other value the branch is
+# ``(NaN, NaN[, NaN])`` and their code is never typed or compiled.  The
+# selector sits in :func:`plane_to_native` and :func:`native_to_plane`, which
+# are compiled once per flag value, so it is inlined at two sites only.
 
 
 @kernel
 def _rare_x2s(code, X, Y):
-    """XPH, TSC, CSC and QSC plane -> native unit vector (:func:`plane_to_native`'s last branch).
-
-    One separately compiled function behind a single call site, so that the
-    dispatch, which every non-TAN WCS chain compiles, grows by one call
-    rather than by these projections' bodies."""
+    """XPH, TSC, CSC and QSC plane -> native unit vector (:func:`plane_to_native`'s last branch)."""
     if code == XPH:
         return _xph_x2s(X, Y)
     return quadcube_x2s(code, X, Y)
@@ -157,6 +168,32 @@ def _rare_s2x(code, vx, vy, vz):
     if code == XPH:
         return _xph_s2x(vx, vy, vz)
     return quadcube_s2x(code, vx, vy, vz)
+
+
+def rare_x2s(tan, code, X, Y):
+    """:func:`_rare_x2s` when ``tan`` is the literal ``RARE``, else ``(NaN, NaN, NaN)``.
+    Pure-Python stub; see the overload."""
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(rare_x2s, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _rare_x2s_impl(tan, code, X, Y):
+    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == RARE:
+        return lambda tan, code, X, Y: _rare_x2s(code, X, Y)
+    return lambda tan, code, X, Y: (NAN, NAN, NAN)
+
+
+def rare_s2x(tan, code, vx, vy, vz):
+    """:func:`_rare_s2x` when ``tan`` is the literal ``RARE``, else ``(NaN, NaN)``.
+    Pure-Python stub; see the overload."""
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(rare_s2x, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _rare_s2x_impl(tan, code, vx, vy, vz):
+    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == RARE:
+        return lambda tan, code, vx, vy, vz: _rare_s2x(code, vx, vy, vz)
+    return lambda tan, code, vx, vy, vz: (NAN, NAN)
 
 
 # --------------------------------------------------------------------------
@@ -190,7 +227,7 @@ def tan_s2x(vx, vy, vz):
 
 
 @kernel
-def plane_to_native(code, p, o, X, Y):
+def plane_to_native(code, p, o, X, Y, tan):
     """Deproject ``(X, Y)`` (degrees) to a native unit vector.
 
     Parameters
@@ -203,6 +240,9 @@ def plane_to_native(code, p, o, X, Y):
         Offset of the WCS vector inside ``p``.
     X, Y : float
         Projection-plane coordinates in degrees.
+    tan : int
+        The chain's flag (a literal): ``RARE`` compiles XPH and the quad
+        cubes in (see :func:`rare_x2s`); with any other value they give NaN.
 
     Returns
     -------
@@ -373,12 +413,12 @@ def plane_to_native(code, p, o, X, Y):
     elif code == HPX:
         return _hpx_x2s(p, pv, X, Y)
     elif code > HPX:
-        return _rare_x2s(code, X, Y)
+        return rare_x2s(tan, code, X, Y)
     return NAN, NAN, NAN
 
 
 @kernel
-def native_to_plane(code, p, o, vx, vy, vz):
+def native_to_plane(code, p, o, vx, vy, vz, tan):
     """Project a native unit vector to ``(X, Y)`` in degrees (NaN if invalid).
 
     Parameters are as for :func:`plane_to_native`.
@@ -480,5 +520,5 @@ def native_to_plane(code, p, o, vx, vy, vz):
     elif code == HPX:
         return _hpx_s2x(p, pv, vx, vy, vz)
     elif code > HPX:
-        return _rare_s2x(code, vx, vy, vz)
+        return rare_s2x(tan, code, vx, vy, vz)
     return NAN, NAN
