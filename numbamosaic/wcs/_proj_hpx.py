@@ -89,7 +89,7 @@ def _hpx_s2x(p, pv, vx, vy, vz):
 # XPH: the polar ("butterfly") HEALPix projection
 # --------------------------------------------------------------------------
 #
-# XPH (Calabretta & Lowe 2013, section 3) takes HPX with H = 4, K = 3 and
+# XPH (Calabretta & Lowe 2013) takes HPX with H = 4, K = 3 and
 # cuts it into the four columns of native longitude [-180, -90], ..., [90,
 # 180], each made of a north polar triangle, an equatorial square and a south
 # polar triangle.  In a column centred on longitude phi_c, a point has the

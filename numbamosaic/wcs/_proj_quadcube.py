@@ -1,7 +1,7 @@
 """Quad-cube projections TSC, CSC and QSC (C&G 2002, section 5.6): plane <-> native unit vector.
 
 The sphere is projected onto the six faces of a cube, numbered as in C&G
-Fig. 31: face 0 is centred on the native north pole, faces 1-4 on the
+section 5.6: face 0 is centred on the native north pole, faces 1-4 on the
 equator at native longitudes 0, 90, 180 and 270 degrees, face 5 on the south
 pole.  In the plane the faces are squares of 90 x 90 degrees centred on
 ``(0, 90)``, ``(0, 0)``, ``(90, 0)``, ``(180, 0)``, ``(270, 0)`` and
@@ -11,7 +11,7 @@ layout, as astropy exposes it).  Everything else in the plane is blank
 (NaN), like the empty corners of the cube's net.
 
 On each face, the direction cosines ``(l, m, n)`` of the native unit vector
-are permuted into face coordinates ``(xi, eta, zeta)`` (C&G Table 12):
+are permuted into face coordinates ``(xi, eta, zeta)`` (C&G section 5.6.1):
 ``zeta`` along the face's centre, ``xi`` and ``eta`` along its plane
 ``x`` and ``y``.  A point belongs to the face of largest ``zeta`` (ties go to
 the lower face number, as in wcslib).  The three projections differ only in
@@ -21,19 +21,20 @@ how ``(xi, eta, zeta)`` map to the face's plane offsets ``(x', y')``:
   projection, ``x' = 45 xi / zeta``;
 * CSC, COBE quadrilateralized spherical cube (section 5.6.2): the
   polynomial approximations of Chan & O'Neill (1975) to an equal-area
-  mapping, forward and inverse with their published coefficients (C&G
-  eqs. 186-187 and Table 10, as wcslib evaluates them; they are not exact
-  inverses of each other, so a round trip moves points by up to ~1e-4 of a
-  face, as in wcslib);
-* QSC, quadrilateralized spherical cube (section 5.6.3): O'Neill & Laubscher's
-  exact equal-area mapping.
+  mapping, forward and inverse with their published coefficients (as
+  wcslib evaluates them, but in double precision where wcslib uses single
+  precision; they are not exact inverses of each other: a round trip
+  plane -> sphere -> plane moves points by up to ~1.3e-2 degrees, in wcslib
+  as here);
+* QSC, quadrilateralized spherical cube (section 5.6.3; O'Neill &
+  Laubscher 1976): an exact equal-area mapping.
 
 References
 ----------
 Calabretta, M. R. & Greisen, E. W. 2002, A&A 395, 1077, section 5.6.
 Chan, F. K. & O'Neill, E. M. 1975, Feasibility study of a quadrilateralized
     spherical cube Earth data base, Tech. Rep. EPRF 2-75 (CSC).
-O'Neill, E. M. & Laubscher, R. E. 1976, NEPRF Tech. Rep. 3-76 (CSC) (QSC).
+O'Neill, E. M. & Laubscher, R. E. 1976, NEPRF Tech. Rep. 3-76 (QSC).
 """
 
 import math
@@ -45,7 +46,7 @@ SQRT1_2 = math.sqrt(0.5)
 R2D_15 = 180.0 / math.pi / 15.0  # radians -> units of 15 degrees
 D2R_15 = math.pi / 12.0  # units of 15 degrees -> radians
 
-# CSC forward (sphere -> plane), C&G eq. 186 (Chan & O'Neill 1975)
+# CSC forward (sphere -> plane), C&G section 5.6.2 (Chan & O'Neill 1975)
 GSTAR = 1.37484847732
 MM = 0.004869491981
 GAMMA = -0.13161671474
@@ -59,7 +60,7 @@ C11 = 0.15384112876
 C20 = -0.178251207466
 C02 = 0.106959469314
 
-# CSC inverse (plane -> sphere), C&G eq. 187 and Table 10: P[i][j] multiplies X^2i Y^2j
+# CSC inverse (plane -> sphere), C&G section 5.6.2: Pij multiplies X^2i Y^2j
 P00, P10, P20, P30, P40, P50, P60 = (
     -0.27292696, -0.07629969, -0.22797056, 0.54852384, -0.62930065, 0.25795794, 0.02584375,
 )  # fmt: skip
@@ -74,7 +75,7 @@ P06 = 0.14381585
 @inline_kernel
 def _face_of_vector(vl, vm, vn):
     """Face number (0-5) and face coordinates ``(xi, eta, zeta)`` of a unit vector
-    ``(l, m, n)`` (C&G Table 12)."""
+    ``(l, m, n)`` (C&G section 5.6.1)."""
     face = 0
     zeta = vn
     if vl > zeta:
@@ -161,7 +162,7 @@ def _face_centre(face):
 
 @kernel
 def _csc_inverse_axis(a, b):
-    """CSC plane -> gnomonic face coordinate along ``a`` (C&G eq. 187): ``a, b`` in units of 45 degrees."""
+    """CSC plane -> gnomonic face coordinate along ``a`` (C&G section 5.6.2): ``a, b`` in units of 45 degrees."""
     aa = a * a
     bb = b * b
     z0 = P00 + aa * (P10 + aa * (P20 + aa * (P30 + aa * (P40 + aa * (P50 + aa * P60)))))
@@ -176,7 +177,7 @@ def _csc_inverse_axis(a, b):
 
 @kernel
 def _csc_forward_axis(c, d):
-    """Gnomonic face coordinates ``(c, d)`` -> CSC plane coordinate along ``c`` (C&G eq. 186), units of 45 degrees."""
+    """Gnomonic face coordinates ``(c, d)`` -> CSC plane coordinate along ``c`` (C&G section 5.6.2), units of 45 degrees."""
     c2 = c * c
     d2 = d * d
     c2co = 1.0 - c2
