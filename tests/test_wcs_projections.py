@@ -64,6 +64,7 @@ PROJECTIONS = {
     "TSC": [({}, 200.0)],
     "CSC": [({}, 200.0)],
     "QSC": [({}, 200.0)],
+    "BON": [({1: 45.0}, 200.0), ({1: -30.0}, 200.0), ({1: 89.0}, 200.0)],
 }
 
 #: pixel tolerance per projection where it is not PIX_TOL: wcslib evaluates CSC's
@@ -333,6 +334,15 @@ def test_zpn_inverse_beyond_inflection_is_nan():
     lon, lat = native_pixel_to_world(nw, x, y)
     assert np.isfinite(lat[:2]).all() and np.isnan(lat[2:]).all()
     np.testing.assert_allclose(90 - lat[1], np.degrees(zmax) * 0.99 ** 0.5, rtol=0.2)
+
+
+def test_bon_with_theta1_zero_is_sfl():
+    """wcslib evaluates BON with theta_1 = 0 as Sanson-Flamsteed; so does describe_wcs."""
+    w, cdelt = make_wcs("BON", {1: 0.0}, 200.0, (30.0, 40.0), 20.0, None)
+    nw = describe_wcs(w)
+    assert nw.projection == "SFL"
+    check_pixel_to_world(w, nw, cdelt)
+    check_world_to_pixel(w, nw, cdelt)
 
 
 if __name__ == "__main__":  # summary of the errors, for reports

@@ -17,7 +17,7 @@ conventions of wcslib: for zenithal projections ``x = R sin(phi)``,
 with ``Y0 = R(theta_a)`` so the fiducial point is at the origin.  HEALPix
 follows Calabretta & Roukema (2007), MNRAS 381, 865, and its polar form XPH
 Calabretta & Lowe (2013), PASA 30, e050; the quad cubes TSC, CSC and QSC
-C&G section 5.6.
+C&G section 5.6; BON C&G section 5.5.1.
 
 Points outside a projection's domain give NaN, never garbage.  The domain
 follows wcslib's strict bounds checking as exposed by astropy:
@@ -36,7 +36,7 @@ Derived constants (computed once per WCS by
 This module holds the dispatch on the projection code (:func:`plane_to_native`,
 :func:`native_to_plane`) with the simple projections inline; projections with
 parameters live in :mod:`._proj_zenithal`, :mod:`._proj_conic` and
-:mod:`._proj_hpx`, the quad cubes in :mod:`._proj_quadcube`, shared constants and helpers in :mod:`._proj_base`, and the
+:mod:`._proj_hpx`, the quad cubes in :mod:`._proj_quadcube`, BON in :mod:`._proj_bon`, shared constants and helpers in :mod:`._proj_base`, and the
 Python side (FITS defaults, derived constants) in :mod:`._parameters`.
 """
 
@@ -49,6 +49,7 @@ from ..kernels._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
 from ._layout import RARE, W_PV
 from ._proj_base import (
     AIR,
+    BON,
     AIT,
     ARC,
     AZP,
@@ -80,6 +81,7 @@ from ._proj_base import (
     _vec_from_phi_sintheta,
     _zenithal_vec,
 )
+from ._proj_bon import _bon_s2x, _bon_x2s
 from ._proj_conic import _conic_s2x, _conic_x2s
 from ._proj_hpx import _hpx_s2x, _hpx_x2s, _xph_s2x, _xph_x2s
 from ._proj_quadcube import quadcube_s2x, quadcube_x2s
@@ -141,10 +143,10 @@ def _mol_gamma(st, ct):
 # rare projections: compiled only into chains that ask for them
 # --------------------------------------------------------------------------
 #
-# XPH and the quad cubes are rare in practice, and every non-TAN WCS chain
+# XPH, the quad cubes and BON are rare in practice, and every non-TAN WCS chain
 # compiles the dispatch below: each separately compiled level above it links,
 # re-optimises and emits the dispatch's code again (``kernels._jit``).  With
-# these four projections in it, a cold non-TAN call compiled ~10 more
+# XPH and the quad cubes called straight from it, a cold non-TAN call compiled ~10 more
 # functions and cost ~25 % more CPU.  So the dispatch reaches them through a
 # selector on the chain's flag ``tan`` (``_layout.RARE``; the literal 2 for
 # transforms with one of them, see ``wcs._points.tan_flag`` and
@@ -155,45 +157,49 @@ def _mol_gamma(st, ct):
 
 
 @kernel
-def _rare_x2s(code, X, Y):
-    """XPH, TSC, CSC and QSC plane -> native unit vector (:func:`plane_to_native`'s last branch)."""
+def _rare_x2s(code, p, pv, X, Y):
+    """XPH, TSC, CSC, QSC and BON plane -> native unit vector (:func:`plane_to_native`'s last branch)."""
     if code == XPH:
         return _xph_x2s(X, Y)
+    if code == BON:
+        return _bon_x2s(p, pv, X, Y)
     return quadcube_x2s(code, X, Y)
 
 
 @kernel
-def _rare_s2x(code, vx, vy, vz):
-    """Native unit vector -> XPH, TSC, CSC or QSC plane; see :func:`_rare_x2s`."""
+def _rare_s2x(code, p, pv, vx, vy, vz):
+    """Native unit vector -> XPH, TSC, CSC, QSC or BON plane; see :func:`_rare_x2s`."""
     if code == XPH:
         return _xph_s2x(vx, vy, vz)
+    if code == BON:
+        return _bon_s2x(p, pv, vx, vy, vz)
     return quadcube_s2x(code, vx, vy, vz)
 
 
-def rare_x2s(tan, code, X, Y):
+def rare_x2s(tan, code, p, pv, X, Y):
     """:func:`_rare_x2s` when ``tan`` is the literal ``RARE``, else ``(NaN, NaN, NaN)``.
     Pure-Python stub; see the overload."""
     raise NotImplementedError  # replaced by the Numba overload below
 
 
 @overload(rare_x2s, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _rare_x2s_impl(tan, code, X, Y):
+def _rare_x2s_impl(tan, code, p, pv, X, Y):
     if isinstance(tan, types.IntegerLiteral) and tan.literal_value == RARE:
-        return lambda tan, code, X, Y: _rare_x2s(code, X, Y)
-    return lambda tan, code, X, Y: (NAN, NAN, NAN)
+        return lambda tan, code, p, pv, X, Y: _rare_x2s(code, p, pv, X, Y)
+    return lambda tan, code, p, pv, X, Y: (NAN, NAN, NAN)
 
 
-def rare_s2x(tan, code, vx, vy, vz):
+def rare_s2x(tan, code, p, pv, vx, vy, vz):
     """:func:`_rare_s2x` when ``tan`` is the literal ``RARE``, else ``(NaN, NaN)``.
     Pure-Python stub; see the overload."""
     raise NotImplementedError  # replaced by the Numba overload below
 
 
 @overload(rare_s2x, prefer_literal=True, **SELECTOR_OVERLOAD)
-def _rare_s2x_impl(tan, code, vx, vy, vz):
+def _rare_s2x_impl(tan, code, p, pv, vx, vy, vz):
     if isinstance(tan, types.IntegerLiteral) and tan.literal_value == RARE:
-        return lambda tan, code, vx, vy, vz: _rare_s2x(code, vx, vy, vz)
-    return lambda tan, code, vx, vy, vz: (NAN, NAN)
+        return lambda tan, code, p, pv, vx, vy, vz: _rare_s2x(code, p, pv, vx, vy, vz)
+    return lambda tan, code, p, pv, vx, vy, vz: (NAN, NAN)
 
 
 # --------------------------------------------------------------------------
@@ -413,7 +419,7 @@ def plane_to_native(code, p, o, X, Y, tan):
     elif code == HPX:
         return _hpx_x2s(p, pv, X, Y)
     elif code > HPX:
-        return rare_x2s(tan, code, X, Y)
+        return rare_x2s(tan, code, p, pv, X, Y)
     return NAN, NAN, NAN
 
 
@@ -520,5 +526,5 @@ def native_to_plane(code, p, o, vx, vy, vz, tan):
     elif code == HPX:
         return _hpx_s2x(p, pv, vx, vy, vz)
     elif code > HPX:
-        return rare_s2x(tan, code, vx, vy, vz)
+        return rare_s2x(tan, code, p, pv, vx, vy, vz)
     return NAN, NAN
