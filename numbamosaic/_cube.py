@@ -29,6 +29,7 @@ from .kernels import _cube as KC
 from .kernels._sinks import SINK_VALUE, SINK_WRITE
 from .kernels._spline import prefilter
 from .kernels.exact._rows import quad_flag
+from .wcs import general_transform
 
 _NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
 _NO_COEFS = np.empty((1, 0, 0), dtype=np.float32)
@@ -67,6 +68,7 @@ def cube_kernel(resampler, cube, state, wdata, tr, box, val, wt, oy, ox, sink, b
     y0, y1, x0, x1 = box
     if wdata is None or wdata.size == 0:
         wdata = _NO_WEIGHTS
+    tr = general_transform(tr, box, cube.shape[-2:])  # the cube kernels: no XPH nor quad cubes (a control grid)
     if isinstance(resampler, InterpResampler):
         coefs = _NO_COEFS if state is None else state
         KC.interp_cube_tile(cube, coefs, wdata, tr.vector, tr.grid, resampler.order, y0, y1, x0, x1, val, wt,

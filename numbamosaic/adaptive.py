@@ -21,7 +21,7 @@ from ._single import run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._resamplers import register
 from .kernels import _adaptive as K
-from .wcs import build_transform, homography_flag, transform_and_bbox
+from .wcs import build_transform, general_transform, homography_flag, transform_and_bbox
 
 KERNELS = {"gaussian": K.KERNEL_GAUSSIAN, "hann": K.KERNEL_HANN, "hanning": K.KERNEL_HANN}
 BOUNDARY_MODES = {
@@ -433,6 +433,8 @@ def reproject_adaptive(
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
     if variance is not None:  # the propagated variance (kernels._single_variance)
-        var = single_variance("adaptive", resampler, job.data, tr, box, job.shape_out, variance, out.dtype)
+        # (the variance kernels evaluate the general chain: XPH and quad cubes on a control grid)
+        gtr = tr if box is None else general_transform(tr, box, job.data.shape)
+        var = single_variance("adaptive", resampler, job.data, gtr, box, job.shape_out, variance, out.dtype)
         return with_variance(return_result(out, fp, return_footprint, job), var)
     return return_result(out, fp, return_footprint, job)

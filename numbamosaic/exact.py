@@ -20,6 +20,7 @@ from ._resamplers import register
 from .kernels.exact import (MAXB, O_CURVE, O_FLUX, O_JAC, O_NSUB, O_ORIENT, O_PX, O_PY, OPTS_LEN, area_factors, area_quadratics,
                              exact_tile, quad_flag, rest_boxes)
 from .wcs._layout import PROJ_CODES, T_GSTEP, T_GX0, T_GY0, T_IN, W_CODE, W_MINV, W_SIP, W_TPV
+from .wcs import general_transform
 from .wcs._native import homography_flag
 
 CONSERVE = ("surface-brightness", "flux")
@@ -536,6 +537,8 @@ def reproject_exact(
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
     if variance is not None:  # the propagated variance (kernels._single_variance)
-        var = single_variance("exact", resampler, job.data, tr, box, job.shape_out, variance, out.dtype)
+        # (the variance kernels evaluate the general chain: XPH and quad cubes on a control grid)
+        gtr = tr if box is None else general_transform(tr, box, job.data.shape)
+        var = single_variance("exact", resampler, job.data, gtr, box, job.shape_out, variance, out.dtype)
         return with_variance(return_result(out, fp, return_footprint, job), var)
     return return_result(out, fp, return_footprint, job)

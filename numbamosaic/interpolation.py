@@ -9,6 +9,7 @@ from ._cube import plane_job, run_cube
 from ._single import plan_single, run_single
 from .kernels._single_variance import parse_input_variance, single_variance, with_variance
 from ._validate import check_bool, check_no_extra_kwargs
+from .wcs import general_transform
 
 
 @shared_doc
@@ -99,6 +100,8 @@ def reproject_interp(
         return lazy_single(resampler, job.data, tr, box, job.shape_out, job.dtype, return_footprint, block_size, job.shape_full)
     run_single(resampler, job.data, tr, box, out, fp, executor_for(threads=nthreads, client=client))
     if variance is not None:  # the propagated variance (kernels._single_variance)
-        var = single_variance("interp", resampler, job.data, tr, box, job.shape_out, variance, out.dtype)
+        # (the variance kernels evaluate the general chain: XPH and quad cubes on a control grid)
+        gtr = tr if box is None else general_transform(tr, box, job.data.shape)
+        var = single_variance("interp", resampler, job.data, gtr, box, job.shape_out, variance, out.dtype)
         return with_variance(return_result(out, fp, return_footprint, job), var)
     return return_result(out, fp, return_footprint, job)

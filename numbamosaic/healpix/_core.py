@@ -22,7 +22,7 @@ from ..kernels._healpix import (
 )
 from .._threads import numba_threads, resolve_threads
 from ..wcs import UnsupportedWCS, describe_wcs
-from ..wcs._layout import PROJ_CODES, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP
+from ..wcs._layout import PROJ_CODES, RARE_PROJECTIONS, PV_X0, PV_Y0, W_CODE, W_CRPIX, W_MINV, W_PV, W_ROT, W_SIP
 from ..wcs._transform import described, frame_rotation
 
 #: points per astropy call on the fallback paths
@@ -90,6 +90,8 @@ def output_to_frame_matrix(wcs, frame):
         nw = describe_wcs(wcs)
     except UnsupportedWCS:
         return None, None
+    if nw.projection in RARE_PROJECTIONS:  # the HEALPix kernels evaluate the general chain only
+        return None, None
     R = nw.vector[W_ROT : W_ROT + 9].reshape(3, 3)
     return nw.vector, np.ascontiguousarray((frame_rotation(nw.frame, frame) @ R).ravel())
 
@@ -99,8 +101,11 @@ def input_to_frame_matrix(wcs, frame):
     WCS vector and ``m`` (19 float64): the 3x3 matrix taking unit vectors in
     ``frame`` to the WCS's native sphere, then, for a gnomonic WCS without
     distortion, a flag and the 3x3 matrix taking them to homogeneous input
-    pixels (see ``_to_input_pixel``).  Raises UnsupportedWCS."""
+    pixels (see ``_to_input_pixel``).  Raises UnsupportedWCS, also for XPH and the
+    quad cubes, which the HEALPix kernels (the general chain) are compiled without."""
     nw = described(wcs)  # memoised per WCS object (not modified here)
+    if nw.projection in RARE_PROJECTIONS:
+        raise UnsupportedWCS(f"{nw.projection}: not in the HEALPix kernels' projection chain")
     F = frame_rotation(frame, nw.frame)
     v = nw.vector
     R = v[W_ROT : W_ROT + 9].reshape(3, 3)

@@ -54,6 +54,7 @@ from .._common import is_chunked_output
 from ..kernels import _combine as C
 from ..kernels import _products as K
 from ..kernels._sinks import SINK_WRITE
+from ..wcs import general_transform
 from ._tiles import COMBINES, _overlap
 
 WEIGHT_TYPES = ("weight", "ivar", "variance", "rms")
@@ -524,7 +525,8 @@ class ProductSpec:
                 ip[K.I_FLAGMODE] = K.FLAG_NONE
             if ip[K.I_VTYPE] == 1 and _same_array(vdata, wdata):
                 ip[K.I_VISW] = 1  # the weights are the variance source: the kernel reads them once for both
-            tr = src.transform
+            # the product kernels evaluate the general chain: XPH and the quad cubes on a control grid
+            tr = general_transform(src.transform, box, data.shape)
             if method == "interp":
                 K.products_interp_tile(
                     data, state, wdata, mdata, vdata, tr.vector, tr.grid, resampler.order, by0, by1, bx0, bx1,
@@ -534,7 +536,7 @@ class ProductSpec:
                 if sval is None:
                     sval = _buffer(scratch, "sval", (th, tw), np.float64)
                     swt = _buffer(scratch, "swt", (th, tw), np.float64)
-                resampler.tile(data, state, wdata, tr, by0, by1, bx0, bx1, sval, swt, y0, x0, SINK_WRITE, src.bg)
+                resampler.tile(data, state, wdata, src.transform, by0, by1, bx0, bx1, sval, swt, y0, x0, SINK_WRITE, src.bg)
                 K.products_box(
                     sval, swt, data, wdata, mdata, vdata, tr.vector, tr.grid, 1 if method == "exact" else 2,
                     getattr(resampler, "params", _EMPTY_PRM), by0, by1, bx0, bx1, val, wt, var, cnt, expo, ctx, flg, y0, x0, sink, fpar, ip,

@@ -13,7 +13,7 @@ from ._describe import NativeWCS, UnsupportedWCS, describe_wcs
 from ._native import homography_flag
 from ._points import pixel_to_world_array, world_to_pixel_array
 from ..io import check_wcs
-from ._transform import PixelTransform, build_transform, frame_rotation, transform_and_bbox
+from ._transform import PixelTransform, build_transform, frame_rotation, general_transform, transform_and_bbox
 
 __all__ = [
     "NativeWCS",
@@ -23,6 +23,7 @@ __all__ = [
     "PixelTransform",
     "build_transform",
     "frame_rotation",
+    "general_transform",
     "homography_flag",
     "transform_and_bbox",
     "native_pixel_to_world",

@@ -156,6 +156,8 @@ def describe_wcs(wcs):
         if unit not in ("deg", ""):
             raise UnsupportedWCS(f"celestial unit {unit!r}")
     pvs = w.get_pv()
+    if code_name == "BON" and not any(i - 1 == lat and m == 1 and val != 0.0 for i, m, val in pvs):
+        code_name = "SFL"  # BON with theta_1 = 0 is Sanson-Flamsteed (as wcslib evaluates it)
     pv = default_pv(code_name)
     for i, m, val in pvs:
         if i - 1 == lng:

@@ -88,7 +88,7 @@ MODE_GRID = 1
 MODE_HOMOGRAPHY = 2  # gnomonic -> gnomonic: a projective map, no trigonometry at all
 
 # Projection codes.  Zenithal < 100, cylindrical/pseudo-cylindrical 100-199,
-# conic 200-299, HEALPix 300.
+# conic 200-299, HEALPix 300-301, quad cubes 400-499, pseudoconic (BON) 500-.
 PROJ_CODES = {
     "TAN": 1,
     "SIN": 2,
@@ -113,7 +113,20 @@ PROJ_CODES = {
     "COD": 203,
     "COO": 204,
     "HPX": 300,
+    "XPH": 301,
+    "TSC": 401,
+    "CSC": 402,
+    "QSC": 403,
+    "BON": 501,
 }
+
+#: projections kept out of the common projection chain (``_projections``: reached only
+#: with the chain flag :data:`RARE`); their codes are the ones above HPX's
+RARE_PROJECTIONS = ("XPH", "TSC", "CSC", "QSC", "BON")
+RARE_CODE_MIN = PROJ_CODES["XPH"]
+#: the literal value of the chain's ``tan`` flag (and of the kernels' ``hom``) that
+#: compiles the rare projections in: None (TAN only), 0 (the other projections), 2
+RARE = 2
 
 #: native fiducial latitude theta_0 (degrees) for each family; conics use theta_a
 ZENITHAL_MAX = 99

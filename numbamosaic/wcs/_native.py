@@ -27,6 +27,8 @@ from ._layout import (
     MODE_NATIVE,
     PV_X0,
     PV_Y0,
+    RARE,
+    RARE_CODE_MIN,
     T_GSTEP,
     T_GX0,
     T_GY0,
@@ -79,17 +81,20 @@ def pixel_to_native(p, o, x, y, tan):
 
     ``tan``: ``None`` if the WCS is TAN without SIP or TPV, which compiles
     that case alone (the gnomonic formulas, :func:`_linear_pixel_to_plane`:
-    the same arithmetic); an integer (0) for any WCS (see
-    :func:`~numbamosaic.wcs._points.tan_flag`).  The other case's branch is
-    removed before type inference (Numba's pruning of ``is None`` on a
-    ``None``-typed argument, or on a constant; see ``kernels._reduced``), so
-    the callers pass it straight from their own argument or a constant.
+    the same arithmetic); an integer literal for any WCS (see
+    :func:`~numbamosaic.wcs._points.tan_flag`): 0, or ``_layout.RARE`` (2)
+    when a WCS of the call is XPH or a quad cube, whose code the projection
+    dispatch compiles only for that value (``_projections.rare_x2s``).  The
+    other case's branch is removed before type inference (Numba's pruning of
+    ``is None`` on a ``None``-typed argument, or on a constant; see
+    ``kernels._reduced``), so the callers pass it straight from their own
+    argument or a constant.
     """
     if tan is None:
         X, Y = _linear_pixel_to_plane(p, o, x, y)
         return tan_x2s(X, Y)
     X, Y = pixel_to_plane(p, o, x, y)
-    return plane_to_native(int(p[o + W_CODE]), p, o, X, Y)
+    return plane_to_native(int(p[o + W_CODE]), p, o, X, Y, tan)
 
 
 @inline_kernel
@@ -100,7 +105,7 @@ def native_to_pixel(p, o, vx, vy, vz, tan):
         if X != X or Y != Y:
             return NAN, NAN
         return _linear_plane_to_pixel(p, o, X, Y)
-    X, Y = native_to_plane(int(p[o + W_CODE]), p, o, vx, vy, vz)
+    X, Y = native_to_plane(int(p[o + W_CODE]), p, o, vx, vy, vz, tan)
     if X != X or Y != Y:
         return NAN, NAN
     return plane_to_pixel(p, o, X, Y)
@@ -221,9 +226,17 @@ def out_to_in(tr, grid, x, y):
     output pixel are rejected).  In homography mode (gnomonic to gnomonic, no
     distortion) the exact map is projective and costs two divisions.  In grid
     mode the position is interpolated on the control grid ``grid`` (shape
-    ``(2, ny, nx)``) computed by astropy.
+    ``(2, ny, nx)``) computed by astropy.  Not XPH and the quad cubes: see
+    :func:`out_to_in_rare`.
     """
     return _out_to_in(tr, grid, x, y, 0)
+
+
+@kernel
+def out_to_in_rare(tr, grid, x, y):
+    """:func:`out_to_in` for transforms with XPH or a quad cube (``homography_flag`` 2):
+    the chain compiled with their code (``_projections.rare_x2s``)."""
+    return _out_to_in(tr, grid, x, y, RARE)
 
 
 @inline_kernel
@@ -263,6 +276,13 @@ def out_to_in_row(tr, grid, y, x0, x1, xs, ys):
             xs[k], ys[k] = out_to_in(tr, grid, float(x0 + k), float(y))
 
 
+@kernel
+def out_to_in_row_rare(tr, grid, y, x0, x1, xs, ys):
+    """:func:`out_to_in_row` with :func:`out_to_in_rare` (never a homography)."""
+    for k in range(x1 - x0):
+        xs[k], ys[k] = out_to_in_rare(tr, grid, float(x0 + k), float(y))
+
+
 def map_point(hom, tr, grid, x, y):
     """:func:`out_to_in`, reduced to the homography when ``hom`` is the literal 1.
 
@@ -274,8 +294,10 @@ def map_point(hom, tr, grid, x, y):
     projection chain, which every separately compiled level of the kernel
     would otherwise re-optimise and emit again (most of a cold mosaic's
     compile time); with 0 it calls :func:`out_to_in`, which handles every
-    mode.  The arithmetic is the same either way (bitwise identical
-    results).  Pure-Python stub; see the overload.
+    mode and every projection but XPH and the quad cubes; with 2
+    (``_layout.RARE``) :func:`out_to_in_rare`, which handles those too.  The
+    arithmetic is the same either way (bitwise identical results).
+    Pure-Python stub; see the overload.
     """
     raise NotImplementedError  # replaced by the Numba overload below
 
@@ -284,6 +306,8 @@ def map_point(hom, tr, grid, x, y):
 def _map_point_impl(hom, tr, grid, x, y):
     if isinstance(hom, types.IntegerLiteral) and hom.literal_value == 1:
         return lambda hom, tr, grid, x, y: _homography_point(tr, x, y)
+    if isinstance(hom, types.IntegerLiteral) and hom.literal_value == RARE:
+        return lambda hom, tr, grid, x, y: out_to_in_rare(tr, grid, x, y)
     return lambda hom, tr, grid, x, y: out_to_in(tr, grid, x, y)
 
 
@@ -297,12 +321,24 @@ def map_row(hom, tr, grid, y, x0, x1, xs, ys):
 def _map_row_impl(hom, tr, grid, y, x0, x1, xs, ys):
     if isinstance(hom, types.IntegerLiteral) and hom.literal_value == 1:
         return lambda hom, tr, grid, y, x0, x1, xs, ys: _homography_row(tr, y, x0, x1, xs, ys)
+    if isinstance(hom, types.IntegerLiteral) and hom.literal_value == RARE:
+        return lambda hom, tr, grid, y, x0, x1, xs, ys: out_to_in_row_rare(tr, grid, y, x0, x1, xs, ys)
     return lambda hom, tr, grid, y, x0, x1, xs, ys: out_to_in_row(tr, grid, y, x0, x1, xs, ys)
 
 
 def homography_flag(vector):
-    """The ``hom`` literal of the kernels for a transform vector: 1 in homography mode, else 0."""
-    return 1 if vector[T_MODE] == MODE_HOMOGRAPHY else 0
+    """The ``hom`` literal of the kernels for a transform vector: 1 in homography mode, 2
+    (``_layout.RARE``) in native mode with XPH or a quad cube on either side, else 0."""
+    if vector[T_MODE] == MODE_HOMOGRAPHY:
+        return 1
+    return RARE if vector[T_MODE] == MODE_NATIVE and has_rare(vector) else 0
+
+
+def has_rare(vector, transform=True):
+    """True when a WCS of a transform vector (or the WCS vector, ``transform=False``) is XPH or a quad cube."""
+    if not transform:
+        return vector[W_CODE] >= RARE_CODE_MIN
+    return vector[T_IN + W_CODE] >= RARE_CODE_MIN or vector[T_OUT + W_CODE] >= RARE_CODE_MIN
 
 
 @inline_kernel

@@ -20,7 +20,7 @@ NATIVE_PROJECTIONS = frozenset(
     [
         "TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR",
         "CAR", "CEA", "MER", "CYP", "SFL", "PAR", "MOL", "AIT",
-        "COP", "COE", "COD", "COO", "HPX",
+        "COP", "COE", "COD", "COO", "HPX", "XPH", "TSC", "CSC", "QSC", "BON",
     ]
 )  # fmt: skip
 
@@ -73,6 +73,7 @@ def derived_parameters(code_name, pv):
     * AIR: ln(cos xi_b) / tan^2(xi_b);
     * conics: C, Y0, then COP r0 cos(eta), cot(theta_a); COE 2 r0 / gamma,
       1 + sin(theta_1) sin(theta_2), gamma; COD theta_a + Y0; COO psi r0;
+    * BON: Y0 = r0 cot(theta_1) + theta_1;
     * HPX: 1 if K is odd.
 
     Raises ``UnsupportedWCS`` for parameter combinations the native code
@@ -150,6 +151,9 @@ def derived_parameters(code_name, pv):
             psi = R2D * cos1 / (C * tan1**C)
             y0 = psi * math.tan(0.5 * (90.0 - ta) * D2R) ** C
             pv[d], pv[d + 1], pv[d + 2] = C, y0, psi
+    elif name == "BON":  # Y0 = r0 cot(theta_1) + theta_1 (degrees); theta_1 = 0 is described as SFL
+        t1 = pv[1]
+        pv[d] = R2D / math.tan(t1 * D2R) + t1
     elif name == "HPX":
         H, K = pv[1], pv[2]
         if H != round(H) or K != round(K) or H < 1 or K < 1:
@@ -161,7 +165,7 @@ def derived_parameters(code_name, pv):
 def native_reference(code_name, pv):
     """Native fiducial point ``(phi_0, theta_0)`` in degrees (C&G table 13)."""
     code = {"GLS": "SFL"}.get(code_name, code_name)
-    if code in ("TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR"):
+    if code in ("TAN", "SIN", "ARC", "ZEA", "STG", "AZP", "SZP", "ZPN", "AIR", "XPH"):
         return 0.0, 90.0
     if code in ("COP", "COE", "COD", "COO"):
         return 0.0, float(pv[1])

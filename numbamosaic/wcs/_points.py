@@ -10,8 +10,8 @@ import numpy as np
 
 from ..kernels._entry import entry
 from ..kernels._jit import kernel
-from ._layout import MODE_HOMOGRAPHY, MODE_NATIVE, PROJ_CODES, T_IN, T_MODE, T_OUT, W_CODE, W_SIP, W_TPV
-from ._native import _out_to_in, empty_grid, in_to_out, pixel_to_world, world_to_pixel
+from ._layout import MODE_HOMOGRAPHY, MODE_NATIVE, PROJ_CODES, RARE, T_IN, T_MODE, T_OUT, W_CODE, W_SIP, W_TPV
+from ._native import _out_to_in, empty_grid, has_rare, in_to_out, pixel_to_world, world_to_pixel
 
 PROJ_TAN = PROJ_CODES["TAN"]
 
@@ -36,7 +36,9 @@ def wcs_points(op, tr, grid, a, b, p, q, tan):
     (:func:`tan_flag`): ``None`` when every WCS of the call is TAN without
     SIP or TPV, the usual survey case, which then compiles the gnomonic
     projection alone instead of the ~25 projections and the distortions (the
-    bulk of a cold mosaic's compile time); the literal 0 for any WCS.  The
+    bulk of a cold mosaic's compile time); the literal 0 for any WCS, 2
+    (``_layout.RARE``) when one is XPH or a quad cube, which only that
+    value compiles (``_projections.rare_x2s``).  The
     chain functions test ``tan is None``, a branch Numba removes before type
     inference for either type (``wcs._native.pixel_to_native``; it replaced
     selector overloads inlined at 17 call sites: 2.0-2.3 -> 1.2 CPU s of a cold
@@ -64,11 +66,14 @@ def _plain_tan(p, o):
 def tan_flag(vector, transform=True):
     """The ``tan`` argument of :func:`wcs_points` for a transform vector (or a WCS vector,
     ``transform=False``): ``None`` when every WCS in it is TAN without SIP or TPV (and a
-    transform is in native or homography mode, not on a control grid), else 0."""
+    transform is in native or homography mode, not on a control grid), ``RARE`` (2) when
+    one is XPH or a quad cube (:func:`~numbamosaic.wcs._native.has_rare`), else 0."""
     if not transform:
-        return None if _plain_tan(vector, 0) else 0
+        return None if _plain_tan(vector, 0) else (RARE if has_rare(vector, False) else 0)
     native = vector[T_MODE] in (MODE_NATIVE, MODE_HOMOGRAPHY)
-    return None if native and _plain_tan(vector, T_IN) and _plain_tan(vector, T_OUT) else 0
+    if native and _plain_tan(vector, T_IN) and _plain_tan(vector, T_OUT):
+        return None
+    return RARE if has_rare(vector) else 0
 
 
 def pixel_to_world_array(p, x, y, lon, lat):

@@ -15,7 +15,9 @@ coordinates in FITS", A&A 395, 1077 (hereafter C&G), section 5, with the sign
 conventions of wcslib: for zenithal projections ``x = R sin(phi)``,
 ``y = -R cos(phi)``; conics ``x = R sin(C phi)``, ``y = -R cos(C phi) + Y0``
 with ``Y0 = R(theta_a)`` so the fiducial point is at the origin.  HEALPix
-follows Calabretta & Roukema (2007), MNRAS 381, 865.
+follows Calabretta & Roukema (2007), MNRAS 381, 865, and its polar form XPH
+Calabretta & Lowe (2013), PASA 30, e050; the quad cubes TSC, CSC and QSC
+C&G section 5.6; BON C&G section 5.5.1.
 
 Points outside a projection's domain give NaN, never garbage.  The domain
 follows wcslib's strict bounds checking as exposed by astropy:
@@ -34,16 +36,20 @@ Derived constants (computed once per WCS by
 This module holds the dispatch on the projection code (:func:`plane_to_native`,
 :func:`native_to_plane`) with the simple projections inline; projections with
 parameters live in :mod:`._proj_zenithal`, :mod:`._proj_conic` and
-:mod:`._proj_hpx`, shared constants and helpers in :mod:`._proj_base`, and the
+:mod:`._proj_hpx`, the quad cubes in :mod:`._proj_quadcube`, BON in :mod:`._proj_bon`, shared constants and helpers in :mod:`._proj_base`, and the
 Python side (FITS defaults, derived constants) in :mod:`._parameters`.
 """
 
 import math
 
-from ..kernels._jit import inline_kernel, kernel
-from ._layout import W_PV
+from numba import types
+from numba.extending import overload
+
+from ..kernels._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
+from ._layout import RARE, W_PV
 from ._proj_base import (
     AIR,
+    BON,
     AIT,
     ARC,
     AZP,
@@ -66,6 +72,7 @@ from ._proj_base import (
     SZP,
     TAN,
     TOL,
+    XPH,
     ZEA,
     ZPN,
     _angles_from_vec,
@@ -74,8 +81,10 @@ from ._proj_base import (
     _vec_from_phi_sintheta,
     _zenithal_vec,
 )
+from ._proj_bon import _bon_s2x, _bon_x2s
 from ._proj_conic import _conic_s2x, _conic_x2s
-from ._proj_hpx import _hpx_s2x, _hpx_x2s
+from ._proj_hpx import _hpx_s2x, _hpx_x2s, _xph_s2x, _xph_x2s
+from ._proj_quadcube import quadcube_s2x, quadcube_x2s
 from ._proj_zenithal import (
     _air_s2x,
     _air_x2s,
@@ -131,6 +140,69 @@ def _mol_gamma(st, ct):
 
 
 # --------------------------------------------------------------------------
+# rare projections: compiled only into chains that ask for them
+# --------------------------------------------------------------------------
+#
+# XPH, the quad cubes and BON are rare in practice, and every non-TAN WCS chain
+# compiles the dispatch below: each separately compiled level above it links,
+# re-optimises and emits the dispatch's code again (``kernels._jit``).  With
+# XPH and the quad cubes called straight from it, a cold non-TAN call compiled ~10 more
+# functions and cost ~25 % more CPU.  So the dispatch reaches them through a
+# selector on the chain's flag ``tan`` (``_layout.RARE``; the literal 2 for
+# transforms with one of them, see ``wcs._points.tan_flag`` and
+# ``wcs._native.homography_flag``): with any other value the branch is
+# ``(NaN, NaN[, NaN])`` and their code is never typed or compiled.  The
+# selector sits in :func:`plane_to_native` and :func:`native_to_plane`, which
+# are compiled once per flag value, so it is inlined at two sites only.
+
+
+@kernel
+def _rare_x2s(code, p, pv, X, Y):
+    """XPH, TSC, CSC, QSC and BON plane -> native unit vector (:func:`plane_to_native`'s last branch)."""
+    if code == XPH:
+        return _xph_x2s(X, Y)
+    if code == BON:
+        return _bon_x2s(p, pv, X, Y)
+    return quadcube_x2s(code, X, Y)
+
+
+@kernel
+def _rare_s2x(code, p, pv, vx, vy, vz):
+    """Native unit vector -> XPH, TSC, CSC, QSC or BON plane; see :func:`_rare_x2s`."""
+    if code == XPH:
+        return _xph_s2x(vx, vy, vz)
+    if code == BON:
+        return _bon_s2x(p, pv, vx, vy, vz)
+    return quadcube_s2x(code, vx, vy, vz)
+
+
+def rare_x2s(tan, code, p, pv, X, Y):
+    """:func:`_rare_x2s` when ``tan`` is the literal ``RARE``, else ``(NaN, NaN, NaN)``.
+    Pure-Python stub; see the overload."""
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(rare_x2s, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _rare_x2s_impl(tan, code, p, pv, X, Y):
+    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == RARE:
+        return lambda tan, code, p, pv, X, Y: _rare_x2s(code, p, pv, X, Y)
+    return lambda tan, code, p, pv, X, Y: (NAN, NAN, NAN)
+
+
+def rare_s2x(tan, code, p, pv, vx, vy, vz):
+    """:func:`_rare_s2x` when ``tan`` is the literal ``RARE``, else ``(NaN, NaN)``.
+    Pure-Python stub; see the overload."""
+    raise NotImplementedError  # replaced by the Numba overload below
+
+
+@overload(rare_s2x, prefer_literal=True, **SELECTOR_OVERLOAD)
+def _rare_s2x_impl(tan, code, p, pv, vx, vy, vz):
+    if isinstance(tan, types.IntegerLiteral) and tan.literal_value == RARE:
+        return lambda tan, code, p, pv, vx, vy, vz: _rare_s2x(code, p, pv, vx, vy, vz)
+    return lambda tan, code, p, pv, vx, vy, vz: (NAN, NAN)
+
+
+# --------------------------------------------------------------------------
 # dispatch
 # --------------------------------------------------------------------------
 
@@ -161,7 +233,7 @@ def tan_s2x(vx, vy, vz):
 
 
 @kernel
-def plane_to_native(code, p, o, X, Y):
+def plane_to_native(code, p, o, X, Y, tan):
     """Deproject ``(X, Y)`` (degrees) to a native unit vector.
 
     Parameters
@@ -174,6 +246,9 @@ def plane_to_native(code, p, o, X, Y):
         Offset of the WCS vector inside ``p``.
     X, Y : float
         Projection-plane coordinates in degrees.
+    tan : int
+        The chain's flag (a literal): ``RARE`` compiles XPH and the quad
+        cubes in (see :func:`rare_x2s`); with any other value they give NaN.
 
     Returns
     -------
@@ -343,11 +418,13 @@ def plane_to_native(code, p, o, X, Y):
         return _conic_x2s(code, p, pv, X, Y)
     elif code == HPX:
         return _hpx_x2s(p, pv, X, Y)
+    elif code > HPX:
+        return rare_x2s(tan, code, p, pv, X, Y)
     return NAN, NAN, NAN
 
 
 @kernel
-def native_to_plane(code, p, o, vx, vy, vz):
+def native_to_plane(code, p, o, vx, vy, vz, tan):
     """Project a native unit vector to ``(X, Y)`` in degrees (NaN if invalid).
 
     Parameters are as for :func:`plane_to_native`.
@@ -448,4 +525,6 @@ def native_to_plane(code, p, o, vx, vy, vz):
         return _conic_s2x(code, p, pv, vx, vy, vz)
     elif code == HPX:
         return _hpx_s2x(p, pv, vx, vy, vz)
+    elif code > HPX:
+        return rare_s2x(tan, code, p, pv, vx, vy, vz)
     return NAN, NAN

@@ -53,7 +53,7 @@ from ._layout import (
     W_ROT,
     WCS_LEN,
 )
-from ._native import empty_grid
+from ._native import empty_grid, has_rare
 from ._points import in_to_out_array, out_to_in_array
 
 #: points per astropy call in the fallback path (bounds its temporaries)
@@ -281,6 +281,28 @@ def build_transform(
     vec[T_GY0] = y0
     vec[T_GSTEP] = step
     return PixelTransform(wcs_in, wcs_out, vec, grid, False, err, reason)
+
+
+def general_transform(tr, region, shape_in=None):
+    """``tr``, or for a native transform with XPH or a quad cube, its control-grid twin over ``region``.
+
+    The kernels that evaluate transforms through the general chain only
+    (``wcs._native.out_to_in``: the cube kernels, the survey products and the
+    propagated variance) are compiled without XPH and the quad cubes, which
+    only the ``hom`` literal 2 compiles in (``wcs._native.map_point``); for
+    those the transform goes through astropy on a control grid, as before
+    these projections were native.  The grid is built once per region and
+    kept on ``tr``.
+    """
+    if not tr.native or not has_rare(tr.vector):
+        return tr
+    key = (tuple(int(v) for v in region), None if shape_in is None else tuple(shape_in))
+    cache = tr.__dict__.setdefault("_general", {})
+    if key not in cache:
+        cache[key] = build_transform(tr.wcs_in, tr.wcs_out, region=region, roundtrip=tr.vector[T_ROUNDTRIP] != 0.0,
+                                     force_grid=True, shape_in=shape_in)
+        cache[key].reason = "XPH/quad cube outside the rare-projection kernels"
+    return cache[key]
 
 
 def _grid_eval(wcs_in, wcs_out, x0, y0, step, nx, ny, roundtrip):

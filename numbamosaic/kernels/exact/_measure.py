@@ -14,7 +14,7 @@ from numba.extending import overload
 
 from .._entry import entry
 from .._jit import SELECTOR_OVERLOAD, inline_kernel, kernel
-from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_PV, W_SIP, W_TPV
+from ...wcs._layout import MODE_HOMOGRAPHY, PROJ_CODES, RARE, T_H, T_IN, T_MODE, W_CODE, W_CRPIX, W_M, W_PV, W_SIP, W_TPV
 from ...wcs._native import _linear_pixel_to_plane, map_point
 from ...wcs._plane import distortion_jacobian, pixel_to_plane
 from ...wcs._proj_zenithal import zpn_area
@@ -32,21 +32,22 @@ AREA_STEP_DEG = 1e-3
 
 
 @kernel
-def _plane_derivative(code, tr, o, X, Y, d, axis):
+def _plane_derivative(code, tr, o, X, Y, d, axis, tan):
     """Derivative of the native unit vector along plane axis ``axis`` (per degree).
 
     Central difference with step ``d``; where one side leaves the projection's
     domain (a seam, a pole, a limb), the second-order one-sided difference
-    into the domain.  NaN if neither works.
+    into the domain.  NaN if neither works.  ``tan``: the chain's flag
+    (``wcs._native.pixel_to_native``: 0, or ``RARE`` for XPH and the quad cubes).
     """
     ex = d if axis == 0 else 0.0
     ey = d if axis == 1 else 0.0
-    ax, ay, az = plane_to_native(code, tr, o, X + ex, Y + ey)
-    bx, by, bz = plane_to_native(code, tr, o, X - ex, Y - ey)
+    ax, ay, az = plane_to_native(code, tr, o, X + ex, Y + ey, tan)
+    bx, by, bz = plane_to_native(code, tr, o, X - ex, Y - ey, tan)
     if ax == ax and bx == bx:
         h = 0.5 / d
         return (ax - bx) * h, (ay - by) * h, (az - bz) * h
-    cx, cy, cz = plane_to_native(code, tr, o, X, Y)
+    cx, cy, cz = plane_to_native(code, tr, o, X, Y, tan)
     if cx != cx:
         return NAN, NAN, NAN
     sgn = 1.0 if ax == ax else -1.0
@@ -54,7 +55,7 @@ def _plane_derivative(code, tr, o, X, Y, d, axis):
         ax, ay, az = bx, by, bz
         if ax != ax:
             return NAN, NAN, NAN
-    fx, fy, fz = plane_to_native(code, tr, o, X + 2.0 * sgn * ex, Y + 2.0 * sgn * ey)
+    fx, fy, fz = plane_to_native(code, tr, o, X + 2.0 * sgn * ex, Y + 2.0 * sgn * ey, tan)
     if fx != fx:
         return NAN, NAN, NAN
     h = sgn * 0.5 / d
@@ -69,8 +70,8 @@ def _tan_factor(X, Y):
 
 
 @kernel
-def input_area_factor(tr, x, y):
-    """Relative solid angle per input pixel at input pixel ``(x, y)``.
+def input_area_factor(tr, x, y, tan):
+    """Relative solid angle per input pixel at input pixel ``(x, y)``; ``tan`` as :func:`_plane_derivative`.
 
     Projection area factor (solid angle per unit area of the projection
     plane: analytic for TAN, otherwise by differences with a fixed step of
@@ -90,8 +91,8 @@ def input_area_factor(tr, x, y):
         s = _tan_factor(X, Y)
     else:
         d = AREA_STEP_DEG
-        ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, np.int64(0))
-        vx, vy, vz = _plane_derivative(code, tr, o, X, Y, d, np.int64(1))
+        ux, uy, uz = _plane_derivative(code, tr, o, X, Y, d, np.int64(0), tan)
+        vx, vy, vz = _plane_derivative(code, tr, o, X, Y, d, np.int64(1), tan)
         if ux != ux or vx != vx:
             return NAN
         wx = uy * vz - uz * vy
@@ -123,7 +124,8 @@ def area_factor(hom, tr, x, y):
     1 only for transforms in homography mode, whose input is TAN without
     distortion, where :func:`input_area_factor` computes exactly
     :func:`_homography_area_factor`; compiled that way, the exact kernel
-    holds none of the projection chain.  Pure-Python stub; see the overload.
+    holds none of the projection chain.  2 (``RARE``): the chain with XPH
+    and the quad cubes.  Pure-Python stub; see the overload.
     """
     raise NotImplementedError  # replaced by the Numba overload below
 
@@ -132,7 +134,9 @@ def area_factor(hom, tr, x, y):
 def _area_factor_impl(hom, tr, x, y):
     if isinstance(hom, types.IntegerLiteral) and hom.literal_value == 1:
         return lambda hom, tr, x, y: _homography_area_factor(tr, x, y)
-    return lambda hom, tr, x, y: input_area_factor(tr, x, y)
+    if isinstance(hom, types.IntegerLiteral) and hom.literal_value == RARE:
+        return lambda hom, tr, x, y: input_area_factor(tr, x, y, RARE)
+    return lambda hom, tr, x, y: input_area_factor(tr, x, y, 0)
 
 
 @kernel
