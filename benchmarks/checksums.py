@@ -16,6 +16,17 @@ C-contiguous counterpart where the values are the same).  Each case runs
 serially and with 2 threads; both must give the same bytes.
 
 The whole run compiles the kernels it needs: use a warm cache to make it fast.
+
+The stored checksums belong to one machine kind: on 2026-12-03 the project's VM
+moved to another CPU (AVX2/FMA, no AVX-512) and every data checksum of the file
+recorded the day before differed, for caf83a4 as for the commits it had been
+recorded with (footprints equal).  The inputs hash the same with NumPy's SIMD
+dispatch disabled, so the difference comes from the machine's math code paths
+(e.g. glibc's CPU-specific ``exp``/``sin`` variants), not from a change of
+numbamosaic.  ``--compare`` is therefore for a before/after check on one
+machine: run ``--write`` on the base commit first, then ``--compare`` on the
+change.  The file was re-recorded on that day at git 5ceb1ff (equal to caf83a4's
+run of the same machine).
 """
 
 import argparse
