@@ -450,12 +450,12 @@ def _exact_cube_rows(cube, valid, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt
         xl = xa - 1 if curve else xa
         for b in range(-1 if curve else 0, 1):
             _lattice_row(tr, grid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(ya, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m],
-                         LJ[b + 1, c:c + m], LQ[:, b + 1, c:c + m], quad, 0)
+                         LJ[b + 1, c:c + m], LQ[:, b + 1, c:c + m], quad, 0, np.int64(0))
         first = True
         for y in range(ya, yb):
             for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
                 _lattice_row(tr, grid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(y, b, nsub), LX[b + 1, c:c + m], LY[b + 1, c:c + m],
-                             LJ[b + 1, c:c + m], LQ[:, b + 1, c:c + m], quad, 0)
+                             LJ[b + 1, c:c + m], LQ[:, b + 1, c:c + m], quad, 0, np.int64(0))
             first = False
             rec = _record_row(valid, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, xa, xb, RV, RF, bg, P, B, E, Q, rec, quad)
             apply_pieces(cube, rec, flux, has_w, bg, y, xa, xb - xa, sink, val, wt, oy, ox, RV, RF)

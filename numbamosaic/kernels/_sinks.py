@@ -102,6 +102,25 @@ def deposit_row(sink, val, wt, j, i0, vs, fs, n):
             if math.isfinite(v) and f == f:
                 val[j, i0 + k] += v * f
                 wt[j, i0 + k] += f
-    else:
+    else:  # FIRST, LAST, MIN, MAX: as deposit (whose other sinks are handled above, not inlined again)
         for k in range(n):
-            deposit(sink, val, wt, j, i0 + k, vs[k], fs[k])
+            v = vs[k]
+            f = fs[k]
+            if not (math.isfinite(v) and f == f and f > 0.0):
+                continue
+            i = i0 + k
+            if sink == SINK_FIRST:
+                if wt[j, i] == 0.0:
+                    val[j, i] = v
+                    wt[j, i] = f
+            elif sink == SINK_LAST:
+                val[j, i] = v
+                wt[j, i] = f
+            elif sink == SINK_MIN:
+                if v < val[j, i]:
+                    val[j, i] = v
+                    wt[j, i] = f
+            elif sink == SINK_MAX:
+                if v > val[j, i]:
+                    val[j, i] = v
+                    wt[j, i] = f

@@ -6,12 +6,13 @@ points from Python.  See :func:`wcs_points` for why there is one compiled
 function for the four operations and what its ``tan`` literal selects.
 """
 
-import numpy as np
+import math
 
 from ..kernels._entry import entry
-from ..kernels._jit import kernel
-from ._layout import MODE_HOMOGRAPHY, MODE_NATIVE, PROJ_CODES, RARE, T_IN, T_MODE, T_OUT, W_CODE, W_SIP, W_TPV
-from ._native import _out_to_in, empty_grid, has_rare, in_to_out, pixel_to_world, world_to_pixel
+from ..kernels._jit import inline_kernel, kernel
+from ._layout import (MODE_HOMOGRAPHY, MODE_NATIVE, PROJ_CODES, RARE, T_IN, T_M, T_MODE, T_MT, T_OUT, T_ROUNDTRIP, W_CODE,
+                      W_ROT, W_SIP, W_TPV)
+from ._native import NAN, R2D, _grid_lookup, _homography_point, empty_grid, has_rare, native_to_pixel, pixel_to_native
 
 PROJ_TAN = PROJ_CODES["TAN"]
 
@@ -20,6 +21,18 @@ OP_PIXEL_TO_WORLD = 0
 OP_WORLD_TO_PIXEL = 1
 OP_OUT_TO_IN = 2
 OP_IN_TO_OUT = 3
+
+
+@inline_kernel
+def _rotate(p, r, sr, sc, vx, vy, vz):
+    """The 3x3 matrix at ``p[r:r + 9]`` times ``(vx, vy, vz)``, element ``(i, j)`` at ``r + i sr + j sc``:
+    ``(3, 1)`` the row-major matrix (``_native._rot``), ``(1, 3)`` its transpose (the inverse
+    rotation of ``_native.world_to_pixel``); the same products summed in the same order."""
+    return (
+        p[r] * vx + p[r + sc] * vy + p[r + 2 * sc] * vz,
+        p[r + sr] * vx + p[r + sr + sc] * vy + p[r + sr + 2 * sc] * vz,
+        p[r + 2 * sr] * vx + p[r + 2 * sr + sc] * vy + p[r + 2 * sr + 2 * sc] * vz,
+    )
 
 
 @entry(writes=("p", "q"), literal=("tan",))
@@ -42,21 +55,91 @@ def wcs_points(op, tr, grid, a, b, p, q, tan):
     chain functions test ``tan is None``, a branch Numba removes before type
     inference for either type (``wcs._native.pixel_to_native``; it replaced
     selector overloads inlined at 17 call sites: 2.0-2.3 -> 1.2 CPU s of a cold
-    run, ``benchmarks/profile_compile.py``).  Same arithmetic either way.
+    run, ``benchmarks/profile_compile.py``).
+
+    The four operations share one copy of the chain, ``source -> rotation ->
+    destination``: a pixel of the WCS at offset ``src`` to its native vector
+    (:func:`~._native.pixel_to_native`; ``src`` -1: a celestial position to
+    its unit vector), the matrix at ``rot`` with strides ``(sr, sc)``
+    (:func:`_rotate`), then the native vector to a pixel of the WCS at ``dst``
+    (:func:`~._native.native_to_pixel`; -1: to celestial degrees).  Output to
+    input pixels in native mode goes through it twice when the transform asks
+    for the round-trip check (the second pass is ``in_to_out``).  Each
+    operation computes exactly what ``_native.pixel_to_world``,
+    ``world_to_pixel``, ``_out_to_in`` and ``in_to_out`` compute (the same
+    arithmetic in the same order), with the chain typed, inlined and lowered
+    once instead of once per operation and pass (the inlined copies were most
+    of this function's compile time in every cold run).
     """
     n = a.size
+    mode = tr[T_MODE]
+    if op == OP_OUT_TO_IN and mode != MODE_NATIVE:
+        for i in range(n):  # as _native._out_to_in in these modes
+            if mode == MODE_HOMOGRAPHY:
+                p[i], q[i] = _homography_point(tr, a[i], b[i])
+            elif tan is None:  # TAN without distortion is never on a control grid
+                p[i] = NAN
+                q[i] = NAN
+            else:
+                p[i], q[i] = _grid_lookup(tr, grid, a[i], b[i])
+        return
+    # (source WCS offset, rotation matrix offset and strides, destination WCS offset) of the op
     if op == OP_PIXEL_TO_WORLD:
-        for i in range(n):
-            p[i], q[i] = pixel_to_world(tr, np.int64(0), a[i], b[i], tan)
+        src, rot, sr, sc, dst = 0, W_ROT, 3, 1, -1
     elif op == OP_WORLD_TO_PIXEL:
-        for i in range(n):
-            p[i], q[i] = world_to_pixel(tr, np.int64(0), a[i], b[i], tan)
+        src, rot, sr, sc, dst = -1, W_ROT, 1, 3, 0
     elif op == OP_OUT_TO_IN:
-        for i in range(n):
-            p[i], q[i] = _out_to_in(tr, grid, a[i], b[i], tan)
+        src, rot, sr, sc, dst = T_OUT, T_M, 3, 1, T_IN
     else:
-        for i in range(n):
-            p[i], q[i] = in_to_out(tr, a[i], b[i], tan)
+        src, rot, sr, sc, dst = T_IN, T_MT, 3, 1, T_OUT
+    passes = 2 if (op == OP_OUT_TO_IN and tr[T_ROUNDTRIP] != 0.0) else 1
+    for i in range(n):
+        x = a[i]
+        y = b[i]
+        u = x
+        v = y
+        s, r, rs, cs, d = src, rot, sr, sc, dst
+        pu = NAN
+        pv = NAN
+        for k in range(passes):
+            if s < 0:  # celestial (lon, lat) in degrees -> unit vector
+                cl = math.cos(v / R2D)
+                vx = cl * math.cos(u / R2D)
+                vy = cl * math.sin(u / R2D)
+                vz = math.sin(v / R2D)
+            else:
+                vx, vy, vz = pixel_to_native(tr, s, u, v, tan)
+                if vx != vx:
+                    pu = NAN
+                    pv = NAN
+                    break
+            wx, wy, wz = _rotate(tr, r, rs, cs, vx, vy, vz)
+            if d < 0:  # unit vector -> celestial (lon, lat) in degrees
+                pu = math.atan2(wy, wx) * R2D
+                if pu < 0.0:
+                    pu += 360.0
+                pv = math.atan2(wz, math.sqrt(wx * wx + wy * wy)) * R2D
+                break
+            pu, pv = native_to_pixel(tr, d, wx, wy, wz, tan)
+            if op != OP_OUT_TO_IN:
+                break
+            if k == 0:
+                if pu != pu or pv != pv:
+                    pu = NAN
+                    pv = NAN
+                    break
+                # the round-trip check: the input pixel back to the output (in_to_out)
+                u = pu
+                v = pv
+                s, r, rs, cs, d = T_IN, T_MT, 3, 1, T_OUT
+            elif not (abs(pu - x) <= 1.0 and abs(pv - y) <= 1.0):
+                pu = NAN
+                pv = NAN
+            else:
+                pu = u
+                pv = v
+        p[i] = pu
+        q[i] = pv
 
 
 def _plain_tan(p, o):

@@ -82,8 +82,8 @@ Performance notes
     call site (the seam copies of a periodic input loop around it).  The
     per-sub-cell hot path (:func:`_clip_cell` -> :func:`_clip_boxer` ->
     :func:`_edge_2x2`, one call site each) is inlined; the rare paths
-    (:func:`_sweep_strip`, :func:`_edge_cells`, :func:`split_half`,
-    :func:`poly_moments`) are ordinary calls.  Measured (serial, 1024^2
+    (:func:`_sweep_cell` with :func:`_sweep_strip`, :func:`_edge_cells`,
+    :func:`split_half`, :func:`poly_moments`) are ordinary calls.  Measured (serial, 1024^2
     survey tile into the survey's mosaic grid, big-endian input, loaded
     2-core machine, ``bench_kern.py`` in the commit log): everything inlined
     as before, 111 s CPU to compile, 98-101 ns per covered output pixel;

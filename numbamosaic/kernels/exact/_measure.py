@@ -184,7 +184,7 @@ def area_quadratic(tr, x, y):
 
 
 @kernel
-def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
+def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom, full):
     """Input positions (and area factors) of lattice points along output row ``yy``.
 
     Point ``a`` lies at output x ``(x0 + a // nsub - 0.5) + (a % nsub) / nsub``:
@@ -194,7 +194,9 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
     branch-free loop (vectorised by the compiler) with the same arithmetic
     as :func:`~numbamosaic.wcs._native.out_to_in` and
     :func:`input_area_factor` (bit-identical values, no per-point calls).
-    ``hom``: the homography literal (see :func:`area_factor`).
+    ``hom``: the homography literal (see :func:`area_factor`).  ``full``: ``None`` in the
+    kernels' homography variant (``kernels._reduced``; ``hom`` 1, so the transform is a
+    homography), which compiles that loop alone.
 
     ``jac``: 0 no solid angle (``lj = 1``), 1 the area factor, 2 also its
     quadratic terms into ``lq[0:3, a]`` (:func:`area_quadratic`; ``lq`` is
@@ -206,7 +208,7 @@ def _lattice_row(tr, grid, jac, nsub, x0, yy, lx, ly, lj, lq, quad, hom):
     n = lx.shape[0]
     o = T_IN
     jl = jac != 0
-    if tr[T_MODE] == MODE_HOMOGRAPHY and int(tr[o + W_CODE]) == PROJ_TAN and tr[o + W_SIP] == 0.0:
+    if full is None or (tr[T_MODE] == MODE_HOMOGRAPHY and int(tr[o + W_CODE]) == PROJ_TAN and tr[o + W_SIP] == 0.0):
         h = T_H
         h0, h1, h2 = tr[h], tr[h + 1], tr[h + 2]
         h3, h4, h5 = tr[h + 3], tr[h + 4], tr[h + 5]

@@ -136,202 +136,186 @@ def _exact_row(data, wdata, tr, grid, opts, LX, LY, LJ, LQ, y, x0, x1, RV, RF, b
                 Y1 = LY[b, c0 + 1]
                 Y2 = LY[b + 1, c0 + 1]
                 Y3 = LY[b + 1, c0]
-                if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
-                    if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                        if full is None:
-                            return False  # not compiled in the reduced variant: the caller goes on with hom=0
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
-                        W += dW
-                        V += dV
-                        SV += dSV
-                        SW += dSW
-                    continue
-                if full is not None and periodic:
-                    # a cell across the longitude seam of a cylindrical input:
-                    # bring every corner within half a period of corner 0
-                    t = ((X1 - X0) * px + (Y1 - Y0) * py) / pp
-                    if t > 0.5 or t < -0.5:
-                        m = math.floor(t + 0.5)
-                        X1 -= m * px
-                        Y1 -= m * py
-                    t = ((X2 - X0) * px + (Y2 - Y0) * py) / pp
-                    if t > 0.5 or t < -0.5:
-                        m = math.floor(t + 0.5)
-                        X2 -= m * px
-                        Y2 -= m * py
-                    t = ((X3 - X0) * px + (Y3 - Y0) * py) / pp
-                    if t > 0.5 or t < -0.5:
-                        m = math.floor(t + 0.5)
-                        X3 -= m * px
-                        Y3 -= m * py
-                # local integer origin keeps coordinates small
-                gx = math.floor(0.25 * (X0 + X1 + X2 + X3))
-                gy = math.floor(0.25 * (Y0 + Y1 + Y2 + Y3))
-                P[S_QUAD, 0, 0] = X0 - gx
-                P[S_QUAD, 0, 1] = X1 - gx
-                P[S_QUAD, 0, 2] = X2 - gx
-                P[S_QUAD, 0, 3] = X3 - gx
-                P[S_QUAD, 1, 0] = Y0 - gy
-                P[S_QUAD, 1, 1] = Y1 - gy
-                P[S_QUAD, 1, 2] = Y2 - gy
-                P[S_QUAD, 1, 3] = Y3 - gy
-                xm = 0.25 * (P[S_QUAD, 0, 0] + P[S_QUAD, 0, 1] + P[S_QUAD, 0, 2] + P[S_QUAD, 0, 3])
-                ym = 0.25 * (P[S_QUAD, 1, 0] + P[S_QUAD, 1, 1] + P[S_QUAD, 1, 2] + P[S_QUAD, 1, 3])
-                nv = 4
-                curved = False
-                if full is not None and curve > 0.0:
-                    # bulges of the edges bottom, right, top, left (lattice order),
-                    # from the stencil points beyond each edge's ends
-                    _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
-                    _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
-                             px, py, pp, curve)
-                    _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
-                             px, py, pp, curve)
-                    _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
-                    curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
-                Mxx = 0.0
-                Mxy = 0.0
-                Myy = 0.0
-                if quad is not None and qmod:
-                    Mxx, Mxy, Myy = _second_moments(P, E, xm, ym, curved)
-                if full is not None and curved:
-                    A, Mx, My = _curved_moments(P, E, xm, ym)
-                else:
-                    A, Mx, My = _quad_moments(P[S_QUAD, 0, 0] - xm, P[S_QUAD, 1, 0] - ym, P[S_QUAD, 0, 1] - xm, P[S_QUAD, 1, 1] - ym,
-                                              P[S_QUAD, 0, 2] - xm, P[S_QUAD, 1, 2] - ym, P[S_QUAD, 0, 3] - xm, P[S_QUAD, 1, 3] - ym)
-                if A == 0.0:
-                    continue
-                sgn = 1.0 if A > 0.0 else -1.0
-                if orient != 0.0 and sgn != orient:  # folded or torn by a seam: refined
-                    if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                        if full is None:
-                            return False
-                        dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
-                        W += dW
-                        V += dV
-                        SV += dSV
-                        SW += dSW
-                    continue
-                ext = max(max(X0, X1), max(X2, X3)) - min(min(X0, X1), min(X2, X3))
-                ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
-                if ext > TEAR_CHECK_EXTENT:
-                    # large cell: its centre must map near the middle of its corners
-                    mxo, myo = _map_centre(tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs, hom, full)
-                    if mxo != mxo:
-                        if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                            if full is None:
-                                return False
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
-                            W += dW
-                            V += dV
-                            SV += dSV
-                            SW += dSW
-                        continue
+                # the checks break out of this block with ``state``: 0 integrated, 1 nothing to
+                # add, 2 refined if a corner lies on the image, 3 refined (one refinement site)
+                state = 2
+                for _ in range(1):
+                    if not (X0 == X0 and X1 == X1 and X2 == X2 and X3 == X3 and Y0 == Y0 and Y1 == Y1 and Y2 == Y2 and Y3 == Y3):
+                        break
                     if full is not None and periodic:
-                        t = ((mxo - X0) * px + (myo - Y0) * py) / pp
-                        m = math.floor(t + 0.5)
-                        mxo -= m * px
-                        myo -= m * py
-                    if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
-                        if not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3):
-                            if full is None:
-                                return False
-                            dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
-                            W += dW
-                            V += dV
-                            SV += dSV
-                            SW += dSW
-                        continue
-                # linear model J = j0 + jx (x - xm) + jy (y - ym): j0 the corners' mean
-                J0 = LJ[b, c0]
-                J1 = LJ[b, c0 + 1]
-                J2 = LJ[b + 1, c0 + 1]
-                J3 = LJ[b + 1, c0]
-                jx = 0.0
-                jy = 0.0
-                qa = 0.0
-                qb = 0.0
-                qc = 0.0
-                if quad is not None:
-                    if pix:  # the pixel's model about this sub-cell's centre (xm, ym)
-                        J0, jx, jy, qa, qb, qc = _pixel_at(pj0, pjx, pjy, pqa, pqb, pqc, (gx - pxm) + xm, (gy - pym) + ym)
-                    elif qmod and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
-                        # quadratic terms: the corners' mean; removed from the corner values,
-                        # which then determine the linear part as below
-                        qa, qb, qc, J0, J1, J2, J3 = _corner_terms(LQ, b, c0, P, xm, ym, J0, J1, J2, J3)
-                if pix:
-                    j0 = J0
-                elif J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
-                    j0 = 0.25 * (J0 + J1 + J2 + J3)
-                    if not (J0 == J1 and J1 == J2 and J2 == J3):
-                        # the plane through the differences along both diagonals
-                        # (exact for a linear J; second order otherwise, like J's
-                        # own model)
-                        d1x = X2 - X0
-                        d1y = Y2 - Y0
-                        d2x = X3 - X1
-                        d2y = Y3 - Y1
-                        det = d1x * d2y - d1y * d2x
-                        # (nearly) parallel diagonals: no gradient rather than a huge one
-                        if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
-                            e1 = J2 - J0
-                            e2 = J3 - J1
-                            idet = 1.0 / det
-                            jx = (e1 * d2y - e2 * d1y) * idet
-                            jy = (d1x * e2 - d2x * e1) * idet
-                else:
-                    # partly outside the projection domain: constant from finite corners
-                    j0 = 0.0
-                    nj = 0
-                    for k in range(4):
-                        jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
-                        if jk == jk:
-                            j0 += jk
-                            nj += 1
-                    j0 = j0 / nj if nj > 0 else 1.0
-                wq = sgn * (A * j0 + jx * Mx + jy * My)
-                if quad is not None and qmod:
-                    wq += sgn * ((qa * Mxx + qb * Mxy) + qc * Myy)
-                wprev = Q[b0]
-                if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
-                    # much larger or smaller than its neighbour: a seam's gap inside
+                        # a cell across the longitude seam of a cylindrical input:
+                        # bring every corner within half a period of corner 0
+                        t = ((X1 - X0) * px + (Y1 - Y0) * py) / pp
+                        if t > 0.5 or t < -0.5:
+                            m = math.floor(t + 0.5)
+                            X1 -= m * px
+                            Y1 -= m * py
+                        t = ((X2 - X0) * px + (Y2 - Y0) * py) / pp
+                        if t > 0.5 or t < -0.5:
+                            m = math.floor(t + 0.5)
+                            X2 -= m * px
+                            Y2 -= m * py
+                        t = ((X3 - X0) * px + (Y3 - Y0) * py) / pp
+                        if t > 0.5 or t < -0.5:
+                            m = math.floor(t + 0.5)
+                            X3 -= m * px
+                            Y3 -= m * py
+                    # local integer origin keeps coordinates small
+                    gx = math.floor(0.25 * (X0 + X1 + X2 + X3))
+                    gy = math.floor(0.25 * (Y0 + Y1 + Y2 + Y3))
+                    u0 = X0 - gx
+                    u1 = X1 - gx
+                    u2 = X2 - gx
+                    u3 = X3 - gx
+                    v0 = Y0 - gy
+                    v1 = Y1 - gy
+                    v2 = Y2 - gy
+                    v3 = Y3 - gy
+                    P[S_QUAD, 0, 0] = u0
+                    P[S_QUAD, 0, 1] = u1
+                    P[S_QUAD, 0, 2] = u2
+                    P[S_QUAD, 0, 3] = u3
+                    P[S_QUAD, 1, 0] = v0
+                    P[S_QUAD, 1, 1] = v1
+                    P[S_QUAD, 1, 2] = v2
+                    P[S_QUAD, 1, 3] = v3
+                    xm = 0.25 * (u0 + u1 + u2 + u3)
+                    ym = 0.25 * (v0 + v1 + v2 + v3)
+                    nv = 4
+                    curved = False
+                    if full is not None and curve > 0.0:
+                        # bulges of the edges bottom, right, top, left (lattice order),
+                        # from the stencil points beyond each edge's ends
+                        _stencil(E, np.int64(0), LX[b, c0 - 1], LY[b, c0 - 1], X0, Y0, X1, Y1, LX[b, c0 + 2], LY[b, c0 + 2], px, py, pp, curve)
+                        _stencil(E, np.int64(1), LX[b - 1, c0 + 1], LY[b - 1, c0 + 1], X1, Y1, X2, Y2, LX[b + 2, c0 + 1], LY[b + 2, c0 + 1],
+                                 px, py, pp, curve)
+                        _stencil(E, np.int64(2), LX[b + 1, c0 - 1], LY[b + 1, c0 - 1], X3, Y3, X2, Y2, LX[b + 1, c0 + 2], LY[b + 1, c0 + 2],
+                                 px, py, pp, curve)
+                        _stencil(E, np.int64(3), LX[b - 1, c0], LY[b - 1, c0], X0, Y0, X3, Y3, LX[b + 2, c0], LY[b + 2, c0], px, py, pp, curve)
+                        curved = E[2, 0] + E[2, 1] + E[2, 2] + E[2, 3] > 4.0
+                    Mxx = 0.0
+                    Mxy = 0.0
+                    Myy = 0.0
+                    if quad is not None and qmod:
+                        Mxx, Mxy, Myy = _second_moments(P, E, xm, ym, curved)
+                    if full is not None and curved:
+                        A, Mx, My = _curved_moments(P, E, xm, ym)
+                    else:
+                        A, Mx, My = _quad_moments(u0 - xm, v0 - ym, u1 - xm, v1 - ym, u2 - xm, v2 - ym, u3 - xm, v3 - ym)
+                    if A == 0.0:
+                        state = 1
+                        break
+                    sgn = 1.0 if A > 0.0 else -1.0
+                    if orient != 0.0 and sgn != orient:  # folded or torn by a seam: refined
+                        break
+                    ext = max(max(X0, X1), max(X2, X3)) - min(min(X0, X1), min(X2, X3))
+                    ext = max(ext, max(max(Y0, Y1), max(Y2, Y3)) - min(min(Y0, Y1), min(Y2, Y3)))
+                    if ext > TEAR_CHECK_EXTENT:
+                        # large cell: its centre must map near the middle of its corners
+                        mxo, myo = _map_centre(tr, grid, (x - 0.5) + (a + 0.5) * hs, (y - 0.5) + (b0 + 0.5) * hs, hom, full)
+                        if mxo != mxo:
+                            break
+                        if full is not None and periodic:
+                            t = ((mxo - X0) * px + (myo - Y0) * py) / pp
+                            m = math.floor(t + 0.5)
+                            mxo -= m * px
+                            myo -= m * py
+                        if math.hypot(mxo - gx - xm, myo - gy - ym) > 0.1 * ext + 1.0:
+                            break
+                    # linear model J = j0 + jx (x - xm) + jy (y - ym): j0 the corners' mean
+                    J0 = LJ[b, c0]
+                    J1 = LJ[b, c0 + 1]
+                    J2 = LJ[b + 1, c0 + 1]
+                    J3 = LJ[b + 1, c0]
+                    jx = 0.0
+                    jy = 0.0
+                    qa = 0.0
+                    qb = 0.0
+                    qc = 0.0
+                    if quad is not None:
+                        if pix:  # the pixel's model about this sub-cell's centre (xm, ym)
+                            J0, jx, jy, qa, qb, qc = _pixel_at(pj0, pjx, pjy, pqa, pqb, pqc, (gx - pxm) + xm, (gy - pym) + ym)
+                        elif qmod and J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                            # quadratic terms: the corners' mean; removed from the corner values,
+                            # which then determine the linear part as below
+                            qa, qb, qc, J0, J1, J2, J3 = _corner_terms(LQ, b, c0, P, xm, ym, J0, J1, J2, J3)
+                    if pix:
+                        j0 = J0
+                    elif J0 == J0 and J1 == J1 and J2 == J2 and J3 == J3:
+                        j0 = 0.25 * (J0 + J1 + J2 + J3)
+                        if not (J0 == J1 and J1 == J2 and J2 == J3):
+                            # the plane through the differences along both diagonals
+                            # (exact for a linear J; second order otherwise, like J's
+                            # own model)
+                            d1x = X2 - X0
+                            d1y = Y2 - Y0
+                            d2x = X3 - X1
+                            d2y = Y3 - Y1
+                            det = d1x * d2y - d1y * d2x
+                            # (nearly) parallel diagonals: no gradient rather than a huge one
+                            if abs(det) > 1e-12 * (abs(d1x) + abs(d1y)) * (abs(d2x) + abs(d2y)):
+                                e1 = J2 - J0
+                                e2 = J3 - J1
+                                idet = 1.0 / det
+                                jx = (e1 * d2y - e2 * d1y) * idet
+                                jy = (d1x * e2 - d2x * e1) * idet
+                    else:
+                        # partly outside the projection domain: constant from finite corners
+                        j0 = 0.0
+                        nj = 0
+                        for k in range(4):
+                            jk = J0 if k == 0 else (J1 if k == 1 else (J2 if k == 2 else J3))
+                            if jk == jk:
+                                j0 += jk
+                                nj += 1
+                        j0 = j0 / nj if nj > 0 else 1.0
+                    wq = sgn * (A * j0 + jx * Mx + jy * My)
+                    if quad is not None and qmod:
+                        wq += sgn * ((qa * Mxx + qb * Mxy) + qc * Myy)
+                    wprev = Q[b0]
+                    if not periodic and wprev > 0.0 and (wq * sgn > JUMP * wprev or wq * sgn * JUMP < wprev):
+                        # much larger or smaller than its neighbour: a seam's gap inside
+                        state = 3
+                        break
+                    Q[b0] = wq * sgn
+                    W += wq
+                    # one call site for the clipping (a periodic input: the unwrapped
+                    # cell may stick out of one side of the image and re-enter on the
+                    # other, so its shifted copies m = -1, 0, 1 are clipped too)
+                    for im in range(3 if (full is not None and periodic) else 1):
+                        cxm = xm
+                        cym = ym
+                        if full is not None and periodic:
+                            # (xm, ym) move with the copy: the model is translated with it
+                            m = im - 1
+                            sxm = m * px
+                            sym = m * py
+                            P[S_QUAD, 0, 0] = X0 + sxm - gx
+                            P[S_QUAD, 0, 1] = X1 + sxm - gx
+                            P[S_QUAD, 0, 2] = X2 + sxm - gx
+                            P[S_QUAD, 0, 3] = X3 + sxm - gx
+                            P[S_QUAD, 1, 0] = Y0 + sym - gy
+                            P[S_QUAD, 1, 1] = Y1 + sym - gy
+                            P[S_QUAD, 1, 2] = Y2 + sym - gy
+                            P[S_QUAD, 1, 3] = Y3 + sym - gy
+                            cxm = xm + sxm
+                            cym = ym + sym
+                        dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec,
+                                                  quad, full)
+                        record_group(rec)
+                        V += dv
+                        SV += dsv
+                        SW += dsw
+                    state = 0
+                if state == 3 or (state == 2 and not periodic and _on_image(nxi, nyi, X0, Y0, X1, Y1, X2, Y2, X3, Y3)):
                     if full is None:
-                        return False
-                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec, quad, hom)
+                        return False  # not compiled in the reduced variant: the caller goes on with hom=0
+                    dW, dV, dSV, dSW = refine(data, wdata, flux, tr, grid, jac, orient, P, B, E, (x - 0.5) + a * hs, (y - 0.5) + b0 * hs, hs, rec,
+                                              quad, hom)
                     W += dW
                     V += dV
                     SV += dSV
                     SW += dSW
-                    continue
-                Q[b0] = wq * sgn
-                W += wq
-                # one call site for the clipping (a periodic input: the unwrapped
-                # cell may stick out of one side of the image and re-enter on the
-                # other, so its shifted copies m = -1, 0, 1 are clipped too)
-                for im in range(3 if periodic else 1):
-                    cxm = xm
-                    cym = ym
-                    if full is not None and periodic:
-                        # (xm, ym) move with the copy: the model is translated with it
-                        m = im - 1
-                        sxm = m * px
-                        sym = m * py
-                        P[S_QUAD, 0, 0] = X0 + sxm - gx
-                        P[S_QUAD, 0, 1] = X1 + sxm - gx
-                        P[S_QUAD, 0, 2] = X2 + sxm - gx
-                        P[S_QUAD, 0, 3] = X3 + sxm - gx
-                        P[S_QUAD, 1, 0] = Y0 + sym - gy
-                        P[S_QUAD, 1, 1] = Y1 + sym - gy
-                        P[S_QUAD, 1, 2] = Y2 + sym - gy
-                        P[S_QUAD, 1, 3] = Y3 + sym - gy
-                        cxm = xm + sxm
-                        cym = ym + sym
-                    dv, dsv, dsw = _clip_cell(data, wdata, flux, P, B, nv, gx, gy, cxm, cym, j0, jx, jy, qa, qb, qc, sgn, wq, curved, E, rec, quad,
-                                              full)
-                    record_group(rec)
-                    V += dv
-                    SV += dsv
-                    SW += dsw
         if W > 0.0 and V > MIN_COVER * W:
             f = V / W
             if f > 1.0:
@@ -430,14 +414,13 @@ def _exact_rows(data, wdata, tr, grid, opts, ya, yb, x0, x1, val, wt, oy, ox, si
         c = 0 if curve else nsub
         m = n + 2 * nsub if curve else n
         xl = xa - 1 if curve else xa
-        for b in range(-1 if curve else 0, 1):
-            _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(ya, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
-                         bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom)
         first = True
         for y in range(ya, yb):
-            for b in range(2 if (curve and not first) else 1, nsub + (2 if curve else 1)):
+            # lattice rows of output row y: all of them (b = -1 or 0 .. nsub + 1) for the chunk's first
+            # row, then those above the rows shared with the previous row (one call site)
+            for b in range((-1 if curve else 0) if first else (2 if curve else 1), nsub + (2 if curve else 1)):
                 _lattice_row(btr, bgrid, _row_jac(jac, b, nsub), nsub, xl, _lattice_y(y, b, nsub), bLX[b + 1, c:c + m], bLY[b + 1, c:c + m],
-                             bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom)
+                             bLJ[b + 1, c:c + m], bLQ[:, b + 1, c:c + m], quad, hom, full)
             first = False
             if not _exact_row(bdata, bwdata, btr, bgrid, bopts, bLX, bLY, bLJ, bLQ, y, xa, xb, bRV, bRF, bbg, bP, bB, bE, bQ, None, quad, hom,
                               full):

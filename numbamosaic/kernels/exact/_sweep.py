@@ -29,7 +29,8 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
     ``MAXB x MAXB`` goes edge by edge (:func:`_clip_boxer`).  Larger ones:
     sweep: the remaining polygon is split at each input row boundary
     (:func:`split_half`: one pass gives both sides, the shared vertices
-    computed once), each row strip likewise at the column boundaries.
+    computed once), each row strip likewise at the column boundaries
+    (:func:`_sweep_cell`, an ordinary call).
     With ``curved`` the quadrilateral's edges are the parabolas of ``E``
     (:mod:`._curves`): its box includes their control points, the edge-by-edge
     path integrates them exactly (:func:`._edges._edge_parabola`) and the
@@ -43,17 +44,23 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
     ``rec`` (:mod:`._record`; ``None``: nothing is recorded).  ``full``: ``None``
     compiles no curved-edge code (the homography variant, see :mod:`numbamosaic.kernels._reduced`).
     """
-    # split_half arguments as int64, not literals: one compiled split_half
-    axis_y = np.int64(1)
-    drop = np.int64(-1)
     nyi, nxi = data.shape
     V = 0.0
     SV = 0.0
     SW = 0.0
-    ymin = min(min(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), min(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
-    ymax = max(max(P[S_QUAD, 1, 0], P[S_QUAD, 1, 1]), max(P[S_QUAD, 1, 2], P[S_QUAD, 1, 3]))
-    xmin = min(min(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), min(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
-    xmax = max(max(P[S_QUAD, 0, 0], P[S_QUAD, 0, 1]), max(P[S_QUAD, 0, 2], P[S_QUAD, 0, 3]))
+    # the quadrilateral's box (a loop: one inlined copy of the reads; the corners are finite,
+    # so the order of the comparisons does not matter)
+    xmin = P[S_QUAD, 0, 0]
+    xmax = xmin
+    ymin = P[S_QUAD, 1, 0]
+    ymax = ymin
+    for k in range(1, 4):
+        xk = P[S_QUAD, 0, k]
+        yk = P[S_QUAD, 1, k]
+        xmin = min(xmin, xk)
+        xmax = max(xmax, xk)
+        ymin = min(ymin, yk)
+        ymax = max(ymax, yk)
     if full is not None and curved:
         # the parabolas lie in the hulls of their control points
         for le in range(4):
@@ -113,6 +120,25 @@ def _clip_cell(data, wdata, flux, P, B, nv, gx, gy, xm, ym, j0, jx, jy, qa, qb, 
     if full is not None and curved:  # the sweep clips polygons: the parabolas' chords
         nv = _outline(P, P[S_QUAD, 0, 0], P[S_QUAD, 1, 0], P[S_QUAD, 0, 1], P[S_QUAD, 1, 1], P[S_QUAD, 0, 2], P[S_QUAD, 1, 2],
                       P[S_QUAD, 0, 3], P[S_QUAD, 1, 3], 0.0, 0.0, E)
+    return _sweep_cell(data, wdata, flux, P, np.int64(nv), fy0, fy1, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, rec, quad)
+
+
+@kernel
+def _sweep_cell(data, wdata, flux, P, nv, fy0, fy1, gx, gy, xm, ym, j0, jx, jy, qa, qb, qc, sgn, rec, quad):
+    """The sweep of :func:`_clip_cell` for a sub-cell (``nv`` vertices in slot ``S_QUAD``) whose
+    box spans input rows ``fy0 .. fy1`` and more than ``MAXB`` input pixels: split at each input
+    row boundary into row strips (:func:`split_half`), each cut at the column boundaries by
+    :func:`_sweep_strip`.  Returns ``(V, SV, SW)`` as :func:`_clip_cell`.
+
+    An ordinary call: a rare path (output pixels much larger than input pixels), kept out of the
+    inlined clipping code, whose size every compilation of the row function pays."""
+    # split_half arguments as int64, not literals: one compiled split_half
+    axis_y = np.int64(1)
+    drop = np.int64(-1)
+    nyi = data.shape[0]
+    V = 0.0
+    SV = 0.0
+    SW = 0.0
     cur = np.int64(S_QUAD)  # slot numbers and counts as int64, not literals
     nxt = np.int64(S_ROW_A)
     nr = np.int64(nv)
