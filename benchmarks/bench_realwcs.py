@@ -19,7 +19,13 @@ the sphere, sampled at the pixel centres; NaN outside the projection's domain):
 * ``ait``: a ROSAT-like all-sky Hammer-Aitoff map, 1024 x 512 pixels of
   0.32 deg, onto an all-sky plate carree of 0.5 deg (720 x 360);
 * ``hpx``: a WMAP-like all-sky HEALPix (HPX) map, 1024 x 512 pixels of 0.35
-  deg, onto the same plate carree.
+  deg, onto the same plate carree;
+* ``qsc``: a COBE-like all-sky quadrilateralized spherical cube (QSC) net,
+  720 x 540 pixels of 0.5 deg (4 x 3 faces, the blank ones NaN), onto the
+  same plate carree;
+* ``xph``: an all-sky HEALPix polar "butterfly" (XPH, Calabretta & Lowe 2013),
+  540 x 540 pixels of 0.5 deg centred on the north pole, onto the same plate
+  carree.
 
 Each is reprojected with ``reproject_interp`` (bilinear) and
 ``reproject_exact``, by numbamosaic (native TPV/SIP evaluation, all cores)
@@ -51,7 +57,10 @@ import common  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data")
 HEADERS = {"tpv": "decam_tpv.hdr", "sip": "irac_like_sip.hdr"}
-COARSE = ("zpn", "ait", "hpx")
+COARSE = ("zpn", "ait", "hpx", "qsc", "xph")
+#: all-sky layouts at 0.5 deg: (nx, ny, CRVAL2); QSC's cube net is 4 x 3 faces of 90 deg,
+#: XPH's butterfly fits in +-135 deg with its reference point at the pole (Calabretta & Lowe 2013)
+LAYOUTS = {"qsc": (720, 540, 0.0), "xph": (540, 540, 90.0)}
 
 
 def _astropy_map(name):
@@ -64,12 +73,12 @@ def _astropy_map(name):
         return fits.Header.fromstring(f.read())
 
 
-def _allsky_header(ctype, nx, ny, cdelt):
+def _allsky_header(ctype, nx, ny, cdelt, crval2=0.0):
     from astropy.io import fits
 
     h = fits.Header()
     h.update(NAXIS=2, NAXIS1=nx, NAXIS2=ny, CTYPE1=f"GLON-{ctype}", CTYPE2=f"GLAT-{ctype}",
-             CRPIX1=nx / 2 + 0.5, CRPIX2=ny / 2 + 0.5, CDELT1=-cdelt, CDELT2=cdelt, CRVAL1=0.0, CRVAL2=0.0)
+             CRPIX1=nx / 2 + 0.5, CRPIX2=ny / 2 + 0.5, CDELT1=-cdelt, CDELT2=cdelt, CRVAL1=0.0, CRVAL2=crval2)
     return h
 
 
@@ -95,6 +104,11 @@ def make_coarse(case):
         if case == "zpn":
             wcs, wcs_out = WCS(_astropy_map("1904-66_ZPN.hdr")), WCS(_astropy_map("1904-66_ZEA.hdr"))
             shape, shape_out = (192, 192), (192, 192)
+        elif case in LAYOUTS:
+            nx, ny, crval2 = LAYOUTS[case]
+            wcs = WCS(_allsky_header(case.upper(), nx, ny, 0.5, crval2))
+            wcs_out = WCS(_allsky_header("CAR", 720, 360, 0.5))
+            shape, shape_out = (ny, nx), (360, 720)
         else:
             nx, ny, cdelt = (1024, 512, 0.3164) if case == "ait" else (1024, 512, 0.3515625)
             wcs = WCS(_allsky_header(case.upper(), nx, ny, cdelt))
@@ -239,7 +253,7 @@ def parse(argv=None):
     p.add_argument("contender", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--case", default="tpv", help=argparse.SUPPRESS)
     p.add_argument("--method", default="interp", help=argparse.SUPPRESS)
-    p.add_argument("--cases", default="tpv,sip,zpn,ait,hpx", help="comma-separated: tpv, sip, zpn, ait, hpx (default all)")
+    p.add_argument("--cases", default="tpv,sip,zpn,ait,hpx,qsc,xph", help="comma-separated: tpv, sip, zpn, ait, hpx, qsc, xph (default all)")
     p.add_argument("--methods", default="interp,exact", help="comma-separated: interp, exact (default both)")
     p.add_argument("--tpv-size", type=int, default=1024, help="side of the DECam crop (0: whole chip)")
     p.add_argument("--repeat", type=int, default=3, help="steady-state calls per contender (default 3)")
