@@ -57,21 +57,27 @@ def deposit(sink, val, wt, j, i, v, f):
         val[j, i] += v * f
         wt[j, i] += f
     elif f > 0.0:
-        if sink == SINK_FIRST:
-            if wt[j, i] == 0.0:
-                val[j, i] = v
-                wt[j, i] = f
-        elif sink == SINK_LAST:
+        _deposit_choice(sink, val, wt, j, i, v, f)
+
+
+@inline_kernel
+def _deposit_choice(sink, val, wt, j, i, v, f):
+    """FIRST, LAST, MIN and MAX: keep ``(v, f)`` at ``(j, i)`` if it wins (``v`` finite, ``f > 0``)."""
+    if sink == SINK_FIRST:
+        if wt[j, i] == 0.0:
             val[j, i] = v
             wt[j, i] = f
-        elif sink == SINK_MIN:
-            if v < val[j, i]:
-                val[j, i] = v
-                wt[j, i] = f
-        elif sink == SINK_MAX:
-            if v > val[j, i]:
-                val[j, i] = v
-                wt[j, i] = f
+    elif sink == SINK_LAST:
+        val[j, i] = v
+        wt[j, i] = f
+    elif sink == SINK_MIN:
+        if v < val[j, i]:
+            val[j, i] = v
+            wt[j, i] = f
+    elif sink == SINK_MAX:
+        if v > val[j, i]:
+            val[j, i] = v
+            wt[j, i] = f
 
 
 @kernel
@@ -102,25 +108,9 @@ def deposit_row(sink, val, wt, j, i0, vs, fs, n):
             if math.isfinite(v) and f == f:
                 val[j, i0 + k] += v * f
                 wt[j, i0 + k] += f
-    else:  # FIRST, LAST, MIN, MAX: as deposit (whose other sinks are handled above, not inlined again)
+    else:  # FIRST, LAST, MIN, MAX: deposit's choice (its other sinks are handled above, not inlined again)
         for k in range(n):
             v = vs[k]
             f = fs[k]
-            if not (math.isfinite(v) and f == f and f > 0.0):
-                continue
-            i = i0 + k
-            if sink == SINK_FIRST:
-                if wt[j, i] == 0.0:
-                    val[j, i] = v
-                    wt[j, i] = f
-            elif sink == SINK_LAST:
-                val[j, i] = v
-                wt[j, i] = f
-            elif sink == SINK_MIN:
-                if v < val[j, i]:
-                    val[j, i] = v
-                    wt[j, i] = f
-            elif sink == SINK_MAX:
-                if v > val[j, i]:
-                    val[j, i] = v
-                    wt[j, i] = f
+            if math.isfinite(v) and f == f and f > 0.0:
+                _deposit_choice(sink, val, wt, j, i0 + k, v, f)
