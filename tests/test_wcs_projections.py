@@ -83,20 +83,27 @@ POINTINGS_ZENITHAL = POINTINGS + [((300.0, -90.0), 0.0, 120.0, None)]
 POINTINGS_OTHER = POINTINGS + [((300.0, -20.0), 15.0, 150.0, -60.0)]
 
 
-def make_wcs(proj, pv, half, crval, rot, lonpole, latpole=None, swap=False):
-    cdelt = half / ((N - 1) / 2)
+def oriented_wcs(ctype, crval, crpix, cdelt, rot, lonpole, latpole):
+    """A celestial WCS with a PC matrix rotated by ``rot`` degrees (not yet ``set()``); LONPOLE/LATPOLE if not None."""
     w = WCS(naxis=2)
-    ctype = [f"RA---{proj}", f"DEC--{proj}"]
-    w.wcs.ctype = ctype[::-1] if swap else ctype
-    w.wcs.crval = crval[::-1] if swap else crval
-    w.wcs.crpix = [(N + 1) / 2 + 0.25, (N + 1) / 2 - 0.4]
-    w.wcs.cdelt = [-cdelt, cdelt * 0.9]
+    w.wcs.ctype = ctype
+    w.wcs.crval = crval
+    w.wcs.crpix = crpix
+    w.wcs.cdelt = cdelt
     c, s = math.cos(math.radians(rot)), math.sin(math.radians(rot))
     w.wcs.pc = [[c, -s], [s, c]]
     if lonpole is not None:
         w.wcs.lonpole = lonpole
     if latpole is not None:
         w.wcs.latpole = latpole
+    return w
+
+
+def make_wcs(proj, pv, half, crval, rot, lonpole, latpole=None, swap=False):
+    cdelt = half / ((N - 1) / 2)
+    ctype = [f"RA---{proj}", f"DEC--{proj}"]
+    w = oriented_wcs(ctype[::-1] if swap else ctype, crval[::-1] if swap else crval,
+                     [(N + 1) / 2 + 0.25, (N + 1) / 2 - 0.4], [-cdelt, cdelt * 0.9], rot, lonpole, latpole)
     w.wcs.set_pv([(1 if swap else 2, m, v) for m, v in pv.items()])
     w.wcs.set()
     return w, cdelt

@@ -31,7 +31,7 @@ import pytest
 from astropy.wcs import WCS
 
 from numbamosaic.wcs import describe_wcs, native_pixel_to_world, native_world_to_pixel
-from test_wcs_projections import _angdist, _finite_pix, _local_scale, _near_edge_pix, _p2w, _valid, _w2p
+from test_wcs_projections import _angdist, _finite_pix, _local_scale, _near_edge_pix, _p2w, _valid, _w2p, oriented_wcs
 
 PIX_TOL = 1e-8
 #: CSC: wcslib's single-precision evaluation (see the module docstring), degrees
@@ -60,17 +60,7 @@ def layout_wcs(proj, crval, rot, lonpole, latpole, step=STEP):
     """WCS of an image covering ``proj``'s whole plane layout, reference pixel on a pixel centre."""
     hx, hy = LAYOUT[proj]
     nx, ny = int(round(2 * hx / step)) + 1, int(round(2 * hy / step)) + 1
-    w = WCS(naxis=2)
-    w.wcs.ctype = [f"RA---{proj}", f"DEC--{proj}"]
-    w.wcs.crval = crval
-    w.wcs.crpix = [(nx + 1) / 2, (ny + 1) / 2]
-    w.wcs.cdelt = [-step, step]
-    c, s = math.cos(math.radians(rot)), math.sin(math.radians(rot))
-    w.wcs.pc = [[c, -s], [s, c]]
-    if lonpole is not None:
-        w.wcs.lonpole = lonpole
-    if latpole is not None:
-        w.wcs.latpole = latpole
+    w = oriented_wcs([f"RA---{proj}", f"DEC--{proj}"], crval, [(nx + 1) / 2, (ny + 1) / 2], [-step, step], rot, lonpole, latpole)
     w.wcs.set()
     w.pixel_shape = (nx, ny)
     return w
